@@ -1,0 +1,380 @@
+//! The product catalog: what a vendor sells, in a human-edited TOML file.
+//!
+//! A catalog declares the product, its editions **in ascending order** (the
+//! first is the lowest), the plans each edition is sold on, value-added
+//! packages with their tiers **in ascending order**, which editions (and
+//! engines) take which packages, quotas with their allowed steps, monthly
+//! prices in integer minor units, the pay-as-you-go meter, the grace period
+//! and the activation window. `catalogs/` holds two complete examples and
+//! `docs/CATALOG.md` describes every key.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{ExitClass, Explain};
+use crate::license::{DEFAULT_GRACE_DAYS, DEFAULT_NOTICE_DAYS, MAX_PERIOD_DAYS, Plan};
+
+/// The catalog format version this build reads.
+pub const CATALOG_FORMAT: u32 = 1;
+
+/// A product catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Catalog format version, [`CATALOG_FORMAT`].
+    pub format: u32,
+    /// The product.
+    pub product: Product,
+    /// Pay-as-you-go billing, if any edition is sold on that plan.
+    #[serde(default)]
+    pub pay_as_you_go: Option<PayAsYouGo>,
+    /// Editions, lowest first.
+    pub editions: Vec<Edition>,
+    /// Value-added packages.
+    #[serde(default)]
+    pub packages: Vec<Package>,
+    /// Quotas (specifications) such as processing units.
+    #[serde(default)]
+    pub quotas: Vec<Quota>,
+}
+
+/// The product and its lifecycle settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    /// Product id, written into every license.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// ISO 4217 currency of every price, e.g. `CNY`.
+    pub currency: String,
+    /// Days after expiry before release.
+    #[serde(default = "default_grace")]
+    pub grace_days: u32,
+    /// Pay-as-you-go: days after the order to activate the license.
+    #[serde(default = "default_window")]
+    pub activation_window_days: u32,
+    /// Days before expiry from which installs warn.
+    #[serde(default = "default_notice")]
+    pub notice_days: u32,
+    /// Term of a subscription or pay-as-you-go license when an order names none.
+    #[serde(default = "default_term")]
+    pub default_term_months: u32,
+    /// Settlement account kinds, e.g. `enterprise`, `aliyun_marketplace`.
+    pub settlements: Vec<String>,
+    /// Regions or sites; empty means any.
+    #[serde(default)]
+    pub regions: Vec<String>,
+    /// Compute engines, chosen at purchase and never switched; empty means none.
+    #[serde(default)]
+    pub engines: Vec<String>,
+}
+
+fn default_grace() -> u32 {
+    DEFAULT_GRACE_DAYS
+}
+fn default_window() -> u32 {
+    7
+}
+fn default_notice() -> u32 {
+    DEFAULT_NOTICE_DAYS
+}
+fn default_term() -> u32 {
+    12
+}
+
+/// Pay-as-you-go billing: a daily meter with a unit price and a minimum.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayAsYouGo {
+    /// What is counted each day, e.g. `datakit`.
+    pub meter: String,
+    /// Price per counted unit per day, in minor units (fen).
+    pub unit_price_per_day: u64,
+    /// Fewer units than this are billed as this many.
+    pub minimum_count: u64,
+}
+
+/// An edition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edition {
+    /// Edition id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The free default edition: needs no license and cannot be ordered.
+    #[serde(default)]
+    pub free: bool,
+    /// Plans it is sold on.
+    #[serde(default)]
+    pub plans: Vec<Plan>,
+    /// Packages it may take.
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// Narrower package lists for some engines: engine → packages.
+    #[serde(default)]
+    pub engine_packages: BTreeMap<String, Vec<String>>,
+    /// Monthly price in minor units.
+    #[serde(default)]
+    pub monthly_price: u64,
+}
+
+/// A value-added package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    /// Package id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Tiers, lowest first. "None" is implicit below the first.
+    pub tiers: Vec<Tier>,
+}
+
+/// A tier of a package.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tier {
+    /// Tier id, e.g. `api.s1.small`.
+    pub id: String,
+    /// Limits, e.g. `qps = 2500`.
+    #[serde(default)]
+    pub limits: BTreeMap<String, u64>,
+    /// Monthly price in minor units.
+    #[serde(default)]
+    pub monthly_price: u64,
+}
+
+/// A quota (specification) with the values that may be bought.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Quota id, e.g. `processing_units`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Allowed values, ascending.
+    pub steps: Vec<QuotaStep>,
+    /// Must every license carry it?
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// One allowed value of a quota, with its price.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaStep {
+    /// The value.
+    pub value: u64,
+    /// Monthly price in minor units.
+    #[serde(default)]
+    pub monthly_price: u64,
+}
+
+impl Catalog {
+    /// Parses and validates a catalog.
+    pub fn from_toml(text: &str) -> Result<Catalog, CatalogError> {
+        let catalog: Catalog = toml::from_str(text).map_err(|e| CatalogError {
+            line: e.span().map(|s| line_at(text, s.start)),
+            message: e.message().to_owned(),
+        })?;
+        catalog.validate().map_err(|(needle, message)| CatalogError { line: needle.and_then(|n| line_of(text, &n)), message })?;
+        Ok(catalog)
+    }
+
+    /// The rank of an edition (0 = lowest) and the edition.
+    pub fn edition(&self, id: &str) -> Option<(usize, &Edition)> {
+        self.editions.iter().enumerate().find(|(_, e)| e.id == id)
+    }
+
+    /// A package by id.
+    pub fn package(&self, id: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.id == id)
+    }
+
+    /// A quota by id.
+    pub fn quota(&self, id: &str) -> Option<&Quota> {
+        self.quotas.iter().find(|q| q.id == id)
+    }
+
+    /// The packages an edition may take on an engine.
+    pub fn allowed_packages<'a>(&'a self, edition: &'a Edition, engine: Option<&str>) -> &'a [String] {
+        engine.and_then(|e| edition.engine_packages.get(e)).unwrap_or(&edition.packages)
+    }
+
+    fn validate(&self) -> Result<(), (Option<String>, String)> {
+        let quoted = |s: &str| Some(format!("\"{s}\""));
+        if self.format != CATALOG_FORMAT {
+            return Err((Some("format".into()), format!("format {} is not {CATALOG_FORMAT}", self.format)));
+        }
+        let p = &self.product;
+        if p.id.trim().is_empty() {
+            return Err((Some("id".into()), "product.id is empty".into()));
+        }
+        if p.currency.len() != 3 || !p.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err((quoted(&p.currency), format!("currency `{}` is not an ISO 4217 code such as CNY", p.currency)));
+        }
+        if p.grace_days > MAX_PERIOD_DAYS || p.notice_days > MAX_PERIOD_DAYS || p.activation_window_days > MAX_PERIOD_DAYS {
+            return Err((None, format!("grace, notice and activation periods are at most {MAX_PERIOD_DAYS} days")));
+        }
+        if p.default_term_months == 0 {
+            return Err((Some("default_term_months".into()), "default_term_months must be at least 1".into()));
+        }
+        if p.settlements.is_empty() {
+            return Err((Some("settlements".into()), "product.settlements lists no settlement account kind".into()));
+        }
+        unique("settlement", p.settlements.iter())?;
+        unique("region", p.regions.iter())?;
+        unique("engine", p.engines.iter())?;
+        if self.editions.is_empty() {
+            return Err((None, "the catalog declares no edition".into()));
+        }
+        unique("edition", self.editions.iter().map(|e| &e.id))?;
+        unique("package", self.packages.iter().map(|p| &p.id))?;
+        unique("quota", self.quotas.iter().map(|q| &q.id))?;
+        if self.editions.iter().filter(|e| e.free).count() > 1 {
+            return Err((None, "only one edition may be free".into()));
+        }
+        for e in &self.editions {
+            if e.free && (!e.plans.is_empty() || !e.packages.is_empty()) {
+                return Err((quoted(&e.id), format!("edition `{}` is free: it takes no plan and no package", e.id)));
+            }
+            if !e.free && e.plans.is_empty() {
+                return Err((quoted(&e.id), format!("edition `{}` is sold on no plan", e.id)));
+            }
+            if e.plans.contains(&Plan::PayAsYouGo) && self.pay_as_you_go.is_none() {
+                return Err((quoted(&e.id), format!("edition `{}` is sold pay-as-you-go but [pay_as_you_go] is missing", e.id)));
+            }
+            let lists = std::iter::once((None, &e.packages)).chain(e.engine_packages.iter().map(|(k, v)| (Some(k), v)));
+            for (engine, list) in lists {
+                if let Some(engine) = engine
+                    && !p.engines.contains(engine)
+                {
+                    return Err((quoted(&e.id), format!("edition `{}` names engine `{engine}`, which product.engines does not list", e.id)));
+                }
+                for pkg in list {
+                    if self.package(pkg).is_none() {
+                        return Err((quoted(pkg), format!("edition `{}` takes package `{pkg}`, which is not declared in [[packages]]", e.id)));
+                    }
+                }
+            }
+        }
+        for pkg in &self.packages {
+            if pkg.tiers.is_empty() {
+                return Err((quoted(&pkg.id), format!("package `{}` has no tier", pkg.id)));
+            }
+            unique(&format!("tier of package `{}`", pkg.id), pkg.tiers.iter().map(|t| &t.id))?;
+            if pkg.tiers.iter().any(|t| t.id == "none") {
+                return Err((quoted(&pkg.id), format!("package `{}`: `none` is implicit and cannot be a tier", pkg.id)));
+            }
+        }
+        for q in &self.quotas {
+            if q.steps.is_empty() || q.steps.windows(2).any(|w| w[0].value >= w[1].value) {
+                return Err((quoted(&q.id), format!("quota `{}` needs steps in strictly ascending order", q.id)));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unique<'a>(what: &str, ids: impl Iterator<Item = &'a String>) -> Result<(), (Option<String>, String)> {
+    let mut seen = HashSet::new();
+    for id in ids {
+        if id.trim().is_empty() {
+            return Err((None, format!("a {what} id is empty")));
+        }
+        if !seen.insert(id) {
+            return Err((Some(format!("\"{id}\"")), format!("{what} `{id}` is declared twice")));
+        }
+    }
+    Ok(())
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle).map(|i| line_at(text, i))
+}
+
+/// A catalog that cannot be used, with the line where the problem is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct CatalogError {
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Explain for CatalogError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Catalog
+    }
+
+    fn hint(&self) -> String {
+        "fix the catalog file; docs/CATALOG.md describes every key".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+format = 1
+[product]
+id = "p"
+name = "P"
+currency = "CNY"
+settlements = ["enterprise"]
+
+[[editions]]
+id = "community"
+name = "Community"
+free = true
+
+[[editions]]
+id = "pro"
+name = "Pro"
+plans = ["subscription"]
+packages = ["api"]
+
+[[packages]]
+id = "api"
+name = "API"
+tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps = 100 } }]
+"#;
+
+    #[test]
+    fn minimal_catalog_parses_with_defaults() {
+        let c = Catalog::from_toml(MINIMAL).unwrap();
+        assert_eq!(c.product.grace_days, 14);
+        assert_eq!(c.product.activation_window_days, 7);
+        assert_eq!(c.edition("pro").unwrap().0, 1);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad = MINIMAL.replace("packages = [\"api\"]", "packages = [\"apx\"]");
+        let err = Catalog::from_toml(&bad).unwrap_err();
+        assert_eq!(err.line, Some(18), "{err}");
+        assert!(err.to_string().contains("package `apx`"), "{err}");
+
+        let typo = MINIMAL.replace("plans = [\"subscription\"]", "plans = [\"subscripton\"]");
+        let err = Catalog::from_toml(&typo).unwrap_err();
+        assert_eq!(err.line, Some(17), "{err}");
+
+        let unknown = MINIMAL.replace("free = true", "free = true\nprice = 3");
+        assert!(Catalog::from_toml(&unknown).unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let dup = format!("{MINIMAL}\n[[editions]]\nid = \"pro\"\nname = \"Again\"\nplans = [\"perpetual\"]\n");
+        assert!(Catalog::from_toml(&dup).unwrap_err().message.contains("declared twice"));
+    }
+}

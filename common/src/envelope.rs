@@ -1,0 +1,360 @@
+//! The signed envelope: `<type><version>.<kid>.<payload>.<signature>`.
+//!
+//! * `type` is a three-letter lowercase tag ([`Kind::tag`]) and `version` a
+//!   decimal number (this build writes and reads `1`);
+//! * `kid` is the signing key's id, 16 lowercase hex digits ([`KeyId`]);
+//! * `payload` is base64url without padding of the UTF-8 JSON content;
+//! * `signature` is base64url without padding of the 64-byte Ed25519
+//!   signature over the ASCII bytes of everything before the last dot.
+//!
+//! Because the type tag is inside the signed bytes, a signature made for one
+//! kind of file can never be presented as another kind; nothing is
+//! re-serialised before verification, so what is verified is exactly what was
+//! signed. Verification is `verify_strict` (no malleable signatures, no weak
+//! keys), the JSON is decoded only after the signature holds, and it is
+//! decoded strictly: unknown or duplicate fields are refused. The exact bytes
+//! are specified in `docs/FORMAT.md`.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signature;
+use serde::de::DeserializeOwned;
+
+use crate::exit::{ExitClass, Explain};
+use crate::keys::{KID_HEX_LEN, KeyId, Keyring};
+
+/// The envelope format version this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Length of an Ed25519 signature in bytes.
+pub const SIGNATURE_LEN: usize = 64;
+/// Length of the base64url text of a signature.
+pub const SIGNATURE_B64_LEN: usize = 86;
+/// The most bytes any reader accepts before it starts decoding (1 MiB).
+pub const MAX_INPUT_LEN: usize = 1 << 20;
+
+/// What an envelope carries. The tag is part of the signed bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Kind {
+    /// A license signed by the vendor (`lic`).
+    License,
+    /// An activation request signed by an install (`req`).
+    ActivationRequest,
+    /// An activation receipt signed by an install (`rct`).
+    ActivationReceipt,
+    /// A usage report signed by an install (`use`).
+    UsageReport,
+    /// A revocation list signed by the vendor (`rev`).
+    RevocationList,
+    /// A deactivation receipt signed by an install (`dea`).
+    DeactivationReceipt,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 6] = [
+        Kind::License,
+        Kind::ActivationRequest,
+        Kind::ActivationReceipt,
+        Kind::UsageReport,
+        Kind::RevocationList,
+        Kind::DeactivationReceipt,
+    ];
+
+    /// The three-letter tag that starts the compact form.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Kind::License => "lic",
+            Kind::ActivationRequest => "req",
+            Kind::ActivationReceipt => "rct",
+            Kind::UsageReport => "use",
+            Kind::RevocationList => "rev",
+            Kind::DeactivationReceipt => "dea",
+        }
+    }
+
+    /// The label of the armored form (`-----BEGIN <LABEL>-----`).
+    pub const fn label(self) -> &'static str {
+        match self {
+            Kind::License => "LICENSE",
+            Kind::ActivationRequest => "ACTIVATION REQUEST",
+            Kind::ActivationReceipt => "ACTIVATION RECEIPT",
+            Kind::UsageReport => "USAGE REPORT",
+            Kind::RevocationList => "REVOCATION LIST",
+            Kind::DeactivationReceipt => "DEACTIVATION RECEIPT",
+        }
+    }
+
+    /// The most bytes a compact token of this kind may have.
+    pub const fn max_len(self) -> usize {
+        match self {
+            Kind::RevocationList | Kind::UsageReport => MAX_INPUT_LEN,
+            _ => 64 * 1024,
+        }
+    }
+
+    /// The kind with this tag.
+    pub fn from_tag(tag: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.tag() == tag)
+    }
+
+    /// The kind with this armor label.
+    pub fn from_label(label: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.label() == label)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::License => "license",
+            Kind::ActivationRequest => "activation request",
+            Kind::ActivationReceipt => "activation receipt",
+            Kind::UsageReport => "usage report",
+            Kind::RevocationList => "revocation list",
+            Kind::DeactivationReceipt => "deactivation receipt",
+        })
+    }
+}
+
+/// A compact token, split and decoded, not yet verified.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    kind: Kind,
+    kid: KeyId,
+    signed: &'a str,
+    payload: Vec<u8>,
+    signature: [u8; SIGNATURE_LEN],
+}
+
+impl fmt::Debug for Envelope<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope").field("kind", &self.kind).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl<'a> Envelope<'a> {
+    /// Splits and decodes a compact token of the expected kind. Surrounding
+    /// whitespace is ignored; anything else out of place is an error.
+    pub fn parse(token: &'a str, expected: Kind) -> Result<Self, EnvelopeError> {
+        let token = token.trim_matches(|c: char| c.is_ascii_whitespace());
+        if token.is_empty() {
+            return Err(EnvelopeError::Empty { expected });
+        }
+        if token.len() > expected.max_len() {
+            return Err(EnvelopeError::TooLarge { expected, len: token.len(), max: expected.max_len() });
+        }
+        let malformed = |detail: &str| EnvelopeError::Malformed { expected, detail: detail.to_owned() };
+
+        let (head, _) = token.split_once('.').ok_or_else(|| malformed("it has no `.` separators"))?;
+        let kind_tag: String = head.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+        let version = &head[kind_tag.len()..];
+        let found = Kind::from_tag(&kind_tag).ok_or_else(|| {
+            malformed(&format!("it does not start with `{}{VERSION}.`", expected.tag()))
+        })?;
+        if found != expected {
+            return Err(EnvelopeError::WrongKind { expected, found });
+        }
+        if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(malformed(&format!("`{head}` is not a type and version such as `{}1`", expected.tag())));
+        }
+        if version != VERSION.to_string() {
+            return Err(EnvelopeError::UnsupportedVersion { kind: expected, version: version.to_owned() });
+        }
+
+        let parts: Vec<&str> = token.split('.').collect();
+        if parts.len() != 4 {
+            return Err(malformed(&format!("it has {} `.`-separated parts instead of 4", parts.len())));
+        }
+        let kid_text = parts[1];
+        if kid_text.len() != KID_HEX_LEN {
+            return Err(malformed("its key id is not 16 hex digits"));
+        }
+        let kid: KeyId = kid_text.parse().map_err(|()| malformed("its key id is not 16 lowercase hex digits"))?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .map_err(|_| malformed("its payload is not base64url without padding (is the token cut short?)"))?;
+        if payload.is_empty() {
+            return Err(malformed("its payload is empty"));
+        }
+        if parts[3].len() != SIGNATURE_B64_LEN {
+            return Err(malformed(&format!(
+                "its signature is {} characters instead of {SIGNATURE_B64_LEN} (is the token cut short?)",
+                parts[3].len()
+            )));
+        }
+        let sig_bytes =
+            URL_SAFE_NO_PAD.decode(parts[3]).map_err(|_| malformed("its signature is not base64url without padding"))?;
+        let signature: [u8; SIGNATURE_LEN] =
+            sig_bytes.try_into().map_err(|_| malformed("its signature is not 64 bytes"))?;
+        let signed_len = token.len() - parts[3].len() - 1;
+        Ok(Envelope { kind: found, kid, signed: &token[..signed_len], payload, signature })
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The id of the key that claims to have signed it.
+    pub fn kid(&self) -> KeyId {
+        self.kid
+    }
+
+    /// Verifies the signature against the keyring and returns the payload.
+    pub fn verify(&self, keyring: &Keyring) -> Result<&[u8], EnvelopeError> {
+        let trusted = keyring.get(&self.kid).ok_or_else(|| EnvelopeError::UntrustedKey {
+            kind: self.kind,
+            kid: self.kid,
+            trusted: keyring.kids(),
+        })?;
+        let signature = Signature::from_bytes(&self.signature);
+        trusted
+            .key
+            .verifying_key()
+            .verify_strict(self.signed.as_bytes(), &signature)
+            .map_err(|_| EnvelopeError::BadSignature { kind: self.kind, kid: self.kid })?;
+        Ok(&self.payload)
+    }
+}
+
+/// A verified payload, with the key id that signed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified<T> {
+    /// The decoded content.
+    pub content: T,
+    /// The key that signed it.
+    pub kid: KeyId,
+}
+
+/// Parses, verifies and strictly decodes a compact token.
+pub fn open<T: DeserializeOwned>(token: &str, kind: Kind, keyring: &Keyring) -> Result<Verified<T>, EnvelopeError> {
+    let envelope = Envelope::parse(token, kind)?;
+    let payload = envelope.verify(keyring)?;
+    let content = serde_json::from_slice(payload)
+        .map_err(|e| EnvelopeError::Payload { kind, detail: e.to_string() })?;
+    Ok(Verified { content, kid: envelope.kid })
+}
+
+/// The bytes that are signed: `<tag><version>.<kid>.<base64url(payload)>`.
+pub fn signing_input(kind: Kind, kid: KeyId, payload: &[u8]) -> String {
+    format!("{}{VERSION}.{kid}.{}", kind.tag(), URL_SAFE_NO_PAD.encode(payload))
+}
+
+/// Assembles a compact token from its signing input and signature.
+pub fn assemble(signing_input: &str, signature: &[u8; SIGNATURE_LEN]) -> String {
+    let mut token = String::with_capacity(signing_input.len() + 1 + SIGNATURE_B64_LEN);
+    token.push_str(signing_input);
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    token
+}
+
+/// Signs a payload with the issuer's key into a compact token.
+#[cfg(feature = "signing")]
+pub fn seal(kind: Kind, key: &crate::signing::IssuerKey, payload: &[u8]) -> String {
+    let input = signing_input(kind, key.kid(), payload);
+    let signature = key.sign(input.as_bytes());
+    assemble(&input, &signature)
+}
+
+/// Why an envelope was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// Nothing but whitespace was given.
+    #[error("the {expected} is empty")]
+    Empty {
+        /// What was expected.
+        expected: Kind,
+    },
+    /// The input is larger than any valid envelope of its kind.
+    #[error("the input is {len} bytes, more than the {max} bytes a {expected} may have")]
+    TooLarge {
+        /// What was expected.
+        expected: Kind,
+        /// The size seen (at least).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The text is not a well-formed envelope.
+    #[error("this is not a well-formed {expected}: {detail}")]
+    Malformed {
+        /// What was expected.
+        expected: Kind,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A valid envelope of another kind, e.g. a receipt given as a license.
+    #[error("this is an envelope of kind `{found}`, not a {expected}")]
+    WrongKind {
+        /// What was expected.
+        expected: Kind,
+        /// What was found.
+        found: Kind,
+    },
+    /// A format version this build does not read.
+    #[error("this {kind} is in format version {version}, which this build does not read (it reads version {VERSION})")]
+    UnsupportedVersion {
+        /// The kind.
+        kind: Kind,
+        /// The version text found.
+        version: String,
+    },
+    /// The signing key is not trusted.
+    #[error("this {kind} is signed by key {kid}, which is not a trusted key here (trusted: {trusted})")]
+    UntrustedKey {
+        /// The kind.
+        kind: Kind,
+        /// The key that signed it.
+        kid: KeyId,
+        /// The trusted key ids, for the message.
+        trusted: String,
+    },
+    /// The signature does not verify.
+    #[error("the signature of this {kind} does not verify with key {kid}: it was changed after it was signed")]
+    BadSignature {
+        /// The kind.
+        kind: Kind,
+        /// The key it claims.
+        kid: KeyId,
+    },
+    /// Signed, but the content is not what this build expects.
+    #[error("the signed content of this {kind} is not valid: {detail}")]
+    Payload {
+        /// The kind.
+        kind: Kind,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl Explain for EnvelopeError {
+    fn class(&self) -> ExitClass {
+        match self {
+            EnvelopeError::UntrustedKey { .. } => ExitClass::UntrustedKey,
+            EnvelopeError::BadSignature { .. } => ExitClass::BadSignature,
+            _ => ExitClass::Malformed,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            EnvelopeError::Empty { expected } | EnvelopeError::Malformed { expected, .. } => format!(
+                "paste the whole {expected} exactly as the vendor sent it: the compact `{}1.…` line or the armored file",
+                expected.tag()
+            ),
+            EnvelopeError::TooLarge { .. } => "check that the right file was given".into(),
+            EnvelopeError::WrongKind { expected, .. } => format!("give the {expected} file instead"),
+            EnvelopeError::UnsupportedVersion { .. } => "upgrade this tool to a release that reads it".into(),
+            EnvelopeError::UntrustedKey { .. } => {
+                "check that the file is from your vendor, or add the vendor's public key to the keyring".into()
+            }
+            EnvelopeError::BadSignature { .. } => "ask the vendor to send the file again; do not edit it".into(),
+            EnvelopeError::Payload { .. } => "ask the vendor for a file made for this release".into(),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The shared vocabulary of the offline licensing toolkit.
+//!
+//! Both the vendor's `issuer` and the install's `activator` speak through the
+//! types here:
+//!
+//! * [`envelope`]: the signed wire format `<type><version>.<kid>.<payload>.<signature>`
+//!   and [`armor`], its file form;
+//! * [`keys`]: key ids, public keys and the keyring of trusted keys
+//!   (and, with the `signing` feature, the issuer's encrypted private key);
+//! * [`license`]: the license model and its lifecycle (active, grace, released);
+//! * [`catalog`] (feature `catalog`): the vendor's product catalog;
+//! * [`exit`]: error classes and the exit statuses of both command lines;
+//! * [`time`] and [`text`]: UTC timestamps and safe printing of signed text.
+//!
+//! There is no I/O policy here and no command line.
+//!
+//! # Example: sign and verify a license envelope
+//!
+//! ```
+//! use license_common::envelope::{self, Kind};
+//! use license_common::keys::{Keyring, PublicKey};
+//!
+//! // The vendor's key (here from a fixed seed; `issuer keygen` makes a real one).
+//! let signing = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+//! let public = PublicKey::new(signing.verifying_key()).unwrap();
+//!
+//! // Sign: the type tag, key id and payload are all covered by the signature.
+//! let input = envelope::signing_input(Kind::License, public.kid(), br#"{"hello":"world"}"#);
+//! let signature = ed25519_dalek::Signer::sign(&signing, input.as_bytes()).to_bytes();
+//! let token = envelope::assemble(&input, &signature);
+//! assert!(token.starts_with("lic1."));
+//!
+//! // Verify with a keyring of trusted keys.
+//! let keyring = Keyring::from_keys([public]);
+//! let opened: envelope::Verified<serde_json::Value> = envelope::open(&token, Kind::License, &keyring).unwrap();
+//! assert_eq!(opened.content["hello"], "world");
+//!
+//! // One changed byte, and it is refused.
+//! let mut bytes = token.into_bytes();
+//! bytes[30] ^= 0x01; // inside the payload
+//! let tampered = String::from_utf8(bytes).unwrap();
+//! assert!(envelope::open::<serde_json::Value>(&tampered, Kind::License, &keyring).is_err());
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod armor;
+#[cfg(feature = "catalog")]
+pub mod catalog;
+pub mod envelope;
+pub mod exit;
+pub mod keys;
+pub mod license;
+#[cfg(feature = "signing")]
+pub mod signing;
+mod strict_map;
+pub mod text;
+pub mod time;
+
+pub use envelope::{EnvelopeError, Kind, Verified};
+pub use exit::{ExitClass, Explain};
+pub use keys::{KeyId, Keyring, PublicKey};
+pub use license::{License, Phase, Plan};
+pub use time::Timestamp;

@@ -1,0 +1,334 @@
+//! The license: what a vendor grants an account, and its lifecycle.
+//!
+//! A license is the JSON payload of a `lic1` envelope. Every field is
+//! always present (optional ones as `null`), unknown and duplicate fields are
+//! refused, and all times are UTC to the second.
+//!
+//! # Lifecycle
+//!
+//! With `E` = `expires_at` and `G` = `grace_days`:
+//!
+//! | time `t`                 | phase                | usable | renewable |
+//! |--------------------------|----------------------|--------|-----------|
+//! | `t < not_before`         | [`Phase::NotYetValid`] | no   | —         |
+//! | `not_before ≤ t < E`     | [`Phase::Active`]    | yes    | yes       |
+//! | `E ≤ t < E + G days`     | [`Phase::Grace`]     | no, data kept | yes |
+//! | `E + G days ≤ t`         | [`Phase::Released`]  | no, commercial rights gone | no |
+//!
+//! A perpetual license (no `expires_at`) stays active.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::Timestamp;
+
+/// The payload format version this build writes and reads.
+pub const LICENSE_FORMAT: u32 = 1;
+/// The grace period after expiry when the catalog says nothing else.
+pub const DEFAULT_GRACE_DAYS: u32 = 14;
+/// How long before expiry the "expiring soon" warning starts, by default.
+pub const DEFAULT_NOTICE_DAYS: u32 = 30;
+/// The longest grace or notice period a license may carry.
+pub const MAX_PERIOD_DAYS: u32 = 366;
+
+/// How the customer pays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    /// Billed by usage; must be activated within the activation window.
+    PayAsYouGo,
+    /// Paid for a fixed term.
+    Subscription,
+    /// Paid once; never expires.
+    Perpetual,
+}
+
+impl Plan {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Plan::PayAsYouGo => "pay_as_you_go",
+            Plan::Subscription => "subscription",
+            Plan::Perpetual => "perpetual",
+        }
+    }
+
+    /// Parses a wire name (`-` accepted for `_`).
+    pub fn parse(s: &str) -> Option<Plan> {
+        match s.replace('-', "_").as_str() {
+            "pay_as_you_go" | "payg" => Some(Plan::PayAsYouGo),
+            "subscription" => Some(Plan::Subscription),
+            "perpetual" => Some(Plan::Perpetual),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A value-added package granted at a tier, with the tier's limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageGrant {
+    /// The tier id, e.g. `api.s1.small`.
+    pub tier: String,
+    /// The tier's position in the catalog's order (1 = lowest paid tier), so
+    /// an install can compare tiers without the catalog.
+    pub rank: u32,
+    /// Limits of the tier, e.g. `qps = 2500`.
+    #[serde(deserialize_with = "crate::strict_map::deserialize")]
+    pub limits: BTreeMap<String, u64>,
+}
+
+/// A signed license.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct License {
+    /// Payload format version, [`LICENSE_FORMAT`].
+    pub format: u32,
+    /// Unique id (a UUID v7).
+    pub id: String,
+    /// The product this license is for, e.g. `observability`.
+    pub product: String,
+    /// The primary account: the only one that may renew or upgrade.
+    pub account: String,
+    /// The licensee's name, as shown to people.
+    pub licensee: String,
+    /// The region or site of the instance.
+    pub region: String,
+    /// The edition, e.g. `commercial` or `intelligent_rnd`.
+    pub edition: String,
+    /// The compute engine, for products whose engine cannot be switched.
+    pub engine: Option<String>,
+    /// How it is paid for.
+    pub plan: Plan,
+    /// When it was signed.
+    pub issued_at: Timestamp,
+    /// Not valid before this time.
+    pub not_before: Timestamp,
+    /// When it expires; `null` only for perpetual licenses.
+    pub expires_at: Option<Timestamp>,
+    /// Days after expiry before the instance is released.
+    pub grace_days: u32,
+    /// Pay-as-you-go: must be activated before this time.
+    pub activate_by: Option<Timestamp>,
+    /// The settlement account kind, e.g. `enterprise`.
+    pub settlement: String,
+    /// Value-added packages by id.
+    #[serde(deserialize_with = "crate::strict_map::deserialize")]
+    pub packages: BTreeMap<String, PackageGrant>,
+    /// Quotas by id, e.g. `processing_units = 40`.
+    #[serde(deserialize_with = "crate::strict_map::deserialize")]
+    pub quotas: BTreeMap<String, u64>,
+    /// The license id this one replaces, if any.
+    pub supersedes: Option<String>,
+    /// Grows with each license of the account; an older one never replaces a newer.
+    pub sequence: u64,
+    /// Days before expiry from which an "expiring soon" warning is shown.
+    pub notice_days: u32,
+}
+
+/// Where a license stands at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Before `not_before`.
+    NotYetValid {
+        /// When it becomes valid.
+        starts_at: Timestamp,
+    },
+    /// In force.
+    Active {
+        /// When it expires (`None` for perpetual).
+        expires_at: Option<Timestamp>,
+    },
+    /// Expired, inside the grace period: not usable, data kept, renewable.
+    Grace {
+        /// When it expired.
+        expired_at: Timestamp,
+        /// When the instance will be released.
+        release_at: Timestamp,
+    },
+    /// The grace period is over: commercial rights are gone.
+    Released {
+        /// When it expired.
+        expired_at: Timestamp,
+        /// When it was released.
+        released_at: Timestamp,
+    },
+}
+
+impl Phase {
+    /// A short stable name: `not_yet_valid`, `active`, `grace`, `released`.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Phase::NotYetValid { .. } => "not_yet_valid",
+            Phase::Active { .. } => "active",
+            Phase::Grace { .. } => "grace",
+            Phase::Released { .. } => "released",
+        }
+    }
+
+    /// True only when the license grants its rights now.
+    pub const fn is_usable(&self) -> bool {
+        matches!(self, Phase::Active { .. })
+    }
+}
+
+impl License {
+    /// The phase of this license at `now`.
+    pub fn phase_at(&self, now: Timestamp) -> Phase {
+        if now < self.not_before {
+            return Phase::NotYetValid { starts_at: self.not_before };
+        }
+        match self.expires_at {
+            None => Phase::Active { expires_at: None },
+            Some(expired_at) if now < expired_at => Phase::Active { expires_at: Some(expired_at) },
+            Some(expired_at) => {
+                let release_at = self.release_at().expect("expires_at is set");
+                if now < release_at {
+                    Phase::Grace { expired_at, release_at }
+                } else {
+                    Phase::Released { expired_at, released_at: release_at }
+                }
+            }
+        }
+    }
+
+    /// When the instance is released: expiry plus the grace period.
+    pub fn release_at(&self) -> Option<Timestamp> {
+        self.expires_at.map(|e| e.plus_days(self.grace_days))
+    }
+
+    /// True when `now` is inside the notice period before expiry.
+    pub fn expiring_soon(&self, now: Timestamp) -> bool {
+        match (self.phase_at(now), self.expires_at) {
+            (Phase::Active { .. }, Some(e)) => now >= e.plus(-chrono::Duration::days(i64::from(self.notice_days))),
+            _ => false,
+        }
+    }
+
+    /// Checks the rules every license must follow, whatever the catalog.
+    pub fn check_shape(&self) -> Result<(), String> {
+        if self.format != LICENSE_FORMAT {
+            return Err(format!("format {} is not {LICENSE_FORMAT}", self.format));
+        }
+        for (name, value) in [
+            ("id", &self.id),
+            ("product", &self.product),
+            ("account", &self.account),
+            ("region", &self.region),
+            ("edition", &self.edition),
+            ("settlement", &self.settlement),
+        ] {
+            if value.trim().is_empty() {
+                return Err(format!("`{name}` is empty"));
+            }
+        }
+        match (self.plan, self.expires_at) {
+            (Plan::Perpetual, Some(_)) => return Err("a perpetual license has no expiry".into()),
+            (Plan::PayAsYouGo | Plan::Subscription, None) => {
+                return Err(format!("a {} license needs an expiry", self.plan));
+            }
+            (_, Some(e)) if e <= self.not_before => {
+                return Err(format!("it expires ({e}) before it starts ({})", self.not_before));
+            }
+            _ => {}
+        }
+        if self.grace_days > MAX_PERIOD_DAYS || self.notice_days > MAX_PERIOD_DAYS {
+            return Err(format!("grace and notice periods are at most {MAX_PERIOD_DAYS} days"));
+        }
+        if self.sequence == 0 {
+            return Err("the sequence number starts at 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> License {
+        let t = |s: &str| Timestamp::parse_wire(s).unwrap();
+        License {
+            format: LICENSE_FORMAT,
+            id: "0192f7a0-0000-7000-8000-000000000001".into(),
+            product: "data-platform".into(),
+            account: "acct-1001".into(),
+            licensee: "Acme Analytics".into(),
+            region: "cn-hangzhou".into(),
+            edition: "intelligent_rnd".into(),
+            engine: Some("maxcompute".into()),
+            plan: Plan::Subscription,
+            issued_at: t("2026-01-01T00:00:00Z"),
+            not_before: t("2026-01-01T00:00:00Z"),
+            expires_at: Some(t("2027-01-01T00:00:00Z")),
+            grace_days: 14,
+            activate_by: None,
+            settlement: "enterprise".into(),
+            packages: BTreeMap::from([(
+                "data_service".into(),
+                PackageGrant { tier: "api.s1.small".into(), rank: 2, limits: BTreeMap::from([("qps".into(), 2500)]) },
+            )]),
+            quotas: BTreeMap::from([("processing_units".into(), 40)]),
+            supersedes: None,
+            sequence: 1,
+            notice_days: 30,
+        }
+    }
+
+    #[test]
+    fn phases_change_exactly_at_their_boundaries() {
+        let l = sample();
+        let t = |s: &str| Timestamp::parse_wire(s).unwrap();
+        assert_eq!(l.phase_at(t("2025-12-31T23:59:59Z")).name(), "not_yet_valid");
+        assert_eq!(l.phase_at(t("2026-01-01T00:00:00Z")).name(), "active");
+        assert_eq!(l.phase_at(t("2026-12-31T23:59:59Z")).name(), "active");
+        assert_eq!(
+            l.phase_at(t("2027-01-01T00:00:00Z")),
+            Phase::Grace { expired_at: t("2027-01-01T00:00:00Z"), release_at: t("2027-01-15T00:00:00Z") }
+        );
+        assert_eq!(l.phase_at(t("2027-01-14T23:59:59Z")).name(), "grace");
+        assert_eq!(l.phase_at(t("2027-01-15T00:00:00Z")).name(), "released");
+    }
+
+    #[test]
+    fn notice_period_starts_notice_days_before_expiry() {
+        let l = sample();
+        let t = |s: &str| Timestamp::parse_wire(s).unwrap();
+        assert!(!l.expiring_soon(t("2026-12-01T23:59:59Z")));
+        assert!(l.expiring_soon(t("2026-12-02T00:00:00Z")));
+        assert!(!l.expiring_soon(t("2027-01-02T00:00:00Z")), "in grace it is expired, not expiring");
+    }
+
+    #[test]
+    fn perpetual_stays_active() {
+        let mut l = sample();
+        l.plan = Plan::Perpetual;
+        l.expires_at = None;
+        l.check_shape().unwrap();
+        assert!(l.phase_at(Timestamp::parse_wire("2999-01-01T00:00:00Z").unwrap()).is_usable());
+    }
+
+    #[test]
+    fn json_round_trip_and_strictness() {
+        let l = sample();
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(serde_json::from_str::<License>(&json).unwrap(), l);
+        let unknown = json.replacen("{", "{\"admin\":true,", 1);
+        assert!(serde_json::from_str::<License>(&unknown).unwrap_err().to_string().contains("unknown field"));
+        let dup = json.replacen("{", "{\"sequence\":99,", 1);
+        assert!(serde_json::from_str::<License>(&dup).unwrap_err().to_string().contains("duplicate field"));
+        let dup_pkg = json.replace(
+            "\"packages\":{",
+            "\"packages\":{\"data_service\":{\"tier\":\"api.s2.large\",\"rank\":4,\"limits\":{}},",
+        );
+        assert!(serde_json::from_str::<License>(&dup_pkg).unwrap_err().to_string().contains("duplicate key"));
+    }
+}

@@ -1,0 +1,162 @@
+//! Timestamps: RFC 3339 in UTC, whole seconds, and human-readable durations.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time, UTC, to the second.
+///
+/// On the wire it is always written `YYYY-MM-DDTHH:MM:SSZ`; parsing accepts
+/// RFC 3339 with a `Z` suffix only, so every signed time is unambiguous UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// The current time of the machine's clock, truncated to the second.
+    pub fn now() -> Self {
+        Self::from_unix(Utc::now().timestamp()).expect("the system clock is within chrono's range")
+    }
+
+    /// The time `secs` seconds after the Unix epoch, if representable.
+    pub fn from_unix(secs: i64) -> Option<Self> {
+        DateTime::from_timestamp(secs, 0).map(Timestamp)
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix(self) -> i64 {
+        self.0.timestamp()
+    }
+
+    /// The underlying chrono value.
+    pub fn as_datetime(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// This time plus `days` whole days, saturating at the end of time.
+    pub fn plus_days(self, days: u32) -> Self {
+        self.plus(Duration::days(i64::from(days)))
+    }
+
+    /// This time plus a duration, saturating at chrono's range.
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(self.0.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC))
+    }
+
+    /// This time plus `months` calendar months (clamped to the month's end).
+    pub fn plus_months(self, months: u32) -> Option<Self> {
+        self.0.checked_add_months(chrono::Months::new(months)).map(Timestamp)
+    }
+
+    /// `self - earlier`, as a signed duration.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        self.0.signed_duration_since(earlier.0)
+    }
+
+    /// Parses RFC 3339 with a `Z` suffix, or a bare date `YYYY-MM-DD`
+    /// (meaning midnight UTC at its start).
+    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+        let s = s.trim();
+        if s.len() == 10 {
+            let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| TimestampError(s.to_owned()))?;
+            let dt = date.and_hms_opt(0, 0, 0).ok_or_else(|| TimestampError(s.to_owned()))?;
+            return Ok(Timestamp(dt.and_utc()));
+        }
+        Self::parse_wire(s)
+    }
+
+    /// Parses the wire form only: RFC 3339 ending in `Z`, whole seconds.
+    pub fn parse_wire(s: &str) -> Result<Self, TimestampError> {
+        if !s.ends_with('Z') {
+            return Err(TimestampError(s.to_owned()));
+        }
+        let dt = DateTime::parse_from_rfc3339(s).map_err(|_| TimestampError(s.to_owned()))?;
+        if dt.timestamp_subsec_nanos() != 0 {
+            return Err(TimestampError(s.to_owned()));
+        }
+        Ok(Timestamp(dt.with_timezone(&Utc)))
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(dt: DateTime<Utc>) -> Self {
+        Timestamp::from_unix(dt.timestamp()).unwrap_or(Timestamp(dt))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Secs, true))
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timestamp::parse(s)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse_wire(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A time that is not RFC 3339 UTC.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a UTC time: write it as 2026-11-23T08:00:00Z or as a date, 2026-11-23")]
+pub struct TimestampError(String);
+
+/// Formats a duration for people: `41 days 3 hours`, `5 hours 2 minutes`,
+/// `40 seconds`. Negative durations are formatted by their magnitude.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.num_seconds().unsigned_abs();
+    let (days, hours, minutes) = (secs / 86_400, (secs % 86_400) / 3_600, (secs % 3_600) / 60);
+    let unit = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    if days > 0 {
+        if hours > 0 {
+            format!("{} {}", unit(days, "day"), unit(hours, "hour"))
+        } else {
+            unit(days, "day")
+        }
+    } else if hours > 0 {
+        format!("{} {}", unit(hours, "hour"), unit(minutes, "minute"))
+    } else if minutes > 0 {
+        unit(minutes, "minute")
+    } else {
+        unit(secs, "second")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_round_trips_and_is_strict() {
+        let t = Timestamp::parse_wire("2026-11-23T08:00:00Z").unwrap();
+        assert_eq!(t.to_string(), "2026-11-23T08:00:00Z");
+        assert!(Timestamp::parse_wire("2026-11-23T08:00:00+01:00").is_err());
+        assert!(Timestamp::parse_wire("2026-11-23T08:00:00.5Z").is_err());
+        assert!(Timestamp::parse_wire("2026-11-23").is_err());
+        assert_eq!(Timestamp::parse("2026-11-23").unwrap().to_string(), "2026-11-23T00:00:00Z");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(Duration::seconds(40)), "40 seconds");
+        assert_eq!(human_duration(Duration::minutes(61)), "1 hour 1 minute");
+        assert_eq!(human_duration(Duration::days(14)), "14 days");
+        assert_eq!(human_duration(Duration::hours(-49)), "2 days 1 hour");
+    }
+}
