@@ -49,13 +49,19 @@ pub fn armor(kind: Kind, token: &str, headers: &[(&str, String)]) -> String {
 /// compact token (not yet verified).
 pub fn read(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
     if input.len() > expected.max_len() * 2 {
-        return Err(EnvelopeError::TooLarge { expected, len: input.len(), max: expected.max_len() * 2 });
+        return Err(EnvelopeError::TooLarge {
+            expected,
+            len: input.len(),
+            max: expected.max_len() * 2,
+        });
     }
     let trimmed = input.trim_start_matches(|c: char| c.is_ascii_whitespace());
     if trimmed.starts_with(DASHES) {
         dearmor(trimmed, expected)
     } else {
-        Ok(trimmed.trim_end_matches(|c: char| c.is_ascii_whitespace()).to_owned())
+        Ok(trimmed
+            .trim_end_matches(|c: char| c.is_ascii_whitespace())
+            .to_owned())
     }
 }
 
@@ -64,7 +70,11 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
         expected,
         detail: format!("armor line {line}: {detail}"),
     };
-    let mut lines = input.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).enumerate().map(|(i, l)| (i + 1, l));
+    let mut lines = input
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .enumerate()
+        .map(|(i, l)| (i + 1, l));
 
     let (n, begin) = lines.next().ok_or_else(|| bad(1, "empty"))?;
     let label = begin
@@ -87,7 +97,9 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
             .position(|(_, l)| l.is_empty())
             .ok_or_else(|| bad(rest[0].0, "header lines must be followed by an empty line"))?;
         for (n, line) in &rest[..blank] {
-            let (name, _) = line.split_once(": ").ok_or_else(|| bad(*n, "a header line is `Name: value`"))?;
+            let (name, _) = line
+                .split_once(": ")
+                .ok_or_else(|| bad(*n, "a header line is `Name: value`"))?;
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(bad(*n, "a header name is letters, digits and `-`"));
             }
@@ -106,24 +118,45 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
             break;
         }
         if last_short {
-            return Err(bad(*n - 1, &format!("only the last token line may be shorter than {LINE_WIDTH} characters")));
+            return Err(bad(
+                *n - 1,
+                &format!("only the last token line may be shorter than {LINE_WIDTH} characters"),
+            ));
         }
         if line.is_empty() || line.len() > LINE_WIDTH {
-            return Err(bad(*n, &format!("token lines are 1 to {LINE_WIDTH} characters")));
+            return Err(bad(
+                *n,
+                &format!("token lines are 1 to {LINE_WIDTH} characters"),
+            ));
         }
-        if !line.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
-            return Err(bad(*n, "a token line holds only base64url characters and `.`"));
+        if !line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
+            return Err(bad(
+                *n,
+                "a token line holds only base64url characters and `.`",
+            ));
         }
         last_short = line.len() < LINE_WIDTH;
         token.push_str(line);
     }
     if !finished {
-        return Err(bad(rest.last().map_or(1, |(n, _)| *n), &format!("missing `{end}` (is the file cut short?)")));
+        return Err(bad(
+            rest.last().map_or(1, |(n, _)| *n),
+            &format!("missing `{end}` (is the file cut short?)"),
+        ));
     }
     if token.is_empty() {
-        return Err(bad(end_line, "no token between the header and the END line"));
+        return Err(bad(
+            end_line,
+            "no token between the header and the END line",
+        ));
     }
-    if rest.iter().any(|(n, l)| *n > end_line && !l.trim().is_empty()) {
+    if rest
+        .iter()
+        .any(|(n, l)| *n > end_line && !l.trim().is_empty())
+    {
         return Err(bad(end_line + 1, "text after the END line"));
     }
     Ok(token)
@@ -134,7 +167,11 @@ mod tests {
     use super::*;
 
     fn token() -> String {
-        format!("lic1.0011223344556677.{}.{}", "e".repeat(100), "s".repeat(86))
+        format!(
+            "lic1.0011223344556677.{}.{}",
+            "e".repeat(100),
+            "s".repeat(86)
+        )
     }
 
     #[test]
@@ -146,12 +183,18 @@ mod tests {
         assert!(with.contains("Licensee: Acme\\u{a}Evil: yes\n\n"));
         assert_eq!(read(&with, Kind::License).unwrap(), t);
         assert!(plain.lines().all(|l| l.len() <= LINE_WIDTH));
-        assert_eq!(read(&plain.replace('\n', "\r\n"), Kind::License).unwrap(), t);
+        assert_eq!(
+            read(&plain.replace('\n', "\r\n"), Kind::License).unwrap(),
+            t
+        );
     }
 
     #[test]
     fn bare_token_is_read_with_whitespace_trimmed() {
-        assert_eq!(read(&format!("  {}\n", token()), Kind::License).unwrap(), token());
+        assert_eq!(
+            read(&format!("  {}\n", token()), Kind::License).unwrap(),
+            token()
+        );
     }
 
     #[test]
@@ -168,8 +211,14 @@ mod tests {
             assert!(read(case, Kind::License).is_err(), "accepted: {case}");
         }
         assert!(matches!(
-            read(&armor(Kind::ActivationReceipt, &token(), &[]), Kind::License),
-            Err(EnvelopeError::WrongKind { found: Kind::ActivationReceipt, .. })
+            read(
+                &armor(Kind::ActivationReceipt, &token(), &[]),
+                Kind::License
+            ),
+            Err(EnvelopeError::WrongKind {
+                found: Kind::ActivationReceipt,
+                ..
+            })
         ));
     }
 

@@ -180,7 +180,12 @@ impl Catalog {
             line: e.span().map(|s| line_at(text, s.start)),
             message: e.message().to_owned(),
         })?;
-        catalog.validate().map_err(|(needle, message)| CatalogError { line: needle.and_then(|n| line_of(text, &n)), message })?;
+        catalog
+            .validate()
+            .map_err(|(needle, message)| CatalogError {
+                line: needle.and_then(|n| line_of(text, &n)),
+                message,
+            })?;
         Ok(catalog)
     }
 
@@ -200,30 +205,57 @@ impl Catalog {
     }
 
     /// The packages an edition may take on an engine.
-    pub fn allowed_packages<'a>(&'a self, edition: &'a Edition, engine: Option<&str>) -> &'a [String] {
-        engine.and_then(|e| edition.engine_packages.get(e)).unwrap_or(&edition.packages)
+    pub fn allowed_packages<'a>(
+        &'a self,
+        edition: &'a Edition,
+        engine: Option<&str>,
+    ) -> &'a [String] {
+        engine
+            .and_then(|e| edition.engine_packages.get(e))
+            .unwrap_or(&edition.packages)
     }
 
     fn validate(&self) -> Result<(), (Option<String>, String)> {
         let quoted = |s: &str| Some(format!("\"{s}\""));
         if self.format != CATALOG_FORMAT {
-            return Err((Some("format".into()), format!("format {} is not {CATALOG_FORMAT}", self.format)));
+            return Err((
+                Some("format".into()),
+                format!("format {} is not {CATALOG_FORMAT}", self.format),
+            ));
         }
         let p = &self.product;
         if p.id.trim().is_empty() {
             return Err((Some("id".into()), "product.id is empty".into()));
         }
         if p.currency.len() != 3 || !p.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err((quoted(&p.currency), format!("currency `{}` is not an ISO 4217 code such as CNY", p.currency)));
+            return Err((
+                quoted(&p.currency),
+                format!(
+                    "currency `{}` is not an ISO 4217 code such as CNY",
+                    p.currency
+                ),
+            ));
         }
-        if p.grace_days > MAX_PERIOD_DAYS || p.notice_days > MAX_PERIOD_DAYS || p.activation_window_days > MAX_PERIOD_DAYS {
-            return Err((None, format!("grace, notice and activation periods are at most {MAX_PERIOD_DAYS} days")));
+        if p.grace_days > MAX_PERIOD_DAYS
+            || p.notice_days > MAX_PERIOD_DAYS
+            || p.activation_window_days > MAX_PERIOD_DAYS
+        {
+            return Err((
+                None,
+                format!("grace, notice and activation periods are at most {MAX_PERIOD_DAYS} days"),
+            ));
         }
         if p.default_term_months == 0 {
-            return Err((Some("default_term_months".into()), "default_term_months must be at least 1".into()));
+            return Err((
+                Some("default_term_months".into()),
+                "default_term_months must be at least 1".into(),
+            ));
         }
         if p.settlements.is_empty() {
-            return Err((Some("settlements".into()), "product.settlements lists no settlement account kind".into()));
+            return Err((
+                Some("settlements".into()),
+                "product.settlements lists no settlement account kind".into(),
+            ));
         }
         unique("settlement", p.settlements.iter())?;
         unique("region", p.regions.iter())?;
@@ -239,24 +271,52 @@ impl Catalog {
         }
         for e in &self.editions {
             if e.free && (!e.plans.is_empty() || !e.packages.is_empty()) {
-                return Err((quoted(&e.id), format!("edition `{}` is free: it takes no plan and no package", e.id)));
+                return Err((
+                    quoted(&e.id),
+                    format!(
+                        "edition `{}` is free: it takes no plan and no package",
+                        e.id
+                    ),
+                ));
             }
             if !e.free && e.plans.is_empty() {
-                return Err((quoted(&e.id), format!("edition `{}` is sold on no plan", e.id)));
+                return Err((
+                    quoted(&e.id),
+                    format!("edition `{}` is sold on no plan", e.id),
+                ));
             }
             if e.plans.contains(&Plan::PayAsYouGo) && self.pay_as_you_go.is_none() {
-                return Err((quoted(&e.id), format!("edition `{}` is sold pay-as-you-go but [pay_as_you_go] is missing", e.id)));
+                return Err((
+                    quoted(&e.id),
+                    format!(
+                        "edition `{}` is sold pay-as-you-go but [pay_as_you_go] is missing",
+                        e.id
+                    ),
+                ));
             }
-            let lists = std::iter::once((None, &e.packages)).chain(e.engine_packages.iter().map(|(k, v)| (Some(k), v)));
+            let lists = std::iter::once((None, &e.packages))
+                .chain(e.engine_packages.iter().map(|(k, v)| (Some(k), v)));
             for (engine, list) in lists {
                 if let Some(engine) = engine
                     && !p.engines.contains(engine)
                 {
-                    return Err((quoted(&e.id), format!("edition `{}` names engine `{engine}`, which product.engines does not list", e.id)));
+                    return Err((
+                        quoted(&e.id),
+                        format!(
+                            "edition `{}` names engine `{engine}`, which product.engines does not list",
+                            e.id
+                        ),
+                    ));
                 }
                 for pkg in list {
                     if self.package(pkg).is_none() {
-                        return Err((quoted(pkg), format!("edition `{}` takes package `{pkg}`, which is not declared in [[packages]]", e.id)));
+                        return Err((
+                            quoted(pkg),
+                            format!(
+                                "edition `{}` takes package `{pkg}`, which is not declared in [[packages]]",
+                                e.id
+                            ),
+                        ));
                     }
                 }
             }
@@ -265,28 +325,46 @@ impl Catalog {
             if pkg.tiers.is_empty() {
                 return Err((quoted(&pkg.id), format!("package `{}` has no tier", pkg.id)));
             }
-            unique(&format!("tier of package `{}`", pkg.id), pkg.tiers.iter().map(|t| &t.id))?;
+            unique(
+                &format!("tier of package `{}`", pkg.id),
+                pkg.tiers.iter().map(|t| &t.id),
+            )?;
             if pkg.tiers.iter().any(|t| t.id == "none") {
-                return Err((quoted(&pkg.id), format!("package `{}`: `none` is implicit and cannot be a tier", pkg.id)));
+                return Err((
+                    quoted(&pkg.id),
+                    format!(
+                        "package `{}`: `none` is implicit and cannot be a tier",
+                        pkg.id
+                    ),
+                ));
             }
         }
         for q in &self.quotas {
             if q.steps.is_empty() || q.steps.windows(2).any(|w| w[0].value >= w[1].value) {
-                return Err((quoted(&q.id), format!("quota `{}` needs steps in strictly ascending order", q.id)));
+                return Err((
+                    quoted(&q.id),
+                    format!("quota `{}` needs steps in strictly ascending order", q.id),
+                ));
             }
         }
         Ok(())
     }
 }
 
-fn unique<'a>(what: &str, ids: impl Iterator<Item = &'a String>) -> Result<(), (Option<String>, String)> {
+fn unique<'a>(
+    what: &str,
+    ids: impl Iterator<Item = &'a String>,
+) -> Result<(), (Option<String>, String)> {
     let mut seen = HashSet::new();
     for id in ids {
         if id.trim().is_empty() {
             return Err((None, format!("a {what} id is empty")));
         }
         if !seen.insert(id) {
-            return Err((Some(format!("\"{id}\"")), format!("{what} `{id}` is declared twice")));
+            return Err((
+                Some(format!("\"{id}\"")),
+                format!("{what} `{id}` is declared twice"),
+            ));
         }
     }
     Ok(())
@@ -296,8 +374,22 @@ fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The first line whose content outside a `#` comment contains `needle`;
+/// for a bare key name, the line that assigns it.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.find(needle).map(|i| line_at(text, i))
+    let is_key = !needle.starts_with('"');
+    text.lines()
+        .position(|line| {
+            let code = line.split('#').next().unwrap_or("");
+            if is_key {
+                code.trim_start()
+                    .strip_prefix(needle)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            } else {
+                code.contains(needle)
+            }
+        })
+        .map(|i| i + 1)
 }
 
 /// A catalog that cannot be used, with the line where the problem is.
@@ -369,12 +461,24 @@ tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps
         assert_eq!(err.line, Some(17), "{err}");
 
         let unknown = MINIMAL.replace("free = true", "free = true\nprice = 3");
-        assert!(Catalog::from_toml(&unknown).unwrap_err().to_string().contains("unknown field"));
+        assert!(
+            Catalog::from_toml(&unknown)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
     }
 
     #[test]
     fn duplicate_ids_are_refused() {
-        let dup = format!("{MINIMAL}\n[[editions]]\nid = \"pro\"\nname = \"Again\"\nplans = [\"perpetual\"]\n");
-        assert!(Catalog::from_toml(&dup).unwrap_err().message.contains("declared twice"));
+        let dup = format!(
+            "{MINIMAL}\n[[editions]]\nid = \"pro\"\nname = \"Again\"\nplans = [\"perpetual\"]\n"
+        );
+        assert!(
+            Catalog::from_toml(&dup)
+                .unwrap_err()
+                .message
+                .contains("declared twice")
+        );
     }
 }

@@ -131,7 +131,10 @@ pub struct Envelope<'a> {
 
 impl fmt::Debug for Envelope<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Envelope").field("kind", &self.kind).field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Envelope")
+            .field("kind", &self.kind)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -144,38 +147,64 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::Empty { expected });
         }
         if token.len() > expected.max_len() {
-            return Err(EnvelopeError::TooLarge { expected, len: token.len(), max: expected.max_len() });
+            return Err(EnvelopeError::TooLarge {
+                expected,
+                len: token.len(),
+                max: expected.max_len(),
+            });
         }
-        let malformed = |detail: &str| EnvelopeError::Malformed { expected, detail: detail.to_owned() };
+        let malformed = |detail: &str| EnvelopeError::Malformed {
+            expected,
+            detail: detail.to_owned(),
+        };
 
-        let (head, _) = token.split_once('.').ok_or_else(|| malformed("it has no `.` separators"))?;
-        let kind_tag: String = head.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+        let (head, _) = token
+            .split_once('.')
+            .ok_or_else(|| malformed("it has no `.` separators"))?;
+        let kind_tag: String = head
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase())
+            .collect();
         let version = &head[kind_tag.len()..];
         let found = Kind::from_tag(&kind_tag).ok_or_else(|| {
-            malformed(&format!("it does not start with `{}{VERSION}.`", expected.tag()))
+            malformed(&format!(
+                "it does not start with `{}{VERSION}.`",
+                expected.tag()
+            ))
         })?;
         if found != expected {
             return Err(EnvelopeError::WrongKind { expected, found });
         }
         if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(malformed(&format!("`{head}` is not a type and version such as `{}1`", expected.tag())));
+            return Err(malformed(&format!(
+                "`{head}` is not a type and version such as `{}1`",
+                expected.tag()
+            )));
         }
         if version != VERSION.to_string() {
-            return Err(EnvelopeError::UnsupportedVersion { kind: expected, version: version.to_owned() });
+            return Err(EnvelopeError::UnsupportedVersion {
+                kind: expected,
+                version: version.to_owned(),
+            });
         }
 
         let parts: Vec<&str> = token.split('.').collect();
         if parts.len() != 4 {
-            return Err(malformed(&format!("it has {} `.`-separated parts instead of 4", parts.len())));
+            return Err(malformed(&format!(
+                "it has {} `.`-separated parts instead of 4",
+                parts.len()
+            )));
         }
         let kid_text = parts[1];
         if kid_text.len() != KID_HEX_LEN {
             return Err(malformed("its key id is not 16 hex digits"));
         }
-        let kid: KeyId = kid_text.parse().map_err(|()| malformed("its key id is not 16 lowercase hex digits"))?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(parts[2])
-            .map_err(|_| malformed("its payload is not base64url without padding (is the token cut short?)"))?;
+        let kid: KeyId = kid_text
+            .parse()
+            .map_err(|()| malformed("its key id is not 16 lowercase hex digits"))?;
+        let payload = URL_SAFE_NO_PAD.decode(parts[2]).map_err(|_| {
+            malformed("its payload is not base64url without padding (is the token cut short?)")
+        })?;
         if payload.is_empty() {
             return Err(malformed("its payload is empty"));
         }
@@ -185,12 +214,20 @@ impl<'a> Envelope<'a> {
                 parts[3].len()
             )));
         }
-        let sig_bytes =
-            URL_SAFE_NO_PAD.decode(parts[3]).map_err(|_| malformed("its signature is not base64url without padding"))?;
-        let signature: [u8; SIGNATURE_LEN] =
-            sig_bytes.try_into().map_err(|_| malformed("its signature is not 64 bytes"))?;
+        let sig_bytes = URL_SAFE_NO_PAD
+            .decode(parts[3])
+            .map_err(|_| malformed("its signature is not base64url without padding"))?;
+        let signature: [u8; SIGNATURE_LEN] = sig_bytes
+            .try_into()
+            .map_err(|_| malformed("its signature is not 64 bytes"))?;
         let signed_len = token.len() - parts[3].len() - 1;
-        Ok(Envelope { kind: found, kid, signed: &token[..signed_len], payload, signature })
+        Ok(Envelope {
+            kind: found,
+            kid,
+            signed: &token[..signed_len],
+            payload,
+            signature,
+        })
     }
 
     /// The kind.
@@ -205,17 +242,22 @@ impl<'a> Envelope<'a> {
 
     /// Verifies the signature against the keyring and returns the payload.
     pub fn verify(&self, keyring: &Keyring) -> Result<&[u8], EnvelopeError> {
-        let trusted = keyring.get(&self.kid).ok_or_else(|| EnvelopeError::UntrustedKey {
-            kind: self.kind,
-            kid: self.kid,
-            trusted: keyring.kids(),
-        })?;
+        let trusted = keyring
+            .get(&self.kid)
+            .ok_or_else(|| EnvelopeError::UntrustedKey {
+                kind: self.kind,
+                kid: self.kid,
+                trusted: keyring.kids(),
+            })?;
         let signature = Signature::from_bytes(&self.signature);
         trusted
             .key
             .verifying_key()
             .verify_strict(self.signed.as_bytes(), &signature)
-            .map_err(|_| EnvelopeError::BadSignature { kind: self.kind, kid: self.kid })?;
+            .map_err(|_| EnvelopeError::BadSignature {
+                kind: self.kind,
+                kid: self.kid,
+            })?;
         Ok(&self.payload)
     }
 }
@@ -230,17 +272,30 @@ pub struct Verified<T> {
 }
 
 /// Parses, verifies and strictly decodes a compact token.
-pub fn open<T: DeserializeOwned>(token: &str, kind: Kind, keyring: &Keyring) -> Result<Verified<T>, EnvelopeError> {
+pub fn open<T: DeserializeOwned>(
+    token: &str,
+    kind: Kind,
+    keyring: &Keyring,
+) -> Result<Verified<T>, EnvelopeError> {
     let envelope = Envelope::parse(token, kind)?;
     let payload = envelope.verify(keyring)?;
-    let content = serde_json::from_slice(payload)
-        .map_err(|e| EnvelopeError::Payload { kind, detail: e.to_string() })?;
-    Ok(Verified { content, kid: envelope.kid })
+    let content = serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload {
+        kind,
+        detail: e.to_string(),
+    })?;
+    Ok(Verified {
+        content,
+        kid: envelope.kid,
+    })
 }
 
 /// The bytes that are signed: `<tag><version>.<kid>.<base64url(payload)>`.
 pub fn signing_input(kind: Kind, kid: KeyId, payload: &[u8]) -> String {
-    format!("{}{VERSION}.{kid}.{}", kind.tag(), URL_SAFE_NO_PAD.encode(payload))
+    format!(
+        "{}{VERSION}.{kid}.{}",
+        kind.tag(),
+        URL_SAFE_NO_PAD.encode(payload)
+    )
 }
 
 /// Assembles a compact token from its signing input and signature.
@@ -297,7 +352,9 @@ pub enum EnvelopeError {
         found: Kind,
     },
     /// A format version this build does not read.
-    #[error("this {kind} is in format version {version}, which this build does not read (it reads version {VERSION})")]
+    #[error(
+        "this {kind} is in format version {version}, which this build does not read (it reads version {VERSION})"
+    )]
     UnsupportedVersion {
         /// The kind.
         kind: Kind,
@@ -305,7 +362,9 @@ pub enum EnvelopeError {
         version: String,
     },
     /// The signing key is not trusted.
-    #[error("this {kind} is signed by key {kid}, which is not a trusted key here (trusted: {trusted})")]
+    #[error(
+        "this {kind} is signed by key {kid}, which is not a trusted key here (trusted: {trusted})"
+    )]
     UntrustedKey {
         /// The kind.
         kind: Kind,
@@ -315,7 +374,9 @@ pub enum EnvelopeError {
         trusted: String,
     },
     /// The signature does not verify.
-    #[error("the signature of this {kind} does not verify with key {kid}: it was changed after it was signed")]
+    #[error(
+        "the signature of this {kind} does not verify with key {kid}: it was changed after it was signed"
+    )]
     BadSignature {
         /// The kind.
         kind: Kind,
@@ -355,6 +416,140 @@ impl Explain for EnvelopeError {
             }
             EnvelopeError::BadSignature { .. } => "ask the vendor to send the file again; do not edit it".into(),
             EnvelopeError::Payload { .. } => "ask the vendor for a file made for this release".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PublicKey;
+    use ed25519_dalek::{Signer, SigningKey};
+    use proptest::prelude::*;
+
+    fn key(seed: u8) -> (SigningKey, Keyring) {
+        let sk = SigningKey::from_bytes(&[seed; 32]);
+        let ring = Keyring::from_keys([PublicKey::new(sk.verifying_key()).unwrap()]);
+        (sk, ring)
+    }
+
+    fn sign(kind: Kind, sk: &SigningKey, payload: &[u8]) -> String {
+        let kid = KeyId::of(&sk.verifying_key());
+        let input = signing_input(kind, kid, payload);
+        assemble(&input, &sk.sign(input.as_bytes()).to_bytes())
+    }
+
+    #[test]
+    fn every_single_byte_change_is_refused() {
+        let (sk, ring) = key(1);
+        let token = sign(Kind::License, &sk, br#"{"a":1}"#);
+        assert!(open::<serde_json::Value>(&token, Kind::License, &ring).is_ok());
+        for i in 0..token.len() {
+            for flip in [0x01u8, 0x20, 0x80] {
+                let mut bytes = token.clone().into_bytes();
+                bytes[i] ^= flip;
+                let Ok(text) = String::from_utf8(bytes) else {
+                    continue;
+                };
+                if text.trim() == token {
+                    continue; // a flip that only changed surrounding whitespace
+                }
+                assert!(
+                    open::<serde_json::Value>(&text, Kind::License, &ring).is_err(),
+                    "byte {i} ^ {flip:#x} accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_are_precise() {
+        let (sk, ring) = key(1);
+        let token = sign(Kind::License, &sk, br#"{"a":1}"#);
+        let (_, other_ring) = key(2);
+        assert!(matches!(
+            open::<serde_json::Value>(&token, Kind::License, &other_ring),
+            Err(EnvelopeError::UntrustedKey { .. })
+        ));
+        assert!(matches!(
+            open::<serde_json::Value>(&token[..token.len() - 3], Kind::License, &ring),
+            Err(EnvelopeError::Malformed { .. })
+        ));
+        assert!(matches!(
+            open::<serde_json::Value>(&token, Kind::ActivationReceipt, &ring),
+            Err(EnvelopeError::WrongKind {
+                found: Kind::License,
+                ..
+            })
+        ));
+        let v2 = token.replacen("lic1.", "lic2.", 1);
+        assert!(matches!(
+            Envelope::parse(&v2, Kind::License),
+            Err(EnvelopeError::UnsupportedVersion { .. })
+        ));
+        let mut payload_changed = token.clone().into_bytes();
+        payload_changed[25] = if payload_changed[25] == b'A' {
+            b'B'
+        } else {
+            b'A'
+        };
+        let payload_changed = String::from_utf8(payload_changed).unwrap();
+        assert!(matches!(
+            open::<serde_json::Value>(&payload_changed, Kind::License, &ring),
+            Err(EnvelopeError::BadSignature { .. })
+        ));
+        let huge = "a".repeat(Kind::License.max_len() + 1);
+        assert!(matches!(
+            Envelope::parse(&huge, Kind::License),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn a_signature_for_one_kind_never_verifies_as_another() {
+        let (sk, ring) = key(1);
+        let receipt = sign(Kind::ActivationReceipt, &sk, br#"{"a":1}"#);
+        let relabelled = receipt.replacen("rct1.", "lic1.", 1);
+        assert!(matches!(
+            open::<serde_json::Value>(&relabelled, Kind::License, &ring),
+            Err(EnvelopeError::BadSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn padded_or_standard_base64_is_refused() {
+        let (sk, ring) = key(1);
+        let token = sign(Kind::License, &sk, br#"{"ab":1}"#);
+        let parts: Vec<&str> = token.split('.').collect();
+        let padded = format!("{}.{}.{}=.{}", parts[0], parts[1], parts[2], parts[3]);
+        assert!(open::<serde_json::Value>(&padded, Kind::License, &ring).is_err());
+        let std_alpha = token.replace('-', "+").replace('_', "/");
+        if std_alpha != token {
+            assert!(open::<serde_json::Value>(&std_alpha, Kind::License, &ring).is_err());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip_any_payload(kind_index in 0usize..Kind::ALL.len(), payload in proptest::collection::vec(any::<u8>(), 1..512)) {
+            let kind = Kind::ALL[kind_index];
+            let (sk, ring) = key(3);
+            let token = sign(kind, &sk, &payload);
+            let envelope = Envelope::parse(&token, kind).unwrap();
+            prop_assert_eq!(envelope.verify(&ring).unwrap(), &payload[..]);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            let (_, ring) = key(3);
+            let _ = open::<serde_json::Value>(&text, Kind::License, &ring);
+            let _ = crate::armor::read(&text, Kind::License);
+        }
+
+        #[test]
+        fn token_shaped_text_never_panics(head in "[a-z]{0,4}[0-9]{0,2}", kid in "[0-9a-f]{14,18}", payload in "[A-Za-z0-9_-]{0,40}", sig in "[A-Za-z0-9_=-]{80,90}") {
+            let (_, ring) = key(3);
+            let _ = open::<serde_json::Value>(&format!("{head}.{kid}.{payload}.{sig}"), Kind::License, &ring);
         }
     }
 }

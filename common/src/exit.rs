@@ -134,6 +134,16 @@ pub trait Explain: std::error::Error {
     fn hint(&self) -> String;
 }
 
+/// Formats an error for a terminal: `error: <what>` then `hint: <what to do>`,
+/// with control characters escaped (messages may quote signed text).
+pub fn render(error: &dyn Explain) -> String {
+    format!(
+        "error: {}\nhint: {}\n",
+        crate::text::escape(&error.to_string()),
+        crate::text::escape(&error.hint())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,7 +78,8 @@ impl serde::Serialize for KeyId {
 impl<'de> serde::Deserialize<'de> for KeyId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(|()| serde::de::Error::custom("a key id is 16 lowercase hex digits"))
+        s.parse()
+            .map_err(|()| serde::de::Error::custom("a key id is 16 lowercase hex digits"))
     }
 }
 
@@ -95,7 +96,10 @@ impl PublicKey {
         if key.is_weak() {
             return Err(KeyError::WeakKey);
         }
-        Ok(PublicKey { kid: KeyId::of(&key), key })
+        Ok(PublicKey {
+            kid: KeyId::of(&key),
+            key,
+        })
     }
 
     /// Parses a key from its 32 raw bytes.
@@ -105,7 +109,8 @@ impl PublicKey {
 
     /// Parses an SPKI PEM file (`-----BEGIN PUBLIC KEY-----`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let key = VerifyingKey::from_public_key_pem(pem.trim()).map_err(|_| KeyError::NotAPublicKey)?;
+        let key =
+            VerifyingKey::from_public_key_pem(pem.trim()).map_err(|_| KeyError::NotAPublicKey)?;
         Self::new(key)
     }
 
@@ -158,7 +163,10 @@ impl Keyring {
     pub fn from_keys(keys: impl IntoIterator<Item = PublicKey>) -> Self {
         let mut ring = Self::new();
         for key in keys {
-            ring.add(TrustedKey { key, not_after: None });
+            ring.add(TrustedKey {
+                key,
+                not_after: None,
+            });
         }
         ring
     }
@@ -187,7 +195,11 @@ impl Keyring {
     /// The key ids, comma-separated, for messages.
     pub fn kids(&self) -> String {
         let kids: Vec<String> = self.keys.iter().map(|k| k.key.kid().to_string()).collect();
-        if kids.is_empty() { "none".to_owned() } else { kids.join(", ") }
+        if kids.is_empty() {
+            "none".to_owned()
+        } else {
+            kids.join(", ")
+        }
     }
 }
 
@@ -264,11 +276,17 @@ mod tests {
         // non-strict verification.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert!(matches!(PublicKey::from_bytes(&identity), Err(KeyError::WeakKey)));
+        assert!(matches!(
+            PublicKey::from_bytes(&identity),
+            Err(KeyError::WeakKey)
+        ));
     }
 
     #[test]
     fn garbage_is_not_a_key() {
-        assert!(matches!(PublicKey::from_pem("hello"), Err(KeyError::NotAPublicKey)));
+        assert!(matches!(
+            PublicKey::from_pem("hello"),
+            Err(KeyError::NotAPublicKey)
+        ));
     }
 }

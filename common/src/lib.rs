@@ -50,6 +50,7 @@ pub mod armor;
 pub mod catalog;
 pub mod envelope;
 pub mod exit;
+pub mod input;
 pub mod keys;
 pub mod license;
 #[cfg(feature = "signing")]

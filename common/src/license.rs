@@ -78,9 +78,9 @@ impl fmt::Display for Plan {
 pub struct PackageGrant {
     /// The tier id, e.g. `api.s1.small`.
     pub tier: String,
-    /// The tier's position in the catalog's order (1 = lowest paid tier), so
+    /// Every tier this grant includes, lowest first, ending with `tier`, so
     /// an install can compare tiers without the catalog.
-    pub rank: u32,
+    pub includes: Vec<String>,
     /// Limits of the tier, e.g. `qps = 2500`.
     #[serde(deserialize_with = "crate::strict_map::deserialize")]
     pub limits: BTreeMap<String, u64>,
@@ -180,21 +180,38 @@ impl Phase {
     }
 }
 
+impl PackageGrant {
+    /// True when this grant includes `tier` (the granted tier or a lower one).
+    pub fn includes_tier(&self, tier: &str) -> bool {
+        self.includes.iter().any(|t| t == tier)
+    }
+}
+
 impl License {
     /// The phase of this license at `now`.
     pub fn phase_at(&self, now: Timestamp) -> Phase {
         if now < self.not_before {
-            return Phase::NotYetValid { starts_at: self.not_before };
+            return Phase::NotYetValid {
+                starts_at: self.not_before,
+            };
         }
         match self.expires_at {
             None => Phase::Active { expires_at: None },
-            Some(expired_at) if now < expired_at => Phase::Active { expires_at: Some(expired_at) },
+            Some(expired_at) if now < expired_at => Phase::Active {
+                expires_at: Some(expired_at),
+            },
             Some(expired_at) => {
                 let release_at = self.release_at().expect("expires_at is set");
                 if now < release_at {
-                    Phase::Grace { expired_at, release_at }
+                    Phase::Grace {
+                        expired_at,
+                        release_at,
+                    }
                 } else {
-                    Phase::Released { expired_at, released_at: release_at }
+                    Phase::Released {
+                        expired_at,
+                        released_at: release_at,
+                    }
                 }
             }
         }
@@ -208,7 +225,9 @@ impl License {
     /// True when `now` is inside the notice period before expiry.
     pub fn expiring_soon(&self, now: Timestamp) -> bool {
         match (self.phase_at(now), self.expires_at) {
-            (Phase::Active { .. }, Some(e)) => now >= e.plus(-chrono::Duration::days(i64::from(self.notice_days))),
+            (Phase::Active { .. }, Some(e)) => {
+                now >= e.plus(-chrono::Duration::days(i64::from(self.notice_days)))
+            }
             _ => false,
         }
     }
@@ -236,12 +255,24 @@ impl License {
                 return Err(format!("a {} license needs an expiry", self.plan));
             }
             (_, Some(e)) if e <= self.not_before => {
-                return Err(format!("it expires ({e}) before it starts ({})", self.not_before));
+                return Err(format!(
+                    "it expires ({e}) before it starts ({})",
+                    self.not_before
+                ));
             }
             _ => {}
         }
         if self.grace_days > MAX_PERIOD_DAYS || self.notice_days > MAX_PERIOD_DAYS {
-            return Err(format!("grace and notice periods are at most {MAX_PERIOD_DAYS} days"));
+            return Err(format!(
+                "grace and notice periods are at most {MAX_PERIOD_DAYS} days"
+            ));
+        }
+        for (id, grant) in &self.packages {
+            if grant.includes.last() != Some(&grant.tier) {
+                return Err(format!(
+                    "package `{id}`: `includes` must end with the granted tier"
+                ));
+            }
         }
         if self.sequence == 0 {
             return Err("the sequence number starts at 1".into());
@@ -274,7 +305,11 @@ pub(crate) mod tests {
             settlement: "enterprise".into(),
             packages: BTreeMap::from([(
                 "data_service".into(),
-                PackageGrant { tier: "api.s1.small".into(), rank: 2, limits: BTreeMap::from([("qps".into(), 2500)]) },
+                PackageGrant {
+                    tier: "api.s1.small".into(),
+                    includes: vec!["api.base".into(), "api.s1.small".into()],
+                    limits: BTreeMap::from([("qps".into(), 2500)]),
+                },
             )]),
             quotas: BTreeMap::from([("processing_units".into(), 40)]),
             supersedes: None,
@@ -287,12 +322,18 @@ pub(crate) mod tests {
     fn phases_change_exactly_at_their_boundaries() {
         let l = sample();
         let t = |s: &str| Timestamp::parse_wire(s).unwrap();
-        assert_eq!(l.phase_at(t("2025-12-31T23:59:59Z")).name(), "not_yet_valid");
+        assert_eq!(
+            l.phase_at(t("2025-12-31T23:59:59Z")).name(),
+            "not_yet_valid"
+        );
         assert_eq!(l.phase_at(t("2026-01-01T00:00:00Z")).name(), "active");
         assert_eq!(l.phase_at(t("2026-12-31T23:59:59Z")).name(), "active");
         assert_eq!(
             l.phase_at(t("2027-01-01T00:00:00Z")),
-            Phase::Grace { expired_at: t("2027-01-01T00:00:00Z"), release_at: t("2027-01-15T00:00:00Z") }
+            Phase::Grace {
+                expired_at: t("2027-01-01T00:00:00Z"),
+                release_at: t("2027-01-15T00:00:00Z")
+            }
         );
         assert_eq!(l.phase_at(t("2027-01-14T23:59:59Z")).name(), "grace");
         assert_eq!(l.phase_at(t("2027-01-15T00:00:00Z")).name(), "released");
@@ -304,7 +345,10 @@ pub(crate) mod tests {
         let t = |s: &str| Timestamp::parse_wire(s).unwrap();
         assert!(!l.expiring_soon(t("2026-12-01T23:59:59Z")));
         assert!(l.expiring_soon(t("2026-12-02T00:00:00Z")));
-        assert!(!l.expiring_soon(t("2027-01-02T00:00:00Z")), "in grace it is expired, not expiring");
+        assert!(
+            !l.expiring_soon(t("2027-01-02T00:00:00Z")),
+            "in grace it is expired, not expiring"
+        );
     }
 
     #[test]
@@ -313,7 +357,10 @@ pub(crate) mod tests {
         l.plan = Plan::Perpetual;
         l.expires_at = None;
         l.check_shape().unwrap();
-        assert!(l.phase_at(Timestamp::parse_wire("2999-01-01T00:00:00Z").unwrap()).is_usable());
+        assert!(
+            l.phase_at(Timestamp::parse_wire("2999-01-01T00:00:00Z").unwrap())
+                .is_usable()
+        );
     }
 
     #[test]
@@ -322,13 +369,28 @@ pub(crate) mod tests {
         let json = serde_json::to_string(&l).unwrap();
         assert_eq!(serde_json::from_str::<License>(&json).unwrap(), l);
         let unknown = json.replacen("{", "{\"admin\":true,", 1);
-        assert!(serde_json::from_str::<License>(&unknown).unwrap_err().to_string().contains("unknown field"));
+        assert!(
+            serde_json::from_str::<License>(&unknown)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
         let dup = json.replacen("{", "{\"sequence\":99,", 1);
-        assert!(serde_json::from_str::<License>(&dup).unwrap_err().to_string().contains("duplicate field"));
+        assert!(
+            serde_json::from_str::<License>(&dup)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate field")
+        );
         let dup_pkg = json.replace(
             "\"packages\":{",
-            "\"packages\":{\"data_service\":{\"tier\":\"api.s2.large\",\"rank\":4,\"limits\":{}},",
+            "\"packages\":{\"data_service\":{\"tier\":\"api.s2.large\",\"includes\":[\"api.s2.large\"],\"limits\":{}},",
         );
-        assert!(serde_json::from_str::<License>(&dup_pkg).unwrap_err().to_string().contains("duplicate key"));
+        assert!(
+            serde_json::from_str::<License>(&dup_pkg)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key")
+        );
     }
 }

@@ -42,7 +42,9 @@ impl Passphrase {
         use base64::Engine as _;
         let mut bytes = Zeroizing::new([0u8; 24]);
         rand::fill(&mut bytes[..]);
-        Passphrase(Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..])))
+        Passphrase(Zeroizing::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..]),
+        ))
     }
 
     /// The passphrase text, for writing it to a 0600 file.
@@ -98,7 +100,10 @@ impl IssuerKey {
 
     /// The encrypted PKCS#8 v1 PEM of this key.
     pub fn to_encrypted_pem(&self, passphrase: &Passphrase) -> Result<Zeroizing<String>, KeyError> {
-        let bytes = KeypairBytes { secret_key: self.key.to_bytes(), public_key: None };
+        let bytes = KeypairBytes {
+            secret_key: self.key.to_bytes(),
+            public_key: None,
+        };
         bytes
             .to_pkcs8_encrypted_pem(passphrase.0.as_bytes(), pkcs8::LineEnding::LF)
             .map_err(|e| KeyError::Encode(e.to_string()))
@@ -110,19 +115,24 @@ impl IssuerKey {
         if !pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
             return Err(KeyError::NotAPrivateKey);
         }
-        let bytes = KeypairBytes::from_pkcs8_encrypted_pem(pem, passphrase.0.as_bytes()).map_err(|e| {
-            match e {
-                pkcs8::Error::EncryptedPrivateKey(_) => KeyError::WrongPassphrase,
-                _ => KeyError::NotAPrivateKey,
-            }
-        })?;
-        Ok(Self::from_signing_key(SigningKey::from_bytes(&bytes.secret_key)))
+        let bytes =
+            KeypairBytes::from_pkcs8_encrypted_pem(pem, passphrase.0.as_bytes()).map_err(|e| {
+                match e {
+                    pkcs8::Error::EncryptedPrivateKey(_) => KeyError::WrongPassphrase,
+                    _ => KeyError::NotAPrivateKey,
+                }
+            })?;
+        Ok(Self::from_signing_key(SigningKey::from_bytes(
+            &bytes.secret_key,
+        )))
     }
 }
 
 impl fmt::Debug for IssuerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuerKey").field("kid", &self.kid()).finish_non_exhaustive()
+        f.debug_struct("IssuerKey")
+            .field("kid", &self.kid())
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,0 +1,314 @@
+//! The activator handle: one open state directory.
+
+use std::path::Path;
+
+use license_common::armor;
+use license_common::envelope::{self, Kind, Verified};
+use license_common::keys::{KeyId, Keyring, PublicKey};
+use license_common::license::{License, Phase};
+use license_common::time::Timestamp;
+
+use crate::entitlement::{self, Grant};
+use crate::error::{ActivatorError, Denied};
+use crate::fsio::{self, DirLock};
+use crate::status::Status;
+use crate::store::{STORE_FORMAT, StateFile, Store, StoredLicense};
+
+/// The license in force on this install, verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveLicense {
+    /// The license content.
+    pub license: License,
+    /// The key that signed it.
+    pub kid: KeyId,
+    /// When this install activated it.
+    pub activated_at: Timestamp,
+}
+
+/// What [`Activator::activate`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// The license now in force.
+    pub license: License,
+    /// True when this very license was already in force: nothing was written.
+    pub already_active: bool,
+    /// The id of the license it replaced, if any.
+    pub replaced: Option<String>,
+}
+
+/// An open state directory: its product, trusted keys and activated license.
+///
+/// Reading (`status`, `check`) needs no lock: files are replaced atomically,
+/// so a reader sees the old state or the new one. Writing (`activate`) takes
+/// the directory's lock, reads the state again under it, and replaces
+/// `state.json` atomically; any refusal leaves the directory untouched.
+#[derive(Debug)]
+pub struct Activator {
+    store: Store,
+    product: String,
+    keyring: Keyring,
+    current: Option<ActiveLicense>,
+    problem: Option<String>,
+}
+
+impl Activator {
+    /// Creates a state directory for `product` that trusts `keys`, in the
+    /// community edition. Refuses a directory that is already initialised.
+    pub fn init(dir: &Path, product: &str, keys: &[PublicKey]) -> Result<Self, ActivatorError> {
+        let product = product.trim();
+        if product.is_empty() || product.chars().any(char::is_control) {
+            return Err(ActivatorError::InvalidArgument(
+                "the product id is empty or has control characters".into(),
+            ));
+        }
+        if keys.is_empty() {
+            return Err(ActivatorError::InvalidArgument(
+                "at least one trusted vendor public key is needed (--trust VENDOR.pub)".into(),
+            ));
+        }
+        fsio::create_private_dir(dir).map_err(ActivatorError::io("create", dir))?;
+        let store = Store::new(dir);
+        let _lock = DirLock::acquire(dir).map_err(ActivatorError::io("lock", dir))?;
+        if store.is_initialised() {
+            return Err(ActivatorError::AlreadyInitialised {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let keyring = Keyring::from_keys(keys.iter().copied());
+        store.write_keyring(&keyring)?;
+        store.write_state(&StateFile {
+            format: STORE_FORMAT,
+            product: product.to_owned(),
+            license: None,
+        })?;
+        Ok(Activator {
+            store,
+            product: product.to_owned(),
+            keyring,
+            current: None,
+            problem: None,
+        })
+    }
+
+    /// Opens an initialised state directory.
+    ///
+    /// The stored license is verified again with the stored keyring; if it no
+    /// longer verifies (its key was removed, the file was edited) the install
+    /// is in the community edition and [`Status::warnings`] says why.
+    pub fn open(dir: &Path) -> Result<Self, ActivatorError> {
+        let store = Store::new(dir);
+        let state = store.read_state()?;
+        let keyring = store.read_keyring()?;
+        let mut activator = Activator {
+            store,
+            product: state.product.clone(),
+            keyring,
+            current: None,
+            problem: None,
+        };
+        activator.load(state);
+        Ok(activator)
+    }
+
+    fn load(&mut self, state: StateFile) {
+        self.product = state.product;
+        self.current = None;
+        self.problem = None;
+        if let Some(stored) = state.license {
+            match envelope::open::<License>(&stored.token, Kind::License, &self.keyring) {
+                Ok(Verified { content, kid }) => match content.check_shape() {
+                    Ok(()) => {
+                        self.current = Some(ActiveLicense {
+                            license: content,
+                            kid,
+                            activated_at: stored.activated_at,
+                        })
+                    }
+                    Err(e) => self.problem = Some(format!("the stored license is not valid: {e}")),
+                },
+                Err(e) => {
+                    self.problem = Some(format!("the stored license is no longer accepted: {e}"))
+                }
+            }
+        }
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.store.dir
+    }
+
+    /// The product this install runs.
+    pub fn product(&self) -> &str {
+        &self.product
+    }
+
+    /// The trusted keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The license in force, if any (whatever its phase).
+    pub fn current(&self) -> Option<&ActiveLicense> {
+        self.current.as_ref()
+    }
+
+    /// Verifies a license text (armored or compact) for activation at `now`,
+    /// without changing anything: signature by a trusted key, the rules
+    /// every license follows, this product, `not_before`, `activate_by` and
+    /// expiry.
+    pub fn verify(&self, text: &str, now: Timestamp) -> Result<Verified<License>, ActivatorError> {
+        self.verify_token(text, now).map(|(_, verified)| verified)
+    }
+
+    fn verify_token(
+        &self,
+        text: &str,
+        now: Timestamp,
+    ) -> Result<(String, Verified<License>), ActivatorError> {
+        let token = armor::read(text, Kind::License)?;
+        let verified: Verified<License> = envelope::open(&token, Kind::License, &self.keyring)?;
+        let license = &verified.content;
+        license
+            .check_shape()
+            .map_err(ActivatorError::InvalidLicense)?;
+        if license.product != self.product {
+            return Err(ActivatorError::WrongProduct {
+                id: license.id.clone(),
+                license: license.product.clone(),
+                install: self.product.clone(),
+            });
+        }
+        match license.phase_at(now) {
+            Phase::NotYetValid { starts_at } => {
+                return Err(ActivatorError::NotYetValid {
+                    id: license.id.clone(),
+                    starts_at,
+                });
+            }
+            Phase::Grace { expired_at, .. } | Phase::Released { expired_at, .. } => {
+                return Err(ActivatorError::Expired {
+                    id: license.id.clone(),
+                    expired_at,
+                });
+            }
+            Phase::Active { .. } => {}
+        }
+        if let Some(activate_by) = license.activate_by
+            && now > activate_by
+        {
+            return Err(ActivatorError::ActivationWindowClosed {
+                id: license.id.clone(),
+                activate_by,
+            });
+        }
+        Ok((token, verified))
+    }
+
+    /// Verifies and activates a license: all or nothing.
+    ///
+    /// Applying the license already in force again is not an error; it
+    /// reports `already_active` and writes nothing.
+    pub fn activate(&mut self, text: &str, now: Timestamp) -> Result<Activation, ActivatorError> {
+        let (token, verified) = self.verify_token(text, now)?;
+        let _lock = DirLock::acquire(self.dir())
+            .map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
+        // Another process may have written since we opened: decide on the
+        // state as it is now, under the lock.
+        let state = self.store.read_state()?;
+        self.load(state.clone());
+        let license = verified.content;
+        let mut replaced = None;
+        if let Some(current) = &self.current {
+            if current.license.id == license.id {
+                return Ok(Activation {
+                    license,
+                    already_active: true,
+                    replaced: None,
+                });
+            }
+            if current.license.account == license.account
+                && license.sequence < current.license.sequence
+            {
+                return Err(ActivatorError::Superseded {
+                    id: license.id,
+                    sequence: license.sequence,
+                    current: current.license.id.clone(),
+                    current_sequence: current.license.sequence,
+                });
+            }
+            replaced = Some(current.license.id.clone());
+        }
+        let new_state = StateFile {
+            format: STORE_FORMAT,
+            product: state.product,
+            license: Some(StoredLicense {
+                token,
+                activated_at: now,
+            }),
+        };
+        self.store.write_state(&new_state)?;
+        self.current = Some(ActiveLicense {
+            license: license.clone(),
+            kid: verified.kid,
+            activated_at: now,
+        });
+        self.problem = None;
+        Ok(Activation {
+            license,
+            already_active: false,
+            replaced,
+        })
+    }
+
+    /// Where this install stands at `now`.
+    pub fn status(&self, now: Timestamp) -> Status {
+        Status::new(self, now)
+    }
+
+    /// Is package `feature` (at `tier` or above, if given) entitled at `now`?
+    pub fn check<'a>(
+        &'a self,
+        feature: &'a str,
+        tier: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Grant<'a>, Denied> {
+        entitlement::check(
+            self.current.as_ref().map(|c| &c.license),
+            feature,
+            tier,
+            now,
+        )
+    }
+
+    pub(crate) fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+}
+
+impl std::fmt::Display for Activation {
+    /// One line saying what happened (two when a license was replaced).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use license_common::text::escape;
+        let l = &self.license;
+        if self.already_active {
+            return writeln!(
+                f,
+                "license {} is already active; nothing changed",
+                escape(&l.id)
+            );
+        }
+        writeln!(
+            f,
+            "activated license {} ({} edition, {}) for account {}",
+            escape(&l.id),
+            escape(&l.edition),
+            l.plan,
+            escape(&l.account)
+        )?;
+        if let Some(old) = &self.replaced {
+            writeln!(f, "it replaces license {}", escape(old))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! Command-line arguments of `activator`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit status: 0 done; 2 usage; 3 file unreadable; 10 malformed input; 11 bad signature; \
+12 untrusted key; 13 expired; 14 not valid yet; 15 activation window closed; 16 wrong product; \
+17 older than the license in force; 20 not entitled (check); 30 state directory problem. \
+See docs/CLI.md.";
+
+/// Verify, activate and check vendor licenses on this install, offline.
+#[derive(Debug, Parser)]
+#[command(name = "activator", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// State directory [default: $ACTIVATOR_STATE, else $XDG_DATA_HOME/license-activator,
+    /// else ~/.local/share/license-activator]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an empty state directory (community edition) trusting the vendor's keys.
+    Init {
+        /// The product this install runs, as named in its licenses.
+        #[arg(long)]
+        product: String,
+        /// A vendor public key file (SPKI PEM); repeat for several keys.
+        #[arg(long = "trust", value_name = "PUB", required = true)]
+        trust: Vec<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a license and make it the one in force (all or nothing).
+    ///
+    /// The license is read from FILE (`-` for standard input), or from
+    /// $ACTIVATOR_LICENSE (the text) or $ACTIVATOR_LICENSE_FILE (a path); give exactly one.
+    Activate {
+        /// License file, armored or compact; `-` for standard input.
+        file: Option<PathBuf>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the edition, license, lifecycle and packages in force now.
+    Status {
+        /// Print the documented JSON shape (format 1) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exit 0 when FEATURE (a package) is entitled now, 20 otherwise.
+    Check {
+        /// The package, e.g. data_service.
+        feature: String,
+        /// The lowest tier needed, e.g. api.s1.small.
+        #[arg(long)]
+        tier: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}

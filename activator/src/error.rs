@@ -1,0 +1,267 @@
+//! Why the activator refused, and what the operator can do about it.
+
+use std::path::PathBuf;
+
+use license_common::envelope::EnvelopeError;
+use license_common::exit::{ExitClass, Explain};
+use license_common::input::InputError;
+use license_common::keys::KeyError;
+use license_common::text::escape;
+use license_common::time::Timestamp;
+
+/// An error of the activator library. Every variant leaves the state
+/// directory as it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActivatorError {
+    /// The license (or other envelope) was refused before its content was read.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The input could not be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A public key could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The signed license breaks a rule every license must follow.
+    #[error("the license is signed but not valid: {0}")]
+    InvalidLicense(String),
+    /// The license is for another product.
+    #[error("license {id} is for product `{license}`, but this install runs `{install}`")]
+    WrongProduct {
+        /// License id.
+        id: String,
+        /// The license's product.
+        license: String,
+        /// This install's product.
+        install: String,
+    },
+    /// `not_before` is in the future.
+    #[error("license {id} is not valid before {starts_at}")]
+    NotYetValid {
+        /// License id.
+        id: String,
+        /// When it starts.
+        starts_at: Timestamp,
+    },
+    /// The license has expired.
+    #[error("license {id} expired on {expired_at}")]
+    Expired {
+        /// License id.
+        id: String,
+        /// When it expired.
+        expired_at: Timestamp,
+    },
+    /// The pay-as-you-go activation window has closed.
+    #[error("license {id} had to be activated by {activate_by}; the activation window has closed")]
+    ActivationWindowClosed {
+        /// License id.
+        id: String,
+        /// The deadline.
+        activate_by: Timestamp,
+    },
+    /// An older license than the one in force.
+    #[error(
+        "license {id} (sequence {sequence}) is older than license {current} (sequence {current_sequence}) already in force"
+    )]
+    Superseded {
+        /// The refused license.
+        id: String,
+        /// Its sequence.
+        sequence: u64,
+        /// The license in force.
+        current: String,
+        /// Its sequence.
+        current_sequence: u64,
+    },
+    /// The state directory has not been initialised.
+    #[error("{} is not an activator state directory (no state.json)", dir.display())]
+    NotInitialised {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// `init` on a directory that is already initialised.
+    #[error("{} is already initialised", dir.display())]
+    AlreadyInitialised {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A state file cannot be understood.
+    #[error("{} is damaged: {detail}", path.display())]
+    CorruptState {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A bad argument to the library.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Reading or writing the state directory failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ActivatorError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| ActivatorError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+impl Explain for ActivatorError {
+    fn class(&self) -> ExitClass {
+        match self {
+            ActivatorError::Envelope(e) => e.class(),
+            ActivatorError::Input(e) => e.class(),
+            ActivatorError::Key(e) => e.class(),
+            ActivatorError::InvalidLicense(_) => ExitClass::Malformed,
+            ActivatorError::WrongProduct { .. } => ExitClass::Mismatch,
+            ActivatorError::NotYetValid { .. } => ExitClass::NotYetValid,
+            ActivatorError::Expired { .. } => ExitClass::Expired,
+            ActivatorError::ActivationWindowClosed { .. } => ExitClass::ActivationWindowClosed,
+            ActivatorError::Superseded { .. } => ExitClass::Superseded,
+            ActivatorError::NotInitialised { .. }
+            | ActivatorError::AlreadyInitialised { .. }
+            | ActivatorError::CorruptState { .. } => ExitClass::State,
+            ActivatorError::InvalidArgument(_) => ExitClass::Usage,
+            ActivatorError::Io { .. } => ExitClass::Io,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            ActivatorError::Envelope(e) => e.hint(),
+            ActivatorError::Input(e) => e.hint(),
+            ActivatorError::Key(e) => e.hint(),
+            ActivatorError::InvalidLicense(_) => "ask the vendor for a new license".into(),
+            ActivatorError::WrongProduct { .. } => "use the license issued for this product".into(),
+            ActivatorError::NotYetValid { .. } => {
+                "activate it on or after that date, or check this machine's clock".into()
+            }
+            ActivatorError::Expired { .. } => "ask the vendor for a renewal".into(),
+            ActivatorError::ActivationWindowClosed { .. } => {
+                "the order has lapsed back to community; ask the vendor to reissue the license".into()
+            }
+            ActivatorError::Superseded { .. } => {
+                "use the newest license the vendor sent; an older one cannot undo an upgrade".into()
+            }
+            ActivatorError::NotInitialised { .. } => {
+                "run `activator init --product PRODUCT --trust VENDOR.pub` first, or point --state / ACTIVATOR_STATE at the right directory".into()
+            }
+            ActivatorError::AlreadyInitialised { .. } => {
+                "nothing to do; to start over, move the directory away first (it holds the activated license)".into()
+            }
+            ActivatorError::CorruptState { .. } => {
+                "restore the directory from a backup, or move it away and run `activator init` again".into()
+            }
+            ActivatorError::InvalidArgument(_) => "see `activator --help`".into(),
+            ActivatorError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                "run as the user that owns the state directory, or fix its permissions".into()
+            }
+            ActivatorError::Io { .. } => "check the path, free disk space and permissions".into(),
+        }
+    }
+}
+
+/// Why a feature is not entitled now. Exit status: not entitled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Denied {
+    /// No commercial license: the community edition.
+    #[error("`{feature}` is not part of the community edition and no license is active")]
+    Community {
+        /// The feature asked for.
+        feature: String,
+    },
+    /// Expired, in grace.
+    #[error(
+        "license {id} expired on {expired_at}; the product is not usable during the grace period, which ends on {release_at}"
+    )]
+    InGrace {
+        /// License id.
+        id: String,
+        /// When it expired.
+        expired_at: Timestamp,
+        /// When the instance will be released.
+        release_at: Timestamp,
+    },
+    /// Released after grace.
+    #[error(
+        "license {id} expired on {expired_at} and the grace period ended on {released_at}; the install is back to the community edition"
+    )]
+    Released {
+        /// License id.
+        id: String,
+        /// When it expired.
+        expired_at: Timestamp,
+        /// When it was released.
+        released_at: Timestamp,
+    },
+    /// The package is not in the license.
+    #[error("license {id} does not include package `{feature}` (it includes: {granted})")]
+    NotIncluded {
+        /// License id.
+        id: String,
+        /// The feature asked for.
+        feature: String,
+        /// The packages it has.
+        granted: String,
+    },
+    /// The package is there at a lower tier.
+    #[error(
+        "license {id} grants `{feature}` at tier `{granted}`, which does not include tier `{wanted}`"
+    )]
+    TierTooLow {
+        /// License id.
+        id: String,
+        /// The feature asked for.
+        feature: String,
+        /// The tier granted.
+        granted: String,
+        /// The tier asked for.
+        wanted: String,
+    },
+}
+
+impl Denied {
+    pub(crate) fn escaped(feature: &str) -> String {
+        escape(feature).into_owned()
+    }
+}
+
+impl Explain for Denied {
+    fn class(&self) -> ExitClass {
+        ExitClass::NotEntitled
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            Denied::Community { .. } => "activate a commercial license that includes it".into(),
+            Denied::InGrace { .. } => {
+                "renew before the grace period ends; all data is kept until then".into()
+            }
+            Denied::Released { .. } => {
+                "buy a new license from the vendor to get commercial rights back".into()
+            }
+            Denied::NotIncluded { .. } | Denied::TierTooLow { .. } => {
+                "ask the vendor for an upgrade that adds it".into()
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Command-line arguments of `issuer`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use license_common::license::Plan;
+
+const EXIT_CODES: &str = "\
+Exit status: 0 done; 2 usage; 3 file unreadable or exists; 10 malformed input; 11 bad signature; \
+12 untrusted key; 40 order refused by the catalog; 41 invalid catalog; 50 key or passphrase problem. \
+See docs/CLI.md.";
+
+/// Sign edition and entitlement licenses that installs verify offline.
+#[derive(Debug, Parser)]
+#[command(name = "issuer", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the passphrase comes from; never from the command line itself.
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from this file (one trailing newline is ignored).
+    /// Otherwise $ISSUER_PASSPHRASE, otherwise a prompt on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a signing key: DIR/issuer.key (encrypted PKCS#8, 0600) and DIR/issuer.pub.
+    Keygen {
+        /// The directory to write the key pair into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Check an order against the catalog and sign the license.
+    Issue(Box<IssueArgs>),
+    /// Verify a license with a public key and show every field.
+    Inspect {
+        /// The license file, armored or compact; `-` for standard input.
+        file: PathBuf,
+        /// The issuer's public key (SPKI PEM).
+        #[arg(long = "pub", value_name = "PUB")]
+        public: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Walk through keygen, issue, inspect, and activator init/activate/status/check.
+    Demo {
+        /// The demo directory (must not exist or be empty) [default: license-demo-<timestamp>].
+        dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The encrypted signing key.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The product catalog (TOML).
+    #[arg(long, value_name = "CATALOG")]
+    pub catalog: PathBuf,
+    /// An order file (TOML or JSON) instead of the order flags; `-` for standard input.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["account", "licensee", "region", "edition", "plan", "engine", "settlement", "packages", "quotas", "not_before", "until", "months"])]
+    pub order: Option<PathBuf>,
+    /// The primary account (the only one that may renew or upgrade).
+    #[arg(long, required_unless_present = "order")]
+    pub account: Option<String>,
+    /// The licensee's name.
+    #[arg(long, required_unless_present = "order")]
+    pub licensee: Option<String>,
+    /// Region or site of the instance.
+    #[arg(long, required_unless_present = "order")]
+    pub region: Option<String>,
+    /// Edition.
+    #[arg(long, required_unless_present = "order")]
+    pub edition: Option<String>,
+    /// Plan: pay_as_you_go, subscription or perpetual.
+    #[arg(long, value_parser = parse_plan, required_unless_present = "order")]
+    pub plan: Option<Plan>,
+    /// Compute engine (for products that have them; cannot be switched later).
+    #[arg(long)]
+    pub engine: Option<String>,
+    /// Settlement account kind [default: the catalog's first].
+    #[arg(long)]
+    pub settlement: Option<String>,
+    /// A package at a tier, NAME=TIER; repeat for several.
+    #[arg(long = "package", value_name = "NAME=TIER", value_parser = parse_pair::<String>)]
+    pub packages: Vec<(String, String)>,
+    /// A quota, NAME=N; repeat for several.
+    #[arg(long = "quota", value_name = "NAME=N", value_parser = parse_pair::<u64>)]
+    pub quotas: Vec<(String, u64)>,
+    /// Start of validity (RFC 3339 UTC or YYYY-MM-DD) [default: now].
+    #[arg(long, value_name = "TIME")]
+    pub not_before: Option<license_common::Timestamp>,
+    /// Expiry (RFC 3339 UTC or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME", conflicts_with = "months")]
+    pub until: Option<license_common::Timestamp>,
+    /// Term in months [default: the catalog's default term].
+    #[arg(long, value_name = "N")]
+    pub months: Option<u32>,
+    /// Write the armored license to this file instead of printing the compact token.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_plan(s: &str) -> Result<Plan, String> {
+    Plan::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a plan: use pay_as_you_go, subscription or perpetual"))
+}
+
+fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let value = value
+        .parse()
+        .map_err(|_| format!("`{value}` is not a valid value for {name}"))?;
+    if name.is_empty() {
+        return Err(format!("`{s}` has no NAME before ="));
+    }
+    Ok((name.to_owned(), value))
+}

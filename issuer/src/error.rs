@@ -1,0 +1,133 @@
+//! Why the issuer refused, and what the vendor can do about it.
+
+use std::path::PathBuf;
+
+use license_common::catalog::CatalogError;
+use license_common::envelope::EnvelopeError;
+use license_common::exit::{ExitClass, Explain};
+use license_common::input::InputError;
+use license_common::keys::KeyError;
+
+use crate::order::OrderError;
+
+/// An error of the issuer library. Nothing is written when one is returned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssuerError {
+    /// A key or passphrase problem.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The order breaks a catalog rule.
+    #[error(transparent)]
+    Order(#[from] OrderError),
+    /// A file could not be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The catalog is invalid.
+    #[error("catalog {}: {source}", path.display())]
+    Catalog {
+        /// The catalog file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: CatalogError,
+    },
+    /// The order file cannot be parsed.
+    #[error("order file {}: {detail}", path.display())]
+    OrderFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A license that does not verify.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// A license that verifies but breaks the rules every license follows.
+    #[error("the license is signed but not valid: {0}")]
+    InvalidLicense(String),
+    /// Refusing to overwrite a file.
+    #[error("{} already exists", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// No passphrase was given and there is no terminal to ask on.
+    #[error(
+        "no passphrase: standard input is not a terminal and neither ISSUER_PASSPHRASE nor --passphrase-file is set"
+    )]
+    NoPassphrase,
+    /// Two passphrase entries differ.
+    #[error("the two passphrases differ")]
+    PassphraseMismatch,
+    /// Writing a file failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The demo's activator steps failed.
+    #[error(transparent)]
+    Activator(#[from] license_activator::ActivatorError),
+}
+
+impl IssuerError {
+    /// Wraps an I/O error with what was being done and to which path.
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| IssuerError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+impl Explain for IssuerError {
+    fn class(&self) -> ExitClass {
+        match self {
+            IssuerError::Key(e) => e.class(),
+            IssuerError::Order(e) => e.class(),
+            IssuerError::Input(e) => e.class(),
+            IssuerError::Catalog { .. } => ExitClass::Catalog,
+            IssuerError::OrderFile { .. } => ExitClass::OrderRefused,
+            IssuerError::Envelope(e) => e.class(),
+            IssuerError::InvalidLicense(_) => ExitClass::Malformed,
+            IssuerError::Exists { .. } => ExitClass::Io,
+            IssuerError::NoPassphrase | IssuerError::PassphraseMismatch => ExitClass::Key,
+            IssuerError::Io { .. } => ExitClass::Io,
+            IssuerError::Activator(e) => e.class(),
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            IssuerError::Key(e) => e.hint(),
+            IssuerError::Order(e) => e.hint(),
+            IssuerError::Input(e) => e.hint(),
+            IssuerError::Catalog { source, .. } => source.hint(),
+            IssuerError::OrderFile { .. } => {
+                "an order file is TOML or JSON with the keys listed in docs/ISSUER.md".into()
+            }
+            IssuerError::Envelope(e) => e.hint(),
+            IssuerError::InvalidLicense(_) => "this license cannot be used; issue a new one".into(),
+            IssuerError::Exists { .. } => {
+                "choose another path, or pass --force to overwrite (never for keys: move the old key away yourself)".into()
+            }
+            IssuerError::NoPassphrase => {
+                "set ISSUER_PASSPHRASE, pass --passphrase-file FILE, or run on a terminal to be asked".into()
+            }
+            IssuerError::PassphraseMismatch => "type the same passphrase twice".into(),
+            IssuerError::Io { .. } => "check the path, free disk space and permissions".into(),
+            IssuerError::Activator(e) => e.hint(),
+        }
+    }
+}
