@@ -1,1 +1,268 @@
-//! x
+//! Helpers for the end-to-end tests in `tests/tests/`: they drive the real
+//! `issuer` and `activator` binaries through real files in temporary
+//! directories, as a vendor and an operator would.
+//!
+//! The binaries are the ones `cargo test --workspace` builds next to the test
+//! executables (`target/<profile>/issuer` and `.../activator`).
+//!
+//! ```no_run
+//! let vendor = license_tests::Vendor::new();
+//! let license = vendor.issue(&["--edition", "basic_rnd"]);
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// The fixed passphrase of test vendors.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Path of a workspace binary built by cargo beside the test executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds the binaries",
+        path.display()
+    );
+    path
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit status code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts the exit code and returns stderr.
+    #[track_caller]
+    pub fn fails_with(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code, code,
+            "wrong exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("error: "),
+            "stderr does not start with `error: `: {}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains("\nhint: "),
+            "stderr has no hint: {}",
+            self.stderr
+        );
+        &self.stderr
+    }
+
+    /// Parses stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs a command with `stdin` and collects its output.
+pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
+    use std::io::Write;
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env_remove("ISSUER_PASSPHRASE")
+        .env_remove("ACTIVATOR_STATE")
+        .env_remove("ACTIVATOR_LICENSE")
+        .env_remove("ACTIVATOR_LICENSE_FILE");
+    let mut child = cmd.spawn().expect("spawn");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        let _ = pipe.write_all(input);
+    }
+    let out: Output = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A vendor with a fresh key in a temporary directory.
+pub struct Vendor {
+    /// The temporary directory holding everything.
+    pub dir: TempDir,
+    /// `issuer.key`.
+    pub key: PathBuf,
+    /// `issuer.pub`.
+    pub public: PathBuf,
+    /// The passphrase file.
+    pub pass_file: PathBuf,
+    /// The data-platform catalog.
+    pub catalog: PathBuf,
+}
+
+impl Vendor {
+    /// Runs `issuer keygen` into a new temporary directory.
+    pub fn new() -> Vendor {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pass_file = dir.path().join("pass.txt");
+        std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
+        let keys = dir.path().join("keys");
+        let mut cmd = Command::new(bin("issuer"));
+        cmd.args(["keygen", "--out"])
+            .arg(&keys)
+            .arg("--passphrase-file")
+            .arg(&pass_file);
+        run(cmd, None).ok();
+        Vendor {
+            key: keys.join("issuer.key"),
+            public: keys.join("issuer.pub"),
+            pass_file,
+            catalog: workspace().join("catalogs/data-platform.toml"),
+            dir,
+        }
+    }
+
+    /// `issuer issue` with the default demo-like order, `overrides` appended
+    /// (later flags win for single-valued options). Returns the compact token.
+    pub fn issue(&self, overrides: &[&str]) -> String {
+        self.issue_run(overrides).ok().trim().to_owned()
+    }
+
+    /// `issuer issue` as above, returning what happened.
+    pub fn issue_run(&self, overrides: &[&str]) -> Run {
+        let mut cmd = Command::new(bin("issuer"));
+        cmd.arg("issue")
+            .arg("--key")
+            .arg(&self.key)
+            .arg("--passphrase-file")
+            .arg(&self.pass_file);
+        cmd.arg("--catalog").arg(&self.catalog);
+        let defaults: [(&str, &str); 6] = [
+            ("--account", "acct-1001"),
+            ("--licensee", "Acme Analytics"),
+            ("--region", "cn-hangzhou"),
+            ("--edition", "intelligent_rnd"),
+            ("--engine", "maxcompute"),
+            ("--plan", "subscription"),
+        ];
+        for (flag, value) in defaults {
+            if !overrides.contains(&flag) {
+                cmd.args([flag, value]);
+            }
+        }
+        if !overrides.iter().any(|o| o.starts_with("--quota")) {
+            cmd.args(["--quota", "processing_units=40"]);
+        }
+        if !overrides.iter().any(|o| o.starts_with("--package"))
+            && !overrides.contains(&"--no-default-package")
+        {
+            cmd.args(["--package", "data_service=api.s1.small"]);
+        }
+        cmd.args(overrides.iter().filter(|o| **o != "--no-default-package"));
+        run(cmd, None)
+    }
+
+    /// The signing key, opened through the library (for licenses the CLI
+    /// rightly refuses to make, such as already-expired ones).
+    pub fn signing_key(&self) -> license_common::signing::IssuerKey {
+        let pass = license_common::signing::Passphrase::new(PASSPHRASE.to_owned()).unwrap();
+        license_issuer::keyfile::read_key(&self.key, &pass).unwrap()
+    }
+}
+
+impl Default for Vendor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An install: a state directory driven through the `activator` binary.
+pub struct Install {
+    /// The temporary directory.
+    pub dir: TempDir,
+    /// The state directory inside it.
+    pub state: PathBuf,
+}
+
+impl Install {
+    /// `activator init` for the data platform, trusting `vendor`.
+    pub fn new(vendor: &Vendor) -> Install {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let install = Install { dir, state };
+        let public = vendor.public.to_str().unwrap().to_owned();
+        install
+            .run(
+                &["init", "--product", "data-platform", "--trust", &public],
+                None,
+            )
+            .ok();
+        install
+    }
+
+    /// Runs `activator --state STATE ARGS...` with optional stdin.
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&self.state).args(args);
+        run(cmd, stdin)
+    }
+
+    /// Activates a license given on standard input.
+    pub fn activate(&self, license: &str) -> Run {
+        self.run(&["activate", "-"], Some(license.as_bytes()))
+    }
+
+    /// Every file of the state directory with its bytes (the lock file excepted).
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        snapshot(&self.state)
+    }
+}
+
+/// Every regular file under `dir` (but `.lock`) with its bytes.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("read state dir").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != ".lock" && entry.path().is_file() {
+            files.insert(name, std::fs::read(entry.path()).unwrap());
+        }
+    }
+    files
+}
