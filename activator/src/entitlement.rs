@@ -42,10 +42,7 @@ pub fn check<'a>(
                 feature: Denied::escaped(feature),
             });
         }
-        Phase::Grace {
-            expired_at,
-            release_at,
-        } => {
+        Phase::Grace { expired_at, release_at } => {
             return Err(Denied::InGrace {
                 id: license.id.clone(),
                 expired_at,

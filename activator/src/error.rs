@@ -111,16 +111,9 @@ pub enum ActivatorError {
 }
 
 impl ActivatorError {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| ActivatorError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| ActivatorError::Io { action, path, source }
     }
 }
 
@@ -224,9 +217,7 @@ pub enum Denied {
         granted: String,
     },
     /// The package is there at a lower tier.
-    #[error(
-        "license {id} grants `{feature}` at tier `{granted}`, which does not include tier `{wanted}`"
-    )]
+    #[error("license {id} grants `{feature}` at tier `{granted}`, which does not include tier `{wanted}`")]
     TierTooLow {
         /// License id.
         id: String,
@@ -253,12 +244,8 @@ impl Explain for Denied {
     fn hint(&self) -> String {
         match self {
             Denied::Community { .. } => "activate a commercial license that includes it".into(),
-            Denied::InGrace { .. } => {
-                "renew before the grace period ends; all data is kept until then".into()
-            }
-            Denied::Released { .. } => {
-                "buy a new license from the vendor to get commercial rights back".into()
-            }
+            Denied::InGrace { .. } => "renew before the grace period ends; all data is kept until then".into(),
+            Denied::Released { .. } => "buy a new license from the vendor to get commercial rights back".into(),
             Denied::NotIncluded { .. } | Denied::TierTooLow { .. } => {
                 "ask the vendor for an upgrade that adds it".into()
             }

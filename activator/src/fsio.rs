@@ -121,10 +121,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join("f"))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = fs::metadata(dir.path().join("f")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -132,11 +129,7 @@ mod tests {
     #[test]
     fn lock_cleans_stale_temp_files() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(
-            dir.path().join(format!("{TEMP_PREFIX}state.json-1-0")),
-            b"half",
-        )
-        .unwrap();
+        fs::write(dir.path().join(format!("{TEMP_PREFIX}state.json-1-0")), b"half").unwrap();
         let _lock = DirLock::acquire(dir.path()).unwrap();
         let names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()

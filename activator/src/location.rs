@@ -13,12 +13,8 @@ pub const STATE_ENV: &str = "ACTIVATOR_STATE";
 pub fn state_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
     explicit
         .or_else(|| non_empty_env(STATE_ENV).map(PathBuf::from))
-        .or_else(|| {
-            non_empty_env("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("license-activator"))
-        })
-        .or_else(|| {
-            non_empty_env("HOME").map(|h| PathBuf::from(h).join(".local/share/license-activator"))
-        })
+        .or_else(|| non_empty_env("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("license-activator")))
+        .or_else(|| non_empty_env("HOME").map(|h| PathBuf::from(h).join(".local/share/license-activator")))
 }
 
 fn non_empty_env(name: &str) -> Option<String> {

@@ -192,9 +192,7 @@ pub fn format_limits(limits: &BTreeMap<String, u64>) -> String {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let row = |f: &mut fmt::Formatter<'_>, label: &str, value: &dyn fmt::Display| {
-            writeln!(f, "{label:<14}{value}")
-        };
+        let row = |f: &mut fmt::Formatter<'_>, label: &str, value: &dyn fmt::Display| writeln!(f, "{label:<14}{value}");
         let phase = match self.phase {
             "community" => "community edition (no commercial license)",
             "active" => "active",
@@ -268,11 +266,7 @@ impl fmt::Display for Status {
                 } else {
                     format!(" ({})", format_limits(&grant.limits))
                 };
-                row(
-                    f,
-                    label,
-                    &format!("{} = {}{limits}", escape(name), escape(&grant.tier)),
-                )?;
+                row(f, label, &format!("{} = {}{limits}", escape(name), escape(&grant.tier)))?;
             }
             for (i, (name, value)) in l.quotas.iter().enumerate() {
                 row(

@@ -68,9 +68,7 @@ pub(crate) struct Store {
 
 impl Store {
     pub fn new(dir: &Path) -> Self {
-        Store {
-            dir: dir.to_path_buf(),
-        }
+        Store { dir: dir.to_path_buf() }
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -89,9 +87,7 @@ impl Store {
         use std::io::Read;
         let file = std::fs::File::open(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                ActivatorError::NotInitialised {
-                    dir: self.dir.clone(),
-                }
+                ActivatorError::NotInitialised { dir: self.dir.clone() }
             } else {
                 ActivatorError::Io {
                     action: "read",
@@ -129,8 +125,7 @@ impl Store {
 
     pub fn write_state(&self, state: &StateFile) -> Result<(), ActivatorError> {
         let bytes = serde_json::to_vec_pretty(state).expect("state serialises");
-        fsio::write_atomic(&self.dir, STATE_FILE, &bytes, 0o600)
-            .map_err(ActivatorError::io("write", self.state_path()))
+        fsio::write_atomic(&self.dir, STATE_FILE, &bytes, 0o600).map_err(ActivatorError::io("write", self.state_path()))
     }
 
     pub fn read_keyring(&self) -> Result<Keyring, ActivatorError> {
@@ -141,10 +136,7 @@ impl Store {
             detail,
         };
         if file.format != STORE_FORMAT {
-            return Err(corrupt(format!(
-                "format {} is not {STORE_FORMAT}",
-                file.format
-            )));
+            return Err(corrupt(format!("format {} is not {STORE_FORMAT}", file.format)));
         }
         let mut ring = Keyring::new();
         for entry in file.keys {

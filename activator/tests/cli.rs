@@ -4,11 +4,7 @@ use assert_cmd::Command;
 
 fn activator() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_activator"));
-    for var in [
-        "ACTIVATOR_STATE",
-        "ACTIVATOR_LICENSE",
-        "ACTIVATOR_LICENSE_FILE",
-    ] {
+    for var in ["ACTIVATOR_STATE", "ACTIVATOR_LICENSE", "ACTIVATOR_LICENSE_FILE"] {
         cmd.env_remove(var);
     }
     cmd
@@ -16,13 +12,7 @@ fn activator() -> Command {
 
 #[test]
 fn help_lists_commands_and_exit_codes() {
-    let out = activator()
-        .arg("--help")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = activator().arg("--help").assert().success().get_output().stdout.clone();
     let help = String::from_utf8(out).unwrap();
     for word in ["init", "activate", "status", "check", "Exit status"] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");

@@ -59,9 +59,7 @@ pub fn read(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
     if trimmed.starts_with(DASHES) {
         dearmor(trimmed, expected)
     } else {
-        Ok(trimmed
-            .trim_end_matches(|c: char| c.is_ascii_whitespace())
-            .to_owned())
+        Ok(trimmed.trim_end_matches(|c: char| c.is_ascii_whitespace()).to_owned())
     }
 }
 
@@ -124,19 +122,13 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
             ));
         }
         if line.is_empty() || line.len() > LINE_WIDTH {
-            return Err(bad(
-                *n,
-                &format!("token lines are 1 to {LINE_WIDTH} characters"),
-            ));
+            return Err(bad(*n, &format!("token lines are 1 to {LINE_WIDTH} characters")));
         }
         if !line
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
-            return Err(bad(
-                *n,
-                "a token line holds only base64url characters and `.`",
-            ));
+            return Err(bad(*n, "a token line holds only base64url characters and `.`"));
         }
         last_short = line.len() < LINE_WIDTH;
         token.push_str(line);
@@ -148,15 +140,9 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
         ));
     }
     if token.is_empty() {
-        return Err(bad(
-            end_line,
-            "no token between the header and the END line",
-        ));
+        return Err(bad(end_line, "no token between the header and the END line"));
     }
-    if rest
-        .iter()
-        .any(|(n, l)| *n > end_line && !l.trim().is_empty())
-    {
+    if rest.iter().any(|(n, l)| *n > end_line && !l.trim().is_empty()) {
         return Err(bad(end_line + 1, "text after the END line"));
     }
     Ok(token)
@@ -167,11 +153,7 @@ mod tests {
     use super::*;
 
     fn token() -> String {
-        format!(
-            "lic1.0011223344556677.{}.{}",
-            "e".repeat(100),
-            "s".repeat(86)
-        )
+        format!("lic1.0011223344556677.{}.{}", "e".repeat(100), "s".repeat(86))
     }
 
     #[test]
@@ -183,18 +165,12 @@ mod tests {
         assert!(with.contains("Licensee: Acme\\u{a}Evil: yes\n\n"));
         assert_eq!(read(&with, Kind::License).unwrap(), t);
         assert!(plain.lines().all(|l| l.len() <= LINE_WIDTH));
-        assert_eq!(
-            read(&plain.replace('\n', "\r\n"), Kind::License).unwrap(),
-            t
-        );
+        assert_eq!(read(&plain.replace('\n', "\r\n"), Kind::License).unwrap(), t);
     }
 
     #[test]
     fn bare_token_is_read_with_whitespace_trimmed() {
-        assert_eq!(
-            read(&format!("  {}\n", token()), Kind::License).unwrap(),
-            token()
-        );
+        assert_eq!(read(&format!("  {}\n", token()), Kind::License).unwrap(), token());
     }
 
     #[test]
@@ -211,10 +187,7 @@ mod tests {
             assert!(read(case, Kind::License).is_err(), "accepted: {case}");
         }
         assert!(matches!(
-            read(
-                &armor(Kind::ActivationReceipt, &token(), &[]),
-                Kind::License
-            ),
+            read(&armor(Kind::ActivationReceipt, &token(), &[]), Kind::License),
             Err(EnvelopeError::WrongKind {
                 found: Kind::ActivationReceipt,
                 ..

@@ -180,12 +180,10 @@ impl Catalog {
             line: e.span().map(|s| line_at(text, s.start)),
             message: e.message().to_owned(),
         })?;
-        catalog
-            .validate()
-            .map_err(|(needle, message)| CatalogError {
-                line: needle.and_then(|n| line_of(text, &n)),
-                message,
-            })?;
+        catalog.validate().map_err(|(needle, message)| CatalogError {
+            line: needle.and_then(|n| line_of(text, &n)),
+            message,
+        })?;
         Ok(catalog)
     }
 
@@ -205,11 +203,7 @@ impl Catalog {
     }
 
     /// The packages an edition may take on an engine.
-    pub fn allowed_packages<'a>(
-        &'a self,
-        edition: &'a Edition,
-        engine: Option<&str>,
-    ) -> &'a [String] {
+    pub fn allowed_packages<'a>(&'a self, edition: &'a Edition, engine: Option<&str>) -> &'a [String] {
         engine
             .and_then(|e| edition.engine_packages.get(e))
             .unwrap_or(&edition.packages)
@@ -230,10 +224,7 @@ impl Catalog {
         if p.currency.len() != 3 || !p.currency.bytes().all(|b| b.is_ascii_uppercase()) {
             return Err((
                 quoted(&p.currency),
-                format!(
-                    "currency `{}` is not an ISO 4217 code such as CNY",
-                    p.currency
-                ),
+                format!("currency `{}` is not an ISO 4217 code such as CNY", p.currency),
             ));
         }
         if p.grace_days > MAX_PERIOD_DAYS
@@ -273,17 +264,11 @@ impl Catalog {
             if e.free && (!e.plans.is_empty() || !e.packages.is_empty()) {
                 return Err((
                     quoted(&e.id),
-                    format!(
-                        "edition `{}` is free: it takes no plan and no package",
-                        e.id
-                    ),
+                    format!("edition `{}` is free: it takes no plan and no package", e.id),
                 ));
             }
             if !e.free && e.plans.is_empty() {
-                return Err((
-                    quoted(&e.id),
-                    format!("edition `{}` is sold on no plan", e.id),
-                ));
+                return Err((quoted(&e.id), format!("edition `{}` is sold on no plan", e.id)));
             }
             if e.plans.contains(&Plan::PayAsYouGo) && self.pay_as_you_go.is_none() {
                 return Err((
@@ -294,8 +279,7 @@ impl Catalog {
                     ),
                 ));
             }
-            let lists = std::iter::once((None, &e.packages))
-                .chain(e.engine_packages.iter().map(|(k, v)| (Some(k), v)));
+            let lists = std::iter::once((None, &e.packages)).chain(e.engine_packages.iter().map(|(k, v)| (Some(k), v)));
             for (engine, list) in lists {
                 if let Some(engine) = engine
                     && !p.engines.contains(engine)
@@ -332,10 +316,7 @@ impl Catalog {
             if pkg.tiers.iter().any(|t| t.id == "none") {
                 return Err((
                     quoted(&pkg.id),
-                    format!(
-                        "package `{}`: `none` is implicit and cannot be a tier",
-                        pkg.id
-                    ),
+                    format!("package `{}`: `none` is implicit and cannot be a tier", pkg.id),
                 ));
             }
         }
@@ -351,20 +332,14 @@ impl Catalog {
     }
 }
 
-fn unique<'a>(
-    what: &str,
-    ids: impl Iterator<Item = &'a String>,
-) -> Result<(), (Option<String>, String)> {
+fn unique<'a>(what: &str, ids: impl Iterator<Item = &'a String>) -> Result<(), (Option<String>, String)> {
     let mut seen = HashSet::new();
     for id in ids {
         if id.trim().is_empty() {
             return Err((None, format!("a {what} id is empty")));
         }
         if !seen.insert(id) {
-            return Err((
-                Some(format!("\"{id}\"")),
-                format!("{what} `{id}` is declared twice"),
-            ));
+            return Err((Some(format!("\"{id}\"")), format!("{what} `{id}` is declared twice")));
         }
     }
     Ok(())
@@ -471,14 +446,7 @@ tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps
 
     #[test]
     fn duplicate_ids_are_refused() {
-        let dup = format!(
-            "{MINIMAL}\n[[editions]]\nid = \"pro\"\nname = \"Again\"\nplans = [\"perpetual\"]\n"
-        );
-        assert!(
-            Catalog::from_toml(&dup)
-                .unwrap_err()
-                .message
-                .contains("declared twice")
-        );
+        let dup = format!("{MINIMAL}\n[[editions]]\nid = \"pro\"\nname = \"Again\"\nplans = [\"perpetual\"]\n");
+        assert!(Catalog::from_toml(&dup).unwrap_err().message.contains("declared twice"));
     }
 }

@@ -161,17 +161,10 @@ impl<'a> Envelope<'a> {
         let (head, _) = token
             .split_once('.')
             .ok_or_else(|| malformed("it has no `.` separators"))?;
-        let kind_tag: String = head
-            .chars()
-            .take_while(|c| c.is_ascii_lowercase())
-            .collect();
+        let kind_tag: String = head.chars().take_while(|c| c.is_ascii_lowercase()).collect();
         let version = &head[kind_tag.len()..];
-        let found = Kind::from_tag(&kind_tag).ok_or_else(|| {
-            malformed(&format!(
-                "it does not start with `{}{VERSION}.`",
-                expected.tag()
-            ))
-        })?;
+        let found = Kind::from_tag(&kind_tag)
+            .ok_or_else(|| malformed(&format!("it does not start with `{}{VERSION}.`", expected.tag())))?;
         if found != expected {
             return Err(EnvelopeError::WrongKind { expected, found });
         }
@@ -202,9 +195,9 @@ impl<'a> Envelope<'a> {
         let kid: KeyId = kid_text
             .parse()
             .map_err(|()| malformed("its key id is not 16 lowercase hex digits"))?;
-        let payload = URL_SAFE_NO_PAD.decode(parts[2]).map_err(|_| {
-            malformed("its payload is not base64url without padding (is the token cut short?)")
-        })?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .map_err(|_| malformed("its payload is not base64url without padding (is the token cut short?)"))?;
         if payload.is_empty() {
             return Err(malformed("its payload is empty"));
         }
@@ -242,13 +235,11 @@ impl<'a> Envelope<'a> {
 
     /// Verifies the signature against the keyring and returns the payload.
     pub fn verify(&self, keyring: &Keyring) -> Result<&[u8], EnvelopeError> {
-        let trusted = keyring
-            .get(&self.kid)
-            .ok_or_else(|| EnvelopeError::UntrustedKey {
-                kind: self.kind,
-                kid: self.kid,
-                trusted: keyring.kids(),
-            })?;
+        let trusted = keyring.get(&self.kid).ok_or_else(|| EnvelopeError::UntrustedKey {
+            kind: self.kind,
+            kid: self.kid,
+            trusted: keyring.kids(),
+        })?;
         let signature = Signature::from_bytes(&self.signature);
         trusted
             .key
@@ -272,11 +263,7 @@ pub struct Verified<T> {
 }
 
 /// Parses, verifies and strictly decodes a compact token.
-pub fn open<T: DeserializeOwned>(
-    token: &str,
-    kind: Kind,
-    keyring: &Keyring,
-) -> Result<Verified<T>, EnvelopeError> {
+pub fn open<T: DeserializeOwned>(token: &str, kind: Kind, keyring: &Keyring) -> Result<Verified<T>, EnvelopeError> {
     let envelope = Envelope::parse(token, kind)?;
     let payload = envelope.verify(keyring)?;
     let content = serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload {
@@ -291,11 +278,7 @@ pub fn open<T: DeserializeOwned>(
 
 /// The bytes that are signed: `<tag><version>.<kid>.<base64url(payload)>`.
 pub fn signing_input(kind: Kind, kid: KeyId, payload: &[u8]) -> String {
-    format!(
-        "{}{VERSION}.{kid}.{}",
-        kind.tag(),
-        URL_SAFE_NO_PAD.encode(payload)
-    )
+    format!("{}{VERSION}.{kid}.{}", kind.tag(), URL_SAFE_NO_PAD.encode(payload))
 }
 
 /// Assembles a compact token from its signing input and signature.
@@ -352,9 +335,7 @@ pub enum EnvelopeError {
         found: Kind,
     },
     /// A format version this build does not read.
-    #[error(
-        "this {kind} is in format version {version}, which this build does not read (it reads version {VERSION})"
-    )]
+    #[error("this {kind} is in format version {version}, which this build does not read (it reads version {VERSION})")]
     UnsupportedVersion {
         /// The kind.
         kind: Kind,
@@ -362,9 +343,7 @@ pub enum EnvelopeError {
         version: String,
     },
     /// The signing key is not trusted.
-    #[error(
-        "this {kind} is signed by key {kid}, which is not a trusted key here (trusted: {trusted})"
-    )]
+    #[error("this {kind} is signed by key {kid}, which is not a trusted key here (trusted: {trusted})")]
     UntrustedKey {
         /// The kind.
         kind: Kind,
@@ -374,9 +353,7 @@ pub enum EnvelopeError {
         trusted: String,
     },
     /// The signature does not verify.
-    #[error(
-        "the signature of this {kind} does not verify with key {kid}: it was changed after it was signed"
-    )]
+    #[error("the signature of this {kind} does not verify with key {kid}: it was changed after it was signed")]
     BadSignature {
         /// The kind.
         kind: Kind,
@@ -488,11 +465,7 @@ mod tests {
             Err(EnvelopeError::UnsupportedVersion { .. })
         ));
         let mut payload_changed = token.clone().into_bytes();
-        payload_changed[25] = if payload_changed[25] == b'A' {
-            b'B'
-        } else {
-            b'A'
-        };
+        payload_changed[25] = if payload_changed[25] == b'A' { b'B' } else { b'A' };
         let payload_changed = String::from_utf8(payload_changed).unwrap();
         assert!(matches!(
             open::<serde_json::Value>(&payload_changed, Kind::License, &ring),

@@ -101,16 +101,12 @@ impl Explain for InputError {
 
     fn hint(&self) -> String {
         match self {
-            InputError::Io { source, .. }
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
+            InputError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "check the file's permissions, or run as a user who may read it".into()
             }
             InputError::Io { .. } => "check the path".into(),
             InputError::Directory { .. } => "give the file inside it".into(),
-            InputError::TooLarge { .. } | InputError::NotText { .. } => {
-                "check that the right file was given".into()
-            }
+            InputError::TooLarge { .. } | InputError::NotText { .. } => "check that the right file was given".into(),
         }
     }
 }

@@ -109,8 +109,7 @@ impl PublicKey {
 
     /// Parses an SPKI PEM file (`-----BEGIN PUBLIC KEY-----`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let key =
-            VerifyingKey::from_public_key_pem(pem.trim()).map_err(|_| KeyError::NotAPublicKey)?;
+        let key = VerifyingKey::from_public_key_pem(pem.trim()).map_err(|_| KeyError::NotAPublicKey)?;
         Self::new(key)
     }
 
@@ -163,10 +162,7 @@ impl Keyring {
     pub fn from_keys(keys: impl IntoIterator<Item = PublicKey>) -> Self {
         let mut ring = Self::new();
         for key in keys {
-            ring.add(TrustedKey {
-                key,
-                not_after: None,
-            });
+            ring.add(TrustedKey { key, not_after: None });
         }
         ring
     }
@@ -234,9 +230,7 @@ impl Explain for KeyError {
 
     fn hint(&self) -> String {
         match self {
-            KeyError::NotAPublicKey | KeyError::WeakKey => {
-                "pass the issuer.pub file that `issuer keygen` wrote".into()
-            }
+            KeyError::NotAPublicKey | KeyError::WeakKey => "pass the issuer.pub file that `issuer keygen` wrote".into(),
             KeyError::NotAPrivateKey => "pass the issuer.key file that `issuer keygen` wrote".into(),
             KeyError::WrongPassphrase => {
                 "check ISSUER_PASSPHRASE or --passphrase-file (a trailing newline in the file is ignored)".into()
@@ -276,17 +270,11 @@ mod tests {
         // non-strict verification.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        assert!(matches!(
-            PublicKey::from_bytes(&identity),
-            Err(KeyError::WeakKey)
-        ));
+        assert!(matches!(PublicKey::from_bytes(&identity), Err(KeyError::WeakKey)));
     }
 
     #[test]
     fn garbage_is_not_a_key() {
-        assert!(matches!(
-            PublicKey::from_pem("hello"),
-            Err(KeyError::NotAPublicKey)
-        ));
+        assert!(matches!(PublicKey::from_pem("hello"), Err(KeyError::NotAPublicKey)));
     }
 }

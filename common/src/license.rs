@@ -203,10 +203,7 @@ impl License {
             Some(expired_at) => {
                 let release_at = self.release_at().expect("expires_at is set");
                 if now < release_at {
-                    Phase::Grace {
-                        expired_at,
-                        release_at,
-                    }
+                    Phase::Grace { expired_at, release_at }
                 } else {
                     Phase::Released {
                         expired_at,
@@ -225,9 +222,7 @@ impl License {
     /// True when `now` is inside the notice period before expiry.
     pub fn expiring_soon(&self, now: Timestamp) -> bool {
         match (self.phase_at(now), self.expires_at) {
-            (Phase::Active { .. }, Some(e)) => {
-                now >= e.plus(-chrono::Duration::days(i64::from(self.notice_days)))
-            }
+            (Phase::Active { .. }, Some(e)) => now >= e.plus(-chrono::Duration::days(i64::from(self.notice_days))),
             _ => false,
         }
     }
@@ -255,23 +250,16 @@ impl License {
                 return Err(format!("a {} license needs an expiry", self.plan));
             }
             (_, Some(e)) if e <= self.not_before => {
-                return Err(format!(
-                    "it expires ({e}) before it starts ({})",
-                    self.not_before
-                ));
+                return Err(format!("it expires ({e}) before it starts ({})", self.not_before));
             }
             _ => {}
         }
         if self.grace_days > MAX_PERIOD_DAYS || self.notice_days > MAX_PERIOD_DAYS {
-            return Err(format!(
-                "grace and notice periods are at most {MAX_PERIOD_DAYS} days"
-            ));
+            return Err(format!("grace and notice periods are at most {MAX_PERIOD_DAYS} days"));
         }
         for (id, grant) in &self.packages {
             if grant.includes.last() != Some(&grant.tier) {
-                return Err(format!(
-                    "package `{id}`: `includes` must end with the granted tier"
-                ));
+                return Err(format!("package `{id}`: `includes` must end with the granted tier"));
             }
         }
         if self.sequence == 0 {
@@ -322,10 +310,7 @@ pub(crate) mod tests {
     fn phases_change_exactly_at_their_boundaries() {
         let l = sample();
         let t = |s: &str| Timestamp::parse_wire(s).unwrap();
-        assert_eq!(
-            l.phase_at(t("2025-12-31T23:59:59Z")).name(),
-            "not_yet_valid"
-        );
+        assert_eq!(l.phase_at(t("2025-12-31T23:59:59Z")).name(), "not_yet_valid");
         assert_eq!(l.phase_at(t("2026-01-01T00:00:00Z")).name(), "active");
         assert_eq!(l.phase_at(t("2026-12-31T23:59:59Z")).name(), "active");
         assert_eq!(

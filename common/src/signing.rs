@@ -73,8 +73,8 @@ impl IssuerKey {
     }
 
     fn from_signing_key(key: SigningKey) -> Self {
-        let public = PublicKey::new(key.verifying_key())
-            .expect("a key derived from a random scalar is never of small order");
+        let public =
+            PublicKey::new(key.verifying_key()).expect("a key derived from a random scalar is never of small order");
         IssuerKey { key, public }
     }
 
@@ -115,16 +115,11 @@ impl IssuerKey {
         if !pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
             return Err(KeyError::NotAPrivateKey);
         }
-        let bytes =
-            KeypairBytes::from_pkcs8_encrypted_pem(pem, passphrase.0.as_bytes()).map_err(|e| {
-                match e {
-                    pkcs8::Error::EncryptedPrivateKey(_) => KeyError::WrongPassphrase,
-                    _ => KeyError::NotAPrivateKey,
-                }
-            })?;
-        Ok(Self::from_signing_key(SigningKey::from_bytes(
-            &bytes.secret_key,
-        )))
+        let bytes = KeypairBytes::from_pkcs8_encrypted_pem(pem, passphrase.0.as_bytes()).map_err(|e| match e {
+            pkcs8::Error::EncryptedPrivateKey(_) => KeyError::WrongPassphrase,
+            _ => KeyError::NotAPrivateKey,
+        })?;
+        Ok(Self::from_signing_key(SigningKey::from_bytes(&bytes.secret_key)))
     }
 }
 

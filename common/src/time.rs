@@ -41,18 +41,12 @@ impl Timestamp {
 
     /// This time plus a duration, saturating at chrono's range.
     pub fn plus(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .checked_add_signed(d)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        )
+        Timestamp(self.0.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC))
     }
 
     /// This time plus `months` calendar months (clamped to the month's end).
     pub fn plus_months(self, months: u32) -> Option<Self> {
-        self.0
-            .checked_add_months(chrono::Months::new(months))
-            .map(Timestamp)
+        self.0.checked_add_months(chrono::Months::new(months)).map(Timestamp)
     }
 
     /// `self - earlier`, as a signed duration.
@@ -65,11 +59,8 @@ impl Timestamp {
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
         let s = s.trim();
         if s.len() == 10 {
-            let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| TimestampError(s.to_owned()))?;
-            let dt = date
-                .and_hms_opt(0, 0, 0)
-                .ok_or_else(|| TimestampError(s.to_owned()))?;
+            let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TimestampError(s.to_owned()))?;
+            let dt = date.and_hms_opt(0, 0, 0).ok_or_else(|| TimestampError(s.to_owned()))?;
             return Ok(Timestamp(dt.and_utc()));
         }
         Self::parse_wire(s)

@@ -20,10 +20,7 @@ use crate::{catalogs, inspect, issue, keyfile};
 
 /// The default demo directory name for a given time: `license-demo-<timestamp>`.
 pub fn default_dir(now: Timestamp) -> PathBuf {
-    PathBuf::from(format!(
-        "license-demo-{}",
-        now.as_datetime().format("%Y%m%d-%H%M%S")
-    ))
+    PathBuf::from(format!("license-demo-{}", now.as_datetime().format("%Y%m%d-%H%M%S")))
 }
 
 /// The order the demo places: a pay-as-you-go intelligent R&D edition with
@@ -71,11 +68,7 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
     // 1. The vendor's key, with a random passphrase kept in a 0600 file.
     let pass_file = d("passphrase.txt");
     let passphrase = Passphrase::random();
-    keyfile::write_new(
-        &pass_file,
-        format!("{}\n", passphrase.expose()).as_bytes(),
-        0o600,
-    )?;
+    keyfile::write_new(&pass_file, format!("{}\n", passphrase.expose()).as_bytes(), 0o600)?;
     let key_dir = d("keys");
     say(format!(
         "$ issuer keygen --out {} --passphrase-file {}\n",
@@ -92,11 +85,7 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
 
     // 2. Issue a pay-as-you-go license against the data-platform catalog.
     let catalog_path = d("data-platform.toml");
-    keyfile::write_new(
-        &catalog_path,
-        catalogs::DATA_PLATFORM_TOML.as_bytes(),
-        0o644,
-    )?;
+    keyfile::write_new(&catalog_path, catalogs::DATA_PLATFORM_TOML.as_bytes(), 0o644)?;
     let catalog = catalogs::data_platform();
     let order = demo_order();
     let license_path = d("license.txt");
@@ -127,8 +116,7 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
         q(&license_path),
         q(&files.public)
     ))?;
-    let text =
-        std::fs::read_to_string(&license_path).map_err(IssuerError::io("read", &license_path))?;
+    let text = std::fs::read_to_string(&license_path).map_err(IssuerError::io("read", &license_path))?;
     let inspection = inspect(&text, keyfile::read_public(&files.public)?, now)?;
     say(format!("{inspection}\n"))?;
 
@@ -140,11 +128,7 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
         catalog.product.id,
         q(&files.public)
     ))?;
-    let mut activator = Activator::init(
-        &state,
-        &catalog.product.id,
-        &[keyfile::read_public(&files.public)?],
-    )?;
+    let mut activator = Activator::init(&state, &catalog.product.id, &[keyfile::read_public(&files.public)?])?;
     say(format!(
         "initialised {} for product {} (community edition), trusting key {}\n\n",
         state.display(),
@@ -183,10 +167,7 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@".contains(&b)) {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -209,10 +190,7 @@ mod tests {
             out.contains("data_service: entitled at tier api.s1.small (qps 2500)"),
             "{out}"
         );
-        assert!(
-            out.contains("does not include tier `api.s2.large`"),
-            "{out}"
-        );
+        assert!(out.contains("does not include tier `api.s2.large`"), "{out}");
         assert!(out.contains("(exit status 20)"), "{out}");
         for f in [
             "passphrase.txt",

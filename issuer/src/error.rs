@@ -78,16 +78,9 @@ pub enum IssuerError {
 
 impl IssuerError {
     /// Wraps an I/O error with what was being done and to which path.
-    pub fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Self {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| IssuerError::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| IssuerError::Io { action, path, source }
     }
 }
 
@@ -120,7 +113,8 @@ impl Explain for IssuerError {
             IssuerError::Envelope(e) => e.hint(),
             IssuerError::InvalidLicense(_) => "this license cannot be used; issue a new one".into(),
             IssuerError::Exists { .. } => {
-                "choose another path, or pass --force to overwrite (never for keys: move the old key away yourself)".into()
+                "choose another path, or pass --force to overwrite (never for keys: move the old key away yourself)"
+                    .into()
             }
             IssuerError::NoPassphrase => {
                 "set ISSUER_PASSPHRASE, pass --passphrase-file FILE, or run on a terminal to be asked".into()

@@ -35,10 +35,7 @@ pub struct Inspection {
 pub fn inspect(text: &str, public: PublicKey, now: Timestamp) -> Result<Inspection, IssuerError> {
     let token = armor::read(text, Kind::License)?;
     let verified = envelope::open::<License>(&token, Kind::License, &Keyring::from_keys([public]))?;
-    verified
-        .content
-        .check_shape()
-        .map_err(IssuerError::InvalidLicense)?;
+    verified.content.check_shape().map_err(IssuerError::InvalidLicense)?;
     Ok(Inspection {
         format: 1,
         kid: verified.kid,
@@ -63,8 +60,7 @@ impl fmt::Display for Inspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.license;
         let now = self.checked_at;
-        let row =
-            |f: &mut fmt::Formatter<'_>, k: &str, v: &dyn fmt::Display| writeln!(f, "{k:<14}{v}");
+        let row = |f: &mut fmt::Formatter<'_>, k: &str, v: &dyn fmt::Display| writeln!(f, "{k:<14}{v}");
         row(f, "Signature:", &format!("valid, key {}", self.kid))?;
         row(f, "License:", &escape(&l.id))?;
         row(f, "Product:", &escape(&l.product))?;
@@ -84,11 +80,7 @@ impl fmt::Display for Inspection {
             None => row(f, "Expires at:", &"never (perpetual)")?,
         }
         row(f, "Grace:", &format!("{} days after expiry", l.grace_days))?;
-        row(
-            f,
-            "Notice:",
-            &format!("warn {} days before expiry", l.notice_days),
-        )?;
+        row(f, "Notice:", &format!("warn {} days before expiry", l.notice_days))?;
         if let Some(by) = l.activate_by {
             row(f, "Activate by:", &when(by, now))?;
         }
@@ -100,11 +92,7 @@ impl fmt::Display for Inspection {
             row(f, "Packages:", &"none")?;
         }
         for (i, (name, g)) in l.packages.iter().enumerate() {
-            let limits: Vec<String> = g
-                .limits
-                .iter()
-                .map(|(k, v)| format!("{} {v}", escape(k)))
-                .collect();
+            let limits: Vec<String> = g.limits.iter().map(|(k, v)| format!("{} {v}", escape(k))).collect();
             let limits = if limits.is_empty() {
                 String::new()
             } else {
@@ -128,9 +116,7 @@ impl fmt::Display for Inspection {
                 format!("not valid yet (starts {})", when(starts_at, now))
             }
             Phase::Active { expires_at: None } => "active, perpetual".into(),
-            Phase::Active {
-                expires_at: Some(e),
-            } => format!("active, {} remaining", human_duration(e.since(now))),
+            Phase::Active { expires_at: Some(e) } => format!("active, {} remaining", human_duration(e.since(now))),
             Phase::Grace { release_at, .. } => {
                 format!("expired; in grace, released {}", when(release_at, now))
             }

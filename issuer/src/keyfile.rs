@@ -69,10 +69,7 @@ pub fn read_public(path: &Path) -> Result<PublicKey, IssuerError> {
 
 /// The passphrase from `--passphrase-file` or `ISSUER_PASSPHRASE`, in that
 /// order; `None` when neither is set (the caller may then prompt).
-pub fn passphrase_from(
-    file: Option<&Path>,
-    env: Option<String>,
-) -> Result<Option<Passphrase>, IssuerError> {
+pub fn passphrase_from(file: Option<&Path>, env: Option<String>) -> Result<Option<Passphrase>, IssuerError> {
     if let Some(file) = file {
         let text = input::read_text(file, MAX_KEY_FILE)?;
         return Ok(Some(Passphrase::new(text)?));
@@ -140,11 +137,7 @@ pub fn write_replacing(path: &Path, bytes: &[u8], force: bool) -> Result<(), Iss
         path: path.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
     })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     write_new(&tmp, bytes, 0o644)?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -173,10 +166,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let before = std::fs::read(&files.key).unwrap();
-        assert!(matches!(
-            keygen(dir.path(), &pass),
-            Err(IssuerError::Exists { .. })
-        ));
+        assert!(matches!(keygen(dir.path(), &pass), Err(IssuerError::Exists { .. })));
         assert_eq!(std::fs::read(&files.key).unwrap(), before);
         let key = read_key(&files.key, &pass).unwrap();
         assert_eq!(key.kid(), files.kid);
@@ -188,9 +178,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pw");
         std::fs::write(&file, "from-file\n").unwrap();
-        let p = passphrase_from(Some(&file), Some("from-env".into()))
-            .unwrap()
-            .unwrap();
+        let p = passphrase_from(Some(&file), Some("from-env".into())).unwrap().unwrap();
         assert_eq!(p.expose(), "from-file");
         assert_eq!(
             passphrase_from(None, Some("from-env".into()))

@@ -89,10 +89,7 @@ impl Issued {
                 ),
                 ("License", l.id.clone()),
                 ("Licensee", escape(&l.licensee).into_owned()),
-                (
-                    "Product",
-                    format!("{} / {} / {}", l.product, l.edition, l.plan),
-                ),
+                ("Product", format!("{} / {} / {}", l.product, l.edition, l.plan)),
                 ("Expires", expires),
             ],
         )
@@ -100,12 +97,7 @@ impl Issued {
 }
 
 /// Validates `order` against `catalog` and signs the license at `now`.
-pub fn issue(
-    key: &IssuerKey,
-    catalog: &Catalog,
-    order: &order::Order,
-    now: Timestamp,
-) -> Result<Issued, IssuerError> {
+pub fn issue(key: &IssuerKey, catalog: &Catalog, order: &order::Order, now: Timestamp) -> Result<Issued, IssuerError> {
     let id = uuid::Uuid::now_v7().to_string();
     let license = order.to_license(catalog, id, now)?;
     license.check_shape().map_err(IssuerError::InvalidLicense)?;

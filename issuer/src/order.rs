@@ -67,12 +67,7 @@ impl Order {
 
     /// Checks the order against the catalog and builds the unsigned license.
     /// `id` is the new license id; `now` the time of issue.
-    pub fn to_license(
-        &self,
-        catalog: &Catalog,
-        id: String,
-        now: Timestamp,
-    ) -> Result<License, OrderError> {
+    pub fn to_license(&self, catalog: &Catalog, id: String, now: Timestamp) -> Result<License, OrderError> {
         let product = &catalog.product;
         if let Some(p) = &self.product
             && p != &product.id
@@ -90,13 +85,12 @@ impl Order {
         ] {
             check_text(field, value)?;
         }
-        let (_, edition) =
-            catalog
-                .edition(&self.edition)
-                .ok_or_else(|| OrderError::UnknownEdition {
-                    edition: self.edition.clone(),
-                    known: list(catalog.editions.iter().map(|e| &e.id)),
-                })?;
+        let (_, edition) = catalog
+            .edition(&self.edition)
+            .ok_or_else(|| OrderError::UnknownEdition {
+                edition: self.edition.clone(),
+                known: list(catalog.editions.iter().map(|e| &e.id)),
+            })?;
         if edition.free {
             return Err(OrderError::FreeEdition {
                 edition: edition.id.clone(),
@@ -147,29 +141,25 @@ impl Order {
         let allowed = catalog.allowed_packages(edition, self.engine.as_deref());
         let mut packages = BTreeMap::new();
         for (pkg_id, tier_id) in &self.packages {
-            let package = catalog
-                .package(pkg_id)
-                .ok_or_else(|| OrderError::UnknownPackage {
-                    package: pkg_id.clone(),
-                    known: list(catalog.packages.iter().map(|p| &p.id)),
-                })?;
-            let position = package
-                .tiers
-                .iter()
-                .position(|t| &t.id == tier_id)
-                .ok_or_else(|| OrderError::UnknownTier {
-                    package: pkg_id.clone(),
-                    tier: tier_id.clone(),
-                    known: list(package.tiers.iter().map(|t| &t.id)),
-                })?;
+            let package = catalog.package(pkg_id).ok_or_else(|| OrderError::UnknownPackage {
+                package: pkg_id.clone(),
+                known: list(catalog.packages.iter().map(|p| &p.id)),
+            })?;
+            let position =
+                package
+                    .tiers
+                    .iter()
+                    .position(|t| &t.id == tier_id)
+                    .ok_or_else(|| OrderError::UnknownTier {
+                        package: pkg_id.clone(),
+                        tier: tier_id.clone(),
+                        known: list(package.tiers.iter().map(|t| &t.id)),
+                    })?;
             if !allowed.contains(pkg_id) {
                 return Err(OrderError::PackageNotAllowed {
                     package: pkg_id.clone(),
                     edition: edition.id.clone(),
-                    engine: self
-                        .engine
-                        .clone()
-                        .filter(|e| edition.engine_packages.contains_key(e)),
+                    engine: self.engine.clone().filter(|e| edition.engine_packages.contains_key(e)),
                     allowed: list(allowed.iter()),
                 });
             }
@@ -178,21 +168,16 @@ impl Order {
                 pkg_id.clone(),
                 PackageGrant {
                     tier: tier.id.clone(),
-                    includes: package.tiers[..=position]
-                        .iter()
-                        .map(|t| t.id.clone())
-                        .collect(),
+                    includes: package.tiers[..=position].iter().map(|t| t.id.clone()).collect(),
                     limits: tier.limits.clone(),
                 },
             );
         }
         for (quota_id, value) in &self.quotas {
-            let quota = catalog
-                .quota(quota_id)
-                .ok_or_else(|| OrderError::UnknownQuota {
-                    quota: quota_id.clone(),
-                    known: list(catalog.quotas.iter().map(|q| &q.id)),
-                })?;
+            let quota = catalog.quota(quota_id).ok_or_else(|| OrderError::UnknownQuota {
+                quota: quota_id.clone(),
+                known: list(catalog.quotas.iter().map(|q| &q.id)),
+            })?;
             if !quota.steps.iter().any(|s| s.value == *value) {
                 return Err(OrderError::QuotaNotAStep {
                     quota: quota_id.clone(),
@@ -215,9 +200,7 @@ impl Order {
         let not_before = self.not_before.unwrap_or(now);
         let expires_at = match (plan, self.until, self.months) {
             (_, Some(_), Some(_)) => {
-                return Err(OrderError::Term(
-                    "give --until or --months, not both".into(),
-                ));
+                return Err(OrderError::Term("give --until or --months, not both".into()));
             }
             (Plan::Perpetual, None, None) => None,
             (Plan::Perpetual, _, _) => {
@@ -248,8 +231,7 @@ impl Order {
                 )));
             }
         }
-        let activate_by =
-            (plan == Plan::PayAsYouGo).then(|| now.plus_days(product.activation_window_days));
+        let activate_by = (plan == Plan::PayAsYouGo).then(|| now.plus_days(product.activation_window_days));
 
         Ok(License {
             format: LICENSE_FORMAT,
@@ -339,9 +321,7 @@ pub enum OrderError {
         offered: String,
     },
     /// The edition is not sold on that plan.
-    #[error(
-        "edition `{edition}` is not sold on plan `{plan}` (catalog rule editions.plans: {offered})"
-    )]
+    #[error("edition `{edition}` is not sold on plan `{plan}` (catalog rule editions.plans: {offered})")]
     PlanNotOffered {
         /// The edition.
         edition: String,
@@ -351,9 +331,7 @@ pub enum OrderError {
         offered: String,
     },
     /// The product has engines and none was named.
-    #[error(
-        "this product runs on a compute engine chosen at purchase; the order names none (engines: {known})"
-    )]
+    #[error("this product runs on a compute engine chosen at purchase; the order names none (engines: {known})")]
     EngineRequired {
         /// Declared engines.
         known: String,

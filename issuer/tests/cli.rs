@@ -10,22 +10,9 @@ fn issuer() -> Command {
 
 #[test]
 fn help_lists_commands_and_exit_codes() {
-    let out = issuer()
-        .arg("--help")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = issuer().arg("--help").assert().success().get_output().stdout.clone();
     let help = String::from_utf8(out).unwrap();
-    for word in [
-        "keygen",
-        "issue",
-        "inspect",
-        "demo",
-        "completions",
-        "Exit status",
-    ] {
+    for word in ["keygen", "issue", "inspect", "demo", "completions", "Exit status"] {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }

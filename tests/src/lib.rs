@@ -24,10 +24,7 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 /// Path of a workspace binary built by cargo beside the test executable.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
     let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
@@ -81,30 +78,21 @@ impl Run {
             "stderr does not start with `error: `: {}",
             self.stderr
         );
-        assert!(
-            self.stderr.contains("\nhint: "),
-            "stderr has no hint: {}",
-            self.stderr
-        );
+        assert!(self.stderr.contains("\nhint: "), "stderr has no hint: {}", self.stderr);
         &self.stderr
     }
 
     /// Parses stdout as JSON.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.ok())
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(self.ok()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
     }
 }
 
 /// Runs a command with `stdin` and collects its output.
 pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
     use std::io::Write;
-    cmd.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.env_remove("ISSUER_PASSPHRASE")
         .env_remove("ACTIVATOR_STATE")
@@ -190,9 +178,7 @@ impl Vendor {
         if !overrides.iter().any(|o| o.starts_with("--quota")) {
             cmd.args(["--quota", "processing_units=40"]);
         }
-        if !overrides.iter().any(|o| o.starts_with("--package"))
-            && !overrides.contains(&"--no-default-package")
-        {
+        if !overrides.iter().any(|o| o.starts_with("--package")) && !overrides.contains(&"--no-default-package") {
             cmd.args(["--package", "data_service=api.s1.small"]);
         }
         cmd.args(overrides.iter().filter(|o| **o != "--no-default-package"));
@@ -229,10 +215,7 @@ impl Install {
         let install = Install { dir, state };
         let public = vendor.public.to_str().unwrap().to_owned();
         install
-            .run(
-                &["init", "--product", "data-platform", "--trust", &public],
-                None,
-            )
+            .run(&["init", "--product", "data-platform", "--trust", &public], None)
             .ok();
         install
     }

@@ -20,9 +20,7 @@ fn sign_custom(vendor: &Vendor, edit: impl FnOnce(&mut License)) -> String {
     let token = vendor.issue(&[]);
     let key = vendor.signing_key();
     let ring = license_common::Keyring::from_keys([*key.public()]);
-    let mut license = envelope::open::<License>(&token, Kind::License, &ring)
-        .unwrap()
-        .content;
+    let mut license = envelope::open::<License>(&token, Kind::License, &ring).unwrap().content;
     edit(&mut license);
     license_issuer::sign(&key, license).token
 }
@@ -66,13 +64,7 @@ fn every_field_round_trips_through_issue_inspect_activate_status() {
     let inspect = license_tests::run(
         {
             let mut c = std::process::Command::new(license_tests::bin("issuer"));
-            c.args([
-                "inspect",
-                out_s,
-                "--pub",
-                vendor.public.to_str().unwrap(),
-                "--json",
-            ]);
+            c.args(["inspect", out_s, "--pub", vendor.public.to_str().unwrap(), "--json"]);
             c
         },
         None,
@@ -135,10 +127,7 @@ fn every_field_round_trips_through_issue_inspect_activate_status() {
     assert_eq!(status["phase"], "active");
     assert_eq!(status["usable"], true);
     assert_eq!(status["edition"], "basic_rnd");
-    assert_eq!(
-        s["release_at"], "2030-07-14T12:00:00Z",
-        "release = expiry + 14 days"
-    );
+    assert_eq!(s["release_at"], "2030-07-14T12:00:00Z", "release = expiry + 14 days");
 }
 
 fn uuid_like(s: &str) -> bool {
@@ -156,11 +145,7 @@ fn each_refusal_has_its_own_exit_code_and_changes_nothing() {
 
     let mut payload_changed = good.clone().into_bytes();
     let i = good.find('.').unwrap() + 18 + 10; // inside the payload
-    payload_changed[i] = if payload_changed[i] == b'A' {
-        b'B'
-    } else {
-        b'A'
-    };
+    payload_changed[i] = if payload_changed[i] == b'A' { b'B' } else { b'A' };
     let payload_changed = String::from_utf8(payload_changed).unwrap();
 
     let other_product = sign_custom(&vendor, |l| l.product = "observability".into());
@@ -178,24 +163,9 @@ fn each_refusal_has_its_own_exit_code_and_changes_nothing() {
     });
 
     let cases: Vec<(&str, String, i32, &str)> = vec![
-        (
-            "untrusted key",
-            stranger.issue(&[]),
-            12,
-            "not a trusted key",
-        ),
-        (
-            "one byte changed",
-            payload_changed,
-            11,
-            "changed after it was signed",
-        ),
-        (
-            "truncated",
-            good[..good.len() - 20].to_owned(),
-            10,
-            "cut short",
-        ),
+        ("untrusted key", stranger.issue(&[]), 12, "not a trusted key"),
+        ("one byte changed", payload_changed, 11, "changed after it was signed"),
+        ("truncated", good[..good.len() - 20].to_owned(), 10, "cut short"),
         (
             "not yet valid",
             vendor.issue(&["--not-before", "2031-01-01", "--until", "2032-01-01"]),
@@ -203,18 +173,8 @@ fn each_refusal_has_its_own_exit_code_and_changes_nothing() {
             "not valid before 2031-01-01",
         ),
         ("expired", expired, 13, "expired on 2025-01-01"),
-        (
-            "activation window closed",
-            window_closed,
-            15,
-            "activated by 2025-06-01",
-        ),
-        (
-            "other product",
-            other_product,
-            16,
-            "for product `observability`",
-        ),
+        ("activation window closed", window_closed, 15, "activated by 2025-06-01"),
+        ("other product", other_product, 16, "for product `observability`"),
         (
             "receipt given as license",
             good.replacen("lic1.", "rct1.", 1),
@@ -228,11 +188,7 @@ fn each_refusal_has_its_own_exit_code_and_changes_nothing() {
         let run = install.activate(&text);
         let err = run.fails_with(code);
         assert!(err.contains(message), "{what}: {err}");
-        assert_eq!(
-            install.snapshot(),
-            before,
-            "{what}: the state directory changed"
-        );
+        assert_eq!(install.snapshot(), before, "{what}: the state directory changed");
     }
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(
@@ -263,10 +219,7 @@ fn an_older_license_of_the_account_cannot_replace_a_newer_one() {
     install.activate(&newer).ok();
     let before = install.snapshot();
     let err = install.activate(&older).fails_with(17).to_owned();
-    assert!(
-        err.contains("sequence 4") && err.contains("sequence 5"),
-        "{err}"
-    );
+    assert!(err.contains("sequence 4") && err.contains("sequence 5"), "{err}");
     assert_eq!(install.snapshot(), before);
 }
 
@@ -290,16 +243,12 @@ fn the_same_license_twice_is_not_an_error_and_writes_nothing() {
 fn license_sources_file_armored_stdin_and_environment() {
     let vendor = Vendor::new();
     let armored_path = vendor.dir.path().join("license.txt");
-    vendor
-        .issue_run(&["--out", armored_path.to_str().unwrap()])
-        .ok();
+    vendor.issue_run(&["--out", armored_path.to_str().unwrap()]).ok();
     let armored = std::fs::read_to_string(&armored_path).unwrap();
     assert!(armored.starts_with("-----BEGIN LICENSE-----\n"));
 
     let install = Install::new(&vendor);
-    install
-        .run(&["activate", armored_path.to_str().unwrap()], None)
-        .ok();
+    install.run(&["activate", armored_path.to_str().unwrap()], None).ok();
 
     let install = Install::new(&vendor);
     install.activate(&armored).ok();
@@ -314,11 +263,7 @@ fn license_sources_file_armored_stdin_and_environment() {
         .env_remove("ACTIVATOR_LICENSE_FILE")
         .output()
         .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
 
     let install = Install::new(&vendor);
     let file = write(vendor.dir.path(), "secret-mount-license", &token);
@@ -330,21 +275,14 @@ fn license_sources_file_armored_stdin_and_environment() {
         .env_remove("ACTIVATOR_LICENSE")
         .output()
         .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
 }
 
 #[test]
 fn check_answers_with_exit_codes() {
     let vendor = Vendor::new();
     let install = Install::new(&vendor);
-    let err = install
-        .run(&["check", "data_service"], None)
-        .fails_with(20)
-        .to_owned();
+    let err = install.run(&["check", "data_service"], None).fails_with(20).to_owned();
     assert!(err.contains("community edition"), "{err}");
     install
         .activate(&vendor.issue(&["--package", "data_service=api.s1.small"]))
@@ -362,18 +300,9 @@ fn check_answers_with_exit_codes() {
         .run(&["check", "data_service", "--tier", "api.s1.medium"], None)
         .fails_with(20)
         .to_owned();
-    assert!(
-        err.contains("does not include tier `api.s1.medium`"),
-        "{err}"
-    );
-    let err = install
-        .run(&["check", "asset_quality"], None)
-        .fails_with(20)
-        .to_owned();
-    assert!(
-        err.contains("does not include package `asset_quality`"),
-        "{err}"
-    );
+    assert!(err.contains("does not include tier `api.s1.medium`"), "{err}");
+    let err = install.run(&["check", "asset_quality"], None).fails_with(20).to_owned();
+    assert!(err.contains("does not include package `asset_quality`"), "{err}");
     let json = install.run(&["check", "asset_quality", "--json"], None);
     assert_eq!(json.code, 20);
     let v: Value = serde_json::from_str(&json.stdout).unwrap();
@@ -384,16 +313,11 @@ fn check_answers_with_exit_codes() {
 fn signed_text_is_printed_with_control_characters_escaped() {
     let vendor = Vendor::new();
     let install = Install::new(&vendor);
-    let evil = sign_custom(&vendor, |l| {
-        l.licensee = "Acme\u{1b}[2J\u{202e}gpj.exe".into()
-    });
+    let evil = sign_custom(&vendor, |l| l.licensee = "Acme\u{1b}[2J\u{202e}gpj.exe".into());
     install.activate(&evil).ok();
     let status = install.run(&["status"], None);
     let out = status.ok();
-    assert!(
-        !out.contains('\u{1b}') && !out.contains('\u{202e}'),
-        "{out:?}"
-    );
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{202e}'), "{out:?}");
     assert!(out.contains("Acme\\u{1b}[2J\\u{202e}gpj.exe"), "{out}");
     let json = install.run(&["status", "--json"], None).json();
     assert_eq!(

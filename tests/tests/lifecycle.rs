@@ -16,9 +16,7 @@ fn install_with(vendor: &Vendor, expires: Timestamp, activated: Timestamp) -> In
     let key = vendor.signing_key();
     let ring = license_common::Keyring::from_keys([*key.public()]);
     let token = vendor.issue(&[]);
-    let mut license = envelope::open::<License>(&token, Kind::License, &ring)
-        .unwrap()
-        .content;
+    let mut license = envelope::open::<License>(&token, Kind::License, &ring).unwrap().content;
     license.not_before = activated.plus(-Duration::days(1));
     license.issued_at = license.not_before;
     license.expires_at = Some(expires);
@@ -46,7 +44,7 @@ fn expiring_soon_is_warned_inside_the_notice_period() {
     let vendor = Vendor::new();
     let install = install_with(
         &vendor,
-        now().plus(Duration::days(10)),
+        now().plus(Duration::minutes((10 * 24 + 12) * 60 - 30)),
         now().plus(-Duration::days(300)),
     );
     let status = install.run(&["status", "--json"], None).json();
@@ -56,7 +54,7 @@ fn expiring_soon_is_warned_inside_the_notice_period() {
         status["warnings"][0]
             .as_str()
             .unwrap()
-            .contains("expires in 9 days"),
+            .contains("expires in 10 days 11 hours"),
         "{status}"
     );
     install.run(&["check", "data_service"], None).ok();
@@ -81,24 +79,15 @@ fn grace_period_keeps_state_blocks_use_and_counts_down_to_release() {
         (10 * 86_400 - 120..=11 * 86_400).contains(&release_in),
         "release in {release_in}s, expected ~11 days"
     );
-    assert_eq!(
-        status["license"]["release_at"],
-        expired.plus_days(14).to_string()
-    );
+    assert_eq!(status["license"]["release_at"], expired.plus_days(14).to_string());
 
     let text = install.run(&["status"], None);
     let out = text.ok();
     assert!(out.contains("in grace period"), "{out}");
     assert!(out.contains("Release in:"), "{out}");
 
-    let err = install
-        .run(&["check", "data_service"], None)
-        .fails_with(20)
-        .to_owned();
-    assert!(
-        err.contains("grace period") && err.contains("renew"),
-        "{err}"
-    );
+    let err = install.run(&["check", "data_service"], None).fails_with(20).to_owned();
+    assert!(err.contains("grace period") && err.contains("renew"), "{err}");
 }
 
 #[test]
@@ -113,14 +102,8 @@ fn after_grace_the_install_is_released_to_community() {
     assert_eq!(status["phase"], "released");
     assert_eq!(status["edition"], "community");
     assert_eq!(status["usable"], false);
-    let err = install
-        .run(&["check", "data_service"], None)
-        .fails_with(20)
-        .to_owned();
-    assert!(
-        err.contains("grace period ended") && err.contains("community"),
-        "{err}"
-    );
+    let err = install.run(&["check", "data_service"], None).fails_with(20).to_owned();
+    assert!(err.contains("grace period ended") && err.contains("community"), "{err}");
 }
 
 #[test]
@@ -138,10 +121,7 @@ fn a_stored_license_that_no_longer_verifies_falls_back_to_community_with_a_warni
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["phase"], "community");
     assert!(
-        status["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("no longer accepted"),
+        status["warnings"][0].as_str().unwrap().contains("no longer accepted"),
         "{status}"
     );
     install.run(&["check", "data_service"], None).fails_with(20);

@@ -56,9 +56,7 @@ impl<E: Explain + 'static> From<E> for Failure {
 
 fn state_dir(explicit: Option<PathBuf>) -> Result<PathBuf, ActivatorError> {
     location::state_dir(explicit).ok_or_else(|| {
-        ActivatorError::InvalidArgument(
-            "no state directory: pass --state DIR or set ACTIVATOR_STATE".into(),
-        )
+        ActivatorError::InvalidArgument("no state directory: pass --state DIR or set ACTIVATOR_STATE".into())
     })
 }
 
@@ -76,11 +74,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "activator", &mut buf);
             Ok(String::from_utf8_lossy(&buf).into_owned())
         }
-        Command::Init {
-            product,
-            trust,
-            json,
-        } => {
+        Command::Init { product, trust, json } => {
             let dir = state_dir(cli.state)?;
             let keys = trust
                 .iter()
@@ -133,17 +127,9 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Status { json } => {
             let activator = Activator::open(&state_dir(cli.state)?)?;
             let status = activator.status(now);
-            Ok(if json {
-                to_json(&status)
-            } else {
-                status.to_string()
-            })
+            Ok(if json { to_json(&status) } else { status.to_string() })
         }
-        Command::Check {
-            feature,
-            tier,
-            json,
-        } => {
+        Command::Check { feature, tier, json } => {
             let activator = Activator::open(&state_dir(cli.state)?)?;
             match activator.check(&feature, tier.as_deref(), now) {
                 Ok(grant) => {

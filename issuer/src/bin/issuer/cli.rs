@@ -123,14 +123,11 @@ pub struct IssueArgs {
 }
 
 fn parse_plan(s: &str) -> Result<Plan, String> {
-    Plan::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a plan: use pay_as_you_go, subscription or perpetual"))
+    Plan::parse(s).ok_or_else(|| format!("`{s}` is not a plan: use pay_as_you_go, subscription or perpetual"))
 }
 
 fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String> {
-    let (name, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let (name, value) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
     let value = value
         .parse()
         .map_err(|_| format!("`{value}` is not a valid value for {name}"))?;

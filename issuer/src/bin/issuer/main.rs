@@ -53,10 +53,7 @@ fn emit(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     let now = Timestamp::now();
     match cli.command {
-        Command::Keygen {
-            out: dir,
-            passphrase,
-        } => {
+        Command::Keygen { out: dir, passphrase } => {
             let passphrase = get_passphrase(&passphrase, true)?;
             let files = keyfile::keygen(&dir, &passphrase)?;
             emit(
@@ -77,10 +74,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             if json {
                 emit(
                     out,
-                    &format!(
-                        "{}\n",
-                        serde_json::to_string_pretty(&inspection).expect("serialises")
-                    ),
+                    &format!("{}\n", serde_json::to_string_pretty(&inspection).expect("serialises")),
                 )
             } else {
                 emit(out, &inspection.to_string())
@@ -99,12 +93,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
 
 fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let catalog_text = input::read_text(&args.catalog, 4 << 20)?;
-    let catalog = license_common::catalog::Catalog::from_toml(&catalog_text).map_err(|source| {
-        IssuerError::Catalog {
+    let catalog =
+        license_common::catalog::Catalog::from_toml(&catalog_text).map_err(|source| IssuerError::Catalog {
             path: args.catalog.clone(),
             source,
-        }
-    })?;
+        })?;
     let order = match &args.order {
         Some(path) => {
             let text = input::read_text(path, 1 << 20)?;
@@ -143,20 +136,13 @@ fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Fai
         let value = json!({"id": issued.license.id, "token": issued.token, "out": args.out, "license": issued.license});
         return emit(
             out,
-            &format!(
-                "{}\n",
-                serde_json::to_string_pretty(&value).expect("serialises")
-            ),
+            &format!("{}\n", serde_json::to_string_pretty(&value).expect("serialises")),
         );
     }
     match &args.out {
         Some(path) => emit(
             out,
-            &format!(
-                "wrote license {} to {}\n",
-                issued.license.id,
-                path.display()
-            ),
+            &format!("wrote license {} to {}\n", issued.license.id, path.display()),
         ),
         None => emit(out, &format!("{}\n", issued.token)),
     }
@@ -171,10 +157,7 @@ fn get_passphrase(args: &PassphraseArgs, confirm: bool) -> Result<Passphrase, Fa
         return Err(IssuerError::NoPassphrase.into());
     }
     let ask = |prompt: &str| {
-        rpassword::prompt_password(prompt).map_err(IssuerError::io(
-            "read the passphrase from",
-            Path::new("/dev/tty"),
-        ))
+        rpassword::prompt_password(prompt).map_err(IssuerError::io("read the passphrase from", Path::new("/dev/tty")))
     };
     let first = zeroize::Zeroizing::new(ask("Passphrase: ")?);
     if confirm {
