@@ -52,7 +52,7 @@ pub enum Command {
     },
     /// Walk through keygen, issue, inspect, and activator init/activate/status/check.
     Demo {
-        /// The demo directory (must not exist or be empty) [default: license-demo-<timestamp>].
+        /// The demo directory (must not exist or be empty) [default: `license-demo-<timestamp>`].
         dir: Option<PathBuf>,
     },
     /// Print a shell completion script.
