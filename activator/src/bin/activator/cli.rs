@@ -14,8 +14,8 @@ See docs/CLI.md.";
 #[derive(Debug, Parser)]
 #[command(name = "activator", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// State directory [default: $ACTIVATOR_STATE, else $XDG_DATA_HOME/license-activator,
-    /// else ~/.local/share/license-activator]
+    /// State directory (default: $ACTIVATOR_STATE, else $XDG_DATA_HOME/license-activator,
+    /// else ~/.local/share/license-activator)
     #[arg(long, global = true, value_name = "DIR")]
     pub state: Option<PathBuf>,
 

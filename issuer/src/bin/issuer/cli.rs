@@ -52,7 +52,7 @@ pub enum Command {
     },
     /// Walk through keygen, issue, inspect, and activator init/activate/status/check.
     Demo {
-        /// The demo directory (must not exist or be empty) [default: `license-demo-<timestamp>`].
+        /// The demo directory (must not exist or be empty) (default: license-demo-TIMESTAMP).
         dir: Option<PathBuf>,
     },
     /// Print a shell completion script.
@@ -93,7 +93,7 @@ pub struct IssueArgs {
     /// Compute engine (for products that have them; cannot be switched later).
     #[arg(long)]
     pub engine: Option<String>,
-    /// Settlement account kind [default: the catalog's first].
+    /// Settlement account kind (default: the catalog's first).
     #[arg(long)]
     pub settlement: Option<String>,
     /// A package at a tier, NAME=TIER; repeat for several.
@@ -102,13 +102,13 @@ pub struct IssueArgs {
     /// A quota, NAME=N; repeat for several.
     #[arg(long = "quota", value_name = "NAME=N", value_parser = parse_pair::<u64>)]
     pub quotas: Vec<(String, u64)>,
-    /// Start of validity (RFC 3339 UTC or YYYY-MM-DD) [default: now].
+    /// Start of validity (RFC 3339 UTC or YYYY-MM-DD) (default: now).
     #[arg(long, value_name = "TIME")]
     pub not_before: Option<license_common::Timestamp>,
     /// Expiry (RFC 3339 UTC or YYYY-MM-DD).
     #[arg(long, value_name = "TIME", conflicts_with = "months")]
     pub until: Option<license_common::Timestamp>,
-    /// Term in months [default: the catalog's default term].
+    /// Term in months (default: the catalog's default term).
     #[arg(long, value_name = "N")]
     pub months: Option<u32>,
     /// Write the armored license to this file instead of printing the compact token.
