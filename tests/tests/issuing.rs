@@ -1,0 +1,267 @@
+//! `issuer keygen`, `issue` and `inspect` as a vendor uses them: orders from
+//! flags or files, refusals that name the catalog rule, key files that
+//! OpenSSL reads, and secrets that stay secret.
+
+use std::process::Command;
+
+use license_tests::{PASSPHRASE, Vendor, bin, run};
+
+fn issuer(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin("issuer"));
+    cmd.args(args);
+    cmd
+}
+
+#[test]
+fn openssl_reads_the_encrypted_key_and_agrees_on_the_public_key() {
+    let vendor = Vendor::new();
+    let pem = std::fs::read_to_string(&vendor.key).unwrap();
+    assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"), "{pem}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&vendor.key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let out = Command::new("openssl")
+        .args(["pkey", "-in"])
+        .arg(&vendor.key)
+        .arg("-passin")
+        .arg(format!("file:{}", vendor.pass_file.display()))
+        .arg("-pubout")
+        .output()
+        .expect("openssl must be installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "openssl pkey refused the key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        std::fs::read_to_string(&vendor.public).unwrap()
+    );
+
+    let wrong = Command::new("openssl")
+        .args(["pkey", "-in"])
+        .arg(&vendor.key)
+        .args(["-passin", "pass:wrong", "-noout"])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "the key must really be encrypted");
+}
+
+#[test]
+fn keygen_never_overwrites_and_never_echoes_the_passphrase() {
+    let vendor = Vendor::new();
+    let before = std::fs::read(&vendor.key).unwrap();
+    let mut cmd = issuer(&["keygen", "--out"]);
+    cmd.arg(vendor.key.parent().unwrap())
+        .arg("--passphrase-file")
+        .arg(&vendor.pass_file);
+    let r = run(cmd, None);
+    let err = r.fails_with(3);
+    assert!(
+        err.contains("already exists") && err.contains("move the old key away"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&vendor.key).unwrap(), before);
+    assert!(!r.stdout.contains(PASSPHRASE) && !err.contains(PASSPHRASE));
+}
+
+#[test]
+fn wrong_passphrase_is_a_key_error_and_is_not_echoed() {
+    let vendor = Vendor::new();
+    let mut cmd = issuer(&["issue", "--key"]);
+    cmd.arg(&vendor.key).args(["--catalog"]).arg(&vendor.catalog);
+    cmd.args([
+        "--account",
+        "a",
+        "--licensee",
+        "b",
+        "--region",
+        "cn-hangzhou",
+        "--edition",
+        "basic_rnd",
+    ]);
+    cmd.args([
+        "--engine",
+        "hadoop",
+        "--plan",
+        "subscription",
+        "--quota",
+        "processing_units=20",
+    ]);
+    cmd.env("ISSUER_PASSPHRASE", "not-the-passphrase-xyzzy");
+    let out = cmd.output().unwrap();
+    let r = (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned());
+    assert_eq!(r.0, Some(50), "{}", r.1);
+    assert!(r.1.contains("passphrase does not open"), "{}", r.1);
+    assert!(!r.1.contains("xyzzy"));
+}
+
+#[test]
+fn refusals_name_the_catalog_rule_and_sign_nothing() {
+    let vendor = Vendor::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--edition", "platinum"], "edition `platinum` is not in the catalog"),
+        (&["--plan", "perpetual"], "is not sold on plan `perpetual`"),
+        (&["--package", "data_service=api.s9.huge"], "has no tier `api.s9.huge`"),
+        (&["--package", "coffee=large"], "package `coffee` is not in the catalog"),
+        (
+            &[
+                "--edition",
+                "basic_rnd",
+                "--engine",
+                "hadoop",
+                "--package",
+                "asset_quality=standard",
+            ],
+            "edition `basic_rnd` on engine `hadoop` does not take package `asset_quality`",
+        ),
+        (
+            &["--edition", "offline_integration", "--package", "data_service=api.base"],
+            "does not take package `data_service`",
+        ),
+        (&["--engine", "spark"], "engine `spark` is not in the catalog"),
+        (&["--region", "mars-1"], "region `mars-1` is not in the catalog"),
+        (
+            &["--settlement", "cash"],
+            "settlement account `cash` is not in the catalog",
+        ),
+        (&["--quota", "processing_units=41"], "sold in steps of 20, 40"),
+        (&["--until", "2020-01-01"], "expire"),
+    ];
+    for (flags, message) in cases {
+        let out = vendor.dir.path().join("refused.lic");
+        let mut all = flags.to_vec();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let r = vendor.issue_run(&all);
+        let err = r.fails_with(40);
+        assert!(err.contains(message), "{flags:?}: {err}");
+        assert!(!out.exists(), "{flags:?}: a refused order wrote a license");
+    }
+}
+
+#[test]
+fn an_invalid_catalog_names_the_line() {
+    let vendor = Vendor::new();
+    let text = std::fs::read_to_string(&vendor.catalog).unwrap();
+    let broken = text.replacen("packages = [\"data_extraction\"]", "packages = [\"data_extracton\"]", 1);
+    assert_ne!(broken, text, "the catalog changed shape; update this test");
+    let path = vendor.dir.path().join("broken.toml");
+    std::fs::write(&path, &broken).unwrap();
+    let line = broken.lines().position(|l| l.contains("data_extracton")).unwrap() + 1;
+    let mut cmd = issuer(&["issue", "--key"]);
+    cmd.arg(&vendor.key)
+        .arg("--passphrase-file")
+        .arg(&vendor.pass_file)
+        .arg("--catalog")
+        .arg(&path);
+    cmd.args([
+        "--account",
+        "a",
+        "--licensee",
+        "b",
+        "--region",
+        "cn-hangzhou",
+        "--edition",
+        "basic_rnd",
+        "--plan",
+        "subscription",
+    ]);
+    let r = run(cmd, None);
+    let err = r.fails_with(41);
+    assert!(
+        err.contains(&format!("line {line}:")) && err.contains("data_extracton"),
+        "{err}"
+    );
+}
+
+#[test]
+fn orders_from_toml_and_json_files() {
+    let vendor = Vendor::new();
+    let toml = "account = \"acct-7\"\nlicensee = \"Files Inc\"\nregion = \"cn-beijing\"\nedition = \"basic_rnd\"\n\
+                engine = \"hadoop\"\nplan = \"subscription\"\nmonths = 24\n[packages]\ndata_service = \"api.base\"\n\
+                [quotas]\nprocessing_units = 100\n";
+    let json = r#"{"account": "acct-8", "licensee": "Json Ltd", "region": "cn-beijing", "edition": "intelligent_rnd",
+                   "engine": "maxcompute", "plan": "pay_as_you_go", "quotas": {"processing_units": 20}}"#;
+    for (name, text, account) in [("order.toml", toml, "acct-7"), ("order.json", json, "acct-8")] {
+        let path = vendor.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let mut cmd = issuer(&["issue", "--key"]);
+        cmd.arg(&vendor.key)
+            .arg("--passphrase-file")
+            .arg(&vendor.pass_file)
+            .arg("--catalog")
+            .arg(&vendor.catalog);
+        cmd.arg("--order").arg(&path).arg("--json");
+        let v = run(cmd, None).json();
+        assert_eq!(v["license"]["account"], account, "{name}");
+        assert!(v["token"].as_str().unwrap().starts_with("lic1."));
+    }
+    let path = vendor.dir.path().join("bad.toml");
+    std::fs::write(&path, format!("{toml}discount = 50\n")).unwrap();
+    let mut cmd = issuer(&["issue", "--key"]);
+    cmd.arg(&vendor.key)
+        .arg("--passphrase-file")
+        .arg(&vendor.pass_file)
+        .arg("--catalog")
+        .arg(&vendor.catalog);
+    cmd.arg("--order").arg(&path);
+    let r = run(cmd, None);
+    assert!(r.fails_with(40).contains("discount"), "{}", r.stderr);
+}
+
+#[test]
+fn inspect_reads_stdin_and_refuses_another_key() {
+    let vendor = Vendor::new();
+    let stranger = Vendor::new();
+    let token = vendor.issue(&[]);
+    let mut cmd = issuer(&["inspect", "-", "--pub"]);
+    cmd.arg(&vendor.public);
+    let r = run(cmd, Some(token.as_bytes()));
+    let out = r.ok();
+    assert!(
+        out.contains("Signature:    valid") && out.contains("Packages:     data_service = api.s1.small (qps 2500)"),
+        "{out}"
+    );
+    assert!(out.contains("remaining"), "{out}");
+    let mut cmd = issuer(&["inspect", "-", "--pub"]);
+    cmd.arg(&stranger.public);
+    run(cmd, Some(token.as_bytes())).fails_with(12);
+}
+
+#[test]
+fn the_demo_keeps_its_artifacts_and_they_work_with_the_binaries() {
+    let parent = tempfile::tempdir().unwrap();
+    let mut cmd = issuer(&["demo"]);
+    cmd.current_dir(parent.path());
+    let r = run(cmd, None);
+    let out = r.ok();
+    let dir = std::fs::read_dir(parent.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(dir.file_name().unwrap().to_str().unwrap().starts_with("license-demo-"));
+    assert!(
+        out.contains("$ issuer keygen") && out.contains("$ activator --state"),
+        "{out}"
+    );
+    // The commands the demo printed work for real on what it left behind.
+    let mut status = Command::new(bin("activator"));
+    status
+        .arg("--state")
+        .arg(dir.join("state"))
+        .args(["check", "data_service", "--tier", "api.s1.small"]);
+    run(status, None).ok();
+    let mut inspect = issuer(&["inspect"]);
+    inspect
+        .arg(dir.join("license.txt"))
+        .arg("--pub")
+        .arg(dir.join("keys/issuer.pub"));
+    run(inspect, None).ok();
+}
