@@ -8,9 +8,11 @@ use license_common::keys::{KeyId, Keyring, PublicKey};
 use license_common::license::{License, Phase};
 use license_common::time::Timestamp;
 
+use crate::credentials::{Credentials, SealKey, SealedCredentials};
 use crate::entitlement::{self, Grant};
 use crate::error::{ActivatorError, Denied};
 use crate::fsio::{self, DirLock};
+use crate::gateway::GatewayTemplate;
 use crate::status::Status;
 use crate::store::{STORE_FORMAT, StateFile, Store, StoredLicense};
 
@@ -34,6 +36,16 @@ pub struct Activation {
     pub already_active: bool,
     /// The id of the license it replaced, if any.
     pub replaced: Option<String>,
+    /// Things the operator should know (e.g. how the gateway address was read).
+    pub notes: Vec<String>,
+    /// True when the state directory was written.
+    pub changed: bool,
+}
+
+/// The outcome of [`Activator::apply`].
+pub(crate) struct Applied {
+    pub activation: Option<Activation>,
+    pub notes: Vec<String>,
 }
 
 /// An open state directory: its product, trusted keys and activated license.
@@ -44,11 +56,13 @@ pub struct Activation {
 /// `state.json` atomically; any refusal leaves the directory untouched.
 #[derive(Debug)]
 pub struct Activator {
-    store: Store,
+    pub(crate) store: Store,
     product: String,
     keyring: Keyring,
     current: Option<ActiveLicense>,
     problem: Option<String>,
+    pub(crate) gateway: Option<GatewayTemplate>,
+    pub(crate) credentials: Option<SealedCredentials>,
 }
 
 impl Activator {
@@ -78,6 +92,8 @@ impl Activator {
             format: STORE_FORMAT,
             product: product.to_owned(),
             license: None,
+            gateway: None,
+            credentials: None,
         })?;
         Ok(Activator {
             store,
@@ -85,6 +101,8 @@ impl Activator {
             keyring,
             current: None,
             problem: None,
+            gateway: None,
+            credentials: None,
         })
     }
 
@@ -103,7 +121,34 @@ impl Activator {
             keyring,
             current: None,
             problem: None,
+            gateway: None,
+            credentials: None,
         };
+        activator.load(state);
+        Ok(activator)
+    }
+
+    /// Opens `dir` for a launcher whose trusted keys are compiled in: the
+    /// directory is initialised (community edition) if it is not yet, and
+    /// licenses are verified with `keyring`, not with the keyring file.
+    pub fn open_with_keyring(dir: &Path, product: &str, keyring: Keyring) -> Result<Self, ActivatorError> {
+        if !Store::new(dir).is_initialised() {
+            let keys: Vec<PublicKey> = keyring.keys().iter().map(|k| k.key).collect();
+            match Activator::init(dir, product, &keys) {
+                Ok(_) | Err(ActivatorError::AlreadyInitialised { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut activator = Activator::open(dir)?;
+        if activator.product != product {
+            return Err(ActivatorError::OtherProduct {
+                dir: dir.to_path_buf(),
+                found: activator.product.clone(),
+                wanted: product.to_owned(),
+            });
+        }
+        activator.keyring = keyring;
+        let state = activator.store.read_state()?;
         activator.load(state);
         Ok(activator)
     }
@@ -112,6 +157,14 @@ impl Activator {
         self.product = state.product;
         self.current = None;
         self.problem = None;
+        self.credentials = state.credentials;
+        self.gateway = None;
+        if let Some(text) = state.gateway {
+            match GatewayTemplate::from_stored(&text) {
+                Ok(template) => self.gateway = Some(template),
+                Err(e) => self.problem = Some(format!("the stored gateway address is not valid ({e})")),
+            }
+        }
         if let Some(stored) = state.license {
             match envelope::open::<License>(&stored.token, Kind::License, &self.keyring) {
                 Ok(Verified { content, kid }) => match content.check_shape() {
@@ -200,52 +253,93 @@ impl Activator {
     /// Applying the license already in force again is not an error; it
     /// reports `already_active` and writes nothing.
     pub fn activate(&mut self, text: &str, now: Timestamp) -> Result<Activation, ActivatorError> {
-        let (token, verified) = self.verify_token(text, now)?;
+        self.activate_with(text, None, None, now)
+    }
+
+    /// Activates a license together with the gateway address and the access
+    /// key pair, in one atomic step: if any of the three is refused, none is
+    /// stored and the previous license, gateway and credentials stay.
+    pub fn activate_with(
+        &mut self,
+        text: &str,
+        gateway: Option<&str>,
+        credentials: Option<Credentials>,
+        now: Timestamp,
+    ) -> Result<Activation, ActivatorError> {
+        let applied = self.apply(Some(text), gateway, credentials, now)?;
+        let mut activation = applied.activation.expect("a license was given");
+        activation.notes = applied.notes;
+        Ok(activation)
+    }
+
+    /// Applies a change atomically, under the directory lock. Everything
+    /// that can be checked is checked before the lock is taken.
+    pub(crate) fn apply(
+        &mut self,
+        license_text: Option<&str>,
+        gateway: Option<&str>,
+        credentials: Option<Credentials>,
+        now: Timestamp,
+    ) -> Result<Applied, ActivatorError> {
+        let license = license_text.map(|text| self.verify_token(text, now)).transpose()?;
+        let gateway = gateway.map(GatewayTemplate::parse).transpose()?;
         let _lock = DirLock::acquire(self.dir()).map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
         // Another process may have written since we opened: decide on the
         // state as it is now, under the lock.
         let state = self.store.read_state()?;
         self.load(state.clone());
-        let license = verified.content;
-        let mut replaced = None;
-        if let Some(current) = &self.current {
-            if current.license.id == license.id {
-                return Ok(Activation {
-                    license,
-                    already_active: true,
-                    replaced: None,
+        let mut next = state.clone();
+        let mut activation = None;
+        if let Some((token, verified)) = license {
+            let license = verified.content;
+            let mut replaced = None;
+            let mut already_active = false;
+            if let Some(current) = &self.current {
+                if current.license.id == license.id {
+                    already_active = true;
+                } else if current.license.account == license.account && license.sequence < current.license.sequence {
+                    return Err(ActivatorError::Superseded {
+                        id: license.id,
+                        sequence: license.sequence,
+                        current: current.license.id.clone(),
+                        current_sequence: current.license.sequence,
+                    });
+                } else {
+                    replaced = Some(current.license.id.clone());
+                }
+            }
+            if !already_active {
+                next.license = Some(StoredLicense {
+                    token,
+                    activated_at: now,
                 });
             }
-            if current.license.account == license.account && license.sequence < current.license.sequence {
-                return Err(ActivatorError::Superseded {
-                    id: license.id,
-                    sequence: license.sequence,
-                    current: current.license.id.clone(),
-                    current_sequence: current.license.sequence,
-                });
-            }
-            replaced = Some(current.license.id.clone());
+            activation = Some(Activation {
+                license,
+                already_active,
+                replaced,
+                notes: Vec::new(),
+                changed: false,
+            });
         }
-        let new_state = StateFile {
-            format: STORE_FORMAT,
-            product: state.product,
-            license: Some(StoredLicense {
-                token,
-                activated_at: now,
-            }),
-        };
-        self.store.write_state(&new_state)?;
-        self.current = Some(ActiveLicense {
-            license: license.clone(),
-            kid: verified.kid,
-            activated_at: now,
-        });
-        self.problem = None;
-        Ok(Activation {
-            license,
-            already_active: false,
-            replaced,
-        })
+        let mut notes = Vec::new();
+        if let Some(parsed) = gateway {
+            next.gateway = Some(parsed.template.as_str().to_owned());
+            notes.extend(parsed.notes);
+        }
+        if let Some(credentials) = credentials {
+            let key = SealKey::load(self.dir(), true)?.expect("created when missing");
+            next.credentials = Some(key.seal(&credentials));
+        }
+        let changed = next != state;
+        if changed {
+            self.store.write_state(&next)?;
+            self.load(next);
+        }
+        if let Some(a) = activation.as_mut() {
+            a.changed = changed;
+        }
+        Ok(Applied { activation, notes })
     }
 
     /// Where this install stands at `now`.
@@ -269,18 +363,27 @@ impl std::fmt::Display for Activation {
         use license_common::text::escape;
         let l = &self.license;
         if self.already_active {
-            return writeln!(f, "license {} is already active; nothing changed", escape(&l.id));
+            let what = if self.changed {
+                "; the other settings were updated"
+            } else {
+                "; nothing changed"
+            };
+            writeln!(f, "license {} is already active{what}", escape(&l.id))?;
+        } else {
+            writeln!(
+                f,
+                "activated license {} ({} edition, {}) for account {}",
+                escape(&l.id),
+                escape(&l.edition),
+                l.plan,
+                escape(&l.account)
+            )?;
         }
-        writeln!(
-            f,
-            "activated license {} ({} edition, {}) for account {}",
-            escape(&l.id),
-            escape(&l.edition),
-            l.plan,
-            escape(&l.account)
-        )?;
         if let Some(old) = &self.replaced {
             writeln!(f, "it replaces license {}", escape(old))?;
+        }
+        for note in &self.notes {
+            writeln!(f, "note: {}", escape(note))?;
         }
         Ok(())
     }

@@ -23,6 +23,25 @@ pub enum ActivatorError {
     /// A public key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The gateway address (or a workspace token) is not usable.
+    #[error(transparent)]
+    Gateway(#[from] crate::gateway::GatewayError),
+    /// The credentials are not usable.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialsError),
+    /// No gateway address has been set.
+    #[error("no data gateway address is set on this install")]
+    NoGateway,
+    /// The state directory belongs to another product.
+    #[error("{} holds the state of product `{found}`, not `{wanted}`", dir.display())]
+    OtherProduct {
+        /// The directory.
+        dir: PathBuf,
+        /// Its product.
+        found: String,
+        /// The product asked for.
+        wanted: String,
+    },
     /// The signed license breaks a rule every license must follow.
     #[error("the license is signed but not valid: {0}")]
     InvalidLicense(String),
@@ -123,6 +142,10 @@ impl Explain for ActivatorError {
             ActivatorError::Envelope(e) => e.class(),
             ActivatorError::Input(e) => e.class(),
             ActivatorError::Key(e) => e.class(),
+            ActivatorError::Gateway(e) => e.class(),
+            ActivatorError::Credentials(e) => e.class(),
+            ActivatorError::NoGateway => ExitClass::State,
+            ActivatorError::OtherProduct { .. } => ExitClass::State,
             ActivatorError::InvalidLicense(_) => ExitClass::Malformed,
             ActivatorError::WrongProduct { .. } => ExitClass::Mismatch,
             ActivatorError::NotYetValid { .. } => ExitClass::NotYetValid,
@@ -142,6 +165,12 @@ impl Explain for ActivatorError {
             ActivatorError::Envelope(e) => e.hint(),
             ActivatorError::Input(e) => e.hint(),
             ActivatorError::Key(e) => e.hint(),
+            ActivatorError::Gateway(e) => e.hint(),
+            ActivatorError::Credentials(e) => e.hint(),
+            ActivatorError::NoGateway => {
+                "set it with `activator gateway set URL` or `activator activate --gateway URL`".into()
+            }
+            ActivatorError::OtherProduct { .. } => "use a state directory of its own for each product".into(),
             ActivatorError::InvalidLicense(_) => "ask the vendor for a new license".into(),
             ActivatorError::WrongProduct { .. } => "use the license issued for this product".into(),
             ActivatorError::NotYetValid { .. } => {

@@ -27,6 +27,8 @@ pub const STATUS_FORMAT: u32 = 1;
 ///   "usable": true,                   // may the commercial features be used now?
 ///   "checked_at": "2026-11-23T10:00:00Z",
 ///   "license": { ... } | null,        // see LicenseStatus
+///   "gateway": "https://gw.example.com/v1/write?token={}" | null,
+///   "credentials": {"access_key": "AK…", "secret_key": "****abcd"} | null,
 ///   "warnings": ["..."]               // expiring soon, grace countdown, stored license refused
 /// }
 /// ```
@@ -49,6 +51,10 @@ pub struct Status {
     pub checked_at: Timestamp,
     /// The license on record, if any.
     pub license: Option<LicenseStatus>,
+    /// The data-gateway address template, exactly as stored.
+    pub gateway: Option<String>,
+    /// The access key and the masked secret key (`****` + last 4).
+    pub credentials: Option<crate::credentials::MaskedCredentials>,
     /// Things the operator should know, in plain sentences.
     pub warnings: Vec<String>,
 }
@@ -115,6 +121,8 @@ impl Status {
                 usable: false,
                 checked_at: now,
                 license: None,
+                gateway: activator.gateway().map(|g| g.as_str().to_owned()),
+                credentials: activator.credentials(),
                 warnings,
             };
         };
@@ -176,6 +184,8 @@ impl Status {
                 packages: l.packages.clone(),
                 quotas: l.quotas.clone(),
             }),
+            gateway: activator.gateway().map(|g| g.as_str().to_owned()),
+            credentials: activator.credentials(),
             warnings,
         }
     }
@@ -275,6 +285,16 @@ impl fmt::Display for Status {
                     &format!("{} = {value}", escape(name)),
                 )?;
             }
+        }
+        if let Some(g) = &self.gateway {
+            row(f, "Gateway:", &escape(g))?;
+        }
+        if let Some(c) = &self.credentials {
+            row(
+                f,
+                "Access key:",
+                &format!("{} (secret {})", escape(&c.access_key), c.secret_key),
+            )?;
         }
         for w in &self.warnings {
             writeln!(f, "warning: {}", escape(w))?;

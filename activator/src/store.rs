@@ -3,7 +3,9 @@
 //! ```text
 //! STATE/
 //!   keyring.json   trusted vendor public keys            (0600)
-//!   state.json     product, activated license, when     (0600)
+//!   state.json     product, activated license, when,
+//!                  gateway template, access key, sealed secret key (0600)
+//!   seal.key       the key that seals the secret key    (0600)
 //!   .lock          taken by every writer
 //! ```
 //!
@@ -16,6 +18,7 @@ use license_common::keys::{KeyId, Keyring, PublicKey, TrustedKey};
 use license_common::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::SealedCredentials;
 use crate::error::ActivatorError;
 use crate::fsio;
 
@@ -35,6 +38,12 @@ pub(crate) struct StateFile {
     pub format: u32,
     pub product: String,
     pub license: Option<StoredLicense>,
+    /// The gateway template, exactly as validated.
+    #[serde(default)]
+    pub gateway: Option<String>,
+    /// The access key and the sealed secret key.
+    #[serde(default)]
+    pub credentials: Option<SealedCredentials>,
 }
 
 /// The activated license as stored: the exact token, verified again on load.

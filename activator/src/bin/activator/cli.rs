@@ -44,10 +44,21 @@ pub enum Command {
     Activate {
         /// License file, armored or compact; `-` for standard input.
         file: Option<PathBuf>,
+        /// The data gateway address, ending in `?token={}` exactly as the vendor wrote it.
+        #[arg(long, value_name = "URL")]
+        gateway: Option<String>,
+        #[command(flatten)]
+        credentials: CredentialArgs,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
+    /// The data gateway address template (`...?token={}`).
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+    /// The access key pair (AK/SK); the secret is stored sealed, never in plain text.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
     /// Show the edition, license, lifecycle and packages in force now.
     Status {
         /// Print the documented JSON shape (format 1) instead of text.
@@ -69,5 +80,62 @@ pub enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// The access key pair as given on the command line: the secret never is.
+#[derive(Debug, clap::Args)]
+pub struct CredentialArgs {
+    /// The access key (AK). The secret key (SK) is read from --sk-file,
+    /// else from a no-echo prompt on a terminal, else from standard input.
+    #[arg(long, value_name = "AK")]
+    pub ak: Option<String>,
+    /// Read the secret key (SK) from this file; `-` for standard input.
+    #[arg(long, value_name = "FILE", requires = "ak")]
+    pub sk_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Check and store the gateway address template.
+    Set {
+        /// The address, ending in `?token={}` exactly as the vendor wrote it.
+        url: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the stored template, byte for byte.
+    Show {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the address for one workspace token (percent-encoded into `{}`).
+    Render {
+        /// The workspace token.
+        #[arg(long)]
+        token: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Seal and store the access key pair.
+    Set {
+        #[command(flatten)]
+        credentials: CredentialArgs,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the access key and the masked secret (`****` + last 4).
+    Show {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -2,11 +2,12 @@
 
 mod cli;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+use license_activator::credentials::{Credentials, CredentialsError, SecretKey};
 use license_activator::location::{self, LicenseSource};
 use license_activator::{Activator, ActivatorError, Timestamp};
 use license_common::envelope::MAX_INPUT_LEN;
@@ -16,7 +17,7 @@ use license_common::keys::PublicKey;
 use license_common::text::escape;
 use serde_json::json;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, CredentialArgs, CredentialsCommand, GatewayCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -99,19 +100,26 @@ fn run(cli: Cli) -> Result<String, Failure> {
                 kids.join(", ")
             ))
         }
-        Command::Activate { file, json } => {
+        Command::Activate {
+            file,
+            gateway,
+            credentials,
+            json,
+        } => {
             let dir = state_dir(cli.state)?;
             let source = location::license_source(
                 file,
                 std::env::var(location::LICENSE_ENV).ok(),
                 std::env::var(location::LICENSE_FILE_ENV).ok(),
             )?;
+            let stdin_taken = source == LicenseSource::File(PathBuf::from("-"));
             let text = match source {
                 LicenseSource::File(path) => input::read_text(&path, 2 * MAX_INPUT_LEN)?,
                 LicenseSource::Text(text) => text,
             };
             let mut activator = Activator::open(&dir)?;
-            let done = activator.activate(&text, now)?;
+            let credentials = read_credentials(&credentials, stdin_taken)?;
+            let done = activator.activate_with(&text, gateway.as_deref(), credentials, now)?;
             if json {
                 return Ok(to_json(&json!({
                     "activated": !done.already_active,
@@ -123,6 +131,82 @@ fn run(cli: Cli) -> Result<String, Failure> {
             let mut out = done.to_string();
             out.push_str(&activator.status(now).to_string());
             Ok(out)
+        }
+        Command::Gateway(command) => {
+            let dir = state_dir(cli.state)?;
+            match command {
+                GatewayCommand::Set { url, json } => {
+                    let mut activator = Activator::open(&dir)?;
+                    let notes = activator.set_gateway(&url)?;
+                    let stored = activator.gateway().expect("just set").as_str().to_owned();
+                    if json {
+                        return Ok(to_json(&json!({"gateway": stored, "notes": notes})));
+                    }
+                    let mut out = format!("stored gateway address {}\n", escape(&stored));
+                    for note in notes {
+                        out.push_str(&format!("note: {}\n", escape(&note)));
+                    }
+                    Ok(out)
+                }
+                GatewayCommand::Show { json } => {
+                    let activator = Activator::open(&dir)?;
+                    let stored = activator
+                        .gateway()
+                        .ok_or(ActivatorError::NoGateway)?
+                        .as_str()
+                        .to_owned();
+                    Ok(if json {
+                        to_json(&json!({"gateway": stored}))
+                    } else {
+                        format!("{stored}\n")
+                    })
+                }
+                GatewayCommand::Render { token, json } => {
+                    let activator = Activator::open(&dir)?;
+                    let url = activator.render_gateway(&token)?;
+                    Ok(if json {
+                        to_json(&json!({"url": url}))
+                    } else {
+                        format!("{url}\n")
+                    })
+                }
+            }
+        }
+        Command::Credentials(command) => {
+            let dir = state_dir(cli.state)?;
+            match command {
+                CredentialsCommand::Set { credentials, json } => {
+                    if credentials.ak.is_none() {
+                        return Err(ActivatorError::InvalidArgument("--ak AK is required".into()).into());
+                    }
+                    let mut activator = Activator::open(&dir)?;
+                    let credentials = read_credentials(&credentials, false)?.expect("--ak was given");
+                    let masked = activator.set_credentials(credentials)?;
+                    if json {
+                        return Ok(to_json(&masked));
+                    }
+                    Ok(format!(
+                        "stored access key {} with secret key {} (sealed)\n",
+                        escape(&masked.access_key),
+                        masked.secret_key
+                    ))
+                }
+                CredentialsCommand::Show { json } => {
+                    let activator = Activator::open(&dir)?;
+                    let masked = activator.credentials();
+                    if json {
+                        return Ok(to_json(&json!({"credentials": masked})));
+                    }
+                    Ok(match masked {
+                        Some(m) => format!(
+                            "access key {}\nsecret key {} (sealed)\n",
+                            escape(&m.access_key),
+                            m.secret_key
+                        ),
+                        None => "no access key pair is set\n".to_owned(),
+                    })
+                }
+            }
         }
         Command::Status { json } => {
             let activator = Activator::open(&state_dir(cli.state)?)?;
@@ -155,6 +239,34 @@ fn run(cli: Cli) -> Result<String, Failure> {
             }
         }
     }
+}
+
+/// The access key pair from `--ak` and a secret read from `--sk-file`, a
+/// no-echo prompt, or standard input; never from the command line.
+fn read_credentials(args: &CredentialArgs, stdin_taken: bool) -> Result<Option<Credentials>, Failure> {
+    let Some(ak) = &args.ak else { return Ok(None) };
+    let secret = match &args.sk_file {
+        Some(path) if path == Path::new("-") && stdin_taken => {
+            return Err(ActivatorError::InvalidArgument(
+                "the license and the secret key cannot both come from standard input".into(),
+            )
+            .into());
+        }
+        Some(path) => zeroize::Zeroizing::new(input::read_text(path, 4096)?),
+        None if std::io::stdin().is_terminal() => {
+            zeroize::Zeroizing::new(rpassword::prompt_password("Secret key (SK): ").map_err(|e| {
+                ActivatorError::Io {
+                    action: "read the secret key from",
+                    path: "/dev/tty".into(),
+                    source: e,
+                }
+            })?)
+        }
+        None if stdin_taken => return Err(CredentialsError::NoSecretSource.into()),
+        None => zeroize::Zeroizing::new(input::read_text(Path::new("-"), 4096)?),
+    };
+    let secret = SecretKey::new(secret.to_string())?;
+    Ok(Some(Credentials::new(ak, secret)?))
 }
 
 fn read_public_key(path: &Path) -> Result<PublicKey, Failure> {
