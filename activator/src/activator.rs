@@ -60,7 +60,7 @@ pub struct Activator {
     product: String,
     keyring: Keyring,
     current: Option<ActiveLicense>,
-    problem: Option<String>,
+    problems: Vec<String>,
     pub(crate) gateway: Option<GatewayTemplate>,
     pub(crate) credentials: Option<SealedCredentials>,
 }
@@ -100,7 +100,7 @@ impl Activator {
             product: product.to_owned(),
             keyring,
             current: None,
-            problem: None,
+            problems: Vec::new(),
             gateway: None,
             credentials: None,
         })
@@ -120,7 +120,7 @@ impl Activator {
             product: state.product.clone(),
             keyring,
             current: None,
-            problem: None,
+            problems: Vec::new(),
             gateway: None,
             credentials: None,
         };
@@ -156,13 +156,15 @@ impl Activator {
     fn load(&mut self, state: StateFile) {
         self.product = state.product;
         self.current = None;
-        self.problem = None;
+        self.problems.clear();
         self.credentials = state.credentials;
         self.gateway = None;
         if let Some(text) = state.gateway {
             match GatewayTemplate::from_stored(&text) {
                 Ok(template) => self.gateway = Some(template),
-                Err(e) => self.problem = Some(format!("the stored gateway address is not valid ({e})")),
+                Err(e) => self
+                    .problems
+                    .push(format!("the stored gateway address is not valid ({e})")),
             }
         }
         if let Some(stored) = state.license {
@@ -175,9 +177,13 @@ impl Activator {
                             activated_at: stored.activated_at,
                         })
                     }
-                    Err(e) => self.problem = Some(format!("the stored license is not valid: {e}")),
+                    Err(e) => self.problems.push(format!(
+                        "the stored license is not valid: {e}; the install runs the community edition"
+                    )),
                 },
-                Err(e) => self.problem = Some(format!("the stored license is no longer accepted: {e}")),
+                Err(e) => self.problems.push(format!(
+                    "the stored license is no longer accepted: {e}; the install runs the community edition"
+                )),
             }
         }
     }
@@ -266,7 +272,7 @@ impl Activator {
         credentials: Option<Credentials>,
         now: Timestamp,
     ) -> Result<Activation, ActivatorError> {
-        let applied = self.apply(Some(text), gateway, credentials, now)?;
+        let applied = self.apply(Some((text, now)), gateway, credentials)?;
         let mut activation = applied.activation.expect("a license was given");
         activation.notes = applied.notes;
         Ok(activation)
@@ -276,12 +282,13 @@ impl Activator {
     /// that can be checked is checked before the lock is taken.
     pub(crate) fn apply(
         &mut self,
-        license_text: Option<&str>,
+        license: Option<(&str, Timestamp)>,
         gateway: Option<&str>,
         credentials: Option<Credentials>,
-        now: Timestamp,
     ) -> Result<Applied, ActivatorError> {
-        let license = license_text.map(|text| self.verify_token(text, now)).transpose()?;
+        let license = license
+            .map(|(text, now)| self.verify_token(text, now).map(|v| (v, now)))
+            .transpose()?;
         let gateway = gateway.map(GatewayTemplate::parse).transpose()?;
         let _lock = DirLock::acquire(self.dir()).map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
         // Another process may have written since we opened: decide on the
@@ -290,7 +297,7 @@ impl Activator {
         self.load(state.clone());
         let mut next = state.clone();
         let mut activation = None;
-        if let Some((token, verified)) = license {
+        if let Some(((token, verified), now)) = license {
             let license = verified.content;
             let mut replaced = None;
             let mut already_active = false;
@@ -352,8 +359,8 @@ impl Activator {
         entitlement::check(self.current.as_ref().map(|c| &c.license), feature, tier, now)
     }
 
-    pub(crate) fn problem(&self) -> Option<&str> {
-        self.problem.as_deref()
+    pub(crate) fn problems(&self) -> &[String] {
+        &self.problems
     }
 }
 

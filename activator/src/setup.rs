@@ -13,7 +13,7 @@ impl Activator {
     /// Stores the gateway address template (atomically). Returns notes on
     /// how it was read, e.g. that `%7B%7D` was taken as the placeholder.
     pub fn set_gateway(&mut self, url: &str) -> Result<Vec<String>, ActivatorError> {
-        Ok(self.apply(None, Some(url), None, Timestamp::now())?.notes)
+        Ok(self.apply(None, Some(url), None)?.notes)
     }
 
     /// The stored gateway template, if any.
@@ -29,7 +29,7 @@ impl Activator {
 
     /// Seals and stores the access key pair (atomically).
     pub fn set_credentials(&mut self, credentials: Credentials) -> Result<MaskedCredentials, ActivatorError> {
-        self.apply(None, None, Some(credentials), Timestamp::now())?;
+        self.apply(None, None, Some(credentials))?;
         Ok(self.credentials().expect("just stored"))
     }
 

@@ -109,9 +109,7 @@ pub struct LicenseStatus {
 impl Status {
     pub(crate) fn new(activator: &Activator, now: Timestamp) -> Status {
         let mut warnings = Vec::new();
-        if let Some(problem) = activator.problem() {
-            warnings.push(format!("{problem}; the install runs the community edition"));
-        }
+        warnings.extend(activator.problems().iter().cloned());
         let Some(active) = activator.current() else {
             return Status {
                 format: STATUS_FORMAT,
