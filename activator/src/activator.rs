@@ -13,6 +13,8 @@ use crate::entitlement::{self, Grant};
 use crate::error::{ActivatorError, Denied};
 use crate::fsio::{self, DirLock};
 use crate::gateway::GatewayTemplate;
+use crate::history::{HistoryEntry, MAX_HISTORY};
+use crate::replay;
 use crate::status::Status;
 use crate::store::{STORE_FORMAT, StateFile, Store, StoredLicense};
 
@@ -63,6 +65,21 @@ pub struct Activator {
     problems: Vec<String>,
     pub(crate) gateway: Option<GatewayTemplate>,
     pub(crate) credentials: Option<SealedCredentials>,
+    history: Vec<HistoryEntry>,
+}
+
+/// The rest of an activation: gateway, credentials, and whether a license of
+/// another account may replace the one in force.
+#[derive(Debug, Default)]
+pub struct Setup<'a> {
+    /// The data gateway address template (`...?token={}`).
+    pub gateway: Option<&'a str>,
+    /// The access key pair, sealed when stored.
+    pub credentials: Option<Credentials>,
+    /// Allow a license of another account to replace the one in force (a
+    /// deliberate account change); the activation's notes say what was
+    /// thrown away.
+    pub replace_account: bool,
 }
 
 impl Activator {
@@ -71,9 +88,7 @@ impl Activator {
     pub fn init(dir: &Path, product: &str, keys: &[PublicKey]) -> Result<Self, ActivatorError> {
         let product = product.trim();
         if product.is_empty() || product.chars().any(char::is_control) {
-            return Err(ActivatorError::InvalidArgument(
-                "the product id is empty or has control characters".into(),
-            ));
+            return Err(ActivatorError::InvalidArgument("the product id is empty or has control characters".into()));
         }
         if keys.is_empty() {
             return Err(ActivatorError::InvalidArgument(
@@ -94,6 +109,7 @@ impl Activator {
             license: None,
             gateway: None,
             credentials: None,
+            history: Vec::new(),
         })?;
         Ok(Activator {
             store,
@@ -103,6 +119,7 @@ impl Activator {
             problems: Vec::new(),
             gateway: None,
             credentials: None,
+            history: Vec::new(),
         })
     }
 
@@ -123,6 +140,7 @@ impl Activator {
             problems: Vec::new(),
             gateway: None,
             credentials: None,
+            history: Vec::new(),
         };
         activator.load(state);
         Ok(activator)
@@ -158,28 +176,23 @@ impl Activator {
         self.current = None;
         self.problems.clear();
         self.credentials = state.credentials;
+        self.history = state.history;
         self.gateway = None;
         if let Some(text) = state.gateway {
             match GatewayTemplate::from_stored(&text) {
                 Ok(template) => self.gateway = Some(template),
-                Err(e) => self
-                    .problems
-                    .push(format!("the stored gateway address is not valid ({e})")),
+                Err(e) => self.problems.push(format!("the stored gateway address is not valid ({e})")),
             }
         }
         if let Some(stored) = state.license {
             match envelope::open::<License>(&stored.token, Kind::License, &self.keyring) {
                 Ok(Verified { content, kid }) => match content.check_shape() {
                     Ok(()) => {
-                        self.current = Some(ActiveLicense {
-                            license: content,
-                            kid,
-                            activated_at: stored.activated_at,
-                        })
+                        self.current = Some(ActiveLicense { license: content, kid, activated_at: stored.activated_at })
                     }
-                    Err(e) => self.problems.push(format!(
-                        "the stored license is not valid: {e}; the install runs the community edition"
-                    )),
+                    Err(e) => self
+                        .problems
+                        .push(format!("the stored license is not valid: {e}; the install runs the community edition")),
                 },
                 Err(e) => self.problems.push(format!(
                     "the stored license is no longer accepted: {e}; the install runs the community edition"
@@ -203,6 +216,11 @@ impl Activator {
         &self.keyring
     }
 
+    /// What was activated when, oldest first.
+    pub fn history(&self) -> &[HistoryEntry] {
+        &self.history
+    }
+
     /// The license in force, if any (whatever its phase).
     pub fn current(&self) -> Option<&ActiveLicense> {
         self.current.as_ref()
@@ -213,7 +231,9 @@ impl Activator {
     /// every license follows, this product, `not_before`, `activate_by` and
     /// expiry.
     pub fn verify(&self, text: &str, now: Timestamp) -> Result<Verified<License>, ActivatorError> {
-        self.verify_token(text, now).map(|(_, verified)| verified)
+        let (_, verified) = self.verify_token(text, now)?;
+        replay::admit(self.current.as_ref(), &self.history, &verified.content, false, now)?;
+        Ok(verified)
     }
 
     fn verify_token(&self, text: &str, now: Timestamp) -> Result<(String, Verified<License>), ActivatorError> {
@@ -230,26 +250,12 @@ impl Activator {
         }
         match license.phase_at(now) {
             Phase::NotYetValid { starts_at } => {
-                return Err(ActivatorError::NotYetValid {
-                    id: license.id.clone(),
-                    starts_at,
-                });
+                return Err(ActivatorError::NotYetValid { id: license.id.clone(), starts_at });
             }
             Phase::Grace { expired_at, .. } | Phase::Released { expired_at, .. } => {
-                return Err(ActivatorError::Expired {
-                    id: license.id.clone(),
-                    expired_at,
-                });
+                return Err(ActivatorError::Expired { id: license.id.clone(), expired_at });
             }
             Phase::Active { .. } => {}
-        }
-        if let Some(activate_by) = license.activate_by
-            && now > activate_by
-        {
-            return Err(ActivatorError::ActivationWindowClosed {
-                id: license.id.clone(),
-                activate_by,
-            });
         }
         Ok((token, verified))
     }
@@ -259,20 +265,19 @@ impl Activator {
     /// Applying the license already in force again is not an error; it
     /// reports `already_active` and writes nothing.
     pub fn activate(&mut self, text: &str, now: Timestamp) -> Result<Activation, ActivatorError> {
-        self.activate_with(text, None, None, now)
+        self.activate_with(text, Setup::default(), now)
     }
 
     /// Activates a license together with the gateway address and the access
-    /// key pair, in one atomic step: if any of the three is refused, none is
+    /// key pair, in one atomic step: if any of them is refused, none is
     /// stored and the previous license, gateway and credentials stay.
     pub fn activate_with(
         &mut self,
         text: &str,
-        gateway: Option<&str>,
-        credentials: Option<Credentials>,
+        setup: Setup<'_>,
         now: Timestamp,
     ) -> Result<Activation, ActivatorError> {
-        let applied = self.apply(Some((text, now)), gateway, credentials)?;
+        let applied = self.apply(Some((text, now, setup.replace_account)), setup.gateway, setup.credentials)?;
         let mut activation = applied.activation.expect("a license was given");
         activation.notes = applied.notes;
         Ok(activation)
@@ -282,13 +287,12 @@ impl Activator {
     /// that can be checked is checked before the lock is taken.
     pub(crate) fn apply(
         &mut self,
-        license: Option<(&str, Timestamp)>,
+        license: Option<(&str, Timestamp, bool)>,
         gateway: Option<&str>,
         credentials: Option<Credentials>,
     ) -> Result<Applied, ActivatorError> {
-        let license = license
-            .map(|(text, now)| self.verify_token(text, now).map(|v| (v, now)))
-            .transpose()?;
+        let license =
+            license.map(|(text, now, replace)| self.verify_token(text, now).map(|v| (v, now, replace))).transpose()?;
         let gateway = gateway.map(GatewayTemplate::parse).transpose()?;
         let _lock = DirLock::acquire(self.dir()).map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
         // Another process may have written since we opened: decide on the
@@ -297,39 +301,34 @@ impl Activator {
         self.load(state.clone());
         let mut next = state.clone();
         let mut activation = None;
-        if let Some(((token, verified), now)) = license {
+        let mut notes = Vec::new();
+        if let Some(((token, verified), now, replace)) = license {
             let license = verified.content;
-            let mut replaced = None;
-            let mut already_active = false;
-            if let Some(current) = &self.current {
-                if current.license.id == license.id {
-                    already_active = true;
-                } else if current.license.account == license.account && license.sequence < current.license.sequence {
-                    return Err(ActivatorError::Superseded {
-                        id: license.id,
-                        sequence: license.sequence,
-                        current: current.license.id.clone(),
-                        current_sequence: current.license.sequence,
-                    });
-                } else {
-                    replaced = Some(current.license.id.clone());
-                }
-            }
-            if !already_active {
-                next.license = Some(StoredLicense {
-                    token,
-                    activated_at: now,
+            let admission = replay::admit(self.current.as_ref(), &self.history, &license, replace, now)?;
+            if !admission.already_active {
+                next.license = Some(StoredLicense { token, activated_at: now });
+                next.history.push(HistoryEntry {
+                    at: now,
+                    license: license.id.clone(),
+                    account: license.account.clone(),
+                    edition: license.edition.clone(),
+                    sequence: license.sequence,
+                    expires_at: license.expires_at,
+                    replaced: admission.replaced.clone(),
+                    account_change: admission.account_change,
                 });
+                let excess = next.history.len().saturating_sub(MAX_HISTORY);
+                next.history.drain(..excess);
             }
+            notes.extend(admission.notes);
             activation = Some(Activation {
                 license,
-                already_active,
-                replaced,
+                already_active: admission.already_active,
+                replaced: if admission.already_active { None } else { admission.replaced },
                 notes: Vec::new(),
                 changed: false,
             });
         }
-        let mut notes = Vec::new();
         if let Some(parsed) = gateway {
             next.gateway = Some(parsed.template.as_str().to_owned());
             notes.extend(parsed.notes);
@@ -370,11 +369,7 @@ impl std::fmt::Display for Activation {
         use license_common::text::escape;
         let l = &self.license;
         if self.already_active {
-            let what = if self.changed {
-                "; the other settings were updated"
-            } else {
-                "; nothing changed"
-            };
+            let what = if self.changed { "; the other settings were updated" } else { "; nothing changed" };
             writeln!(f, "license {} is already active{what}", escape(&l.id))?;
         } else {
             writeln!(
@@ -397,155 +392,4 @@ impl std::fmt::Display for Activation {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use license_common::signing::IssuerKey;
-
-    fn t(s: &str) -> Timestamp {
-        Timestamp::parse(s).unwrap()
-    }
-
-    fn license(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "format": 1, "id": "L-1", "product": "data-platform", "account": "acct-1",
-            "licensee": "Acme", "region": "cn-hangzhou", "edition": "basic_rnd", "engine": null,
-            "plan": "subscription", "issued_at": "2026-01-01T00:00:00Z",
-            "not_before": "2026-01-01T00:00:00Z", "expires_at": "2027-01-01T00:00:00Z",
-            "grace_days": 14, "activate_by": null, "settlement": "enterprise",
-            "packages": {"data_service": {"tier": "api.base", "includes": ["api.base"], "limits": {"qps": 500}}},
-            "quotas": {}, "supersedes": null, "sequence": 1, "notice_days": 30
-        });
-        edit(&mut v);
-        v
-    }
-
-    fn setup() -> (tempfile::TempDir, IssuerKey, Activator) {
-        let dir = tempfile::tempdir().unwrap();
-        let key = IssuerKey::from_seed(&[9; 32]);
-        let act = Activator::init(&dir.path().join("s"), "data-platform", &[*key.public()]).unwrap();
-        (dir, key, act)
-    }
-
-    fn seal(key: &IssuerKey, v: &serde_json::Value) -> String {
-        envelope::seal(Kind::License, key, v.to_string().as_bytes())
-    }
-
-    #[test]
-    fn validity_window_boundaries_are_exact() {
-        let (_d, key, mut act) = setup();
-        let token = seal(&key, &license(|_| {}));
-        assert!(matches!(
-            act.verify(&token, t("2025-12-31T23:59:59Z")),
-            Err(ActivatorError::NotYetValid { .. })
-        ));
-        assert!(act.verify(&token, t("2026-01-01T00:00:00Z")).is_ok());
-        assert!(act.verify(&token, t("2026-12-31T23:59:59Z")).is_ok());
-        assert!(matches!(
-            act.verify(&token, t("2027-01-01T00:00:00Z")),
-            Err(ActivatorError::Expired { .. })
-        ));
-        act.activate(&token, t("2026-06-01")).unwrap();
-        assert_eq!(act.status(t("2026-12-31T23:59:59Z")).phase, "active");
-        assert_eq!(act.status(t("2027-01-01T00:00:00Z")).phase, "grace");
-        assert_eq!(act.status(t("2027-01-14T23:59:59Z")).phase, "grace");
-        assert_eq!(act.status(t("2027-01-15T00:00:00Z")).phase, "released");
-        assert_eq!(act.status(t("2027-01-15T00:00:00Z")).edition, "community");
-        assert!(act.check("data_service", None, t("2026-12-31T23:59:59Z")).is_ok());
-        assert!(matches!(
-            act.check("data_service", None, t("2027-01-01")),
-            Err(Denied::InGrace { .. })
-        ));
-        assert!(matches!(
-            act.check("data_service", None, t("2027-01-15")),
-            Err(Denied::Released { .. })
-        ));
-    }
-
-    #[test]
-    fn activation_window_boundary_is_exact() {
-        let (_d, key, act) = setup();
-        let token = seal(
-            &key,
-            &license(|v| {
-                v["plan"] = "pay_as_you_go".into();
-                v["activate_by"] = "2026-01-08T00:00:00Z".into();
-            }),
-        );
-        assert!(act.verify(&token, t("2026-01-08T00:00:00Z")).is_ok());
-        assert!(matches!(
-            act.verify(&token, t("2026-01-08T00:00:01Z")),
-            Err(ActivatorError::ActivationWindowClosed { .. })
-        ));
-    }
-
-    #[test]
-    fn reopening_sees_what_was_activated() {
-        let (dir, key, mut act) = setup();
-        act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
-        let reopened = Activator::open(&dir.path().join("s")).unwrap();
-        assert_eq!(reopened.current().unwrap().license.id, "L-1");
-        assert_eq!(reopened.current().unwrap().activated_at, t("2026-06-01"));
-    }
-
-    #[test]
-    fn a_refusal_leaves_the_files_untouched() {
-        let (dir, key, mut act) = setup();
-        act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
-        let state = dir.path().join("s/state.json");
-        let before = std::fs::read(&state).unwrap();
-        let other = seal(&key, &license(|v| v["product"] = "observability".into()));
-        assert!(matches!(
-            act.activate(&other, t("2026-06-01")),
-            Err(ActivatorError::WrongProduct { .. })
-        ));
-        assert_eq!(std::fs::read(&state).unwrap(), before);
-        assert_eq!(act.current().unwrap().license.id, "L-1");
-    }
-
-    #[test]
-    fn init_twice_is_refused() {
-        let (dir, key, _act) = setup();
-        assert!(matches!(
-            Activator::init(&dir.path().join("s"), "data-platform", &[*key.public()]),
-            Err(ActivatorError::AlreadyInitialised { .. })
-        ));
-    }
-
-    #[test]
-    fn concurrent_writers_in_one_process_never_corrupt_the_state() {
-        let (dir, key, _act) = setup();
-        let path = dir.path().join("s");
-        let tokens: Vec<String> = (1..=8)
-            .map(|n| {
-                seal(
-                    &key,
-                    &license(|v| {
-                        v["id"] = format!("L-{n}").into();
-                        v["sequence"] = n.into();
-                    }),
-                )
-            })
-            .collect();
-        std::thread::scope(|s| {
-            for token in &tokens {
-                let path = path.clone();
-                s.spawn(move || {
-                    let mut act = Activator::open(&path).unwrap();
-                    // Refusals for being older than what another thread wrote are fine.
-                    let _ = act.activate(token, t("2026-06-01"));
-                });
-            }
-        });
-        let act = Activator::open(&path).unwrap();
-        assert!(act.current().is_some());
-        let names: Vec<_> = std::fs::read_dir(&path)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            names.len(),
-            3,
-            "only state.json, keyring.json and .lock remain: {names:?}"
-        );
-    }
-}
+mod tests;

@@ -103,10 +103,7 @@ impl Credentials {
         if !access_key.chars().all(|c| c.is_ascii_graphic()) {
             return Err(CredentialsError::AccessKey("must be printable ASCII without spaces"));
         }
-        Ok(Credentials {
-            access_key: access_key.to_owned(),
-            secret_key,
-        })
+        Ok(Credentials { access_key: access_key.to_owned(), secret_key })
     }
 }
 
@@ -132,18 +129,13 @@ pub(crate) struct SealedCredentials {
 
 impl fmt::Debug for SealedCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SealedCredentials")
-            .field("access_key", &self.access_key)
-            .finish_non_exhaustive()
+        f.debug_struct("SealedCredentials").field("access_key", &self.access_key).finish_non_exhaustive()
     }
 }
 
 impl SealedCredentials {
     pub fn masked(&self) -> MaskedCredentials {
-        MaskedCredentials {
-            access_key: self.access_key.clone(),
-            secret_key: self.masked_secret.clone(),
-        }
+        MaskedCredentials { access_key: self.access_key.clone(), secret_key: self.masked_secret.clone() }
     }
 }
 
@@ -159,15 +151,9 @@ impl SealKey {
             Ok(bytes) => {
                 let bytes = Zeroizing::new(bytes);
                 let text = std::str::from_utf8(&bytes).map_err(|_| CredentialsError::SealKeyDamaged)?;
-                let raw = Zeroizing::new(
-                    URL_SAFE_NO_PAD
-                        .decode(text.trim())
-                        .map_err(|_| CredentialsError::SealKeyDamaged)?,
-                );
-                let key: [u8; 32] = raw
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| CredentialsError::SealKeyDamaged)?;
+                let raw =
+                    Zeroizing::new(URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| CredentialsError::SealKeyDamaged)?);
+                let key: [u8; 32] = raw.as_slice().try_into().map_err(|_| CredentialsError::SealKeyDamaged)?;
                 Ok(Some(SealKey(Zeroizing::new(key))))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
@@ -193,13 +179,7 @@ impl SealKey {
         let aad = [AAD_PREFIX, credentials.access_key.as_bytes()].concat();
         let ciphertext = self
             .cipher()
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: credentials.secret_key.expose().as_bytes(),
-                    aad: &aad,
-                },
-            )
+            .encrypt(&nonce, Payload { msg: credentials.secret_key.expose().as_bytes(), aad: &aad })
             .expect("encryption with a valid key cannot fail");
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
@@ -222,20 +202,11 @@ impl SealKey {
         let aad = [AAD_PREFIX, sealed.access_key.as_bytes()].concat();
         let plain = Zeroizing::new(
             self.cipher()
-                .decrypt(
-                    &nonce,
-                    Payload {
-                        msg: ciphertext,
-                        aad: &aad,
-                    },
-                )
+                .decrypt(&nonce, Payload { msg: ciphertext, aad: &aad })
                 .map_err(|_| CredentialsError::Unseal)?,
         );
         let text = String::from_utf8(plain.to_vec()).map_err(|_| CredentialsError::Unseal)?;
-        Ok(Credentials {
-            access_key: sealed.access_key.clone(),
-            secret_key: SecretKey::new(text)?,
-        })
+        Ok(Credentials { access_key: sealed.access_key.clone(), secret_key: SecretKey::new(text)? })
     }
 }
 
@@ -309,10 +280,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(SEAL_KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join(SEAL_KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -321,10 +289,7 @@ mod tests {
     fn another_seal_key_cannot_open_it() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
-        let sealed = SealKey::load(a.path(), true)
-            .unwrap()
-            .unwrap()
-            .seal(&creds("AK", "secret-secret"));
+        let sealed = SealKey::load(a.path(), true).unwrap().unwrap().seal(&creds("AK", "secret-secret"));
         assert!(SealKey::load(b.path(), true).unwrap().unwrap().unseal(&sealed).is_err());
     }
 
@@ -333,11 +298,7 @@ mod tests {
         let c = creds("AKID", "hunter2hunter2");
         let dir = tempfile::tempdir().unwrap();
         let sealed = SealKey::load(dir.path(), true).unwrap().unwrap().seal(&c);
-        let text = format!(
-            "{c:?} {:?} {sealed:?} {:?}",
-            c.secret_key,
-            SecretKey::new(" bad".into()).unwrap_err()
-        );
+        let text = format!("{c:?} {:?} {sealed:?} {:?}", c.secret_key, SecretKey::new(" bad".into()).unwrap_err());
         assert!(!text.contains("hunter2"), "{text}");
         assert!(!text.contains(&sealed.sealed_secret));
     }

@@ -31,33 +31,18 @@ pub fn check<'a>(
     now: Timestamp,
 ) -> Result<Grant<'a>, Denied> {
     let Some(license) = license else {
-        return Err(Denied::Community {
-            feature: Denied::escaped(feature),
-        });
+        return Err(Denied::Community { feature: Denied::escaped(feature) });
     };
     let until = match license.phase_at(now) {
         Phase::Active { expires_at } => expires_at,
         Phase::NotYetValid { .. } => {
-            return Err(Denied::Community {
-                feature: Denied::escaped(feature),
-            });
+            return Err(Denied::Community { feature: Denied::escaped(feature) });
         }
         Phase::Grace { expired_at, release_at } => {
-            return Err(Denied::InGrace {
-                id: license.id.clone(),
-                expired_at,
-                release_at,
-            });
+            return Err(Denied::InGrace { id: license.id.clone(), expired_at, release_at });
         }
-        Phase::Released {
-            expired_at,
-            released_at,
-        } => {
-            return Err(Denied::Released {
-                id: license.id.clone(),
-                expired_at,
-                released_at,
-            });
+        Phase::Released { expired_at, released_at } => {
+            return Err(Denied::Released { id: license.id.clone(), expired_at, released_at });
         }
     };
     let Some(grant) = license.packages.get(feature) else {
@@ -65,11 +50,7 @@ pub fn check<'a>(
         return Err(Denied::NotIncluded {
             id: license.id.clone(),
             feature: Denied::escaped(feature),
-            granted: if granted.is_empty() {
-                "no package".into()
-            } else {
-                granted.join(", ")
-            },
+            granted: if granted.is_empty() { "no package".into() } else { granted.join(", ") },
         });
     };
     if let Some(wanted) = tier
@@ -82,12 +63,7 @@ pub fn check<'a>(
             wanted: Denied::escaped(wanted),
         });
     }
-    Ok(Grant {
-        feature,
-        tier: &grant.tier,
-        limits: &grant.limits,
-        until,
-    })
+    Ok(Grant { feature, tier: &grant.tier, limits: &grant.limits, until })
 }
 
 impl std::fmt::Display for Grant<'_> {
@@ -99,14 +75,7 @@ impl std::fmt::Display for Grant<'_> {
         } else {
             format!(" ({})", crate::status::format_limits(self.limits))
         };
-        let until = self
-            .until
-            .map_or_else(|| "with no expiry".to_owned(), |u| format!("until {u}"));
-        writeln!(
-            f,
-            "{}: entitled at tier {}{limits} {until}",
-            escape(self.feature),
-            escape(self.tier)
-        )
+        let until = self.until.map_or_else(|| "with no expiry".to_owned(), |u| format!("until {u}"));
+        writeln!(f, "{}: entitled at tier {}{limits} {until}", escape(self.feature), escape(self.tier))
     }
 }

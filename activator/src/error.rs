@@ -79,9 +79,9 @@ pub enum ActivatorError {
         /// The deadline.
         activate_by: Timestamp,
     },
-    /// An older license than the one in force.
+    /// A license that is not newer than the one in force.
     #[error(
-        "license {id} (sequence {sequence}) is older than license {current} (sequence {current_sequence}) already in force"
+        "license {id} (sequence {sequence}) is not newer than license {current} (sequence {current_sequence}) in force"
     )]
     Superseded {
         /// The refused license.
@@ -92,6 +92,30 @@ pub enum ActivatorError {
         current: String,
         /// Its sequence.
         current_sequence: u64,
+    },
+    /// A license this install has already replaced.
+    #[error("license {id} was activated here on {activated_at} and has since been replaced{}", by.as_ref().map(|b| format!(" by license {b}")).unwrap_or_default())]
+    AlreadyReplaced {
+        /// The refused license.
+        id: String,
+        /// When it was activated.
+        activated_at: Timestamp,
+        /// The license that replaced it, if known.
+        by: Option<String>,
+    },
+    /// A license of another account than the one in force.
+    #[error(
+        "license {id} is for account `{account}`, but license {current} in force is for account `{current_account}`"
+    )]
+    OtherAccount {
+        /// The refused license.
+        id: String,
+        /// Its account.
+        account: String,
+        /// The license in force.
+        current: String,
+        /// Its account.
+        current_account: String,
     },
     /// The state directory has not been initialised.
     #[error("{} is not an activator state directory (no state.json)", dir.display())]
@@ -151,7 +175,8 @@ impl Explain for ActivatorError {
             ActivatorError::NotYetValid { .. } => ExitClass::NotYetValid,
             ActivatorError::Expired { .. } => ExitClass::Expired,
             ActivatorError::ActivationWindowClosed { .. } => ExitClass::ActivationWindowClosed,
-            ActivatorError::Superseded { .. } => ExitClass::Superseded,
+            ActivatorError::Superseded { .. } | ActivatorError::AlreadyReplaced { .. } => ExitClass::Superseded,
+            ActivatorError::OtherAccount { .. } => ExitClass::Mismatch,
             ActivatorError::NotInitialised { .. }
             | ActivatorError::AlreadyInitialised { .. }
             | ActivatorError::CorruptState { .. } => ExitClass::State,
@@ -180,9 +205,12 @@ impl Explain for ActivatorError {
             ActivatorError::ActivationWindowClosed { .. } => {
                 "the order has lapsed back to community; ask the vendor to reissue the license".into()
             }
-            ActivatorError::Superseded { .. } => {
-                "use the newest license the vendor sent; an older one cannot undo an upgrade".into()
+            ActivatorError::Superseded { .. } | ActivatorError::AlreadyReplaced { .. } => {
+                "use the newest license the vendor sent; an older one cannot undo an upgrade or renewal".into()
             }
+            ActivatorError::OtherAccount { current, .. } => format!(
+                "only the primary account's upgrades and renewals replace it; to move this install to the other account on purpose, run again with --replace (license {current} will be thrown away)"
+            ),
             ActivatorError::NotInitialised { .. } => {
                 "run `activator init --product PRODUCT --trust VENDOR.pub` first, or point --state / ACTIVATOR_STATE at the right directory".into()
             }

@@ -76,26 +76,18 @@ impl GatewayTemplate {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(GatewayError::UserInfo);
         }
-        let tokens: Vec<String> = url
-            .query_pairs()
-            .filter(|(k, _)| k == TOKEN_PARAM)
-            .map(|(_, v)| v.into_owned())
-            .collect();
+        let tokens: Vec<String> =
+            url.query_pairs().filter(|(k, _)| k == TOKEN_PARAM).map(|(_, v)| v.into_owned()).collect();
         match tokens.as_slice() {
             [] => return Err(GatewayError::NoTokenParameter),
             [value] if value.is_empty() => return Err(GatewayError::PlaceholderRemoved),
             [value] if value != PLACEHOLDER => {
-                return Err(GatewayError::RealToken {
-                    preview: preview(value),
-                });
+                return Err(GatewayError::RealToken { preview: preview(value) });
             }
             [_] => {}
             many => return Err(GatewayError::DuplicateToken(many.len())),
         }
-        if url
-            .query_pairs()
-            .any(|(k, v)| k != TOKEN_PARAM && v.contains(PLACEHOLDER))
-        {
+        if url.query_pairs().any(|(k, v)| k != TOKEN_PARAM && v.contains(PLACEHOLDER)) {
             return Err(GatewayError::StrayPlaceholder);
         }
 
@@ -110,9 +102,7 @@ impl GatewayTemplate {
             .split('&')
             .map(|element| {
                 let key = element.split('=').next().unwrap_or("");
-                let key = percent_decode_str(&key.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned();
+                let key = percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy().into_owned();
                 if key == TOKEN_PARAM && element != "token={}" {
                     notes.push(format!(
                         "`{}` was read as the placeholder and stored as `token={{}}`",
@@ -132,19 +122,14 @@ impl GatewayTemplate {
         if text.matches(PLACEHOLDER).count() != 1 {
             return Err(GatewayError::StrayPlaceholder);
         }
-        Ok(Parsed {
-            template: GatewayTemplate(text),
-            notes,
-        })
+        Ok(Parsed { template: GatewayTemplate(text), notes })
     }
 
     /// Wraps text that was validated before (read back from the state file).
     pub fn from_stored(text: &str) -> Result<Self, GatewayError> {
         let parsed = Self::parse(text)?;
         if parsed.template.0 != text {
-            return Err(GatewayError::NotAUrl(
-                "the stored template is not in canonical form".into(),
-            ));
+            return Err(GatewayError::NotAUrl("the stored template is not in canonical form".into()));
         }
         Ok(parsed.template)
     }
@@ -169,16 +154,8 @@ impl GatewayTemplate {
             None => (self.0.as_str(), None),
         };
         let (base, query) = head.split_once('?').expect("a validated template has a query");
-        let query: Vec<String> = query
-            .split('&')
-            .map(|e| {
-                if e == "token={}" {
-                    format!("token={encoded}")
-                } else {
-                    e.to_owned()
-                }
-            })
-            .collect();
+        let query: Vec<String> =
+            query.split('&').map(|e| if e == "token={}" { format!("token={encoded}") } else { e.to_owned() }).collect();
         let mut out = format!("{base}?{}", query.join("&"));
         if let Some(f) = fragment {
             out.push('#');
@@ -346,10 +323,7 @@ mod tests {
             match (GatewayTemplate::parse(input), expected) {
                 (Ok(parsed), Ok(stored)) => assert_eq!(parsed.template.as_str(), *stored, "input {input:?}"),
                 (Err(e), Err(message)) => {
-                    assert!(
-                        e.to_string().contains(message),
-                        "input {input:?}: got `{e}`, wanted `{message}`"
-                    );
+                    assert!(e.to_string().contains(message), "input {input:?}: got `{e}`, wanted `{message}`");
                     assert!(!e.hint().is_empty());
                 }
                 (got, _) => panic!("input {input:?}: got {got:?}, wanted {expected:?}"),
@@ -369,31 +343,18 @@ mod tests {
         let parsed = GatewayTemplate::parse("https://gw.example.com/v1/write?token=%7B%7D").unwrap();
         assert_eq!(parsed.notes.len(), 1);
         assert!(parsed.notes[0].contains("%7B%7D"), "{:?}", parsed.notes);
-        assert!(
-            GatewayTemplate::parse("https://gw.example.com/v1/write?token={}")
-                .unwrap()
-                .notes
-                .is_empty()
-        );
+        assert!(GatewayTemplate::parse("https://gw.example.com/v1/write?token={}").unwrap().notes.is_empty());
     }
 
     #[test]
     fn rendering_encodes_awkward_tokens_as_one_value() {
-        let t = GatewayTemplate::parse("https://gw.example.com/v1/write?token={}&rp=7d")
-            .unwrap()
-            .template;
-        assert_eq!(
-            t.render("tkn_abc").unwrap(),
-            "https://gw.example.com/v1/write?token=tkn_abc&rp=7d"
-        );
+        let t = GatewayTemplate::parse("https://gw.example.com/v1/write?token={}&rp=7d").unwrap().template;
+        assert_eq!(t.render("tkn_abc").unwrap(), "https://gw.example.com/v1/write?token=tkn_abc&rp=7d");
         assert_eq!(
             t.render("a&b#c=d+e/f 令牌").unwrap(),
             "https://gw.example.com/v1/write?token=a%26b%23c%3Dd%2Be%2Ff%20%E4%BB%A4%E7%89%8C&rp=7d"
         );
-        assert_eq!(
-            t.render("{}").unwrap(),
-            "https://gw.example.com/v1/write?token=%7B%7D&rp=7d"
-        );
+        assert_eq!(t.render("{}").unwrap(), "https://gw.example.com/v1/write?token=%7B%7D&rp=7d");
         assert_eq!(t.render(""), Err(GatewayError::EmptyToken));
         assert!(!t.render("x").unwrap().contains("{}"));
     }

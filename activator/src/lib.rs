@@ -21,7 +21,7 @@
 //! address per workspace and unseals the keys for its own use.
 //!
 //! ```
-//! use license_activator::Activator;
+//! use license_activator::{Activator, Setup};
 //! use license_activator::credentials::{Credentials, SecretKey};
 //! use license_common::envelope::{self, Kind};
 //! use license_common::keys::Keyring;
@@ -56,13 +56,15 @@
 //! // A gateway with a real token typed in is refused, and nothing is stored.
 //! let typed_token = "https://gw.example.com/v1/write?token=tkn_0123456789";
 //! let keys = Credentials::new("AKID-0001", SecretKey::new("sk-example-secret".into())?)?;
-//! assert!(activator.activate_with(&pasted, Some(typed_token), Some(keys), now).is_err());
+//! let setup = Setup { gateway: Some(typed_token), credentials: Some(keys), ..Setup::default() };
+//! assert!(activator.activate_with(&pasted, setup, now).is_err());
 //! assert!(activator.current().is_none());
 //!
 //! // The dialog done right: all three in one atomic step.
 //! let keys = Credentials::new("AKID-0001", SecretKey::new("sk-example-secret".into())?)?;
 //! let gateway = "https://gw.example.com/v1/write?token={}";
-//! activator.activate_with(&pasted, Some(gateway), Some(keys), now)?;
+//! let setup = Setup { gateway: Some(gateway), credentials: Some(keys), ..Setup::default() };
+//! activator.activate_with(&pasted, setup, now)?;
 //!
 //! // What the launcher asks afterwards.
 //! let status = activator.status(now);
@@ -96,12 +98,14 @@ pub mod entitlement;
 pub mod error;
 mod fsio;
 pub mod gateway;
+pub mod history;
 pub mod location;
+mod replay;
 mod setup;
 pub mod status;
 mod store;
 
-pub use activator::{Activation, Activator, ActiveLicense};
+pub use activator::{Activation, Activator, ActiveLicense, Setup};
 pub use entitlement::Grant;
 pub use error::{ActivatorError, Denied};
 pub use license_common::Timestamp;

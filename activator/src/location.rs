@@ -75,14 +75,8 @@ mod tests {
     #[test]
     fn exactly_one_license_source() {
         let f = || Some(PathBuf::from("lic.txt"));
-        assert_eq!(
-            license_source(f(), None, None).unwrap(),
-            LicenseSource::File("lic.txt".into())
-        );
-        assert_eq!(
-            license_source(None, Some("lic1.x".into()), None).unwrap(),
-            LicenseSource::Text("lic1.x".into())
-        );
+        assert_eq!(license_source(f(), None, None).unwrap(), LicenseSource::File("lic.txt".into()));
+        assert_eq!(license_source(None, Some("lic1.x".into()), None).unwrap(), LicenseSource::Text("lic1.x".into()));
         assert_eq!(
             license_source(None, None, Some("/run/secrets/l".into())).unwrap(),
             LicenseSource::File("/run/secrets/l".into())
@@ -90,9 +84,6 @@ mod tests {
         assert!(license_source(f(), Some("lic1.x".into()), None).is_err());
         assert!(license_source(None, Some("a".into()), Some("b".into())).is_err());
         assert!(license_source(None, None, None).is_err());
-        assert!(
-            license_source(None, Some(String::new()), None).is_err(),
-            "an empty variable is not a source"
-        );
+        assert!(license_source(None, Some(String::new()), None).is_err(), "an empty variable is not a source");
     }
 }

@@ -191,11 +191,7 @@ impl Status {
 
 /// Formats the limits of a tier: `qps 2500, units 4`.
 pub fn format_limits(limits: &BTreeMap<String, u64>) -> String {
-    limits
-        .iter()
-        .map(|(k, v)| format!("{} {v}", escape(k)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    limits.iter().map(|(k, v)| format!("{} {v}", escape(k))).collect::<Vec<_>>().join(", ")
 }
 
 impl fmt::Display for Status {
@@ -215,11 +211,7 @@ impl fmt::Display for Status {
         if let Some(l) = &self.license {
             let now = self.checked_at;
             row(f, "Plan:", &l.plan)?;
-            row(
-                f,
-                "License:",
-                &format!("{} (sequence {}, key {})", escape(&l.id), l.sequence, l.kid),
-            )?;
+            row(f, "License:", &format!("{} (sequence {}, key {})", escape(&l.id), l.sequence, l.kid))?;
             row(f, "Account:", &escape(&l.account))?;
             row(f, "Licensee:", &escape(&l.licensee))?;
             row(f, "Region:", &escape(&l.region))?;
@@ -236,11 +228,7 @@ impl fmt::Display for Status {
                     if remaining.num_seconds() > 0 {
                         row(f, "Remaining:", &human_duration(remaining))?;
                     } else {
-                        row(
-                            f,
-                            "Remaining:",
-                            &format!("none (expired {} ago)", human_duration(remaining)),
-                        )?;
+                        row(f, "Remaining:", &format!("none (expired {} ago)", human_duration(remaining)))?;
                     }
                 }
             }
@@ -257,11 +245,7 @@ impl fmt::Display for Status {
                         ),
                     )?;
                 } else if self.phase == "active" {
-                    row(
-                        f,
-                        "Grace:",
-                        &format!("{} days after expiry, until {release_at}", l.grace_days),
-                    )?;
+                    row(f, "Grace:", &format!("{} days after expiry, until {release_at}", l.grace_days))?;
                 }
             }
             if l.packages.is_empty() {
@@ -277,22 +261,14 @@ impl fmt::Display for Status {
                 row(f, label, &format!("{} = {}{limits}", escape(name), escape(&grant.tier)))?;
             }
             for (i, (name, value)) in l.quotas.iter().enumerate() {
-                row(
-                    f,
-                    if i == 0 { "Quotas:" } else { "" },
-                    &format!("{} = {value}", escape(name)),
-                )?;
+                row(f, if i == 0 { "Quotas:" } else { "" }, &format!("{} = {value}", escape(name)))?;
             }
         }
         if let Some(g) = &self.gateway {
             row(f, "Gateway:", &escape(g))?;
         }
         if let Some(c) = &self.credentials {
-            row(
-                f,
-                "Access key:",
-                &format!("{} (secret {})", escape(&c.access_key), c.secret_key),
-            )?;
+            row(f, "Access key:", &format!("{} (secret {})", escape(&c.access_key), c.secret_key))?;
         }
         for w in &self.warnings {
             writeln!(f, "warning: {}", escape(w))?;

@@ -44,6 +44,9 @@ pub(crate) struct StateFile {
     /// The access key and the sealed secret key.
     #[serde(default)]
     pub credentials: Option<SealedCredentials>,
+    /// What was activated when.
+    #[serde(default)]
+    pub history: Vec<crate::history::HistoryEntry>,
 }
 
 /// The activated license as stored: the exact token, verified again on load.
@@ -98,27 +101,19 @@ impl Store {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ActivatorError::NotInitialised { dir: self.dir.clone() }
             } else {
-                ActivatorError::Io {
-                    action: "read",
-                    path: path.to_path_buf(),
-                    source: e,
-                }
+                ActivatorError::Io { action: "read", path: path.to_path_buf(), source: e }
             }
         })?;
         let mut bytes = Vec::new();
-        file.take(MAX_FILE_LEN + 1)
-            .read_to_end(&mut bytes)
-            .map_err(ActivatorError::io("read", path))?;
+        file.take(MAX_FILE_LEN + 1).read_to_end(&mut bytes).map_err(ActivatorError::io("read", path))?;
         if bytes.len() as u64 > MAX_FILE_LEN {
             return Err(ActivatorError::CorruptState {
                 path: path.to_path_buf(),
                 detail: "the file is too large".into(),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ActivatorError::CorruptState {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ActivatorError::CorruptState { path: path.to_path_buf(), detail: e.to_string() })
     }
 
     pub fn read_state(&self) -> Result<StateFile, ActivatorError> {
@@ -140,10 +135,7 @@ impl Store {
     pub fn read_keyring(&self) -> Result<Keyring, ActivatorError> {
         let path = self.keyring_path();
         let file: KeyringFile = self.read_json(&path)?;
-        let corrupt = |detail: String| ActivatorError::CorruptState {
-            path: path.clone(),
-            detail,
-        };
+        let corrupt = |detail: String| ActivatorError::CorruptState { path: path.clone(), detail };
         if file.format != STORE_FORMAT {
             return Err(corrupt(format!("format {} is not {STORE_FORMAT}", file.format)));
         }
@@ -151,16 +143,9 @@ impl Store {
         for entry in file.keys {
             let key = PublicKey::from_pem(&entry.public_key).map_err(|e| corrupt(e.to_string()))?;
             if key.kid() != entry.kid {
-                return Err(corrupt(format!(
-                    "key {} does not have the id {} written beside it",
-                    key.kid(),
-                    entry.kid
-                )));
+                return Err(corrupt(format!("key {} does not have the id {} written beside it", key.kid(), entry.kid)));
             }
-            ring.add(TrustedKey {
-                key,
-                not_after: entry.not_after,
-            });
+            ring.add(TrustedKey { key, not_after: entry.not_after });
         }
         Ok(ring)
     }
@@ -171,11 +156,7 @@ impl Store {
             keys: ring
                 .keys()
                 .iter()
-                .map(|k| KeyEntry {
-                    kid: k.key.kid(),
-                    public_key: k.key.to_pem(),
-                    not_after: k.not_after,
-                })
+                .map(|k| KeyEntry { kid: k.key.kid(), public_key: k.key.to_pem(), not_after: k.not_after })
                 .collect(),
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("keyring serialises");

@@ -22,18 +22,10 @@ fn help_lists_commands_and_exit_codes() {
 #[test]
 fn status_of_a_missing_state_dir_says_how_to_init() {
     let dir = tempfile::tempdir().unwrap();
-    let out = activator()
-        .arg("--state")
-        .arg(dir.path().join("nope"))
-        .arg("status")
-        .assert()
-        .code(30);
+    let out = activator().arg("--state").arg(dir.path().join("nope")).arg("status").assert().code(30);
     let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(err.contains("activator init"), "{err}");
-    assert!(
-        !dir.path().join("nope").exists(),
-        "status must not create the directory"
-    );
+    assert!(!dir.path().join("nope").exists(), "status must not create the directory");
 }
 
 #[test]

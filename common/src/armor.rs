@@ -49,11 +49,7 @@ pub fn armor(kind: Kind, token: &str, headers: &[(&str, String)]) -> String {
 /// compact token (not yet verified).
 pub fn read(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
     if input.len() > expected.max_len() * 2 {
-        return Err(EnvelopeError::TooLarge {
-            expected,
-            len: input.len(),
-            max: expected.max_len() * 2,
-        });
+        return Err(EnvelopeError::TooLarge { expected, len: input.len(), max: expected.max_len() * 2 });
     }
     let trimmed = input.trim_start_matches(|c: char| c.is_ascii_whitespace());
     if trimmed.starts_with(DASHES) {
@@ -68,11 +64,7 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
         expected,
         detail: format!("armor line {line}: {detail}"),
     };
-    let mut lines = input
-        .split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .enumerate()
-        .map(|(i, l)| (i + 1, l));
+    let mut lines = input.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).enumerate().map(|(i, l)| (i + 1, l));
 
     let (n, begin) = lines.next().ok_or_else(|| bad(1, "empty"))?;
     let label = begin
@@ -95,9 +87,7 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
             .position(|(_, l)| l.is_empty())
             .ok_or_else(|| bad(rest[0].0, "header lines must be followed by an empty line"))?;
         for (n, line) in &rest[..blank] {
-            let (name, _) = line
-                .split_once(": ")
-                .ok_or_else(|| bad(*n, "a header line is `Name: value`"))?;
+            let (name, _) = line.split_once(": ").ok_or_else(|| bad(*n, "a header line is `Name: value`"))?;
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(bad(*n, "a header name is letters, digits and `-`"));
             }
@@ -116,28 +106,19 @@ fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
             break;
         }
         if last_short {
-            return Err(bad(
-                *n - 1,
-                &format!("only the last token line may be shorter than {LINE_WIDTH} characters"),
-            ));
+            return Err(bad(*n - 1, &format!("only the last token line may be shorter than {LINE_WIDTH} characters")));
         }
         if line.is_empty() || line.len() > LINE_WIDTH {
             return Err(bad(*n, &format!("token lines are 1 to {LINE_WIDTH} characters")));
         }
-        if !line
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
+        if !line.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
             return Err(bad(*n, "a token line holds only base64url characters and `.`"));
         }
         last_short = line.len() < LINE_WIDTH;
         token.push_str(line);
     }
     if !finished {
-        return Err(bad(
-            rest.last().map_or(1, |(n, _)| *n),
-            &format!("missing `{end}` (is the file cut short?)"),
-        ));
+        return Err(bad(rest.last().map_or(1, |(n, _)| *n), &format!("missing `{end}` (is the file cut short?)")));
     }
     if token.is_empty() {
         return Err(bad(end_line, "no token between the header and the END line"));
@@ -188,10 +169,7 @@ mod tests {
         }
         assert!(matches!(
             read(&armor(Kind::ActivationReceipt, &token(), &[]), Kind::License),
-            Err(EnvelopeError::WrongKind {
-                found: Kind::ActivationReceipt,
-                ..
-            })
+            Err(EnvelopeError::WrongKind { found: Kind::ActivationReceipt, .. })
         ));
     }
 

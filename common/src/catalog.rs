@@ -180,10 +180,9 @@ impl Catalog {
             line: e.span().map(|s| line_at(text, s.start)),
             message: e.message().to_owned(),
         })?;
-        catalog.validate().map_err(|(needle, message)| CatalogError {
-            line: needle.and_then(|n| line_of(text, &n)),
-            message,
-        })?;
+        catalog
+            .validate()
+            .map_err(|(needle, message)| CatalogError { line: needle.and_then(|n| line_of(text, &n)), message })?;
         Ok(catalog)
     }
 
@@ -204,18 +203,13 @@ impl Catalog {
 
     /// The packages an edition may take on an engine.
     pub fn allowed_packages<'a>(&'a self, edition: &'a Edition, engine: Option<&str>) -> &'a [String] {
-        engine
-            .and_then(|e| edition.engine_packages.get(e))
-            .unwrap_or(&edition.packages)
+        engine.and_then(|e| edition.engine_packages.get(e)).unwrap_or(&edition.packages)
     }
 
     fn validate(&self) -> Result<(), (Option<String>, String)> {
         let quoted = |s: &str| Some(format!("\"{s}\""));
         if self.format != CATALOG_FORMAT {
-            return Err((
-                Some("format".into()),
-                format!("format {} is not {CATALOG_FORMAT}", self.format),
-            ));
+            return Err((Some("format".into()), format!("format {} is not {CATALOG_FORMAT}", self.format)));
         }
         let p = &self.product;
         if p.id.trim().is_empty() {
@@ -231,22 +225,13 @@ impl Catalog {
             || p.notice_days > MAX_PERIOD_DAYS
             || p.activation_window_days > MAX_PERIOD_DAYS
         {
-            return Err((
-                None,
-                format!("grace, notice and activation periods are at most {MAX_PERIOD_DAYS} days"),
-            ));
+            return Err((None, format!("grace, notice and activation periods are at most {MAX_PERIOD_DAYS} days")));
         }
         if p.default_term_months == 0 {
-            return Err((
-                Some("default_term_months".into()),
-                "default_term_months must be at least 1".into(),
-            ));
+            return Err((Some("default_term_months".into()), "default_term_months must be at least 1".into()));
         }
         if p.settlements.is_empty() {
-            return Err((
-                Some("settlements".into()),
-                "product.settlements lists no settlement account kind".into(),
-            ));
+            return Err((Some("settlements".into()), "product.settlements lists no settlement account kind".into()));
         }
         unique("settlement", p.settlements.iter())?;
         unique("region", p.regions.iter())?;
@@ -262,10 +247,7 @@ impl Catalog {
         }
         for e in &self.editions {
             if e.free && (!e.plans.is_empty() || !e.packages.is_empty()) {
-                return Err((
-                    quoted(&e.id),
-                    format!("edition `{}` is free: it takes no plan and no package", e.id),
-                ));
+                return Err((quoted(&e.id), format!("edition `{}` is free: it takes no plan and no package", e.id)));
             }
             if !e.free && e.plans.is_empty() {
                 return Err((quoted(&e.id), format!("edition `{}` is sold on no plan", e.id)));
@@ -273,10 +255,7 @@ impl Catalog {
             if e.plans.contains(&Plan::PayAsYouGo) && self.pay_as_you_go.is_none() {
                 return Err((
                     quoted(&e.id),
-                    format!(
-                        "edition `{}` is sold pay-as-you-go but [pay_as_you_go] is missing",
-                        e.id
-                    ),
+                    format!("edition `{}` is sold pay-as-you-go but [pay_as_you_go] is missing", e.id),
                 ));
             }
             let lists = std::iter::once((None, &e.packages)).chain(e.engine_packages.iter().map(|(k, v)| (Some(k), v)));
@@ -286,20 +265,14 @@ impl Catalog {
                 {
                     return Err((
                         quoted(&e.id),
-                        format!(
-                            "edition `{}` names engine `{engine}`, which product.engines does not list",
-                            e.id
-                        ),
+                        format!("edition `{}` names engine `{engine}`, which product.engines does not list", e.id),
                     ));
                 }
                 for pkg in list {
                     if self.package(pkg).is_none() {
                         return Err((
                             quoted(pkg),
-                            format!(
-                                "edition `{}` takes package `{pkg}`, which is not declared in [[packages]]",
-                                e.id
-                            ),
+                            format!("edition `{}` takes package `{pkg}`, which is not declared in [[packages]]", e.id),
                         ));
                     }
                 }
@@ -309,10 +282,7 @@ impl Catalog {
             if pkg.tiers.is_empty() {
                 return Err((quoted(&pkg.id), format!("package `{}` has no tier", pkg.id)));
             }
-            unique(
-                &format!("tier of package `{}`", pkg.id),
-                pkg.tiers.iter().map(|t| &t.id),
-            )?;
+            unique(&format!("tier of package `{}`", pkg.id), pkg.tiers.iter().map(|t| &t.id))?;
             if pkg.tiers.iter().any(|t| t.id == "none") {
                 return Err((
                     quoted(&pkg.id),
@@ -322,10 +292,7 @@ impl Catalog {
         }
         for q in &self.quotas {
             if q.steps.is_empty() || q.steps.windows(2).any(|w| w[0].value >= w[1].value) {
-                return Err((
-                    quoted(&q.id),
-                    format!("quota `{}` needs steps in strictly ascending order", q.id),
-                ));
+                return Err((quoted(&q.id), format!("quota `{}` needs steps in strictly ascending order", q.id)));
             }
         }
         Ok(())
@@ -357,9 +324,7 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
         .position(|line| {
             let code = line.split('#').next().unwrap_or("");
             if is_key {
-                code.trim_start()
-                    .strip_prefix(needle)
-                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+                code.trim_start().strip_prefix(needle).is_some_and(|rest| rest.trim_start().starts_with('='))
             } else {
                 code.contains(needle)
             }
@@ -436,12 +401,7 @@ tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps
         assert_eq!(err.line, Some(17), "{err}");
 
         let unknown = MINIMAL.replace("free = true", "free = true\nprice = 3");
-        assert!(
-            Catalog::from_toml(&unknown)
-                .unwrap_err()
-                .to_string()
-                .contains("unknown field")
-        );
+        assert!(Catalog::from_toml(&unknown).unwrap_err().to_string().contains("unknown field"));
     }
 
     #[test]

@@ -131,10 +131,7 @@ pub struct Envelope<'a> {
 
 impl fmt::Debug for Envelope<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Envelope")
-            .field("kind", &self.kind)
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("Envelope").field("kind", &self.kind).field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -147,20 +144,11 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::Empty { expected });
         }
         if token.len() > expected.max_len() {
-            return Err(EnvelopeError::TooLarge {
-                expected,
-                len: token.len(),
-                max: expected.max_len(),
-            });
+            return Err(EnvelopeError::TooLarge { expected, len: token.len(), max: expected.max_len() });
         }
-        let malformed = |detail: &str| EnvelopeError::Malformed {
-            expected,
-            detail: detail.to_owned(),
-        };
+        let malformed = |detail: &str| EnvelopeError::Malformed { expected, detail: detail.to_owned() };
 
-        let (head, _) = token
-            .split_once('.')
-            .ok_or_else(|| malformed("it has no `.` separators"))?;
+        let (head, _) = token.split_once('.').ok_or_else(|| malformed("it has no `.` separators"))?;
         let kind_tag: String = head.chars().take_while(|c| c.is_ascii_lowercase()).collect();
         let version = &head[kind_tag.len()..];
         let found = Kind::from_tag(&kind_tag)
@@ -169,32 +157,21 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::WrongKind { expected, found });
         }
         if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(malformed(&format!(
-                "`{head}` is not a type and version such as `{}1`",
-                expected.tag()
-            )));
+            return Err(malformed(&format!("`{head}` is not a type and version such as `{}1`", expected.tag())));
         }
         if version != VERSION.to_string() {
-            return Err(EnvelopeError::UnsupportedVersion {
-                kind: expected,
-                version: version.to_owned(),
-            });
+            return Err(EnvelopeError::UnsupportedVersion { kind: expected, version: version.to_owned() });
         }
 
         let parts: Vec<&str> = token.split('.').collect();
         if parts.len() != 4 {
-            return Err(malformed(&format!(
-                "it has {} `.`-separated parts instead of 4",
-                parts.len()
-            )));
+            return Err(malformed(&format!("it has {} `.`-separated parts instead of 4", parts.len())));
         }
         let kid_text = parts[1];
         if kid_text.len() != KID_HEX_LEN {
             return Err(malformed("its key id is not 16 hex digits"));
         }
-        let kid: KeyId = kid_text
-            .parse()
-            .map_err(|()| malformed("its key id is not 16 lowercase hex digits"))?;
+        let kid: KeyId = kid_text.parse().map_err(|()| malformed("its key id is not 16 lowercase hex digits"))?;
         let payload = URL_SAFE_NO_PAD
             .decode(parts[2])
             .map_err(|_| malformed("its payload is not base64url without padding (is the token cut short?)"))?;
@@ -210,17 +187,10 @@ impl<'a> Envelope<'a> {
         let sig_bytes = URL_SAFE_NO_PAD
             .decode(parts[3])
             .map_err(|_| malformed("its signature is not base64url without padding"))?;
-        let signature: [u8; SIGNATURE_LEN] = sig_bytes
-            .try_into()
-            .map_err(|_| malformed("its signature is not 64 bytes"))?;
+        let signature: [u8; SIGNATURE_LEN] =
+            sig_bytes.try_into().map_err(|_| malformed("its signature is not 64 bytes"))?;
         let signed_len = token.len() - parts[3].len() - 1;
-        Ok(Envelope {
-            kind: found,
-            kid,
-            signed: &token[..signed_len],
-            payload,
-            signature,
-        })
+        Ok(Envelope { kind: found, kid, signed: &token[..signed_len], payload, signature })
     }
 
     /// The kind.
@@ -245,10 +215,7 @@ impl<'a> Envelope<'a> {
             .key
             .verifying_key()
             .verify_strict(self.signed.as_bytes(), &signature)
-            .map_err(|_| EnvelopeError::BadSignature {
-                kind: self.kind,
-                kid: self.kid,
-            })?;
+            .map_err(|_| EnvelopeError::BadSignature { kind: self.kind, kid: self.kid })?;
         Ok(&self.payload)
     }
 }
@@ -266,14 +233,9 @@ pub struct Verified<T> {
 pub fn open<T: DeserializeOwned>(token: &str, kind: Kind, keyring: &Keyring) -> Result<Verified<T>, EnvelopeError> {
     let envelope = Envelope::parse(token, kind)?;
     let payload = envelope.verify(keyring)?;
-    let content = serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload {
-        kind,
-        detail: e.to_string(),
-    })?;
-    Ok(Verified {
-        content,
-        kid: envelope.kid,
-    })
+    let content =
+        serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload { kind, detail: e.to_string() })?;
+    Ok(Verified { content, kid: envelope.kid })
 }
 
 /// The bytes that are signed: `<tag><version>.<kid>.<base64url(payload)>`.
@@ -454,16 +416,10 @@ mod tests {
         ));
         assert!(matches!(
             open::<serde_json::Value>(&token, Kind::ActivationReceipt, &ring),
-            Err(EnvelopeError::WrongKind {
-                found: Kind::License,
-                ..
-            })
+            Err(EnvelopeError::WrongKind { found: Kind::License, .. })
         ));
         let v2 = token.replacen("lic1.", "lic2.", 1);
-        assert!(matches!(
-            Envelope::parse(&v2, Kind::License),
-            Err(EnvelopeError::UnsupportedVersion { .. })
-        ));
+        assert!(matches!(Envelope::parse(&v2, Kind::License), Err(EnvelopeError::UnsupportedVersion { .. })));
         let mut payload_changed = token.clone().into_bytes();
         payload_changed[25] = if payload_changed[25] == b'A' { b'B' } else { b'A' };
         let payload_changed = String::from_utf8(payload_changed).unwrap();
@@ -472,10 +428,7 @@ mod tests {
             Err(EnvelopeError::BadSignature { .. })
         ));
         let huge = "a".repeat(Kind::License.max_len() + 1);
-        assert!(matches!(
-            Envelope::parse(&huge, Kind::License),
-            Err(EnvelopeError::TooLarge { .. })
-        ));
+        assert!(matches!(Envelope::parse(&huge, Kind::License), Err(EnvelopeError::TooLarge { .. })));
     }
 
     #[test]

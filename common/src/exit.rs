@@ -137,11 +137,7 @@ pub trait Explain: std::error::Error {
 /// Formats an error for a terminal: `error: <what>` then `hint: <what to do>`,
 /// with control characters escaped (messages may quote signed text).
 pub fn render(error: &dyn Explain) -> String {
-    format!(
-        "error: {}\nhint: {}\n",
-        crate::text::escape(&error.to_string()),
-        crate::text::escape(&error.hint())
-    )
+    format!("error: {}\nhint: {}\n", crate::text::escape(&error.to_string()), crate::text::escape(&error.hint()))
 }
 
 #[cfg(test)]

@@ -16,28 +16,14 @@ pub fn read_text(path: &Path, max: usize) -> Result<String, InputError> {
             .lock()
             .take(limit)
             .read_to_end(&mut bytes)
-            .map_err(|source| InputError::Io {
-                path: name.clone(),
-                source,
-            })?;
+            .map_err(|source| InputError::Io { path: name.clone(), source })?;
     } else {
-        let meta = std::fs::metadata(path).map_err(|source| InputError::Io {
-            path: name.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(path).map_err(|source| InputError::Io { path: name.clone(), source })?;
         if meta.is_dir() {
             return Err(InputError::Directory { path: name });
         }
-        let file = std::fs::File::open(path).map_err(|source| InputError::Io {
-            path: name.clone(),
-            source,
-        })?;
-        file.take(limit)
-            .read_to_end(&mut bytes)
-            .map_err(|source| InputError::Io {
-                path: name.clone(),
-                source,
-            })?;
+        let file = std::fs::File::open(path).map_err(|source| InputError::Io { path: name.clone(), source })?;
+        file.take(limit).read_to_end(&mut bytes).map_err(|source| InputError::Io { path: name.clone(), source })?;
     }
     if bytes.len() > max {
         return Err(InputError::TooLarge { path: name, max });
@@ -65,10 +51,7 @@ pub enum InputError {
         path: PathBuf,
     },
     /// More than the limit.
-    #[error(
-        "{} is larger than {max} bytes, more than any valid file of this kind",
-        display(path)
-    )]
+    #[error("{} is larger than {max} bytes, more than any valid file of this kind", display(path))]
     TooLarge {
         /// The path.
         path: PathBuf,
@@ -84,11 +67,7 @@ pub enum InputError {
 }
 
 fn display(path: &Path) -> String {
-    if path == Path::new("-") {
-        "standard input".to_owned()
-    } else {
-        path.display().to_string()
-    }
+    if path == Path::new("-") { "standard input".to_owned() } else { path.display().to_string() }
 }
 
 impl Explain for InputError {

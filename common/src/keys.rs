@@ -78,8 +78,7 @@ impl serde::Serialize for KeyId {
 impl<'de> serde::Deserialize<'de> for KeyId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse()
-            .map_err(|()| serde::de::Error::custom("a key id is 16 lowercase hex digits"))
+        s.parse().map_err(|()| serde::de::Error::custom("a key id is 16 lowercase hex digits"))
     }
 }
 
@@ -96,10 +95,7 @@ impl PublicKey {
         if key.is_weak() {
             return Err(KeyError::WeakKey);
         }
-        Ok(PublicKey {
-            kid: KeyId::of(&key),
-            key,
-        })
+        Ok(PublicKey { kid: KeyId::of(&key), key })
     }
 
     /// Parses a key from its 32 raw bytes.
@@ -115,9 +111,7 @@ impl PublicKey {
 
     /// The SPKI PEM text of this key.
     pub fn to_pem(&self) -> String {
-        self.key
-            .to_public_key_pem(pkcs8::LineEnding::LF)
-            .expect("an Ed25519 public key always encodes as SPKI")
+        self.key.to_public_key_pem(pkcs8::LineEnding::LF).expect("an Ed25519 public key always encodes as SPKI")
     }
 
     /// The key id.
@@ -191,11 +185,7 @@ impl Keyring {
     /// The key ids, comma-separated, for messages.
     pub fn kids(&self) -> String {
         let kids: Vec<String> = self.keys.iter().map(|k| k.key.kid().to_string()).collect();
-        if kids.is_empty() {
-            "none".to_owned()
-        } else {
-            kids.join(", ")
-        }
+        if kids.is_empty() { "none".to_owned() } else { kids.join(", ") }
     }
 }
 

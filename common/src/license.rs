@@ -191,24 +191,17 @@ impl License {
     /// The phase of this license at `now`.
     pub fn phase_at(&self, now: Timestamp) -> Phase {
         if now < self.not_before {
-            return Phase::NotYetValid {
-                starts_at: self.not_before,
-            };
+            return Phase::NotYetValid { starts_at: self.not_before };
         }
         match self.expires_at {
             None => Phase::Active { expires_at: None },
-            Some(expired_at) if now < expired_at => Phase::Active {
-                expires_at: Some(expired_at),
-            },
+            Some(expired_at) if now < expired_at => Phase::Active { expires_at: Some(expired_at) },
             Some(expired_at) => {
                 let release_at = self.release_at().expect("expires_at is set");
                 if now < release_at {
                     Phase::Grace { expired_at, release_at }
                 } else {
-                    Phase::Released {
-                        expired_at,
-                        released_at: release_at,
-                    }
+                    Phase::Released { expired_at, released_at: release_at }
                 }
             }
         }
@@ -315,10 +308,7 @@ pub(crate) mod tests {
         assert_eq!(l.phase_at(t("2026-12-31T23:59:59Z")).name(), "active");
         assert_eq!(
             l.phase_at(t("2027-01-01T00:00:00Z")),
-            Phase::Grace {
-                expired_at: t("2027-01-01T00:00:00Z"),
-                release_at: t("2027-01-15T00:00:00Z")
-            }
+            Phase::Grace { expired_at: t("2027-01-01T00:00:00Z"), release_at: t("2027-01-15T00:00:00Z") }
         );
         assert_eq!(l.phase_at(t("2027-01-14T23:59:59Z")).name(), "grace");
         assert_eq!(l.phase_at(t("2027-01-15T00:00:00Z")).name(), "released");
@@ -330,10 +320,7 @@ pub(crate) mod tests {
         let t = |s: &str| Timestamp::parse_wire(s).unwrap();
         assert!(!l.expiring_soon(t("2026-12-01T23:59:59Z")));
         assert!(l.expiring_soon(t("2026-12-02T00:00:00Z")));
-        assert!(
-            !l.expiring_soon(t("2027-01-02T00:00:00Z")),
-            "in grace it is expired, not expiring"
-        );
+        assert!(!l.expiring_soon(t("2027-01-02T00:00:00Z")), "in grace it is expired, not expiring");
     }
 
     #[test]
@@ -342,10 +329,7 @@ pub(crate) mod tests {
         l.plan = Plan::Perpetual;
         l.expires_at = None;
         l.check_shape().unwrap();
-        assert!(
-            l.phase_at(Timestamp::parse_wire("2999-01-01T00:00:00Z").unwrap())
-                .is_usable()
-        );
+        assert!(l.phase_at(Timestamp::parse_wire("2999-01-01T00:00:00Z").unwrap()).is_usable());
     }
 
     #[test]
@@ -354,28 +338,13 @@ pub(crate) mod tests {
         let json = serde_json::to_string(&l).unwrap();
         assert_eq!(serde_json::from_str::<License>(&json).unwrap(), l);
         let unknown = json.replacen("{", "{\"admin\":true,", 1);
-        assert!(
-            serde_json::from_str::<License>(&unknown)
-                .unwrap_err()
-                .to_string()
-                .contains("unknown field")
-        );
+        assert!(serde_json::from_str::<License>(&unknown).unwrap_err().to_string().contains("unknown field"));
         let dup = json.replacen("{", "{\"sequence\":99,", 1);
-        assert!(
-            serde_json::from_str::<License>(&dup)
-                .unwrap_err()
-                .to_string()
-                .contains("duplicate field")
-        );
+        assert!(serde_json::from_str::<License>(&dup).unwrap_err().to_string().contains("duplicate field"));
         let dup_pkg = json.replace(
             "\"packages\":{",
             "\"packages\":{\"data_service\":{\"tier\":\"api.s2.large\",\"includes\":[\"api.s2.large\"],\"limits\":{}},",
         );
-        assert!(
-            serde_json::from_str::<License>(&dup_pkg)
-                .unwrap_err()
-                .to_string()
-                .contains("duplicate key")
-        );
+        assert!(serde_json::from_str::<License>(&dup_pkg).unwrap_err().to_string().contains("duplicate key"));
     }
 }

@@ -42,9 +42,7 @@ impl Passphrase {
         use base64::Engine as _;
         let mut bytes = Zeroizing::new([0u8; 24]);
         rand::fill(&mut bytes[..]);
-        Passphrase(Zeroizing::new(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..]),
-        ))
+        Passphrase(Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..])))
     }
 
     /// The passphrase text, for writing it to a 0600 file.
@@ -100,10 +98,7 @@ impl IssuerKey {
 
     /// The encrypted PKCS#8 v1 PEM of this key.
     pub fn to_encrypted_pem(&self, passphrase: &Passphrase) -> Result<Zeroizing<String>, KeyError> {
-        let bytes = KeypairBytes {
-            secret_key: self.key.to_bytes(),
-            public_key: None,
-        };
+        let bytes = KeypairBytes { secret_key: self.key.to_bytes(), public_key: None };
         bytes
             .to_pkcs8_encrypted_pem(passphrase.0.as_bytes(), pkcs8::LineEnding::LF)
             .map_err(|e| KeyError::Encode(e.to_string()))
@@ -125,9 +120,7 @@ impl IssuerKey {
 
 impl fmt::Debug for IssuerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuerKey")
-            .field("kid", &self.kid())
-            .finish_non_exhaustive()
+        f.debug_struct("IssuerKey").field("kid", &self.kid()).finish_non_exhaustive()
     }
 }
 
@@ -146,10 +139,7 @@ mod tests {
         assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"));
         let back = IssuerKey::from_encrypted_pem(&pem, &pass("correct horse\n")).unwrap();
         assert_eq!(back.kid(), key.kid());
-        assert!(matches!(
-            IssuerKey::from_encrypted_pem(&pem, &pass("wrong")),
-            Err(KeyError::WrongPassphrase)
-        ));
+        assert!(matches!(IssuerKey::from_encrypted_pem(&pem, &pass("wrong")), Err(KeyError::WrongPassphrase)));
         assert!(matches!(
             IssuerKey::from_encrypted_pem("-----BEGIN PUBLIC KEY-----", &pass("x")),
             Err(KeyError::NotAPrivateKey)

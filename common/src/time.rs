@@ -123,11 +123,7 @@ pub fn human_duration(d: Duration) -> String {
     let (days, hours, minutes) = (secs / 86_400, (secs % 86_400) / 3_600, (secs % 3_600) / 60);
     let unit = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
     if days > 0 {
-        if hours > 0 {
-            format!("{} {}", unit(days, "day"), unit(hours, "hour"))
-        } else {
-            unit(days, "day")
-        }
+        if hours > 0 { format!("{} {}", unit(days, "day"), unit(hours, "hour")) } else { unit(days, "day") }
     } else if hours > 0 {
         format!("{} {}", unit(hours, "hour"), unit(minutes, "minute"))
     } else if minutes > 0 {
@@ -148,10 +144,7 @@ mod tests {
         assert!(Timestamp::parse_wire("2026-11-23T08:00:00+01:00").is_err());
         assert!(Timestamp::parse_wire("2026-11-23T08:00:00.5Z").is_err());
         assert!(Timestamp::parse_wire("2026-11-23").is_err());
-        assert_eq!(
-            Timestamp::parse("2026-11-23").unwrap().to_string(),
-            "2026-11-23T00:00:00Z"
-        );
+        assert_eq!(Timestamp::parse("2026-11-23").unwrap().to_string(), "2026-11-23T00:00:00Z");
     }
 
     #[test]

@@ -42,39 +42,22 @@ pub fn demo_order() -> Order {
 /// Runs the demo in `dir` (which must not exist, or be empty), writing the
 /// transcript to `out`.
 pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), IssuerError> {
-    if dir.exists()
-        && std::fs::read_dir(dir)
-            .map_err(IssuerError::io("read", dir))?
-            .next()
-            .is_some()
-    {
-        return Err(IssuerError::Exists {
-            path: dir.to_path_buf(),
-        });
+    if dir.exists() && std::fs::read_dir(dir).map_err(IssuerError::io("read", dir))?.next().is_some() {
+        return Err(IssuerError::Exists { path: dir.to_path_buf() });
     }
     std::fs::create_dir_all(dir).map_err(IssuerError::io("create", dir))?;
-    let mut say = |text: String| {
-        out.write_all(text.as_bytes())
-            .map_err(IssuerError::io("write", "standard output"))
-    };
+    let mut say = |text: String| out.write_all(text.as_bytes()).map_err(IssuerError::io("write", "standard output"));
     let d = |name: &str| dir.join(name);
     let q = |p: &Path| shell_quote(&p.display().to_string());
 
-    say(format!(
-        "# Demo directory: {}\n# Every file below stays there for you to inspect.\n\n",
-        dir.display()
-    ))?;
+    say(format!("# Demo directory: {}\n# Every file below stays there for you to inspect.\n\n", dir.display()))?;
 
     // 1. The vendor's key, with a random passphrase kept in a 0600 file.
     let pass_file = d("passphrase.txt");
     let passphrase = Passphrase::random();
     keyfile::write_new(&pass_file, format!("{}\n", passphrase.expose()).as_bytes(), 0o600)?;
     let key_dir = d("keys");
-    say(format!(
-        "$ issuer keygen --out {} --passphrase-file {}\n",
-        q(&key_dir),
-        q(&pass_file)
-    ))?;
+    say(format!("$ issuer keygen --out {} --passphrase-file {}\n", q(&key_dir), q(&pass_file)))?;
     let files = keyfile::keygen(&key_dir, &passphrase)?;
     say(format!(
         "wrote {} (encrypted PKCS#8, mode 0600) and {}\nkey id {}\n\n",
@@ -104,18 +87,10 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
     let key = keyfile::read_key(&files.key, &passphrase)?;
     let issued = issue(&key, &catalog, &order, now)?;
     keyfile::write_new(&license_path, issued.armored().as_bytes(), 0o644)?;
-    say(format!(
-        "wrote license {} to {}\n\n",
-        issued.license.id,
-        license_path.display()
-    ))?;
+    say(format!("wrote license {} to {}\n\n", issued.license.id, license_path.display()))?;
 
     // 3. Inspect it with the public key only.
-    say(format!(
-        "$ issuer inspect {} --pub {}\n",
-        q(&license_path),
-        q(&files.public)
-    ))?;
+    say(format!("$ issuer inspect {} --pub {}\n", q(&license_path), q(&files.public)))?;
     let text = std::fs::read_to_string(&license_path).map_err(IssuerError::io("read", &license_path))?;
     let inspection = inspect(&text, keyfile::read_public(&files.public)?, now)?;
     say(format!("{inspection}\n"))?;
@@ -123,11 +98,7 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
     // 4. The install: init, activate, status, check.
     let state = d("state");
     let act = format!("activator --state {}", q(&state));
-    say(format!(
-        "$ {act} init --product {} --trust {}\n",
-        catalog.product.id,
-        q(&files.public)
-    ))?;
+    say(format!("$ {act} init --product {} --trust {}\n", catalog.product.id, q(&files.public)))?;
     let mut activator = Activator::init(&state, &catalog.product.id, &[keyfile::read_public(&files.public)?])?;
     say(format!(
         "initialised {} for product {} (community edition), trusting key {}\n\n",
@@ -143,27 +114,16 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
     say(format!("$ {act} check data_service --tier api.s1.small\n"))?;
     match activator.check("data_service", Some("api.s1.small"), now) {
         Ok(grant) => say(format!("{grant}(exit status 0)\n\n"))?,
-        Err(denied) => say(format!(
-            "{}(exit status {})\n\n",
-            exit::render(&denied),
-            denied.class().code()
-        ))?,
+        Err(denied) => say(format!("{}(exit status {})\n\n", exit::render(&denied), denied.class().code()))?,
     }
 
     say(format!("$ {act} check data_service --tier api.s2.large\n"))?;
     match activator.check("data_service", Some("api.s2.large"), now) {
         Ok(grant) => say(format!("{grant}(exit status 0)\n\n"))?,
-        Err(denied) => say(format!(
-            "{}(exit status {})\n\n",
-            exit::render(&denied),
-            denied.class().code()
-        ))?,
+        Err(denied) => say(format!("{}(exit status {})\n\n", exit::render(&denied), denied.class().code()))?,
     }
 
-    say(format!(
-        "# Done. Try the commands above yourself; everything is in {}.\n",
-        dir.display()
-    ))
+    say(format!("# Done. Try the commands above yourself; everything is in {}.\n", dir.display()))
 }
 
 fn shell_quote(s: &str) -> String {
@@ -186,26 +146,14 @@ mod tests {
         run(&dir, Timestamp::now(), &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(out.contains("activated license"), "{out}");
-        assert!(
-            out.contains("data_service: entitled at tier api.s1.small (qps 2500)"),
-            "{out}"
-        );
+        assert!(out.contains("data_service: entitled at tier api.s1.small (qps 2500)"), "{out}");
         assert!(out.contains("does not include tier `api.s2.large`"), "{out}");
         assert!(out.contains("(exit status 20)"), "{out}");
-        for f in [
-            "passphrase.txt",
-            "keys/issuer.key",
-            "keys/issuer.pub",
-            "license.txt",
-            "state/state.json",
-        ] {
+        for f in ["passphrase.txt", "keys/issuer.key", "keys/issuer.pub", "license.txt", "state/state.json"] {
             assert!(dir.join(f).exists(), "{f} missing");
         }
         let mut again = Vec::new();
-        assert!(matches!(
-            run(&dir, Timestamp::now(), &mut again),
-            Err(IssuerError::Exists { .. })
-        ));
+        assert!(matches!(run(&dir, Timestamp::now(), &mut again), Err(IssuerError::Exists { .. })));
     }
 
     #[test]

@@ -93,23 +93,11 @@ impl fmt::Display for Inspection {
         }
         for (i, (name, g)) in l.packages.iter().enumerate() {
             let limits: Vec<String> = g.limits.iter().map(|(k, v)| format!("{} {v}", escape(k))).collect();
-            let limits = if limits.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", limits.join(", "))
-            };
-            row(
-                f,
-                if i == 0 { "Packages:" } else { "" },
-                &format!("{} = {}{limits}", escape(name), escape(&g.tier)),
-            )?;
+            let limits = if limits.is_empty() { String::new() } else { format!(" ({})", limits.join(", ")) };
+            row(f, if i == 0 { "Packages:" } else { "" }, &format!("{} = {}{limits}", escape(name), escape(&g.tier)))?;
         }
         for (i, (name, v)) in l.quotas.iter().enumerate() {
-            row(
-                f,
-                if i == 0 { "Quotas:" } else { "" },
-                &format!("{} = {v}", escape(name)),
-            )?;
+            row(f, if i == 0 { "Quotas:" } else { "" }, &format!("{} = {v}", escape(name)))?;
         }
         let state = match l.phase_at(now) {
             Phase::NotYetValid { starts_at } => {

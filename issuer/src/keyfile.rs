@@ -48,11 +48,7 @@ pub fn keygen(dir: &Path, passphrase: &Passphrase) -> Result<KeyFiles, IssuerErr
         let _ = std::fs::remove_file(&key_path);
         return Err(e);
     }
-    Ok(KeyFiles {
-        key: key_path,
-        public: pub_path,
-        kid: key.kid(),
-    })
+    Ok(KeyFiles { key: key_path, public: pub_path, kid: key.kid() })
 }
 
 /// Opens an encrypted private key file.
@@ -94,31 +90,19 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IssuerError
     let _ = mode;
     let mut file = options.open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            IssuerError::Exists {
-                path: path.to_path_buf(),
-            }
+            IssuerError::Exists { path: path.to_path_buf() }
         } else {
-            IssuerError::Io {
-                action: "create",
-                path: path.to_path_buf(),
-                source: e,
-            }
+            IssuerError::Io { action: "create", path: path.to_path_buf(), source: e }
         }
     })?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
     if let Err(e) = written {
         let _ = std::fs::remove_file(path);
-        return Err(IssuerError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            source: e,
-        });
+        return Err(IssuerError::Io { action: "write", path: path.to_path_buf(), source: e });
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         #[cfg(unix)]
-        std::fs::File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(IssuerError::io("sync", parent))?;
+        std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(IssuerError::io("sync", parent))?;
     }
     Ok(())
 }
@@ -128,10 +112,7 @@ pub fn write_replacing(path: &Path, bytes: &[u8], force: bool) -> Result<(), Iss
     if !force {
         return write_new(path, bytes, 0o644);
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| IssuerError::Io {
         action: "write",
         path: path.to_path_buf(),
@@ -142,11 +123,7 @@ pub fn write_replacing(path: &Path, bytes: &[u8], force: bool) -> Result<(), Iss
     write_new(&tmp, bytes, 0o644)?;
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        IssuerError::Io {
-            action: "write",
-            path: path.to_path_buf(),
-            source: e,
-        }
+        IssuerError::Io { action: "write", path: path.to_path_buf(), source: e }
     })
 }
 
@@ -180,13 +157,7 @@ mod tests {
         std::fs::write(&file, "from-file\n").unwrap();
         let p = passphrase_from(Some(&file), Some("from-env".into())).unwrap().unwrap();
         assert_eq!(p.expose(), "from-file");
-        assert_eq!(
-            passphrase_from(None, Some("from-env".into()))
-                .unwrap()
-                .unwrap()
-                .expose(),
-            "from-env"
-        );
+        assert_eq!(passphrase_from(None, Some("from-env".into())).unwrap().unwrap().expose(), "from-env");
         assert!(passphrase_from(None, None).unwrap().is_none());
     }
 }

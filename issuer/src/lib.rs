@@ -7,6 +7,9 @@
 //! * [`order`]: an order and its validation against the product
 //!   [catalog](license_common::catalog), with refusals that name the rule;
 //! * [`issue`]: sign the license;
+//! * [`upgrade`](mod@upgrade): upgrades that only go up, renewals, and the
+//!   `sequence`/`supersedes` chain; [`quote`](mod@quote): prorated prices in
+//!   integer fen;
 //! * [`inspect`](mod@inspect): verify a license and describe it;
 //! * [`demo`]: the end-to-end walk-through behind `issuer demo`.
 //!
@@ -51,6 +54,8 @@ pub mod error;
 pub mod inspect;
 pub mod keyfile;
 pub mod order;
+pub mod quote;
+pub mod upgrade;
 
 use license_common::armor;
 use license_common::catalog::Catalog;
@@ -76,17 +81,12 @@ impl Issued {
     /// The armored file form, with unsigned header lines for people.
     pub fn armored(&self) -> String {
         let l = &self.license;
-        let expires = l
-            .expires_at
-            .map_or_else(|| "never (perpetual)".to_owned(), |e| e.to_string());
+        let expires = l.expires_at.map_or_else(|| "never (perpetual)".to_owned(), |e| e.to_string());
         armor::armor(
             Kind::License,
             &self.token,
             &[
-                (
-                    "Comment",
-                    "unsigned summary for people; only the token below counts".into(),
-                ),
+                ("Comment", "unsigned summary for people; only the token below counts".into()),
                 ("License", l.id.clone()),
                 ("Licensee", escape(&l.licensee).into_owned()),
                 ("Product", format!("{} / {} / {}", l.product, l.edition, l.plan)),
@@ -102,6 +102,52 @@ pub fn issue(key: &IssuerKey, catalog: &Catalog, order: &order::Order, now: Time
     let license = order.to_license(catalog, id, now)?;
     license.check_shape().map_err(IssuerError::InvalidLicense)?;
     Ok(sign(key, license))
+}
+
+/// Reads and verifies a license this vendor signed (the CURRENT license of
+/// an upgrade, renewal or quote), with the rules every license follows.
+pub fn read_current(text: &str, trusted: &license_common::Keyring) -> Result<License, IssuerError> {
+    let token = armor::read(text, Kind::License)?;
+    let license = envelope::open::<License>(&token, Kind::License, trusted)?.content;
+    license.check_shape().map_err(IssuerError::InvalidLicense)?;
+    Ok(license)
+}
+
+/// Signs the upgrade of `current` (see [`upgrade`](mod@upgrade) for the rules).
+pub fn upgrade_license(
+    key: &IssuerKey,
+    catalog: &Catalog,
+    current: &License,
+    request: &upgrade::UpgradeRequest,
+    now: Timestamp,
+) -> Result<Issued, IssuerError> {
+    let license = upgrade::upgrade(catalog, current, request, uuid::Uuid::now_v7().to_string(), now)?;
+    license.check_shape().map_err(IssuerError::InvalidLicense)?;
+    Ok(sign(key, license))
+}
+
+/// Signs the renewal of `current`.
+pub fn renew_license(
+    key: &IssuerKey,
+    catalog: &Catalog,
+    current: &License,
+    term: upgrade::RenewTerm,
+    now: Timestamp,
+) -> Result<Issued, IssuerError> {
+    let license = upgrade::renew(catalog, current, term, uuid::Uuid::now_v7().to_string(), now)?;
+    license.check_shape().map_err(IssuerError::InvalidLicense)?;
+    Ok(sign(key, license))
+}
+
+/// Prices the upgrade of `current` at `at` (nothing is signed).
+pub fn quote_upgrade(
+    catalog: &Catalog,
+    current: &License,
+    request: &upgrade::UpgradeRequest,
+    at: Timestamp,
+) -> Result<quote::Quote, IssuerError> {
+    let next = upgrade::upgrade(catalog, current, request, String::from("quote"), at)?;
+    Ok(quote::quote(catalog, current, &next, at)?)
 }
 
 /// Signs a license as it is (no catalog check): the building block of

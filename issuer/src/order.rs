@@ -72,10 +72,7 @@ impl Order {
         if let Some(p) = &self.product
             && p != &product.id
         {
-            return Err(OrderError::WrongProduct {
-                order: p.clone(),
-                catalog: product.id.clone(),
-            });
+            return Err(OrderError::WrongProduct { order: p.clone(), catalog: product.id.clone() });
         }
         for (field, value) in [
             ("account", &self.account),
@@ -85,20 +82,14 @@ impl Order {
         ] {
             check_text(field, value)?;
         }
-        let (_, edition) = catalog
-            .edition(&self.edition)
-            .ok_or_else(|| OrderError::UnknownEdition {
-                edition: self.edition.clone(),
-                known: list(catalog.editions.iter().map(|e| &e.id)),
-            })?;
-        if edition.free {
-            return Err(OrderError::FreeEdition {
-                edition: edition.id.clone(),
-            });
-        }
-        let plan = self.plan.ok_or_else(|| OrderError::PlanMissing {
-            offered: list(edition.plans.iter()),
+        let (_, edition) = catalog.edition(&self.edition).ok_or_else(|| OrderError::UnknownEdition {
+            edition: self.edition.clone(),
+            known: list(catalog.editions.iter().map(|e| &e.id)),
         })?;
+        if edition.free {
+            return Err(OrderError::FreeEdition { edition: edition.id.clone() });
+        }
+        let plan = self.plan.ok_or_else(|| OrderError::PlanMissing { offered: list(edition.plans.iter()) })?;
         if !edition.plans.contains(&plan) {
             return Err(OrderError::PlanNotOffered {
                 edition: edition.id.clone(),
@@ -108,16 +99,11 @@ impl Order {
         }
         match (&self.engine, product.engines.is_empty()) {
             (None, false) => {
-                return Err(OrderError::EngineRequired {
-                    known: list(product.engines.iter()),
-                });
+                return Err(OrderError::EngineRequired { known: list(product.engines.iter()) });
             }
             (Some(e), true) => return Err(OrderError::EngineNotApplicable { engine: e.clone() }),
             (Some(e), false) if !product.engines.contains(e) => {
-                return Err(OrderError::UnknownEngine {
-                    engine: e.clone(),
-                    known: list(product.engines.iter()),
-                });
+                return Err(OrderError::UnknownEngine { engine: e.clone(), known: list(product.engines.iter()) });
             }
             _ => {}
         }
@@ -132,10 +118,7 @@ impl Order {
             None => product.settlements[0].clone(),
         };
         if !product.regions.is_empty() && !product.regions.contains(&self.region) {
-            return Err(OrderError::UnknownRegion {
-                region: self.region.clone(),
-                known: list(product.regions.iter()),
-            });
+            return Err(OrderError::UnknownRegion { region: self.region.clone(), known: list(product.regions.iter()) });
         }
 
         let allowed = catalog.allowed_packages(edition, self.engine.as_deref());
@@ -146,15 +129,11 @@ impl Order {
                 known: list(catalog.packages.iter().map(|p| &p.id)),
             })?;
             let position =
-                package
-                    .tiers
-                    .iter()
-                    .position(|t| &t.id == tier_id)
-                    .ok_or_else(|| OrderError::UnknownTier {
-                        package: pkg_id.clone(),
-                        tier: tier_id.clone(),
-                        known: list(package.tiers.iter().map(|t| &t.id)),
-                    })?;
+                package.tiers.iter().position(|t| &t.id == tier_id).ok_or_else(|| OrderError::UnknownTier {
+                    package: pkg_id.clone(),
+                    tier: tier_id.clone(),
+                    known: list(package.tiers.iter().map(|t| &t.id)),
+                })?;
             if !allowed.contains(pkg_id) {
                 return Err(OrderError::PackageNotAllowed {
                     package: pkg_id.clone(),
@@ -186,11 +165,7 @@ impl Order {
                 });
             }
         }
-        if let Some(missing) = catalog
-            .quotas
-            .iter()
-            .find(|q| q.required && !self.quotas.contains_key(&q.id))
-        {
+        if let Some(missing) = catalog.quotas.iter().find(|q| q.required && !self.quotas.contains_key(&q.id)) {
             return Err(OrderError::QuotaMissing {
                 quota: missing.id.clone(),
                 steps: list(missing.steps.iter().map(|s| s.value)),
@@ -212,23 +187,15 @@ impl Order {
                 if months == 0 {
                     return Err(OrderError::Term("--months must be at least 1".into()));
                 }
-                Some(
-                    not_before
-                        .plus_months(months)
-                        .ok_or_else(|| OrderError::Term("the term is too long".into()))?,
-                )
+                Some(not_before.plus_months(months).ok_or_else(|| OrderError::Term("the term is too long".into()))?)
             }
         };
         if let Some(e) = expires_at {
             if e <= not_before {
-                return Err(OrderError::Term(format!(
-                    "it would expire ({e}) before it starts ({not_before})"
-                )));
+                return Err(OrderError::Term(format!("it would expire ({e}) before it starts ({not_before})")));
             }
             if e <= now {
-                return Err(OrderError::Term(format!(
-                    "it would already be expired ({e} is in the past)"
-                )));
+                return Err(OrderError::Term(format!("it would already be expired ({e} is in the past)")));
             }
         }
         let activate_by = (plan == Plan::PayAsYouGo).then(|| now.plus_days(product.activation_window_days));
@@ -271,13 +238,10 @@ fn check_text(field: &'static str, value: &str) -> Result<(), OrderError> {
     Err(OrderError::Field { field, problem })
 }
 
-fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+/// Items joined with `, ` for messages (`none` when empty).
+pub fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     let items: Vec<String> = items.map(|i| i.to_string()).collect();
-    if items.is_empty() {
-        "none".into()
-    } else {
-        items.join(", ")
-    }
+    if items.is_empty() { "none".into() } else { items.join(", ") }
 }
 
 /// An order the catalog does not allow. Each message names the rule.
@@ -427,6 +391,58 @@ pub enum OrderError {
     /// The term (start, expiry, months) is inconsistent.
     #[error("the license term is not valid: {0}")]
     Term(String),
+    /// An upgrade would lower something.
+    #[error("{item} cannot go from `{from}` down to `{to}`: upgrades only go up")]
+    Lower {
+        /// What would go down.
+        item: String,
+        /// Its current value.
+        from: String,
+        /// The lower value asked for.
+        to: String,
+    },
+    /// Everything is already at its maximum.
+    #[error(
+        "license {id} is already at the highest edition, every package at its top tier and every quota at its maximum: there is nothing left to upgrade"
+    )]
+    NothingToUpgrade {
+        /// The current license.
+        id: String,
+    },
+    /// The request raises nothing.
+    #[error("the upgrade raises nothing (what could still be raised: {room})")]
+    NoChange {
+        /// What could be raised.
+        room: String,
+    },
+    /// The current license is in its grace period.
+    #[error("license {id} expired on {expired_at}: it cannot be upgraded until it is renewed")]
+    ExpiredUpgrade {
+        /// The current license.
+        id: String,
+        /// When it expired.
+        expired_at: Timestamp,
+    },
+    /// The current license has been released.
+    #[error("license {id} was released on {released_at} after its grace period: it can no longer be {what}")]
+    Released {
+        /// The current license.
+        id: String,
+        /// When it was released.
+        released_at: Timestamp,
+        /// `upgraded` or `renewed`.
+        what: &'static str,
+    },
+    /// The new license is for another account than the current one.
+    #[error(
+        "the current license is for account `{current}`, not `{asked}`: only the primary account may upgrade or renew"
+    )]
+    OtherAccount {
+        /// The current license's account.
+        current: String,
+        /// The account asked for.
+        asked: String,
+    },
 }
 
 impl Explain for OrderError {
@@ -443,6 +459,14 @@ impl Explain for OrderError {
             OrderError::PlanMissing { .. } => "add --plan PLAN".into(),
             OrderError::QuotaMissing { quota, .. } => format!("add --quota {quota}=N"),
             OrderError::Term(_) => "check --not-before, --until and --months".into(),
+            OrderError::Lower { .. } => "ask for the current value or a higher one".into(),
+            OrderError::NothingToUpgrade { .. } => "renew it instead, or offer a higher edition in the catalog".into(),
+            OrderError::NoChange { .. } => "name a higher --edition, --package NAME=TIER or --quota NAME=N".into(),
+            OrderError::ExpiredUpgrade { .. } => "renew it first with `issuer renew`, then upgrade".into(),
+            OrderError::Released { .. } => {
+                "issue a new license with `issuer issue`; the released one cannot come back".into()
+            }
+            OrderError::OtherAccount { .. } => "upgrade from the license of that account".into(),
             _ => "correct the order, or change the catalog if the product now allows it".into(),
         }
     }

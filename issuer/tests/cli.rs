@@ -19,10 +19,7 @@ fn help_lists_commands_and_exit_codes() {
 
 #[test]
 fn there_is_no_passphrase_flag() {
-    issuer()
-        .args(["keygen", "--out", "x", "--passphrase", "secret"])
-        .assert()
-        .code(2);
+    issuer().args(["keygen", "--out", "x", "--passphrase", "secret"]).assert().code(2);
 }
 
 #[test]
@@ -44,12 +41,6 @@ fn keygen_without_a_passphrase_source_and_no_terminal_is_a_key_error() {
 
 #[test]
 fn completions_are_generated() {
-    let out = issuer()
-        .args(["completions", "bash"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = issuer().args(["completions", "bash"]).assert().success().get_output().stdout.clone();
     assert!(String::from_utf8_lossy(&out).contains("_issuer()"));
 }

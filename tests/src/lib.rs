@@ -36,10 +36,7 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
 /// What a command did.
@@ -57,27 +54,15 @@ impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]
     pub fn ok(&self) -> &str {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         &self.stdout
     }
 
     /// Asserts the exit code and returns stderr.
     #[track_caller]
     pub fn fails_with(&self, code: i32) -> &str {
-        assert_eq!(
-            self.code, code,
-            "wrong exit code\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        assert!(
-            self.stderr.starts_with("error: "),
-            "stderr does not start with `error: `: {}",
-            self.stderr
-        );
+        assert_eq!(self.code, code, "wrong exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(self.stderr.starts_with("error: "), "stderr does not start with `error: `: {}", self.stderr);
         assert!(self.stderr.contains("\nhint: "), "stderr has no hint: {}", self.stderr);
         &self.stderr
     }
@@ -133,10 +118,7 @@ impl Vendor {
         std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
         let keys = dir.path().join("keys");
         let mut cmd = Command::new(bin("issuer"));
-        cmd.args(["keygen", "--out"])
-            .arg(&keys)
-            .arg("--passphrase-file")
-            .arg(&pass_file);
+        cmd.args(["keygen", "--out"]).arg(&keys).arg("--passphrase-file").arg(&pass_file);
         run(cmd, None).ok();
         Vendor {
             key: keys.join("issuer.key"),
@@ -156,11 +138,7 @@ impl Vendor {
     /// `issuer issue` as above, returning what happened.
     pub fn issue_run(&self, overrides: &[&str]) -> Run {
         let mut cmd = Command::new(bin("issuer"));
-        cmd.arg("issue")
-            .arg("--key")
-            .arg(&self.key)
-            .arg("--passphrase-file")
-            .arg(&self.pass_file);
+        cmd.arg("issue").arg("--key").arg(&self.key).arg("--passphrase-file").arg(&self.pass_file);
         cmd.arg("--catalog").arg(&self.catalog);
         let defaults: [(&str, &str); 6] = [
             ("--account", "acct-1001"),
@@ -214,9 +192,7 @@ impl Install {
         let state = dir.path().join("state");
         let install = Install { dir, state };
         let public = vendor.public.to_str().unwrap().to_owned();
-        install
-            .run(&["init", "--product", "data-platform", "--trust", &public], None)
-            .ok();
+        install.run(&["init", "--product", "data-platform", "--trust", &public], None).ok();
         install
     }
 

@@ -23,29 +23,15 @@ fn every_exit_class_is_documented_with_its_code_and_nothing_else_is() {
             class.name()
         );
     }
-    assert_eq!(
-        rows.len(),
-        ExitClass::ALL.len(),
-        "docs/CLI.md documents codes the code does not have: {rows:?}"
-    );
+    assert_eq!(rows.len(), ExitClass::ALL.len(), "docs/CLI.md documents codes the code does not have: {rows:?}");
 }
 
 #[test]
 fn readme_starts_with_the_two_commands() {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let commands: Vec<&str> = readme
-        .lines()
-        .skip_while(|l| !l.starts_with("```"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("```"))
-        .collect();
-    assert_eq!(
-        commands,
-        ["cargo run --release --bin issuer -- demo", "cargo test --workspace"]
-    );
+    let commands: Vec<&str> =
+        readme.lines().skip_while(|l| !l.starts_with("```")).skip(1).take_while(|l| !l.starts_with("```")).collect();
+    assert_eq!(commands, ["cargo run --release --bin issuer -- demo", "cargo test --workspace"]);
     let ci = std::fs::read_to_string(workspace().join(".ci/run")).unwrap();
-    assert!(
-        ci.contains("\ncargo test --workspace\n"),
-        ".ci/run must run the README's test command"
-    );
+    assert!(ci.contains("\ncargo test --workspace\n"), ".ci/run must run the README's test command");
 }

@@ -124,25 +124,13 @@ fn check_recipe(interpreter: &str, script: &str) {
     let tampered = dir.join("tampered.txt");
     std::fs::write(&tampered, flip(&token, middle_of_payload)).unwrap();
     let out = run_recipe(interpreter, script, &vendor.public, &tampered);
-    assert_eq!(
-        out.code, 11,
-        "{script} must refuse a tampered license as bad_signature: {out:?}"
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "nothing may be printed for a tampered license: {out:?}"
-    );
+    assert_eq!(out.code, 11, "{script} must refuse a tampered license as bad_signature: {out:?}");
+    assert!(out.stdout.is_empty(), "nothing may be printed for a tampered license: {out:?}");
 
     // The same in the armored file: a character of the first token line.
     let tampered_armor: String = armored_text
         .lines()
-        .map(|line| {
-            if line.starts_with("lic1.") {
-                flip(line, 40)
-            } else {
-                line.to_owned()
-            }
-        })
+        .map(|line| if line.starts_with("lic1.") { flip(line, 40) } else { line.to_owned() })
         .map(|line| line + "\n")
         .collect();
     assert_ne!(tampered_armor, armored_text);
@@ -154,10 +142,7 @@ fn check_recipe(interpreter: &str, script: &str) {
     let other = dir.join("other.pub");
     std::fs::write(&other, IssuerKey::from_seed(&[7u8; 32]).public().to_pem()).unwrap();
     let out = run_recipe(interpreter, script, &other, &compact);
-    assert_eq!(
-        out.code, 12,
-        "{script} must refuse a license of another key as untrusted_key: {out:?}"
-    );
+    assert_eq!(out.code, 12, "{script} must refuse a license of another key as untrusted_key: {out:?}");
 
     // A token cut short is malformed.
     let cut = dir.join("cut.txt");
@@ -244,11 +229,7 @@ fn worked_example_is_reproducible() {
     // 6.2: the public key, SPKI PEM and raw.
     let public = blocks(&doc, "### 6.2 Public key");
     assert_eq!(public[0], key.public().to_pem(), "6.2 public key PEM");
-    assert_eq!(
-        one_line(&public[1]),
-        hex(key.public().verifying_key().as_bytes()),
-        "6.2 raw public key"
-    );
+    assert_eq!(one_line(&public[1]), hex(key.public().verifying_key().as_bytes()), "6.2 raw public key");
 
     // 6.3: the kid.
     let kid = blocks(&doc, "### 6.3 Key id");
@@ -281,16 +262,8 @@ fn worked_example_is_reproducible() {
     // 6.6: the signature.
     let token = envelope::seal(Kind::License, &key, payload.as_bytes());
     let signature = blocks(&doc, "### 6.6 Signature");
-    assert_eq!(
-        one_line(&signature[0]),
-        hex(&key.sign(input.as_bytes())),
-        "6.6 signature hex"
-    );
-    assert_eq!(
-        one_line(&signature[1]),
-        token.rsplit('.').next().unwrap(),
-        "6.6 signature base64url"
-    );
+    assert_eq!(one_line(&signature[0]), hex(&key.sign(input.as_bytes())), "6.6 signature hex");
+    assert_eq!(one_line(&signature[1]), token.rsplit('.').next().unwrap(), "6.6 signature base64url");
 
     // 6.7: the token, compact and armored.
     let tokens = blocks(&doc, "### 6.7 Token");
@@ -333,16 +306,8 @@ fn format_doc_names_every_kind_and_label() {
             kind.tag(),
             kind.label()
         );
-        let limit = if kind.max_len() == envelope::MAX_INPUT_LEN {
-            "1 MiB"
-        } else {
-            "64 KiB"
-        };
-        assert!(
-            row.contains(limit),
-            "FORMAT.md §2.2: `{}` is limited to {limit}: {row}",
-            kind.tag()
-        );
+        let limit = if kind.max_len() == envelope::MAX_INPUT_LEN { "1 MiB" } else { "64 KiB" };
+        assert!(row.contains(limit), "FORMAT.md §2.2: `{}` is limited to {limit}: {row}", kind.tag());
     }
     assert_eq!(Kind::License.max_len(), 64 * 1024);
     assert_eq!(envelope::MAX_INPUT_LEN, 1 << 20);

@@ -20,10 +20,7 @@ fn openssl_reads_the_encrypted_key_and_agrees_on_the_public_key() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&vendor.key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&vendor.key).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let out = Command::new("openssl")
         .args(["pkey", "-in"])
@@ -33,15 +30,8 @@ fn openssl_reads_the_encrypted_key_and_agrees_on_the_public_key() {
         .arg("-pubout")
         .output()
         .expect("openssl must be installed (.ci/run installs it)");
-    assert!(
-        out.status.success(),
-        "openssl pkey refused the key: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        std::fs::read_to_string(&vendor.public).unwrap()
-    );
+    assert!(out.status.success(), "openssl pkey refused the key: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), std::fs::read_to_string(&vendor.public).unwrap());
 
     let wrong = Command::new("openssl")
         .args(["pkey", "-in"])
@@ -57,15 +47,10 @@ fn keygen_never_overwrites_and_never_echoes_the_passphrase() {
     let vendor = Vendor::new();
     let before = std::fs::read(&vendor.key).unwrap();
     let mut cmd = issuer(&["keygen", "--out"]);
-    cmd.arg(vendor.key.parent().unwrap())
-        .arg("--passphrase-file")
-        .arg(&vendor.pass_file);
+    cmd.arg(vendor.key.parent().unwrap()).arg("--passphrase-file").arg(&vendor.pass_file);
     let r = run(cmd, None);
     let err = r.fails_with(3);
-    assert!(
-        err.contains("already exists") && err.contains("move the old key away"),
-        "{err}"
-    );
+    assert!(err.contains("already exists") && err.contains("move the old key away"), "{err}");
     assert_eq!(std::fs::read(&vendor.key).unwrap(), before);
     assert!(!r.stdout.contains(PASSPHRASE) && !err.contains(PASSPHRASE));
 }
@@ -75,24 +60,8 @@ fn wrong_passphrase_is_a_key_error_and_is_not_echoed() {
     let vendor = Vendor::new();
     let mut cmd = issuer(&["issue", "--key"]);
     cmd.arg(&vendor.key).args(["--catalog"]).arg(&vendor.catalog);
-    cmd.args([
-        "--account",
-        "a",
-        "--licensee",
-        "b",
-        "--region",
-        "cn-hangzhou",
-        "--edition",
-        "basic_rnd",
-    ]);
-    cmd.args([
-        "--engine",
-        "hadoop",
-        "--plan",
-        "subscription",
-        "--quota",
-        "processing_units=20",
-    ]);
+    cmd.args(["--account", "a", "--licensee", "b", "--region", "cn-hangzhou", "--edition", "basic_rnd"]);
+    cmd.args(["--engine", "hadoop", "--plan", "subscription", "--quota", "processing_units=20"]);
     cmd.env("ISSUER_PASSPHRASE", "not-the-passphrase-xyzzy");
     let out = cmd.output().unwrap();
     let r = (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned());
@@ -110,14 +79,7 @@ fn refusals_name_the_catalog_rule_and_sign_nothing() {
         (&["--package", "data_service=api.s9.huge"], "has no tier `api.s9.huge`"),
         (&["--package", "coffee=large"], "package `coffee` is not in the catalog"),
         (
-            &[
-                "--edition",
-                "basic_rnd",
-                "--engine",
-                "hadoop",
-                "--package",
-                "asset_quality=standard",
-            ],
+            &["--edition", "basic_rnd", "--engine", "hadoop", "--package", "asset_quality=standard"],
             "edition `basic_rnd` on engine `hadoop` does not take package `asset_quality`",
         ),
         (
@@ -126,10 +88,7 @@ fn refusals_name_the_catalog_rule_and_sign_nothing() {
         ),
         (&["--engine", "spark"], "engine `spark` is not in the catalog"),
         (&["--region", "mars-1"], "region `mars-1` is not in the catalog"),
-        (
-            &["--settlement", "cash"],
-            "settlement account `cash` is not in the catalog",
-        ),
+        (&["--settlement", "cash"], "settlement account `cash` is not in the catalog"),
         (&["--quota", "processing_units=41"], "sold in steps of 20, 40"),
         (&["--until", "2020-01-01"], "expire"),
     ];
@@ -154,11 +113,7 @@ fn an_invalid_catalog_names_the_line() {
     std::fs::write(&path, &broken).unwrap();
     let line = broken.lines().position(|l| l.contains("data_extracton")).unwrap() + 1;
     let mut cmd = issuer(&["issue", "--key"]);
-    cmd.arg(&vendor.key)
-        .arg("--passphrase-file")
-        .arg(&vendor.pass_file)
-        .arg("--catalog")
-        .arg(&path);
+    cmd.arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file).arg("--catalog").arg(&path);
     cmd.args([
         "--account",
         "a",
@@ -173,10 +128,7 @@ fn an_invalid_catalog_names_the_line() {
     ]);
     let r = run(cmd, None);
     let err = r.fails_with(41);
-    assert!(
-        err.contains(&format!("line {line}:")) && err.contains("data_extracton"),
-        "{err}"
-    );
+    assert!(err.contains(&format!("line {line}:")) && err.contains("data_extracton"), "{err}");
 }
 
 #[test]
@@ -191,11 +143,7 @@ fn orders_from_toml_and_json_files() {
         let path = vendor.dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         let mut cmd = issuer(&["issue", "--key"]);
-        cmd.arg(&vendor.key)
-            .arg("--passphrase-file")
-            .arg(&vendor.pass_file)
-            .arg("--catalog")
-            .arg(&vendor.catalog);
+        cmd.arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file).arg("--catalog").arg(&vendor.catalog);
         cmd.arg("--order").arg(&path).arg("--json");
         let v = run(cmd, None).json();
         assert_eq!(v["license"]["account"], account, "{name}");
@@ -204,11 +152,7 @@ fn orders_from_toml_and_json_files() {
     let path = vendor.dir.path().join("bad.toml");
     std::fs::write(&path, format!("{toml}discount = 50\n")).unwrap();
     let mut cmd = issuer(&["issue", "--key"]);
-    cmd.arg(&vendor.key)
-        .arg("--passphrase-file")
-        .arg(&vendor.pass_file)
-        .arg("--catalog")
-        .arg(&vendor.catalog);
+    cmd.arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file).arg("--catalog").arg(&vendor.catalog);
     cmd.arg("--order").arg(&path);
     let r = run(cmd, None);
     assert!(r.fails_with(40).contains("discount"), "{}", r.stderr);
@@ -240,28 +184,14 @@ fn the_demo_keeps_its_artifacts_and_they_work_with_the_binaries() {
     cmd.current_dir(parent.path());
     let r = run(cmd, None);
     let out = r.ok();
-    let dir = std::fs::read_dir(parent.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let dir = std::fs::read_dir(parent.path()).unwrap().next().unwrap().unwrap().path();
     assert!(dir.file_name().unwrap().to_str().unwrap().starts_with("license-demo-"));
-    assert!(
-        out.contains("$ issuer keygen") && out.contains("$ activator --state"),
-        "{out}"
-    );
+    assert!(out.contains("$ issuer keygen") && out.contains("$ activator --state"), "{out}");
     // The commands the demo printed work for real on what it left behind.
     let mut status = Command::new(bin("activator"));
-    status
-        .arg("--state")
-        .arg(dir.join("state"))
-        .args(["check", "data_service", "--tier", "api.s1.small"]);
+    status.arg("--state").arg(dir.join("state")).args(["check", "data_service", "--tier", "api.s1.small"]);
     run(status, None).ok();
     let mut inspect = issuer(&["inspect"]);
-    inspect
-        .arg(dir.join("license.txt"))
-        .arg("--pub")
-        .arg(dir.join("keys/issuer.pub"));
+    inspect.arg(dir.join("license.txt")).arg("--pub").arg(dir.join("keys/issuer.pub"));
     run(inspect, None).ok();
 }

@@ -27,11 +27,7 @@ fn install_with(vendor: &Vendor, expires: Timestamp, activated: Timestamp) -> In
         "product": "data-platform",
         "license": {"token": token, "activated_at": activated.to_string()},
     });
-    std::fs::write(
-        install.state.join("state.json"),
-        serde_json::to_vec_pretty(&state).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(install.state.join("state.json"), serde_json::to_vec_pretty(&state).unwrap()).unwrap();
     install
 }
 
@@ -50,13 +46,7 @@ fn expiring_soon_is_warned_inside_the_notice_period() {
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["phase"], "active");
     assert_eq!(status["license"]["expiring_soon"], true);
-    assert!(
-        status["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("expires in 10 days 11 hours"),
-        "{status}"
-    );
+    assert!(status["warnings"][0].as_str().unwrap().contains("expires in 10 days 11 hours"), "{status}");
     install.run(&["check", "data_service"], None).ok();
     let text = install.run(&["status"], None);
     assert!(text.ok().contains("warning: license"), "{}", text.stdout);
@@ -70,15 +60,9 @@ fn grace_period_keeps_state_blocks_use_and_counts_down_to_release() {
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["phase"], "grace");
     assert_eq!(status["usable"], false);
-    assert_eq!(
-        status["edition"], "intelligent_rnd",
-        "the edition and its data are kept in grace"
-    );
+    assert_eq!(status["edition"], "intelligent_rnd", "the edition and its data are kept in grace");
     let release_in = status["license"]["release_in_seconds"].as_i64().unwrap();
-    assert!(
-        (10 * 86_400 - 120..=11 * 86_400).contains(&release_in),
-        "release in {release_in}s, expected ~11 days"
-    );
+    assert!((10 * 86_400 - 120..=11 * 86_400).contains(&release_in), "release in {release_in}s, expected ~11 days");
     assert_eq!(status["license"]["release_at"], expired.plus_days(14).to_string());
 
     let text = install.run(&["status"], None);
@@ -93,11 +77,7 @@ fn grace_period_keeps_state_blocks_use_and_counts_down_to_release() {
 #[test]
 fn after_grace_the_install_is_released_to_community() {
     let vendor = Vendor::new();
-    let install = install_with(
-        &vendor,
-        now().plus(-Duration::days(15)),
-        now().plus(-Duration::days(400)),
-    );
+    let install = install_with(&vendor, now().plus(-Duration::days(15)), now().plus(-Duration::days(400)));
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["phase"], "released");
     assert_eq!(status["edition"], "community");
@@ -120,10 +100,7 @@ fn a_stored_license_that_no_longer_verifies_falls_back_to_community_with_a_warni
     std::fs::write(&path, bytes).unwrap();
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["phase"], "community");
-    assert!(
-        status["warnings"][0].as_str().unwrap().contains("no longer accepted"),
-        "{status}"
-    );
+    assert!(status["warnings"][0].as_str().unwrap().contains("no longer accepted"), "{status}");
     install.run(&["check", "data_service"], None).fails_with(20);
 }
 

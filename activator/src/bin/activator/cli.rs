@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 
 const EXIT_CODES: &str = "\
 Exit status: 0 done; 2 usage; 3 file unreadable; 10 malformed input; 11 bad signature; \
-12 untrusted key; 13 expired; 14 not valid yet; 15 activation window closed; 16 wrong product; \
-17 older than the license in force; 20 not entitled (check); 30 state directory problem. \
+12 untrusted key; 13 expired; 14 not valid yet; 15 activation window closed; \
+16 other product or account; 17 not newer than the license in force; 20 not entitled (check); 30 state directory problem. \
 See docs/CLI.md.";
 
 /// Verify, activate and check vendor licenses on this install, offline.
@@ -49,7 +49,17 @@ pub enum Command {
         gateway: Option<String>,
         #[command(flatten)]
         credentials: CredentialArgs,
+        /// Let a license of another account replace the one in force (a deliberate
+        /// account change); the output says what is thrown away.
+        #[arg(long)]
+        replace: bool,
         /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List what was activated when, and which license replaced which.
+    History {
+        /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use license_activator::credentials::{Credentials, CredentialsError, SecretKey};
+use license_activator::history::HistoryTable;
 use license_activator::location::{self, LicenseSource};
-use license_activator::{Activator, ActivatorError, Timestamp};
+use license_activator::{Activator, ActivatorError, Setup, Timestamp};
 use license_common::envelope::MAX_INPUT_LEN;
 use license_common::exit::{self, ExitClass, Explain};
 use license_common::input;
@@ -48,10 +49,7 @@ struct Failure {
 
 impl<E: Explain + 'static> From<E> for Failure {
     fn from(e: E) -> Self {
-        Failure {
-            error: Box::new(e),
-            stdout: None,
-        }
+        Failure { error: Box::new(e), stdout: None }
     }
 }
 
@@ -77,17 +75,9 @@ fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Init { product, trust, json } => {
             let dir = state_dir(cli.state)?;
-            let keys = trust
-                .iter()
-                .map(|p| read_public_key(p))
-                .collect::<Result<Vec<_>, _>>()?;
+            let keys = trust.iter().map(|p| read_public_key(p)).collect::<Result<Vec<_>, _>>()?;
             let activator = Activator::init(&dir, &product, &keys)?;
-            let kids: Vec<String> = activator
-                .keyring()
-                .keys()
-                .iter()
-                .map(|k| k.key.kid().to_string())
-                .collect();
+            let kids: Vec<String> = activator.keyring().keys().iter().map(|k| k.key.kid().to_string()).collect();
             if json {
                 return Ok(to_json(
                     &json!({"state": dir, "product": activator.product(), "trusted_keys": kids, "edition": "community"}),
@@ -100,12 +90,12 @@ fn run(cli: Cli) -> Result<String, Failure> {
                 kids.join(", ")
             ))
         }
-        Command::Activate {
-            file,
-            gateway,
-            credentials,
-            json,
-        } => {
+        Command::History { json } => {
+            let activator = Activator::open(&state_dir(cli.state)?)?;
+            let history = activator.history();
+            Ok(if json { to_json(&history) } else { HistoryTable(history).to_string() })
+        }
+        Command::Activate { file, gateway, credentials, replace, json } => {
             let dir = state_dir(cli.state)?;
             let source = location::license_source(
                 file,
@@ -119,7 +109,8 @@ fn run(cli: Cli) -> Result<String, Failure> {
             };
             let mut activator = Activator::open(&dir)?;
             let credentials = read_credentials(&credentials, stdin_taken)?;
-            let done = activator.activate_with(&text, gateway.as_deref(), credentials, now)?;
+            let setup = Setup { gateway: gateway.as_deref(), credentials, replace_account: replace };
+            let done = activator.activate_with(&text, setup, now)?;
             if json {
                 return Ok(to_json(&json!({
                     "activated": !done.already_active,
@@ -150,25 +141,13 @@ fn run(cli: Cli) -> Result<String, Failure> {
                 }
                 GatewayCommand::Show { json } => {
                     let activator = Activator::open(&dir)?;
-                    let stored = activator
-                        .gateway()
-                        .ok_or(ActivatorError::NoGateway)?
-                        .as_str()
-                        .to_owned();
-                    Ok(if json {
-                        to_json(&json!({"gateway": stored}))
-                    } else {
-                        format!("{stored}\n")
-                    })
+                    let stored = activator.gateway().ok_or(ActivatorError::NoGateway)?.as_str().to_owned();
+                    Ok(if json { to_json(&json!({"gateway": stored})) } else { format!("{stored}\n") })
                 }
                 GatewayCommand::Render { token, json } => {
                     let activator = Activator::open(&dir)?;
                     let url = activator.render_gateway(&token)?;
-                    Ok(if json {
-                        to_json(&json!({"url": url}))
-                    } else {
-                        format!("{url}\n")
-                    })
+                    Ok(if json { to_json(&json!({"url": url})) } else { format!("{url}\n") })
                 }
             }
         }
@@ -198,11 +177,9 @@ fn run(cli: Cli) -> Result<String, Failure> {
                         return Ok(to_json(&json!({"credentials": masked})));
                     }
                     Ok(match masked {
-                        Some(m) => format!(
-                            "access key {}\nsecret key {} (sealed)\n",
-                            escape(&m.access_key),
-                            m.secret_key
-                        ),
+                        Some(m) => {
+                            format!("access key {}\nsecret key {} (sealed)\n", escape(&m.access_key), m.secret_key)
+                        }
                         None => "no access key pair is set\n".to_owned(),
                     })
                 }
@@ -231,10 +208,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
                             "feature": feature, "entitled": false, "reason": denied.to_string(), "hint": denied.hint(),
                         }))
                     });
-                    Err(Failure {
-                        error: Box::new(denied),
-                        stdout,
-                    })
+                    Err(Failure { error: Box::new(denied), stdout })
                 }
             }
         }
@@ -255,11 +229,7 @@ fn read_credentials(args: &CredentialArgs, stdin_taken: bool) -> Result<Option<C
         Some(path) => zeroize::Zeroizing::new(input::read_text(path, 4096)?),
         None if std::io::stdin().is_terminal() => {
             zeroize::Zeroizing::new(rpassword::prompt_password("Secret key (SK): ").map_err(|e| {
-                ActivatorError::Io {
-                    action: "read the secret key from",
-                    path: "/dev/tty".into(),
-                    source: e,
-                }
+                ActivatorError::Io { action: "read the secret key from", path: "/dev/tty".into(), source: e }
             })?)
         }
         None if stdin_taken => return Err(CredentialsError::NoSecretSource.into()),

@@ -39,6 +39,16 @@ pub enum Command {
     },
     /// Check an order against the catalog and sign the license.
     Issue(Box<IssueArgs>),
+    /// Sign a license that raises CURRENT (edition, plan, packages, tiers, quotas); or, without
+    /// --from, a first commercial license for a community account.
+    Upgrade(Box<UpgradeArgs>),
+    /// Sign a license with CURRENT's content and a later expiry (while active or in grace).
+    Renew(Box<RenewArgs>),
+    /// Price an upgrade of CURRENT, prorated over its remaining hours, in integer minor units.
+    Quote(Box<QuoteArgs>),
+    /// Work with product catalogs.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Verify a license with a public key and show every field.
     Inspect {
         /// The license file, armored or compact; `-` for standard input.
@@ -122,15 +132,146 @@ pub struct IssueArgs {
     pub json: bool,
 }
 
+/// What an upgrade raises; anything not named stays as it is.
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// A higher (or the same) edition.
+    #[arg(long)]
+    pub edition: Option<String>,
+    /// Another plan the edition is sold on.
+    #[arg(long, value_parser = parse_plan)]
+    pub plan: Option<Plan>,
+    /// Add a package or raise its tier, NAME=TIER; repeat for several.
+    #[arg(long = "package", value_name = "NAME=TIER", value_parser = parse_pair::<String>)]
+    pub packages: Vec<(String, String)>,
+    /// Raise a quota, NAME=N; repeat for several.
+    #[arg(long = "quota", value_name = "NAME=N", value_parser = parse_pair::<u64>)]
+    pub quotas: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The license in force (armored or compact; `-` for standard input).
+    #[arg(long, value_name = "CURRENT", required_unless_present = "account")]
+    pub from: Option<PathBuf>,
+    /// The encrypted signing key.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The product catalog (TOML).
+    #[arg(long, value_name = "CATALOG")]
+    pub catalog: PathBuf,
+    /// More public keys that may have signed CURRENT (after a key rotation).
+    #[arg(long = "trust", value_name = "PUB")]
+    pub trust: Vec<PathBuf>,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Without --from: the community account to upgrade (the primary account).
+    #[arg(long, requires = "product")]
+    pub account: Option<String>,
+    /// Without --from: the product, which must be the catalog's.
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Without --from: the licensee's name.
+    #[arg(long, conflicts_with = "from")]
+    pub licensee: Option<String>,
+    /// Without --from: region or site.
+    #[arg(long, conflicts_with = "from")]
+    pub region: Option<String>,
+    /// Without --from: compute engine (cannot be switched later).
+    #[arg(long, conflicts_with = "from")]
+    pub engine: Option<String>,
+    /// Without --from: settlement account kind.
+    #[arg(long, conflicts_with = "from")]
+    pub settlement: Option<String>,
+    /// Without --from: term in months.
+    #[arg(long, conflicts_with = "from")]
+    pub months: Option<u32>,
+    /// Write the armored license to this file instead of printing the compact token.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// The license in force (armored or compact; `-` for standard input).
+    #[arg(long, value_name = "CURRENT")]
+    pub from: PathBuf,
+    /// The encrypted signing key.
+    #[arg(long, value_name = "KEY")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// The product catalog (TOML).
+    #[arg(long, value_name = "CATALOG")]
+    pub catalog: PathBuf,
+    /// More public keys that may have signed CURRENT.
+    #[arg(long = "trust", value_name = "PUB")]
+    pub trust: Vec<PathBuf>,
+    /// The new expiry (RFC 3339 UTC or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME", required_unless_present = "months", conflicts_with = "months")]
+    pub until: Option<license_common::Timestamp>,
+    /// Months added to CURRENT's expiry.
+    #[arg(long, value_name = "N")]
+    pub months: Option<u32>,
+    /// Write the armored license to this file instead of printing the compact token.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite --out if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QuoteArgs {
+    /// The license in force (armored or compact; `-` for standard input).
+    #[arg(long, value_name = "CURRENT")]
+    pub from: PathBuf,
+    /// The issuer's public key, to verify CURRENT.
+    #[arg(long = "pub", value_name = "PUB", required = true)]
+    pub public: Vec<PathBuf>,
+    /// The product catalog (TOML) with the prices.
+    #[arg(long, value_name = "CATALOG")]
+    pub catalog: PathBuf,
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// The time of the upgrade (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<license_common::Timestamp>,
+    /// Print the documented JSON shape instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Validate a catalog; on error, say what is wrong and on which line.
+    Check {
+        /// The catalog file (TOML); `-` for standard input.
+        file: PathBuf,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 fn parse_plan(s: &str) -> Result<Plan, String> {
     Plan::parse(s).ok_or_else(|| format!("`{s}` is not a plan: use pay_as_you_go, subscription or perpetual"))
 }
 
 fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String> {
     let (name, value) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
-    let value = value
-        .parse()
-        .map_err(|_| format!("`{value}` is not a valid value for {name}"))?;
+    let value = value.parse().map_err(|_| format!("`{value}` is not a valid value for {name}"))?;
     if name.is_empty() {
         return Err(format!("`{s}` has no NAME before ="));
     }

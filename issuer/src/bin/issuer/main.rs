@@ -15,7 +15,13 @@ use license_issuer::order::Order;
 use license_issuer::{IssuerError, demo, keyfile};
 use serde_json::json;
 
-use cli::{Cli, Command, IssueArgs, PassphraseArgs};
+use cli::{CatalogCommand, Cli, Command, IssueArgs, PassphraseArgs, UpgradeArgs};
+use license_common::catalog::Catalog;
+use license_common::license::License;
+use license_issuer::Issued;
+use license_issuer::order::OrderError;
+use license_issuer::upgrade::{RenewTerm, UpgradeRequest};
+use std::path::PathBuf;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -67,15 +73,68 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             )
         }
         Command::Issue(args) => issue(*args, now, out),
+        Command::Upgrade(args) => upgrade(*args, now, out),
+        Command::Renew(args) => {
+            let catalog = read_catalog(&args.catalog)?;
+            let current = read_current(&args.from, &current_keys(&args.key, &args.trust)?)?;
+            let term = match (args.until, args.months) {
+                (Some(until), _) => RenewTerm::Until(until),
+                (None, Some(months)) => RenewTerm::Months(months),
+                (None, None) => unreachable!("clap requires --until or --months"),
+            };
+            // Check the renewal before asking for the passphrase.
+            license_issuer::upgrade::renew(&catalog, &current, term, String::from("check"), now)
+                .map_err(IssuerError::from)?;
+            let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
+            let issued = license_issuer::renew_license(&key, &catalog, &current, term, now)?;
+            emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
+        }
+        Command::Quote(args) => {
+            let catalog = read_catalog(&args.catalog)?;
+            let keys = args.public.iter().map(|p| keyfile::read_public(p)).collect::<Result<Vec<_>, _>>()?;
+            let current = read_current(&args.from, &license_common::Keyring::from_keys(keys))?;
+            let quote = license_issuer::quote_upgrade(
+                &catalog,
+                &current,
+                &change_request(&args.change),
+                args.at.unwrap_or(now),
+            )?;
+            if args.json {
+                emit(out, &format!("{}\n", serde_json::to_string_pretty(&quote).expect("serialises")))
+            } else {
+                emit(out, &quote.to_string())
+            }
+        }
+        Command::Catalog(CatalogCommand::Check { file, json }) => {
+            let catalog = read_catalog(&file)?;
+            if json {
+                let value = json!({
+                    "valid": true, "product": catalog.product.id,
+                    "editions": catalog.editions.iter().map(|e| &e.id).collect::<Vec<_>>(),
+                    "packages": catalog.packages.iter().map(|p| &p.id).collect::<Vec<_>>(),
+                    "quotas": catalog.quotas.iter().map(|q| &q.id).collect::<Vec<_>>(),
+                });
+                return emit(out, &format!("{}\n", serde_json::to_string_pretty(&value).expect("serialises")));
+            }
+            emit(
+                out,
+                &format!(
+                    "{} is valid: product {}, {} editions ({}), {} packages, {} quotas\n",
+                    file.display(),
+                    catalog.product.id,
+                    catalog.editions.len(),
+                    catalog.editions.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(" < "),
+                    catalog.packages.len(),
+                    catalog.quotas.len()
+                ),
+            )
+        }
         Command::Inspect { file, public, json } => {
             let public = keyfile::read_public(&public)?;
             let text = input::read_text(&file, 2 * license_common::envelope::MAX_INPUT_LEN)?;
             let inspection = license_issuer::inspect(&text, public, now)?;
             if json {
-                emit(
-                    out,
-                    &format!("{}\n", serde_json::to_string_pretty(&inspection).expect("serialises")),
-                )
+                emit(out, &format!("{}\n", serde_json::to_string_pretty(&inspection).expect("serialises")))
             } else {
                 emit(out, &inspection.to_string())
             }
@@ -91,20 +150,117 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     }
 }
 
+fn read_catalog(path: &Path) -> Result<Catalog, Failure> {
+    let text = input::read_text(path, 4 << 20)?;
+    Ok(Catalog::from_toml(&text).map_err(|source| IssuerError::Catalog { path: path.to_path_buf(), source })?)
+}
+
+fn read_current(path: &Path, trusted: &license_common::Keyring) -> Result<License, Failure> {
+    let text = input::read_text(path, 2 * license_common::envelope::MAX_INPUT_LEN)?;
+    Ok(license_issuer::read_current(&text, trusted)?)
+}
+
+/// The keys that may have signed CURRENT: the `.pub` beside `--key`, and `--trust` keys.
+fn current_keys(key: &Path, trust: &[PathBuf]) -> Result<license_common::Keyring, Failure> {
+    let mut keys = trust.iter().map(|p| keyfile::read_public(p)).collect::<Result<Vec<_>, _>>()?;
+    let beside = key.with_extension("pub");
+    if beside.exists() {
+        keys.push(keyfile::read_public(&beside)?);
+    }
+    Ok(license_common::Keyring::from_keys(keys))
+}
+
+fn change_request(change: &cli::ChangeArgs) -> UpgradeRequest {
+    UpgradeRequest {
+        edition: change.edition.clone(),
+        plan: change.plan,
+        packages: change.packages.iter().cloned().collect(),
+        quotas: change.quotas.iter().cloned().collect(),
+    }
+}
+
+fn upgrade(args: UpgradeArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
+    let catalog = read_catalog(&args.catalog)?;
+    let request = change_request(&args.change);
+    let Some(from) = &args.from else {
+        // Community → commercial: a first license, checked like any order.
+        if let Some(product) = &args.product
+            && product != &catalog.product.id
+        {
+            return Err(IssuerError::from(OrderError::WrongProduct {
+                order: product.clone(),
+                catalog: catalog.product.id.clone(),
+            })
+            .into());
+        }
+        let order = Order {
+            product: args.product.clone(),
+            account: args.account.clone().unwrap_or_default(),
+            licensee: args.licensee.clone().unwrap_or_default(),
+            region: args.region.clone().unwrap_or_default(),
+            edition: request.edition.clone().unwrap_or_default(),
+            engine: args.engine.clone(),
+            plan: request.plan,
+            settlement: args.settlement.clone(),
+            packages: request.packages.clone(),
+            quotas: request.quotas.clone(),
+            not_before: None,
+            until: None,
+            months: args.months,
+        };
+        order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
+        let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
+        let issued = license_issuer::issue(&key, &catalog, &order, now)?;
+        return emit_issued(out, &issued, args.out.as_deref(), args.force, args.json);
+    };
+    let current = read_current(from, &current_keys(&args.key, &args.trust)?)?;
+    if let Some(account) = &args.account
+        && account != &current.account
+    {
+        return Err(IssuerError::from(OrderError::OtherAccount {
+            current: current.account.clone(),
+            asked: account.clone(),
+        })
+        .into());
+    }
+    // Check the upgrade before asking for the passphrase: a typo costs nothing.
+    license_issuer::upgrade::upgrade(&catalog, &current, &request, String::from("check"), now)
+        .map_err(IssuerError::from)?;
+    let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
+    let issued = license_issuer::upgrade_license(&key, &catalog, &current, &request, now)?;
+    emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
+}
+
+fn emit_issued(
+    out: &mut dyn Write,
+    issued: &Issued,
+    path: Option<&Path>,
+    force: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    if let Some(path) = path {
+        keyfile::write_replacing(path, issued.armored().as_bytes(), force)?;
+    }
+    if json {
+        let value = json!({"id": issued.license.id, "token": issued.token, "out": path, "license": issued.license});
+        return emit(out, &format!("{}\n", serde_json::to_string_pretty(&value).expect("serialises")));
+    }
+    match path {
+        Some(path) => {
+            let l = &issued.license;
+            let chain = l.supersedes.as_ref().map(|s| format!(", supersedes {s}")).unwrap_or_default();
+            emit(out, &format!("wrote license {} (sequence {}{chain}) to {}\n", l.id, l.sequence, path.display()))
+        }
+        None => emit(out, &format!("{}\n", issued.token)),
+    }
+}
+
 fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
-    let catalog_text = input::read_text(&args.catalog, 4 << 20)?;
-    let catalog =
-        license_common::catalog::Catalog::from_toml(&catalog_text).map_err(|source| IssuerError::Catalog {
-            path: args.catalog.clone(),
-            source,
-        })?;
+    let catalog = read_catalog(&args.catalog)?;
     let order = match &args.order {
         Some(path) => {
             let text = input::read_text(path, 1 << 20)?;
-            Order::parse(&text).map_err(|detail| IssuerError::OrderFile {
-                path: path.clone(),
-                detail,
-            })?
+            Order::parse(&text).map_err(|detail| IssuerError::OrderFile { path: path.clone(), detail })?
         }
         None => Order {
             product: None,
@@ -123,29 +279,11 @@ fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Fai
         },
     };
     // Check the order before asking for the passphrase: a typo costs nothing.
-    order
-        .to_license(&catalog, String::from("check"), now)
-        .map_err(IssuerError::from)?;
+    order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
     let passphrase = get_passphrase(&args.passphrase, false)?;
     let key = keyfile::read_key(&args.key, &passphrase)?;
     let issued = license_issuer::issue(&key, &catalog, &order, now)?;
-    if let Some(path) = &args.out {
-        keyfile::write_replacing(path, issued.armored().as_bytes(), args.force)?;
-    }
-    if args.json {
-        let value = json!({"id": issued.license.id, "token": issued.token, "out": args.out, "license": issued.license});
-        return emit(
-            out,
-            &format!("{}\n", serde_json::to_string_pretty(&value).expect("serialises")),
-        );
-    }
-    match &args.out {
-        Some(path) => emit(
-            out,
-            &format!("wrote license {} to {}\n", issued.license.id, path.display()),
-        ),
-        None => emit(out, &format!("{}\n", issued.token)),
-    }
+    emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
 }
 
 fn get_passphrase(args: &PassphraseArgs, confirm: bool) -> Result<Passphrase, Failure> {

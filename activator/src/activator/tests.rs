@@ -1,0 +1,129 @@
+//! Unit tests of the activator handle: boundaries, atomicity, concurrency.
+use super::*;
+use license_common::signing::IssuerKey;
+
+fn t(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap()
+}
+
+fn license(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "format": 1, "id": "L-1", "product": "data-platform", "account": "acct-1",
+        "licensee": "Acme", "region": "cn-hangzhou", "edition": "basic_rnd", "engine": null,
+        "plan": "subscription", "issued_at": "2026-01-01T00:00:00Z",
+        "not_before": "2026-01-01T00:00:00Z", "expires_at": "2027-01-01T00:00:00Z",
+        "grace_days": 14, "activate_by": null, "settlement": "enterprise",
+        "packages": {"data_service": {"tier": "api.base", "includes": ["api.base"], "limits": {"qps": 500}}},
+        "quotas": {}, "supersedes": null, "sequence": 1, "notice_days": 30
+    });
+    edit(&mut v);
+    v
+}
+
+fn setup() -> (tempfile::TempDir, IssuerKey, Activator) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = IssuerKey::from_seed(&[9; 32]);
+    let act = Activator::init(&dir.path().join("s"), "data-platform", &[*key.public()]).unwrap();
+    (dir, key, act)
+}
+
+fn seal(key: &IssuerKey, v: &serde_json::Value) -> String {
+    envelope::seal(Kind::License, key, v.to_string().as_bytes())
+}
+
+#[test]
+fn validity_window_boundaries_are_exact() {
+    let (_d, key, mut act) = setup();
+    let token = seal(&key, &license(|_| {}));
+    assert!(matches!(act.verify(&token, t("2025-12-31T23:59:59Z")), Err(ActivatorError::NotYetValid { .. })));
+    assert!(act.verify(&token, t("2026-01-01T00:00:00Z")).is_ok());
+    assert!(act.verify(&token, t("2026-12-31T23:59:59Z")).is_ok());
+    assert!(matches!(act.verify(&token, t("2027-01-01T00:00:00Z")), Err(ActivatorError::Expired { .. })));
+    act.activate(&token, t("2026-06-01")).unwrap();
+    assert_eq!(act.status(t("2026-12-31T23:59:59Z")).phase, "active");
+    assert_eq!(act.status(t("2027-01-01T00:00:00Z")).phase, "grace");
+    assert_eq!(act.status(t("2027-01-14T23:59:59Z")).phase, "grace");
+    assert_eq!(act.status(t("2027-01-15T00:00:00Z")).phase, "released");
+    assert_eq!(act.status(t("2027-01-15T00:00:00Z")).edition, "community");
+    assert!(act.check("data_service", None, t("2026-12-31T23:59:59Z")).is_ok());
+    assert!(matches!(act.check("data_service", None, t("2027-01-01")), Err(Denied::InGrace { .. })));
+    assert!(matches!(act.check("data_service", None, t("2027-01-15")), Err(Denied::Released { .. })));
+}
+
+#[test]
+fn activation_window_boundary_is_exact() {
+    let (_d, key, act) = setup();
+    let token = seal(
+        &key,
+        &license(|v| {
+            v["plan"] = "pay_as_you_go".into();
+            v["activate_by"] = "2026-01-08T00:00:00Z".into();
+        }),
+    );
+    assert!(act.verify(&token, t("2026-01-08T00:00:00Z")).is_ok());
+    assert!(matches!(
+        act.verify(&token, t("2026-01-08T00:00:01Z")),
+        Err(ActivatorError::ActivationWindowClosed { .. })
+    ));
+}
+
+#[test]
+fn reopening_sees_what_was_activated() {
+    let (dir, key, mut act) = setup();
+    act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
+    let reopened = Activator::open(&dir.path().join("s")).unwrap();
+    assert_eq!(reopened.current().unwrap().license.id, "L-1");
+    assert_eq!(reopened.current().unwrap().activated_at, t("2026-06-01"));
+}
+
+#[test]
+fn a_refusal_leaves_the_files_untouched() {
+    let (dir, key, mut act) = setup();
+    act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
+    let state = dir.path().join("s/state.json");
+    let before = std::fs::read(&state).unwrap();
+    let other = seal(&key, &license(|v| v["product"] = "observability".into()));
+    assert!(matches!(act.activate(&other, t("2026-06-01")), Err(ActivatorError::WrongProduct { .. })));
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+    assert_eq!(act.current().unwrap().license.id, "L-1");
+}
+
+#[test]
+fn init_twice_is_refused() {
+    let (dir, key, _act) = setup();
+    assert!(matches!(
+        Activator::init(&dir.path().join("s"), "data-platform", &[*key.public()]),
+        Err(ActivatorError::AlreadyInitialised { .. })
+    ));
+}
+
+#[test]
+fn concurrent_writers_in_one_process_never_corrupt_the_state() {
+    let (dir, key, _act) = setup();
+    let path = dir.path().join("s");
+    let tokens: Vec<String> = (1..=8)
+        .map(|n| {
+            seal(
+                &key,
+                &license(|v| {
+                    v["id"] = format!("L-{n}").into();
+                    v["sequence"] = n.into();
+                }),
+            )
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for token in &tokens {
+            let path = path.clone();
+            s.spawn(move || {
+                let mut act = Activator::open(&path).unwrap();
+                // Refusals for being older than what another thread wrote are fine.
+                let _ = act.activate(token, t("2026-06-01"));
+            });
+        }
+    });
+    let act = Activator::open(&path).unwrap();
+    assert!(act.current().is_some());
+    let names: Vec<_> = std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 3, "only state.json, keyring.json and .lock remain: {names:?}");
+}

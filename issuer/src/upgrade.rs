@@ -1,0 +1,277 @@
+//! Upgrades and renewals: a new license that supersedes the current one.
+//!
+//! The vendor's rules, enforced here:
+//!
+//! * **Upgrades only go up.** The edition, every package tier and every
+//!   quota may be raised or kept, never lowered; a lower value is refused
+//!   naming the item. When everything is at its maximum there is nothing to
+//!   upgrade, and the refusal says so.
+//! * **A package bought mid-term expires with the instance**: an upgrade
+//!   keeps the current license's expiry.
+//! * **Only the primary account** upgrades or renews: the new license keeps
+//!   the account, product, region and engine (the engine cannot be switched).
+//! * **Renewals** keep the content and move the expiry later; they are
+//!   allowed while active or in grace, and refused after release.
+//! * Every new license supersedes the current one and carries the next
+//!   `sequence`, so an install never lets an older one back in.
+
+use std::collections::BTreeMap;
+
+use license_common::catalog::Catalog;
+use license_common::license::{License, PackageGrant, Phase, Plan};
+use license_common::time::Timestamp;
+
+use crate::order::{OrderError, list};
+
+/// What an upgrade asks for; anything left out stays as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpgradeRequest {
+    /// A higher (or the same) edition.
+    pub edition: Option<String>,
+    /// Another plan the edition is sold on.
+    pub plan: Option<Plan>,
+    /// Packages to add or raise: id → tier.
+    pub packages: BTreeMap<String, String>,
+    /// Quotas to raise: id → value.
+    pub quotas: BTreeMap<String, u64>,
+}
+
+/// How the term of a renewal is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenewTerm {
+    /// A new expiry.
+    Until(Timestamp),
+    /// Months added to the current expiry.
+    Months(u32),
+}
+
+fn tier_rank(catalog: &Catalog, package: &str, tier: &str) -> Option<usize> {
+    catalog.package(package)?.tiers.iter().position(|t| t.id == tier)
+}
+
+/// What could still be raised on `license`, in words; empty when nothing.
+pub fn upgrade_room(catalog: &Catalog, license: &License) -> Vec<String> {
+    let mut room = Vec::new();
+    let Some((rank, edition)) = catalog.edition(&license.edition) else {
+        return room;
+    };
+    if let Some(higher) = catalog.editions.get(rank + 1..).and_then(|rest| rest.iter().find(|e| !e.free)) {
+        room.push(format!("edition up to `{}`", catalog.editions.last().map_or(&higher.id, |e| &e.id)));
+    }
+    for package_id in catalog.allowed_packages(edition, license.engine.as_deref()) {
+        let Some(package) = catalog.package(package_id) else {
+            continue;
+        };
+        let top = &package.tiers[package.tiers.len() - 1].id;
+        match license.packages.get(package_id) {
+            None => room.push(format!("add package `{package_id}`")),
+            Some(g) if &g.tier != top => room.push(format!("`{package_id}` up to `{top}`")),
+            _ => {}
+        }
+    }
+    for quota in &catalog.quotas {
+        let max = quota.steps.last().map_or(0, |s| s.value);
+        if license.quotas.get(&quota.id).is_none_or(|v| *v < max) {
+            room.push(format!("`{}` up to {max}", quota.id));
+        }
+    }
+    room
+}
+
+fn check_current(catalog: &Catalog, current: &License, now: Timestamp, what: &'static str) -> Result<(), OrderError> {
+    if current.product != catalog.product.id {
+        return Err(OrderError::WrongProduct { order: current.product.clone(), catalog: catalog.product.id.clone() });
+    }
+    match current.phase_at(now) {
+        Phase::Released { released_at, .. } => Err(OrderError::Released { id: current.id.clone(), released_at, what }),
+        Phase::Grace { expired_at, .. } if what == "upgraded" => {
+            Err(OrderError::ExpiredUpgrade { id: current.id.clone(), expired_at })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The license an upgrade of `current` produces at `now` (unsigned, with id `id`).
+pub fn upgrade(
+    catalog: &Catalog,
+    current: &License,
+    request: &UpgradeRequest,
+    id: String,
+    now: Timestamp,
+) -> Result<License, OrderError> {
+    check_current(catalog, current, now, "upgraded")?;
+    let room = upgrade_room(catalog, current);
+    if room.is_empty() {
+        return Err(OrderError::NothingToUpgrade { id: current.id.clone() });
+    }
+    let mut next = current.clone();
+
+    if let Some(edition_id) = &request.edition {
+        let (new_rank, edition) = catalog.edition(edition_id).ok_or_else(|| OrderError::UnknownEdition {
+            edition: edition_id.clone(),
+            known: list(catalog.editions.iter().map(|e| &e.id)),
+        })?;
+        let (old_rank, _) = catalog.edition(&current.edition).ok_or_else(|| OrderError::UnknownEdition {
+            edition: current.edition.clone(),
+            known: list(catalog.editions.iter().map(|e| &e.id)),
+        })?;
+        if new_rank < old_rank || edition.free {
+            return Err(OrderError::Lower {
+                item: "the edition".into(),
+                from: current.edition.clone(),
+                to: edition_id.clone(),
+            });
+        }
+        next.edition = edition.id.clone();
+    }
+    let (_, edition) = catalog.edition(&next.edition).expect("checked above or by the current license");
+
+    if let Some(plan) = request.plan {
+        if !edition.plans.contains(&plan) {
+            return Err(OrderError::PlanNotOffered {
+                edition: edition.id.clone(),
+                plan,
+                offered: list(edition.plans.iter()),
+            });
+        }
+        if current.plan == Plan::Perpetual && plan != Plan::Perpetual {
+            return Err(OrderError::Lower { item: "the plan".into(), from: "perpetual".into(), to: plan.to_string() });
+        }
+        next.plan = plan;
+        if plan == Plan::Perpetual {
+            next.expires_at = None;
+        }
+    } else if !edition.plans.contains(&next.plan) {
+        return Err(OrderError::PlanNotOffered {
+            edition: edition.id.clone(),
+            plan: next.plan,
+            offered: list(edition.plans.iter()),
+        });
+    }
+
+    for (package_id, tier_id) in &request.packages {
+        let package = catalog.package(package_id).ok_or_else(|| OrderError::UnknownPackage {
+            package: package_id.clone(),
+            known: list(catalog.packages.iter().map(|p| &p.id)),
+        })?;
+        let new_rank = tier_rank(catalog, package_id, tier_id).ok_or_else(|| OrderError::UnknownTier {
+            package: package_id.clone(),
+            tier: tier_id.clone(),
+            known: list(package.tiers.iter().map(|t| &t.id)),
+        })?;
+        if let Some(old) = current.packages.get(package_id)
+            && tier_rank(catalog, package_id, &old.tier).is_some_and(|old_rank| new_rank < old_rank)
+        {
+            return Err(OrderError::Lower {
+                item: format!("package `{package_id}`"),
+                from: old.tier.clone(),
+                to: tier_id.clone(),
+            });
+        }
+        let tier = &package.tiers[new_rank];
+        next.packages.insert(
+            package_id.clone(),
+            PackageGrant {
+                tier: tier.id.clone(),
+                includes: package.tiers[..=new_rank].iter().map(|t| t.id.clone()).collect(),
+                limits: tier.limits.clone(),
+            },
+        );
+    }
+    let allowed = catalog.allowed_packages(edition, next.engine.as_deref());
+    if let Some(package) = next.packages.keys().find(|p| !allowed.contains(p)) {
+        return Err(OrderError::PackageNotAllowed {
+            package: package.clone(),
+            edition: edition.id.clone(),
+            engine: next.engine.clone().filter(|e| edition.engine_packages.contains_key(e)),
+            allowed: list(allowed.iter()),
+        });
+    }
+
+    for (quota_id, value) in &request.quotas {
+        let quota = catalog.quota(quota_id).ok_or_else(|| OrderError::UnknownQuota {
+            quota: quota_id.clone(),
+            known: list(catalog.quotas.iter().map(|q| &q.id)),
+        })?;
+        if !quota.steps.iter().any(|s| s.value == *value) {
+            return Err(OrderError::QuotaNotAStep {
+                quota: quota_id.clone(),
+                value: *value,
+                steps: list(quota.steps.iter().map(|s| s.value)),
+            });
+        }
+        if let Some(old) = current.quotas.get(quota_id)
+            && value < old
+        {
+            return Err(OrderError::Lower {
+                item: format!("quota `{quota_id}`"),
+                from: old.to_string(),
+                to: value.to_string(),
+            });
+        }
+        next.quotas.insert(quota_id.clone(), *value);
+    }
+
+    if next.edition == current.edition
+        && next.plan == current.plan
+        && next.packages == current.packages
+        && next.quotas == current.quotas
+    {
+        return Err(OrderError::NoChange { room: room.join("; ") });
+    }
+    Ok(successor(catalog, current, next, id, now))
+}
+
+/// The license a renewal of `current` produces at `now`: the same content
+/// with a later expiry.
+pub fn renew(
+    catalog: &Catalog,
+    current: &License,
+    term: RenewTerm,
+    id: String,
+    now: Timestamp,
+) -> Result<License, OrderError> {
+    check_current(catalog, current, now, "renewed")?;
+    let Some(expires_at) = current.expires_at else {
+        return Err(OrderError::Term(format!("license {} is perpetual: it never expires", current.id)));
+    };
+    let until = match term {
+        RenewTerm::Until(t) => t,
+        RenewTerm::Months(0) => return Err(OrderError::Term("--months must be at least 1".into())),
+        RenewTerm::Months(m) => {
+            expires_at.plus_months(m).ok_or_else(|| OrderError::Term("the term is too long".into()))?
+        }
+    };
+    if until <= expires_at {
+        return Err(OrderError::Term(format!(
+            "a renewal must expire after the current expiry ({expires_at}); {until} is not later"
+        )));
+    }
+    if until <= now {
+        return Err(OrderError::Term(format!("it would already be expired ({until} is in the past)")));
+    }
+    let mut next = current.clone();
+    next.expires_at = Some(until);
+    Ok(successor(catalog, current, next, id, now))
+}
+
+/// Fills in what every successor license carries.
+fn successor(catalog: &Catalog, current: &License, mut next: License, id: String, now: Timestamp) -> License {
+    next.id = id;
+    next.issued_at = now;
+    next.not_before = now;
+    next.supersedes = Some(current.id.clone());
+    next.sequence = current.sequence + 1;
+    next.grace_days = catalog.product.grace_days;
+    next.notice_days = catalog.product.notice_days;
+    // The activation window belongs to the first commercial license of the
+    // account. A successor keeps a deadline that is still open (the install
+    // may not have activated yet); it never starts a new one, except when the
+    // plan becomes pay-as-you-go now.
+    next.activate_by = match (current.plan, next.plan) {
+        (Plan::PayAsYouGo, Plan::PayAsYouGo) => current.activate_by.filter(|by| *by > now),
+        (_, Plan::PayAsYouGo) => Some(now.plus_days(catalog.product.activation_window_days)),
+        _ => None,
+    };
+    next
+}
