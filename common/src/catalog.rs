@@ -306,7 +306,8 @@ fn unique<'a>(what: &str, ids: impl Iterator<Item = &'a String>) -> Result<(), (
             return Err((None, format!("a {what} id is empty")));
         }
         if !seen.insert(id) {
-            return Err((Some(format!("\"{id}\"")), format!("{what} `{id}` is declared twice")));
+            // Point at the second declaration: the duplicate.
+            return Err((Some(format!("{SECOND}\"{id}\"")), format!("{what} `{id}` is declared twice")));
         }
     }
     Ok(())
@@ -316,12 +317,21 @@ fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The first line whose content outside a `#` comment contains `needle`;
-/// for a bare key name, the line that assigns it.
+/// Marks a needle whose second occurrence is wanted.
+const SECOND: &str = "\u{0}second\u{0}";
+
+/// The first line whose content outside a `#` comment contains `needle`
+/// (the second such line when it starts with [`SECOND`]); for a bare key
+/// name, the line that assigns it.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
+    let (skip, needle) = match needle.strip_prefix(SECOND) {
+        Some(rest) => (1, rest),
+        None => (0, needle),
+    };
     let is_key = !needle.starts_with('"');
     text.lines()
-        .position(|line| {
+        .enumerate()
+        .filter(|(_, line)| {
             let code = line.split('#').next().unwrap_or("");
             if is_key {
                 code.trim_start().strip_prefix(needle).is_some_and(|rest| rest.trim_start().starts_with('='))
@@ -329,7 +339,8 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
                 code.contains(needle)
             }
         })
-        .map(|i| i + 1)
+        .nth(skip)
+        .map(|(i, _)| i + 1)
 }
 
 /// A catalog that cannot be used, with the line where the problem is.
@@ -407,6 +418,9 @@ tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps
     #[test]
     fn duplicate_ids_are_refused() {
         let dup = format!("{MINIMAL}\n[[editions]]\nid = \"pro\"\nname = \"Again\"\nplans = [\"perpetual\"]\n");
-        assert!(Catalog::from_toml(&dup).unwrap_err().message.contains("declared twice"));
+        let err = Catalog::from_toml(&dup).unwrap_err();
+        assert!(err.message.contains("declared twice"), "{err}");
+        let second = dup.lines().enumerate().filter(|(_, l)| l.contains("\"pro\"")).nth(1).unwrap().0 + 1;
+        assert_eq!(err.line, Some(second), "the duplicate's own line: {err}");
     }
 }
