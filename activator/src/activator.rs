@@ -66,7 +66,13 @@ pub struct Activator {
     pub(crate) gateway: Option<GatewayTemplate>,
     pub(crate) credentials: Option<SealedCredentials>,
     history: Vec<HistoryEntry>,
+    pub(crate) usage: std::collections::BTreeMap<chrono::NaiveDate, u64>,
+    pub(crate) high_water: Option<Timestamp>,
 }
+
+/// How far the clock may read behind the newest trusted time seen before it
+/// counts as set back: one hour (clock corrections and small drifts pass).
+pub const CLOCK_TOLERANCE: chrono::Duration = chrono::Duration::hours(1);
 
 /// The rest of an activation: gateway, credentials, and whether a license of
 /// another account may replace the one in force.
@@ -103,6 +109,7 @@ impl Activator {
         }
         let keyring = Keyring::from_keys(keys.iter().copied());
         store.write_keyring(&keyring)?;
+        crate::identity::InstallKey::load(dir, true)?;
         store.write_state(&StateFile {
             format: STORE_FORMAT,
             product: product.to_owned(),
@@ -110,6 +117,8 @@ impl Activator {
             gateway: None,
             credentials: None,
             history: Vec::new(),
+            usage: Default::default(),
+            high_water: None,
         })?;
         Ok(Activator {
             store,
@@ -120,6 +129,8 @@ impl Activator {
             gateway: None,
             credentials: None,
             history: Vec::new(),
+            usage: Default::default(),
+            high_water: None,
         })
     }
 
@@ -141,6 +152,8 @@ impl Activator {
             gateway: None,
             credentials: None,
             history: Vec::new(),
+            usage: Default::default(),
+            high_water: None,
         };
         activator.load(state);
         Ok(activator)
@@ -177,6 +190,8 @@ impl Activator {
         self.problems.clear();
         self.credentials = state.credentials;
         self.history = state.history;
+        self.usage = state.usage;
+        self.high_water = state.high_water;
         self.gateway = None;
         if let Some(text) = state.gateway {
             match GatewayTemplate::from_stored(&text) {
@@ -257,6 +272,19 @@ impl Activator {
             }
             Phase::Active { .. } => {}
         }
+        if let Some(bound) = &license.install {
+            let this = crate::identity::InstallKey::load(self.dir(), false)?.map(|k| k.id());
+            if this.as_deref() != Some(bound.as_str()) {
+                return Err(ActivatorError::OtherInstall {
+                    id: license.id.clone(),
+                    bound: bound.clone(),
+                    this: this.unwrap_or_else(|| "none: no install key yet".into()),
+                });
+            }
+        }
+        if let Some(mark) = self.clock_set_back(now) {
+            return Err(ActivatorError::ClockSetBack { now, mark });
+        }
         Ok((token, verified))
     }
 
@@ -305,6 +333,7 @@ impl Activator {
         if let Some(((token, verified), now, replace)) = license {
             let license = verified.content;
             let admission = replay::admit(self.current.as_ref(), &self.history, &license, replace, now)?;
+            next.high_water = next.high_water.max(Some(now)).max(Some(license.issued_at));
             if !admission.already_active {
                 next.license = Some(StoredLicense { token, activated_at: now });
                 next.history.push(HistoryEntry {
@@ -316,6 +345,7 @@ impl Activator {
                     expires_at: license.expires_at,
                     replaced: admission.replaced.clone(),
                     account_change: admission.account_change,
+                    event: crate::history::HistoryEvent::Activated,
                 });
                 let excess = next.history.len().saturating_sub(MAX_HISTORY);
                 next.history.drain(..excess);
@@ -348,6 +378,46 @@ impl Activator {
         Ok(Applied { activation, notes })
     }
 
+    /// A locked read-modify-write of the state: `change` sees the state as
+    /// it is on disk now and the license in force; the file is replaced
+    /// atomically only when `change` succeeds and changed something.
+    pub(crate) fn update<T>(
+        &mut self,
+        change: impl FnOnce(&mut StateFile, Option<&ActiveLicense>) -> Result<T, ActivatorError>,
+    ) -> Result<T, ActivatorError> {
+        let _lock = DirLock::acquire(self.dir()).map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
+        let state = self.store.read_state()?;
+        self.load(state.clone());
+        let mut next = state.clone();
+        let out = change(&mut next, self.current.as_ref())?;
+        if next != state {
+            self.store.write_state(&next)?;
+            self.load(next);
+        }
+        Ok(out)
+    }
+
+    /// Records that the activator ran at `now`, raising the high-water mark
+    /// of trusted time (written at most every ten minutes). Call it whenever
+    /// the product starts or checks in; it never lowers the mark.
+    pub fn observe_clock(&mut self, now: Timestamp) -> Result<(), ActivatorError> {
+        let stale = self.high_water.is_none_or(|mark| now > mark.plus(chrono::Duration::minutes(10)));
+        if !stale {
+            return Ok(());
+        }
+        self.update(|state, _| {
+            state.high_water = state.high_water.max(Some(now));
+            Ok(())
+        })
+    }
+
+    /// `Some(mark)` when `now` is earlier than the newest trusted time seen
+    /// by more than [`CLOCK_TOLERANCE`]: the clock was set back.
+    pub fn clock_set_back(&self, now: Timestamp) -> Option<Timestamp> {
+        let mark = self.high_water?;
+        (now.plus(CLOCK_TOLERANCE) < mark).then_some(mark)
+    }
+
     /// Where this install stands at `now`.
     pub fn status(&self, now: Timestamp) -> Status {
         Status::new(self, now)
@@ -355,6 +425,9 @@ impl Activator {
 
     /// Is package `feature` (at `tier` or above, if given) entitled at `now`?
     pub fn check<'a>(&'a self, feature: &'a str, tier: Option<&str>, now: Timestamp) -> Result<Grant<'a>, Denied> {
+        if let Some(mark) = self.clock_set_back(now) {
+            return Err(Denied::ClockSetBack { now, mark });
+        }
         entitlement::check(self.current.as_ref().map(|c| &c.license), feature, tier, now)
     }
 

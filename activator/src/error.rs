@@ -29,6 +29,27 @@ pub enum ActivatorError {
     /// The credentials are not usable.
     #[error(transparent)]
     Credentials(#[from] crate::credentials::CredentialsError),
+    /// The machine's clock reads earlier than time already seen.
+    #[error("this machine's clock reads {now}, but this install has already seen {mark}: the clock was set back")]
+    ClockSetBack {
+        /// What the clock reads.
+        now: Timestamp,
+        /// The newest trusted time seen.
+        mark: Timestamp,
+    },
+    /// The command needs a license in force.
+    #[error("no license is in force on this install")]
+    NoLicense,
+    /// The license is bound to another install.
+    #[error("license {id} is bound to install {bound}, not to this install ({this})")]
+    OtherInstall {
+        /// The license.
+        id: String,
+        /// The install it is bound to.
+        bound: String,
+        /// This install's id.
+        this: String,
+    },
     /// No gateway address has been set.
     #[error("no data gateway address is set on this install")]
     NoGateway,
@@ -169,6 +190,9 @@ impl Explain for ActivatorError {
             ActivatorError::Gateway(e) => e.class(),
             ActivatorError::Credentials(e) => e.class(),
             ActivatorError::NoGateway => ExitClass::State,
+            ActivatorError::NoLicense => ExitClass::State,
+            ActivatorError::ClockSetBack { .. } => ExitClass::State,
+            ActivatorError::OtherInstall { .. } => ExitClass::Mismatch,
             ActivatorError::OtherProduct { .. } => ExitClass::State,
             ActivatorError::InvalidLicense(_) => ExitClass::Malformed,
             ActivatorError::WrongProduct { .. } => ExitClass::Mismatch,
@@ -192,6 +216,13 @@ impl Explain for ActivatorError {
             ActivatorError::Key(e) => e.hint(),
             ActivatorError::Gateway(e) => e.hint(),
             ActivatorError::Credentials(e) => e.hint(),
+            ActivatorError::NoLicense => "activate a license first".into(),
+            ActivatorError::ClockSetBack { .. } => {
+                "set the clock right (UTC); nothing was deleted and everything works again once it is".into()
+            }
+            ActivatorError::OtherInstall { .. } => {
+                "send this install's activation request (`activator request`) to the vendor for a license bound to it".into()
+            }
             ActivatorError::NoGateway => {
                 "set it with `activator gateway set URL` or `activator activate --gateway URL`".into()
             }
@@ -263,6 +294,16 @@ pub enum Denied {
         /// When it was released.
         released_at: Timestamp,
     },
+    /// The clock was set back.
+    #[error(
+        "this machine's clock reads {now}, but this install has already seen {mark}: the clock was set back, so commercial features are off"
+    )]
+    ClockSetBack {
+        /// What the clock reads.
+        now: Timestamp,
+        /// The newest trusted time seen.
+        mark: Timestamp,
+    },
     /// The package is not in the license.
     #[error("license {id} does not include package `{feature}` (it includes: {granted})")]
     NotIncluded {
@@ -303,6 +344,9 @@ impl Explain for Denied {
             Denied::Community { .. } => "activate a commercial license that includes it".into(),
             Denied::InGrace { .. } => "renew before the grace period ends; all data is kept until then".into(),
             Denied::Released { .. } => "buy a new license from the vendor to get commercial rights back".into(),
+            Denied::ClockSetBack { .. } => {
+                "set the clock right (UTC); nothing was deleted and everything works again once it is".into()
+            }
             Denied::NotIncluded { .. } | Denied::TierTooLow { .. } => {
                 "ask the vendor for an upgrade that adds it".into()
             }

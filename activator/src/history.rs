@@ -29,6 +29,20 @@ pub struct HistoryEntry {
     pub replaced: Option<String>,
     /// True when it replaced a license of another account (`--replace`).
     pub account_change: bool,
+    /// What happened: `activated` or `deactivated`.
+    #[serde(default)]
+    pub event: HistoryEvent,
+}
+
+/// What a history entry records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryEvent {
+    /// The license was activated.
+    #[default]
+    Activated,
+    /// The license was released from this install (`activator deactivate`).
+    Deactivated,
 }
 
 /// Formats a history as a table, oldest first.
@@ -42,6 +56,7 @@ impl fmt::Display for HistoryTable<'_> {
         writeln!(f, "{:<22}{:<38}{:>4}  {:<18}{:<18}replaced", "activated at", "license", "seq", "account", "edition")?;
         for e in self.0 {
             let replaced = match (&e.replaced, e.account_change) {
+                _ if e.event == HistoryEvent::Deactivated => "(deactivated: released from this install)".into(),
                 (Some(r), true) => format!("{} (account change)", escape(r)),
                 (Some(r), false) => escape(r).into_owned(),
                 (None, _) => "-".into(),

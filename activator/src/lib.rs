@@ -93,12 +93,14 @@
 #![deny(missing_docs)]
 
 mod activator;
+mod airgap;
 pub mod credentials;
 pub mod entitlement;
 pub mod error;
 mod fsio;
 pub mod gateway;
 pub mod history;
+pub mod identity;
 pub mod location;
 mod replay;
 mod setup;

@@ -55,6 +55,8 @@ pub struct Status {
     pub gateway: Option<String>,
     /// The access key and the masked secret key (`****` + last 4).
     pub credentials: Option<crate::credentials::MaskedCredentials>,
+    /// True when the machine's clock reads earlier than time already seen.
+    pub clock_set_back: bool,
     /// Things the operator should know, in plain sentences.
     pub warnings: Vec<String>,
 }
@@ -110,6 +112,12 @@ impl Status {
     pub(crate) fn new(activator: &Activator, now: Timestamp) -> Status {
         let mut warnings = Vec::new();
         warnings.extend(activator.problems().iter().cloned());
+        let clock_set_back = activator.clock_set_back(now);
+        if let Some(mark) = clock_set_back {
+            warnings.push(format!(
+                "the clock was set back: it reads {now}, but this install has already seen {mark}; commercial features are off until the clock is right again (nothing was deleted)"
+            ));
+        }
         let Some(active) = activator.current() else {
             return Status {
                 format: STATUS_FORMAT,
@@ -121,6 +129,7 @@ impl Status {
                 license: None,
                 gateway: activator.gateway().map(|g| g.as_str().to_owned()),
                 credentials: activator.credentials(),
+                clock_set_back: clock_set_back.is_some(),
                 warnings,
             };
         };
@@ -157,7 +166,7 @@ impl Status {
             product: activator.product().to_owned(),
             edition,
             phase: phase.name(),
-            usable: phase.is_usable(),
+            usable: phase.is_usable() && clock_set_back.is_none(),
             checked_at: now,
             license: Some(LicenseStatus {
                 id: l.id.clone(),
@@ -184,6 +193,7 @@ impl Status {
             }),
             gateway: activator.gateway().map(|g| g.as_str().to_owned()),
             credentials: activator.credentials(),
+            clock_set_back: clock_set_back.is_some(),
             warnings,
         }
     }

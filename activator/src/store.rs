@@ -47,6 +47,12 @@ pub(crate) struct StateFile {
     /// What was activated when.
     #[serde(default)]
     pub history: Vec<crate::history::HistoryEntry>,
+    /// Collectors seen per day (the day's maximum).
+    #[serde(default)]
+    pub usage: std::collections::BTreeMap<chrono::NaiveDate, u64>,
+    /// The newest trusted time seen (clock defence).
+    #[serde(default)]
+    pub high_water: Option<Timestamp>,
 }
 
 /// The activated license as stored: the exact token, verified again on load.

@@ -203,6 +203,12 @@ impl<'a> Envelope<'a> {
         self.kid
     }
 
+    /// The payload bytes **before** verification: only for install-signed
+    /// files, whose key is inside the payload (see `exchange`).
+    pub(crate) fn payload_unverified(&self) -> &[u8] {
+        &self.payload
+    }
+
     /// Verifies the signature against the keyring and returns the payload.
     pub fn verify(&self, keyring: &Keyring) -> Result<&[u8], EnvelopeError> {
         let trusted = keyring.get(&self.kid).ok_or_else(|| EnvelopeError::UntrustedKey {

@@ -49,6 +49,7 @@ pub mod armor;
 #[cfg(feature = "catalog")]
 pub mod catalog;
 pub mod envelope;
+pub mod exchange;
 pub mod exit;
 pub mod input;
 pub mod keys;

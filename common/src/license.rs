@@ -132,6 +132,9 @@ pub struct License {
     pub sequence: u64,
     /// Days before expiry from which an "expiring soon" warning is shown.
     pub notice_days: u32,
+    /// The install this license is bound to (its install id), or `null`
+    /// for a license any install of the product may activate.
+    pub install: Option<String>,
 }
 
 /// Where a license stands at a given time.
@@ -296,6 +299,7 @@ pub(crate) mod tests {
             supersedes: None,
             sequence: 1,
             notice_days: 30,
+            install: None,
         }
     }
 

@@ -113,6 +113,23 @@ pub fn read_current(text: &str, trusted: &license_common::Keyring) -> Result<Lic
     Ok(license)
 }
 
+/// Reads and verifies an install's activation request (`req1`): signed by
+/// the install key it carries, for the catalog's product.
+pub fn read_request(text: &str, catalog: &Catalog) -> Result<license_common::exchange::ActivationRequest, IssuerError> {
+    let token = armor::read(text, Kind::ActivationRequest)?;
+    let request = license_common::exchange::open_self_signed::<license_common::exchange::ActivationRequest>(
+        &token,
+        Kind::ActivationRequest,
+    )?
+    .content;
+    if request.product != catalog.product.id {
+        return Err(
+            order::OrderError::WrongProduct { order: request.product, catalog: catalog.product.id.clone() }.into()
+        );
+    }
+    Ok(request)
+}
+
 /// Signs the upgrade of `current` (see [`upgrade`](mod@upgrade) for the rules).
 pub fn upgrade_license(
     key: &IssuerKey,

@@ -53,6 +53,10 @@ pub struct Order {
     /// Term in calendar months from `not_before`.
     #[serde(default)]
     pub months: Option<u32>,
+    /// The install to bind the license to: set from a verified activation
+    /// request (`--bind`), never from an order file.
+    #[serde(skip)]
+    pub install: Option<String>,
 }
 
 impl Order {
@@ -221,6 +225,7 @@ impl Order {
             supersedes: None,
             sequence: 1,
             notice_days: product.notice_days,
+            install: self.install.clone(),
         })
     }
 }

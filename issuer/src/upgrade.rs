@@ -34,6 +34,9 @@ pub struct UpgradeRequest {
     pub packages: BTreeMap<String, String>,
     /// Quotas to raise: id → value.
     pub quotas: BTreeMap<String, u64>,
+    /// Bind the new license to this install id (from a verified activation
+    /// request), e.g. after the hardware was replaced.
+    pub bind: Option<String>,
 }
 
 /// How the term of a renewal is given.
@@ -101,7 +104,7 @@ pub fn upgrade(
 ) -> Result<License, OrderError> {
     check_current(catalog, current, now, "upgraded")?;
     let room = upgrade_room(catalog, current);
-    if room.is_empty() {
+    if room.is_empty() && request.bind.is_none() {
         return Err(OrderError::NothingToUpgrade { id: current.id.clone() });
     }
     let mut next = current.clone();
@@ -212,7 +215,11 @@ pub fn upgrade(
         next.quotas.insert(quota_id.clone(), *value);
     }
 
+    if let Some(install) = &request.bind {
+        next.install = Some(install.clone());
+    }
     if next.edition == current.edition
+        && next.install == current.install
         && next.plan == current.plan
         && next.packages == current.packages
         && next.quotas == current.quotas

@@ -57,6 +57,28 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a signed activation request for the vendor (air-gapped installs).
+    Request {
+        /// Write the armored request to this file instead of printing the compact token.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Write a signed activation receipt for the license in force.
+    Receipt {
+        /// The file to write (armored).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Record and report the daily count of collectors (DataKits) that reported data.
+    #[command(subcommand)]
+    Usage(UsageCommand),
+    /// Release the license from this install (back to community) and write a
+    /// signed deactivation receipt, so the vendor can move it to a new machine.
+    Deactivate {
+        /// The file to write (armored).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// List what was activated when, and which license replaced which.
     History {
         /// Print a JSON array instead of a table.
@@ -147,5 +169,30 @@ pub enum CredentialsCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsageCommand {
+    /// Record N collectors for a day; the day keeps the largest count recorded.
+    Record {
+        /// How many collectors reported data.
+        #[arg(long, value_name = "N")]
+        datakits: u64,
+        /// The day (YYYY-MM-DD, UTC) (default: today).
+        #[arg(long, value_name = "DATE")]
+        day: Option<chrono::NaiveDate>,
+    },
+    /// Write a signed usage report of the days from --from to --to, inclusive.
+    Report {
+        /// First day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: chrono::NaiveDate,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        to: chrono::NaiveDate,
+        /// The file to write (armored).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
 }

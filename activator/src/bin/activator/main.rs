@@ -18,7 +18,9 @@ use license_common::keys::PublicKey;
 use license_common::text::escape;
 use serde_json::json;
 
-use cli::{Cli, Command, CredentialArgs, CredentialsCommand, GatewayCommand};
+use cli::{Cli, Command, CredentialArgs, CredentialsCommand, GatewayCommand, UsageCommand};
+use license_common::armor;
+use license_common::envelope::Kind;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -78,16 +80,69 @@ fn run(cli: Cli) -> Result<String, Failure> {
             let keys = trust.iter().map(|p| read_public_key(p)).collect::<Result<Vec<_>, _>>()?;
             let activator = Activator::init(&dir, &product, &keys)?;
             let kids: Vec<String> = activator.keyring().keys().iter().map(|k| k.key.kid().to_string()).collect();
+            let install_id = activator.install_id()?;
             if json {
                 return Ok(to_json(
-                    &json!({"state": dir, "product": activator.product(), "trusted_keys": kids, "edition": "community"}),
+                    &json!({"state": dir, "product": activator.product(), "trusted_keys": kids, "edition": "community", "install_id": install_id}),
                 ));
             }
             Ok(format!(
-                "initialised {} for product {} (community edition), trusting key {}\n",
+                "initialised {} for product {} (community edition), trusting key {}\ninstall id {install_id}\n",
                 dir.display(),
                 escape(activator.product()),
                 kids.join(", ")
+            ))
+        }
+        Command::Request { out } => {
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let _ = activator.observe_clock(now);
+            let token = activator.request(now)?;
+            match out {
+                None => Ok(format!("{token}\n")),
+                Some(path) => {
+                    let id = activator.install_id()?;
+                    let text = armor::armor(
+                        Kind::ActivationRequest,
+                        &token,
+                        &[("Install", id.clone()), ("Product", activator.product().to_owned())],
+                    );
+                    write_output(&path, &text)?;
+                    Ok(format!(
+                        "wrote the activation request of install {id} to {}\nsend it to the vendor; the license that comes back is bound to this install\n",
+                        path.display()
+                    ))
+                }
+            }
+        }
+        Command::Receipt { out } => {
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let _ = activator.observe_clock(now);
+            let token = activator.receipt(now)?;
+            write_output(&out, &armor::armor(Kind::ActivationReceipt, &token, &[]))?;
+            Ok(format!("wrote the activation receipt to {}\n", out.display()))
+        }
+        Command::Usage(UsageCommand::Record { datakits, day }) => {
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let _ = activator.observe_clock(now);
+            let day = day.unwrap_or_else(|| now.as_datetime().date_naive());
+            let count = activator.record_usage(day, datakits)?;
+            Ok(format!("{day}: {count} collectors\n"))
+        }
+        Command::Usage(UsageCommand::Report { from, to, out }) => {
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let _ = activator.observe_clock(now);
+            let token = activator.usage_report(from, to, now)?;
+            let days = activator.usage(from, to).len();
+            write_output(&out, &armor::armor(Kind::UsageReport, &token, &[]))?;
+            Ok(format!("wrote the usage report for {from} to {to} ({days} days with a record) to {}\n", out.display()))
+        }
+        Command::Deactivate { out } => {
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let token = activator.deactivate(now)?;
+            write_output(&out, &armor::armor(Kind::DeactivationReceipt, &token, &[]))?;
+            Ok(format!(
+                "released the license; this install runs the community edition\nwrote the deactivation receipt to {}; send it to the vendor\n",
+                out.display()
             ))
         }
         Command::History { json } => {
@@ -186,12 +241,14 @@ fn run(cli: Cli) -> Result<String, Failure> {
             }
         }
         Command::Status { json } => {
-            let activator = Activator::open(&state_dir(cli.state)?)?;
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let _ = activator.observe_clock(now);
             let status = activator.status(now);
             Ok(if json { to_json(&status) } else { status.to_string() })
         }
         Command::Check { feature, tier, json } => {
-            let activator = Activator::open(&state_dir(cli.state)?)?;
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let _ = activator.observe_clock(now);
             match activator.check(&feature, tier.as_deref(), now) {
                 Ok(grant) => {
                     if json {
@@ -237,6 +294,22 @@ fn read_credentials(args: &CredentialArgs, stdin_taken: bool) -> Result<Option<C
     };
     let secret = SecretKey::new(secret.to_string())?;
     Ok(Some(Credentials::new(ak, secret)?))
+}
+
+/// Writes a file the operator carries to the vendor: never over an existing one.
+fn write_output(path: &Path, text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| {
+        let action =
+            if e.kind() == std::io::ErrorKind::AlreadyExists { "create (it already exists)" } else { "create" };
+        ActivatorError::Io { action, path: path.to_path_buf(), source: e }
+    })?;
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| ActivatorError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    Ok(())
 }
 
 fn read_public_key(path: &Path) -> Result<PublicKey, Failure> {

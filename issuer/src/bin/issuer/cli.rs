@@ -121,6 +121,9 @@ pub struct IssueArgs {
     /// Term in months (default: the catalog's default term).
     #[arg(long, value_name = "N")]
     pub months: Option<u32>,
+    /// Bind the license to the install that made this activation request.
+    #[arg(long, value_name = "REQUEST")]
+    pub bind: Option<PathBuf>,
     /// Write the armored license to this file instead of printing the compact token.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -188,6 +191,10 @@ pub struct UpgradeArgs {
     /// Without --from: term in months.
     #[arg(long, conflicts_with = "from")]
     pub months: Option<u32>,
+    /// Bind the license to the install that made this activation request
+    /// (with --from: move it to a new machine).
+    #[arg(long, value_name = "REQUEST")]
+    pub bind: Option<PathBuf>,
     /// Write the armored license to this file instead of printing the compact token.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -176,12 +176,21 @@ fn change_request(change: &cli::ChangeArgs) -> UpgradeRequest {
         plan: change.plan,
         packages: change.packages.iter().cloned().collect(),
         quotas: change.quotas.iter().cloned().collect(),
+        bind: None,
     }
+}
+
+/// The install id of a verified activation request file.
+fn bound_install(request: Option<&Path>, catalog: &Catalog) -> Result<Option<String>, Failure> {
+    let Some(path) = request else { return Ok(None) };
+    let text = input::read_text(path, 2 * license_common::envelope::MAX_INPUT_LEN)?;
+    Ok(Some(license_issuer::read_request(&text, catalog)?.install_id))
 }
 
 fn upgrade(args: UpgradeArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let catalog = read_catalog(&args.catalog)?;
-    let request = change_request(&args.change);
+    let mut request = change_request(&args.change);
+    let bind = bound_install(args.bind.as_deref(), &catalog)?;
     let Some(from) = &args.from else {
         // Community → commercial: a first license, checked like any order.
         if let Some(product) = &args.product
@@ -207,6 +216,7 @@ fn upgrade(args: UpgradeArgs, now: Timestamp, out: &mut dyn Write) -> Result<(),
             not_before: None,
             until: None,
             months: args.months,
+            install: bind.clone(),
         };
         order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
         let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
@@ -223,6 +233,7 @@ fn upgrade(args: UpgradeArgs, now: Timestamp, out: &mut dyn Write) -> Result<(),
         })
         .into());
     }
+    request.bind = bind;
     // Check the upgrade before asking for the passphrase: a typo costs nothing.
     license_issuer::upgrade::upgrade(&catalog, &current, &request, String::from("check"), now)
         .map_err(IssuerError::from)?;
@@ -257,7 +268,8 @@ fn emit_issued(
 
 fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let catalog = read_catalog(&args.catalog)?;
-    let order = match &args.order {
+    let bind = bound_install(args.bind.as_deref(), &catalog)?;
+    let mut order = match &args.order {
         Some(path) => {
             let text = input::read_text(path, 1 << 20)?;
             Order::parse(&text).map_err(|detail| IssuerError::OrderFile { path: path.clone(), detail })?
@@ -276,8 +288,10 @@ fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Fai
             not_before: args.not_before,
             until: args.until,
             months: args.months,
+            install: None,
         },
     };
+    order.install = bind;
     // Check the order before asking for the passphrase: a typo costs nothing.
     order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
     let passphrase = get_passphrase(&args.passphrase, false)?;
