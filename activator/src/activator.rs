@@ -11,12 +11,12 @@ use license_common::time::Timestamp;
 use crate::credentials::{Credentials, SealKey, SealedCredentials};
 use crate::entitlement::{self, Grant};
 use crate::error::{ActivatorError, Denied};
-use crate::fsio::{self, DirLock};
 use crate::gateway::GatewayTemplate;
 use crate::history::{HistoryEntry, MAX_HISTORY};
 use crate::replay;
 use crate::status::Status;
 use crate::store::{STORE_FORMAT, StateFile, Store, StoredLicense};
+use license_common::fsio::{self, DirLock};
 
 /// The license in force on this install, verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +68,7 @@ pub struct Activator {
     history: Vec<HistoryEntry>,
     pub(crate) usage: std::collections::BTreeMap<chrono::NaiveDate, u64>,
     pub(crate) high_water: Option<Timestamp>,
+    revocations: Option<license_common::revocation::RevocationList>,
 }
 
 /// How far the clock may read behind the newest trusted time seen before it
@@ -119,6 +120,7 @@ impl Activator {
             history: Vec::new(),
             usage: Default::default(),
             high_water: None,
+            revocations: None,
         })?;
         Ok(Activator {
             store,
@@ -131,6 +133,7 @@ impl Activator {
             history: Vec::new(),
             usage: Default::default(),
             high_water: None,
+            revocations: None,
         })
     }
 
@@ -154,6 +157,7 @@ impl Activator {
             history: Vec::new(),
             usage: Default::default(),
             high_water: None,
+            revocations: None,
         };
         activator.load(state);
         Ok(activator)
@@ -199,21 +203,62 @@ impl Activator {
                 Err(e) => self.problems.push(format!("the stored gateway address is not valid ({e})")),
             }
         }
+        self.revocations = state.revocations;
         if let Some(stored) = state.license {
-            match envelope::open::<License>(&stored.token, Kind::License, &self.keyring) {
-                Ok(Verified { content, kid }) => match content.check_shape() {
-                    Ok(()) => {
-                        self.current = Some(ActiveLicense { license: content, kid, activated_at: stored.activated_at })
-                    }
-                    Err(e) => self
-                        .problems
-                        .push(format!("the stored license is not valid: {e}; the install runs the community edition")),
-                },
+            let accepted = envelope::open::<License>(&stored.token, Kind::License, &self.keyring)
+                .map_err(ActivatorError::from)
+                .and_then(|v| v.content.check_shape().map(|()| v).map_err(ActivatorError::InvalidLicense))
+                .and_then(|v| self.still_valid(&v.content, v.kid).map(|()| v));
+            match accepted {
+                Ok(Verified { content, kid }) => {
+                    self.current = Some(ActiveLicense { license: content, kid, activated_at: stored.activated_at })
+                }
                 Err(e) => self.problems.push(format!(
                     "the stored license is no longer accepted: {e}; the install runs the community edition"
                 )),
             }
         }
+    }
+
+    /// Checks what can change after a license was first verified: its key's
+    /// retirement date and the vendor's revocations.
+    fn still_valid(&self, license: &License, kid: KeyId) -> Result<(), ActivatorError> {
+        if let Some(not_after) = self.keyring.get(&kid).and_then(|k| k.not_after)
+            && license.issued_at > not_after
+        {
+            return Err(ActivatorError::KeyRetired {
+                id: license.id.clone(),
+                issued_at: license.issued_at,
+                kid,
+                not_after,
+            });
+        }
+        if let Some(r) = self.revocations.as_ref().and_then(|list| list.find(&license.id)) {
+            return Err(ActivatorError::Revoked {
+                id: license.id.clone(),
+                reason: r.reason.clone(),
+                revoked_at: r.revoked_at,
+            });
+        }
+        Ok(())
+    }
+
+    /// Replaces the keyring in use and verifies the state again with it.
+    pub(crate) fn set_keyring(&mut self, keyring: Keyring) -> Result<(), ActivatorError> {
+        self.keyring = keyring;
+        let state = self.store.read_state()?;
+        self.load(state);
+        Ok(())
+    }
+
+    /// Takes `state` (just written) as the state in force.
+    pub(crate) fn reload(&mut self, state: StateFile) {
+        self.load(state);
+    }
+
+    /// The newest revocation list imported, if any.
+    pub fn revocations(&self) -> Option<&license_common::revocation::RevocationList> {
+        self.revocations.as_ref()
     }
 
     /// The state directory.
@@ -256,6 +301,7 @@ impl Activator {
         let verified: Verified<License> = envelope::open(&token, Kind::License, &self.keyring)?;
         let license = &verified.content;
         license.check_shape().map_err(ActivatorError::InvalidLicense)?;
+        self.still_valid(license, verified.kid)?;
         if license.product != self.product {
             return Err(ActivatorError::WrongProduct {
                 id: license.id.clone(),

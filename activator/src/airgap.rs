@@ -14,9 +14,9 @@ use license_common::time::Timestamp;
 
 use crate::activator::Activator;
 use crate::error::ActivatorError;
-use crate::fsio::DirLock;
 use crate::history::{HistoryEntry, HistoryEvent};
 use crate::identity::{self, InstallKey};
+use license_common::fsio::DirLock;
 
 /// The most days of usage kept in the state (about three years).
 pub const MAX_USAGE_DAYS: usize = 1100;

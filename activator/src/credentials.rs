@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use license_common::exit::{ExitClass, Explain};
 
-use crate::fsio;
+use license_common::fsio;
 
 /// The seal key's file name in the state directory.
 pub const SEAL_KEY_FILE: &str = "seal.key";

@@ -37,6 +37,38 @@ pub enum ActivatorError {
         /// The newest trusted time seen.
         mark: Timestamp,
     },
+    /// The revocation list offered is not newer than the one imported.
+    #[error("revocation list {offered} is not newer than list {have} already imported")]
+    StaleRevocations {
+        /// The sequence offered.
+        offered: u64,
+        /// The sequence imported before.
+        have: u64,
+    },
+    /// The license was revoked by the vendor.
+    #[error("license {id} was revoked on {revoked_at}: {reason}")]
+    Revoked {
+        /// The license.
+        id: String,
+        /// Why.
+        reason: String,
+        /// When.
+        revoked_at: Timestamp,
+    },
+    /// The key that signed the license was retired before it was signed.
+    #[error(
+        "license {id} was signed on {issued_at} by key {kid}, which is trusted only for licenses signed until {not_after}"
+    )]
+    KeyRetired {
+        /// The license.
+        id: String,
+        /// When it was signed.
+        issued_at: Timestamp,
+        /// The key.
+        kid: license_common::KeyId,
+        /// The key's retirement.
+        not_after: Timestamp,
+    },
     /// The command needs a license in force.
     #[error("no license is in force on this install")]
     NoLicense,
@@ -191,6 +223,8 @@ impl Explain for ActivatorError {
             ActivatorError::Credentials(e) => e.class(),
             ActivatorError::NoGateway => ExitClass::State,
             ActivatorError::NoLicense => ExitClass::State,
+            ActivatorError::StaleRevocations { .. } | ActivatorError::Revoked { .. } => ExitClass::Revoked,
+            ActivatorError::KeyRetired { .. } => ExitClass::UntrustedKey,
             ActivatorError::ClockSetBack { .. } => ExitClass::State,
             ActivatorError::OtherInstall { .. } => ExitClass::Mismatch,
             ActivatorError::OtherProduct { .. } => ExitClass::State,
@@ -217,6 +251,9 @@ impl Explain for ActivatorError {
             ActivatorError::Gateway(e) => e.hint(),
             ActivatorError::Credentials(e) => e.hint(),
             ActivatorError::NoLicense => "activate a license first".into(),
+            ActivatorError::StaleRevocations { .. } => "import the newest revocation list the vendor sent".into(),
+            ActivatorError::Revoked { .. } => "contact the vendor; a revoked license cannot be activated".into(),
+            ActivatorError::KeyRetired { .. } => "ask the vendor for a license signed by its current key".into(),
             ActivatorError::ClockSetBack { .. } => {
                 "set the clock right (UTC); nothing was deleted and everything works again once it is".into()
             }

@@ -24,7 +24,7 @@ use license_common::envelope::{self, Kind};
 use license_common::keys::PublicKey;
 
 use crate::error::ActivatorError;
-use crate::fsio;
+use license_common::fsio;
 
 /// The install key's file name in the state directory.
 pub const INSTALL_KEY_FILE: &str = "install.key";

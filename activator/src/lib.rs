@@ -97,7 +97,6 @@ mod airgap;
 pub mod credentials;
 pub mod entitlement;
 pub mod error;
-mod fsio;
 pub mod gateway;
 pub mod history;
 pub mod identity;
@@ -106,8 +105,9 @@ mod replay;
 mod setup;
 pub mod status;
 mod store;
+pub mod trust;
 
-pub use activator::{Activation, Activator, ActiveLicense, Setup};
+pub use activator::{Activation, Activator, ActiveLicense, CLOCK_TOLERANCE, Setup};
 pub use entitlement::Grant;
 pub use error::{ActivatorError, Denied};
 pub use license_common::Timestamp;

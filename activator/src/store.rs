@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::SealedCredentials;
 use crate::error::ActivatorError;
-use crate::fsio;
+use license_common::fsio;
 
 /// The state file's name.
 pub const STATE_FILE: &str = "state.json";
@@ -53,6 +53,9 @@ pub(crate) struct StateFile {
     /// The newest trusted time seen (clock defence).
     #[serde(default)]
     pub high_water: Option<Timestamp>,
+    /// The newest revocation list imported (verified when imported).
+    #[serde(default)]
+    pub revocations: Option<license_common::revocation::RevocationList>,
 }
 
 /// The activated license as stored: the exact token, verified again on load.

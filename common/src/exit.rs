@@ -36,6 +36,8 @@ pub enum ExitClass {
     Mismatch,
     /// The license is older than the one in force (replay refused).
     Superseded,
+    /// The license (or the list offered) was revoked, or the revocation list is stale.
+    Revoked,
     /// `check`: the feature or tier is not entitled now.
     NotEntitled,
     /// The activation state directory is missing, locked or damaged.
@@ -50,7 +52,7 @@ pub enum ExitClass {
 
 impl ExitClass {
     /// Every class, in the order of their exit statuses.
-    pub const ALL: [ExitClass; 17] = [
+    pub const ALL: [ExitClass; 18] = [
         ExitClass::Success,
         ExitClass::Internal,
         ExitClass::Usage,
@@ -63,6 +65,7 @@ impl ExitClass {
         ExitClass::ActivationWindowClosed,
         ExitClass::Mismatch,
         ExitClass::Superseded,
+        ExitClass::Revoked,
         ExitClass::NotEntitled,
         ExitClass::State,
         ExitClass::OrderRefused,
@@ -85,6 +88,7 @@ impl ExitClass {
             ExitClass::ActivationWindowClosed => 15,
             ExitClass::Mismatch => 16,
             ExitClass::Superseded => 17,
+            ExitClass::Revoked => 18,
             ExitClass::NotEntitled => 20,
             ExitClass::State => 30,
             ExitClass::OrderRefused => 40,
@@ -108,6 +112,7 @@ impl ExitClass {
             ExitClass::ActivationWindowClosed => "activation_window_closed",
             ExitClass::Mismatch => "mismatch",
             ExitClass::Superseded => "superseded",
+            ExitClass::Revoked => "revoked",
             ExitClass::NotEntitled => "not_entitled",
             ExitClass::State => "state",
             ExitClass::OrderRefused => "order_refused",

@@ -51,9 +51,11 @@ pub mod catalog;
 pub mod envelope;
 pub mod exchange;
 pub mod exit;
+pub mod fsio;
 pub mod input;
 pub mod keys;
 pub mod license;
+pub mod revocation;
 #[cfg(feature = "signing")]
 pub mod signing;
 mod strict_map;

@@ -55,6 +55,7 @@ pub mod inspect;
 pub mod keyfile;
 pub mod order;
 pub mod quote;
+pub mod register;
 pub mod upgrade;
 
 use license_common::armor;
@@ -128,6 +129,33 @@ pub fn read_request(text: &str, catalog: &Catalog) -> Result<license_common::exc
         );
     }
     Ok(request)
+}
+
+/// Verifies a file an install signed (request, receipt, usage report,
+/// deactivation receipt) and returns its kind and content.
+pub fn inspect_install_file(text: &str) -> Result<(Kind, serde_json::Value), IssuerError> {
+    use license_common::exchange::{
+        ActivationReceipt, ActivationRequest, DeactivationReceipt, UsageReport, open_self_signed,
+    };
+    let trimmed = text.trim_start();
+    let kind = [Kind::ActivationRequest, Kind::ActivationReceipt, Kind::UsageReport, Kind::DeactivationReceipt]
+        .into_iter()
+        .find(|k| trimmed.starts_with(&format!("-----BEGIN {}-----", k.label())) || trimmed.starts_with(&format!("{}1.", k.tag())))
+        .ok_or_else(|| {
+            IssuerError::from(license_common::EnvelopeError::Malformed {
+                expected: Kind::ActivationRequest,
+                detail: "it is not an install's request, receipt, usage report or deactivation receipt (for a license, pass --pub)".into(),
+            })
+        })?;
+    let token = armor::read(text, kind)?;
+    let value = match kind {
+        Kind::ActivationRequest => serde_json::to_value(open_self_signed::<ActivationRequest>(&token, kind)?.content),
+        Kind::ActivationReceipt => serde_json::to_value(open_self_signed::<ActivationReceipt>(&token, kind)?.content),
+        Kind::UsageReport => serde_json::to_value(open_self_signed::<UsageReport>(&token, kind)?.content),
+        _ => serde_json::to_value(open_self_signed::<DeactivationReceipt>(&token, kind)?.content),
+    }
+    .expect("serialises");
+    Ok((kind, value))
 }
 
 /// Signs the upgrade of `current` (see [`upgrade`](mod@upgrade) for the rules).

@@ -62,6 +62,9 @@ pub enum Command {
         /// Write the armored request to this file instead of printing the compact token.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also draw the request as a QR code in the terminal (for a phone), when it fits.
+        #[arg(long)]
+        qr: bool,
     },
     /// Write a signed activation receipt for the license in force.
     Receipt {
@@ -79,6 +82,12 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// The vendor keys this install trusts (key rotation).
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Vendor revocation lists.
+    #[command(subcommand)]
+    Revocations(RevocationsCommand),
     /// List what was activated when, and which license replaced which.
     History {
         /// Print a JSON array instead of a table.
@@ -194,5 +203,37 @@ pub enum UsageCommand {
         /// The file to write (armored).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust a vendor public key (SPKI PEM), optionally only for licenses it signed until a time.
+    Add {
+        /// The public key file.
+        public: PathBuf,
+        /// Licenses this key signed after this time are refused (RFC 3339 UTC or YYYY-MM-DD).
+        #[arg(long, value_name = "TIME")]
+        not_after: Option<license_common::Timestamp>,
+    },
+    /// Stop trusting a key: licenses it signed are refused from now on.
+    Remove {
+        /// The key id (16 hex digits).
+        kid: String,
+    },
+    /// List the trusted keys.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RevocationsCommand {
+    /// Import a signed revocation list; it must be newer than the one imported before.
+    Import {
+        /// The list, armored or compact; `-` for standard input.
+        file: PathBuf,
     },
 }

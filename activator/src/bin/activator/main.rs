@@ -18,7 +18,9 @@ use license_common::keys::PublicKey;
 use license_common::text::escape;
 use serde_json::json;
 
-use cli::{Cli, Command, CredentialArgs, CredentialsCommand, GatewayCommand, UsageCommand};
+use cli::{
+    Cli, Command, CredentialArgs, CredentialsCommand, GatewayCommand, RevocationsCommand, TrustCommand, UsageCommand,
+};
 use license_common::armor;
 use license_common::envelope::Kind;
 
@@ -93,12 +95,13 @@ fn run(cli: Cli) -> Result<String, Failure> {
                 kids.join(", ")
             ))
         }
-        Command::Request { out } => {
+        Command::Request { out, qr } => {
             let mut activator = Activator::open(&state_dir(cli.state)?)?;
             let _ = activator.observe_clock(now);
             let token = activator.request(now)?;
+            let qr_text = if qr { qr_code(&token) } else { String::new() };
             match out {
-                None => Ok(format!("{token}\n")),
+                None => Ok(format!("{qr_text}{token}\n")),
                 Some(path) => {
                     let id = activator.install_id()?;
                     let text = armor::armor(
@@ -144,6 +147,67 @@ fn run(cli: Cli) -> Result<String, Failure> {
                 "released the license; this install runs the community edition\nwrote the deactivation receipt to {}; send it to the vendor\n",
                 out.display()
             ))
+        }
+        Command::Trust(command) => {
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            match command {
+                TrustCommand::Add { public, not_after } => {
+                    let key = read_public_key(&public)?;
+                    activator.trust_add(key, not_after)?;
+                    let until = not_after.map(|t| format!(" for licenses signed until {t}")).unwrap_or_default();
+                    Ok(format!("trusting key {}{until}\n", key.kid()))
+                }
+                TrustCommand::Remove { kid } => {
+                    let kid: license_common::KeyId = kid.parse().map_err(|()| {
+                        ActivatorError::InvalidArgument(format!(
+                            "`{}` is not a key id (16 lowercase hex digits)",
+                            escape(&kid)
+                        ))
+                    })?;
+                    activator.trust_remove(kid)?;
+                    let mut out = format!("no longer trusting key {kid}\n");
+                    for problem in activator.status(now).warnings {
+                        out.push_str(&format!("warning: {}\n", escape(&problem)));
+                    }
+                    Ok(out)
+                }
+                TrustCommand::List { json } => {
+                    let keys: Vec<serde_json::Value> = activator
+                        .keyring()
+                        .keys()
+                        .iter()
+                        .map(|k| json!({"kid": k.key.kid(), "not_after": k.not_after}))
+                        .collect();
+                    if json {
+                        return Ok(to_json(&keys));
+                    }
+                    Ok(activator
+                        .keyring()
+                        .keys()
+                        .iter()
+                        .map(|k| match k.not_after {
+                            Some(t) => format!("{}  licenses signed until {t}\n", k.key.kid()),
+                            None => format!("{}\n", k.key.kid()),
+                        })
+                        .collect())
+                }
+            }
+        }
+        Command::Revocations(RevocationsCommand::Import { file }) => {
+            let mut activator = Activator::open(&state_dir(cli.state)?)?;
+            let text = input::read_text(&file, 2 * MAX_INPUT_LEN)?;
+            let done = activator.import_revocations(&text)?;
+            let mut out = format!(
+                "imported revocation list {} ({} revoked licenses, {} key retirements)\n",
+                done.sequence, done.revoked, done.retired_keys
+            );
+            if let Some(id) = done.revokes_current {
+                out.push_str(&format!(
+                    "license {} in force is revoked: this install now runs the community edition\n",
+                    escape(&id)
+                ));
+            }
+            Ok(out)
         }
         Command::History { json } => {
             let activator = Activator::open(&state_dir(cli.state)?)?;
@@ -294,6 +358,27 @@ fn read_credentials(args: &CredentialArgs, stdin_taken: bool) -> Result<Option<C
     };
     let secret = SecretKey::new(secret.to_string())?;
     Ok(Some(Credentials::new(ak, secret)?))
+}
+
+/// The token as a QR code drawn with Unicode half blocks, or a line saying
+/// why it is not drawn (it does not fit the terminal, `$COLUMNS` or 80).
+fn qr_code(token: &str) -> String {
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).unwrap_or(80);
+    match qrcode::QrCode::with_error_correction_level(token.as_bytes(), qrcode::EcLevel::L) {
+        Ok(code) if code.width() + 8 <= columns => {
+            let drawing = code
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .dark_color(qrcode::render::unicode::Dense1x2::Light)
+                .light_color(qrcode::render::unicode::Dense1x2::Dark)
+                .build();
+            format!("{drawing}\n")
+        }
+        Ok(code) => format!(
+            "note: the QR code needs {} terminal columns and this terminal has {columns}; widen it (or set COLUMNS) or carry the file instead\n",
+            code.width() + 8
+        ),
+        Err(_) => "note: the request is too long for a QR code; carry the file instead\n".to_owned(),
+    }
 }
 
 /// Writes a file the operator carries to the vendor: never over an existing one.

@@ -49,13 +49,42 @@ pub enum Command {
     /// Work with product catalogs.
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// Verify a license with a public key and show every field.
+    /// Record that a license is revoked (it travels in the next revocation list).
+    Revoke {
+        /// The license id.
+        license_id: String,
+        /// Why; shown to the operator of the install.
+        #[arg(long)]
+        reason: String,
+        /// The register file (default: $ISSUER_REGISTER, else issuer-register.json).
+        #[arg(long, value_name = "FILE")]
+        register: Option<PathBuf>,
+    },
+    /// Record that a key signs nothing valid after a time (travels in the next revocation list).
+    RetireKey {
+        /// The key id (16 hex digits).
+        kid: String,
+        /// Licenses this key signed after this time are refused (RFC 3339 UTC or YYYY-MM-DD).
+        #[arg(long, value_name = "TIME")]
+        not_after: license_common::Timestamp,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The register file (default: $ISSUER_REGISTER, else issuer-register.json).
+        #[arg(long, value_name = "FILE")]
+        register: Option<PathBuf>,
+    },
+    /// Signed revocation lists.
+    #[command(subcommand)]
+    Revocations(RevocationsCommand),
+    /// Verify a license (with --pub) or an install's request, receipt, usage report or
+    /// deactivation receipt (signed by the install's own key) and show its content.
     Inspect {
-        /// The license file, armored or compact; `-` for standard input.
+        /// The file, armored or compact; `-` for standard input.
         file: PathBuf,
-        /// The issuer's public key (SPKI PEM).
+        /// The issuer's public key (SPKI PEM); needed for licenses.
         #[arg(long = "pub", value_name = "PUB")]
-        public: PathBuf,
+        public: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -283,4 +312,22 @@ fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String> {
         return Err(format!("`{s}` has no NAME before ="));
     }
     Ok((name.to_owned(), value))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RevocationsCommand {
+    /// Sign a revocation list of every revocation and key retirement so far, with the next sequence.
+    Export {
+        /// The signing key (any key the installs trust).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// The file to write (armored).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The register file (default: $ISSUER_REGISTER, else issuer-register.json).
+        #[arg(long, value_name = "FILE")]
+        register: Option<PathBuf>,
+    },
 }

@@ -12,10 +12,10 @@ use license_common::input;
 use license_common::signing::Passphrase;
 use license_common::time::Timestamp;
 use license_issuer::order::Order;
-use license_issuer::{IssuerError, demo, keyfile};
+use license_issuer::{IssuerError, demo, keyfile, register};
 use serde_json::json;
 
-use cli::{CatalogCommand, Cli, Command, IssueArgs, PassphraseArgs, UpgradeArgs};
+use cli::{CatalogCommand, Cli, Command, IssueArgs, PassphraseArgs, RevocationsCommand, UpgradeArgs};
 use license_common::catalog::Catalog;
 use license_common::license::License;
 use license_issuer::Issued;
@@ -130,14 +130,68 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             )
         }
         Command::Inspect { file, public, json } => {
-            let public = keyfile::read_public(&public)?;
             let text = input::read_text(&file, 2 * license_common::envelope::MAX_INPUT_LEN)?;
-            let inspection = license_issuer::inspect(&text, public, now)?;
+            let (value, human) = match public {
+                Some(public) => {
+                    let inspection = license_issuer::inspect(&text, keyfile::read_public(&public)?, now)?;
+                    (serde_json::to_value(&inspection).expect("serialises"), inspection.to_string())
+                }
+                None => {
+                    let (kind, content) = license_issuer::inspect_install_file(&text)?;
+                    let pretty = serde_json::to_string_pretty(&content).expect("serialises");
+                    let human = format!(
+                        "Signature:    valid, install {}\nKind:         {kind}\n{pretty}\n",
+                        content["install_id"].as_str().unwrap_or("?")
+                    );
+                    (json!({"kind": kind.to_string(), "content": content}), human)
+                }
+            };
             if json {
-                emit(out, &format!("{}\n", serde_json::to_string_pretty(&inspection).expect("serialises")))
+                emit(out, &format!("{}\n", serde_json::to_string_pretty(&value).expect("serialises")))
             } else {
-                emit(out, &inspection.to_string())
+                emit(out, &human)
             }
+        }
+        Command::Revoke { license_id, reason, register } => {
+            let path = register::register_path(register);
+            let recorded = register::revoke(&path, &license_id, &reason, now)?;
+            let what = if recorded { "recorded" } else { "was already recorded" };
+            emit(
+                out,
+                &format!(
+                    "revocation of license {license_id} {what} in {}; export a revocation list to send it\n",
+                    path.display()
+                ),
+            )
+        }
+        Command::RetireKey { kid, not_after, reason, register } => {
+            let kid: license_common::KeyId = kid.parse().map_err(|()| {
+                IssuerError::from(OrderError::Field { field: "key id", problem: "is not 16 lowercase hex digits" })
+            })?;
+            let path = register::register_path(register);
+            register::retire_key(&path, kid, not_after, &reason)?;
+            emit(out, &format!("key {kid} retires at {not_after}; export a revocation list to send the notice\n"))
+        }
+        Command::Revocations(RevocationsCommand::Export { key, passphrase, out: file, register }) => {
+            let path = register::register_path(register);
+            let key = keyfile::read_key(&key, &get_passphrase(&passphrase, false)?)?;
+            let (list, token) = register::export(&path, &key, now)?;
+            let text = license_common::armor::armor(
+                license_common::Kind::RevocationList,
+                &token,
+                &[("Sequence", list.sequence.to_string()), ("Revoked", list.revoked.len().to_string())],
+            );
+            keyfile::write_new(&file, text.as_bytes(), 0o644)?;
+            emit(
+                out,
+                &format!(
+                    "wrote revocation list {} ({} revoked, {} key retirements) to {}\n",
+                    list.sequence,
+                    list.revoked.len(),
+                    list.retired_keys.len(),
+                    file.display()
+                ),
+            )
         }
         Command::Demo { dir } => {
             let dir = dir.unwrap_or_else(|| demo::default_dir(now));

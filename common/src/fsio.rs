@@ -1,5 +1,6 @@
 //! Durable file writes: temp file, fsync, rename, fsync the directory; and
-//! the lock that serialises writers of one state directory.
+//! the lock that serialises writers of one directory. Shared by the
+//! activator's state directory and the issuer's files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -8,13 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Prefix of temporary files; a crash may leave one behind, and the next
 /// writer (holding the lock) removes it.
-pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+/// Prefix of temporary files.
+pub const TEMP_PREFIX: &str = ".tmp-";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Writes `bytes` to `dir/name` so that a crash at any moment leaves either
 /// the old file or the new one, never a mix. The new file gets `mode`.
-pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
     let (tmp, mut file) = create_temp(dir, name, mode)?;
     let result = (|| {
         file.write_all(bytes)?;
@@ -54,7 +56,7 @@ fn set_mode(options: &mut OpenOptions, mode: u32) {
 fn set_mode(_: &mut OpenOptions, _: u32) {}
 
 /// Flushes a directory's entries (the rename) to disk.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
         File::open(dir)?.sync_all()
@@ -67,7 +69,7 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Creates a directory (and parents) readable by its owner only.
-pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -78,15 +80,38 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// An exclusive lock on one file (created if missing), released on drop.
+pub struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Blocks until this process holds the lock on `path`.
+    pub fn acquire(path: &Path) -> io::Result<FileLock> {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        set_mode(&mut options, 0o600);
+        let file = options.open(path)?;
+        file.lock()?;
+        Ok(FileLock { file })
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
 /// An exclusive lock on a state directory, released on drop.
-pub(crate) struct DirLock {
+pub struct DirLock {
     file: File,
 }
 
 impl DirLock {
     /// Blocks until this process holds the directory's lock, then removes
     /// temporary files that a crashed writer may have left.
-    pub(crate) fn acquire(dir: &Path) -> io::Result<DirLock> {
+    pub fn acquire(dir: &Path) -> io::Result<DirLock> {
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false);
         set_mode(&mut options, 0o600);

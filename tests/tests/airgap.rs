@@ -1,0 +1,233 @@
+//! The air-gapped round trip through files only, and how an install defends
+//! itself offline: tampered files, stale revocation lists, revoked licenses,
+//! removed and rotated keys, a clock set back.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use license_tests::{Install, Run, Vendor, bin, run};
+
+fn issuer(args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin("issuer"));
+    cmd.args(args);
+    run(cmd, None)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An install whose machine id is fixed, like a container with ACTIVATOR_MACHINE_ID.
+fn activator(install: &Install, machine: &str, args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin("activator"));
+    cmd.arg("--state").arg(&install.state).args(args).env("ACTIVATOR_MACHINE_ID", machine);
+    run(cmd, None)
+}
+
+fn bound_license(vendor: &Vendor, request: &Path, out: &Path) {
+    vendor.issue_run(&["--plan", "pay_as_you_go", "--bind", s(request), "--out", s(out)]).ok();
+}
+
+#[test]
+fn request_bound_license_receipt_usage_report_through_files_only() {
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    let files = tempfile::tempdir().unwrap();
+    let f = |name: &str| files.path().join(name);
+
+    // Install → vendor: the activation request.
+    let out = activator(&install, "machine-one", &["request", "--out", s(&f("request.txt"))]);
+    assert!(out.ok().contains("send it to the vendor"), "{}", out.stdout);
+    let request = issuer(&["inspect", s(&f("request.txt")), "--json"]).json();
+    assert_eq!(request["kind"], "activation request");
+    assert_eq!(request["content"]["product"], "data-platform");
+    let install_id = request["content"]["install_id"].as_str().unwrap().to_owned();
+
+    // Vendor → install: a license bound to that install.
+    bound_license(&vendor, &f("request.txt"), &f("license.txt"));
+    let license = issuer(&["inspect", s(&f("license.txt")), "--pub", s(&vendor.public), "--json"]).json();
+    assert_eq!(license["license"]["install"], install_id.as_str());
+    activator(&install, "machine-one", &["activate", s(&f("license.txt"))]).ok();
+
+    // Install → vendor: the receipt and the usage.
+    activator(&install, "machine-one", &["receipt", "--out", s(&f("receipt.txt"))]).ok();
+    for (day, n) in [("2026-11-01", "12"), ("2026-11-01", "30"), ("2026-11-01", "7"), ("2026-11-02", "19")] {
+        activator(&install, "machine-one", &["usage", "record", "--datakits", n, "--day", day]).ok();
+    }
+    activator(
+        &install,
+        "machine-one",
+        &["usage", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", s(&f("usage.txt"))],
+    )
+    .ok();
+    let receipt = issuer(&["inspect", s(&f("receipt.txt")), "--json"]).json();
+    assert_eq!(receipt["content"]["license_id"], license["license"]["id"]);
+    assert_eq!(receipt["content"]["install_id"], install_id.as_str());
+    let usage = issuer(&["inspect", s(&f("usage.txt")), "--json"]).json();
+    assert_eq!(
+        usage["content"]["days"],
+        serde_json::json!({"2026-11-01": 30, "2026-11-02": 19}),
+        "each day keeps its maximum"
+    );
+    assert_eq!(usage["content"]["install_id"], install_id.as_str());
+
+    // A second install with the same files is refused, naming both ids.
+    let second = Install::new(&vendor);
+    let before = second.snapshot();
+    let err = activator(&second, "machine-two", &["activate", s(&f("license.txt"))]).fails_with(16).to_owned();
+    assert!(err.contains(&install_id) && err.contains("not to this install"), "{err}");
+    assert_eq!(second.snapshot(), before);
+
+    // Deactivation releases the license and says so in a signed receipt.
+    activator(&install, "machine-one", &["deactivate", "--out", s(&f("deactivation.txt"))]).ok();
+    assert_eq!(activator(&install, "machine-one", &["status", "--json"]).json()["edition"], "community");
+    let dea = issuer(&["inspect", s(&f("deactivation.txt")), "--json"]).json();
+    assert_eq!(dea["content"]["license_id"], license["license"]["id"]);
+}
+
+#[test]
+fn requests_and_receipts_with_a_changed_byte_are_refused() {
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    let dir = tempfile::tempdir().unwrap();
+    let request = dir.path().join("request.txt");
+    activator(&install, "m", &["request", "--out", s(&request)]).ok();
+    let license = dir.path().join("license.txt");
+    bound_license(&vendor, &request, &license);
+    activator(&install, "m", &["activate", s(&license)]).ok();
+    let receipt = dir.path().join("receipt.txt");
+    activator(&install, "m", &["receipt", "--out", s(&receipt)]).ok();
+
+    let mut tried = 0;
+    for file in [&request, &receipt] {
+        let text = std::fs::read_to_string(file).unwrap();
+        let body_start = text.find("\n\n").map_or_else(|| text.find('\n').unwrap() + 1, |i| i + 2);
+        let body_end = text.rfind("-----END").unwrap();
+        for i in (body_start..body_end).step_by(7) {
+            let mut bytes = text.clone().into_bytes();
+            if bytes[i] == b'\n' {
+                continue;
+            }
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            let tampered = dir.path().join("tampered.txt");
+            std::fs::write(&tampered, &bytes).unwrap();
+            let r = issuer(&["inspect", s(&tampered)]);
+            assert!([10, 11].contains(&r.code), "byte {i} of {}: code {} {}", file.display(), r.code, r.stderr);
+            tried += 1;
+        }
+    }
+    assert!(tried > 100, "tried {tried}");
+}
+
+#[test]
+fn revocation_lists_only_move_forward_and_revoked_licenses_stop_working() {
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    let dir = tempfile::tempdir().unwrap();
+    let register = dir.path().join("register.json");
+    let token = vendor.issue(&[]);
+    install.activate(&token).ok();
+    let license_id = {
+        let mut cmd = Command::new(bin("issuer"));
+        cmd.args(["inspect", "-", "--pub", s(&vendor.public), "--json"]);
+        run(cmd, Some(token.as_bytes())).json()["license"]["id"].as_str().unwrap().to_owned()
+    };
+    let export = |name: &str| -> PathBuf {
+        let out = dir.path().join(name);
+        let mut cmd = Command::new(bin("issuer"));
+        cmd.args(["revocations", "export", "--key", s(&vendor.key), "--passphrase-file", s(&vendor.pass_file)]);
+        cmd.args(["--register", s(&register), "--out", s(&out)]);
+        run(cmd, None).ok();
+        out
+    };
+    let first = export("rev-1.txt");
+    issuer(&["revoke", &license_id, "--reason", "chargeback on order 7731", "--register", s(&register)]).ok();
+    let second = export("rev-2.txt");
+
+    install.run(&["revocations", "import", s(&first)], None).ok();
+    install.run(&["check", "data_service"], None).ok();
+    let out = install.run(&["revocations", "import", s(&second)], None);
+    assert!(out.ok().contains("now runs the community edition"), "{}", out.stdout);
+    let err = install.run(&["check", "data_service"], None).fails_with(20).to_owned();
+    assert!(err.contains("community"), "{err}");
+    let status = install.run(&["status", "--json"], None).json();
+    assert_eq!(status["edition"], "community");
+    assert!(status["warnings"][0].as_str().unwrap().contains("chargeback on order 7731"), "{status}");
+
+    // An older list cannot bring it back, and the license cannot be activated again.
+    let before = install.snapshot();
+    let err = install.run(&["revocations", "import", s(&first)], None).fails_with(18).to_owned();
+    assert!(err.contains("not newer"), "{err}");
+    install.run(&["revocations", "import", s(&second)], None).fails_with(18);
+    assert_eq!(install.snapshot(), before);
+    let fresh = Install::new(&vendor);
+    fresh.run(&["revocations", "import", s(&second)], None).ok();
+    let err = fresh.activate(&token).fails_with(18).to_owned();
+    assert!(err.contains("revoked") && err.contains("chargeback"), "{err}");
+}
+
+#[test]
+fn key_rotation_keeps_old_licenses_while_trusted_and_removal_refuses_them() {
+    let old_vendor = Vendor::new();
+    let new_vendor = Vendor::new();
+    let install = Install::new(&old_vendor);
+    let old_license = old_vendor.issue(&[]);
+    install.activate(&old_license).ok();
+
+    // Rotate: trust the new key too; the old license stays valid.
+    install.run(&["trust", "add", s(&new_vendor.public)], None).ok();
+    install.run(&["check", "data_service"], None).ok();
+    let listed = install.run(&["trust", "list", "--json"], None).json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    // Licenses from the new key are accepted where it is trusted.
+    let fresh = Install::new(&new_vendor);
+    fresh.activate(&new_vendor.issue(&[])).ok();
+
+    // Remove the old key: its license is refused, naming the key.
+    let old_kid = old_license.split('.').nth(1).unwrap().to_owned();
+    let out = install.run(&["trust", "remove", &old_kid], None);
+    assert!(out.ok().contains("no longer accepted"), "{}", out.stdout);
+    install.run(&["check", "data_service"], None).fails_with(20);
+    let other = Install::new(&new_vendor);
+    let err = other.activate(&old_license).fails_with(12).to_owned();
+    assert!(err.contains(&old_kid), "the refusal names the key: {err}");
+    let err = install.run(&["trust", "remove", &new_vendor_kid(&new_vendor)], None).fails_with(2).to_owned();
+    assert!(err.contains("only trusted key"), "{err}");
+}
+
+fn new_vendor_kid(vendor: &Vendor) -> String {
+    vendor.issue(&[]).split('.').nth(1).unwrap().to_owned()
+}
+
+#[test]
+fn a_clock_set_back_two_days_is_detected_and_nothing_is_deleted() {
+    use license_activator::Activator;
+    use license_common::Timestamp;
+
+    // Library: time is a parameter, so the "machine clock" is whatever we pass.
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    install.activate(&vendor.issue(&[])).ok();
+    let mut activator = Activator::open(&install.state).unwrap();
+    let now = Timestamp::now();
+    activator.observe_clock(now).unwrap();
+    let two_days_back = now.plus(-chrono::Duration::days(2));
+    let status = activator.status(two_days_back);
+    assert!(status.clock_set_back && !status.usable, "{status:?}");
+    assert!(activator.check("data_service", None, two_days_back).is_err());
+    assert!(activator.clock_set_back(now.plus(-chrono::Duration::minutes(30))).is_none(), "within the tolerance");
+    assert!(activator.clock_set_back(now.plus(-chrono::Duration::minutes(61))).is_some());
+    assert!(activator.check("data_service", None, now).is_ok(), "works again once the clock is right");
+
+    // CLI: the install has already seen a time two days ahead of this machine's clock.
+    let state = install.state.join("state.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    v["high_water"] = now.plus(chrono::Duration::days(2)).to_string().into();
+    std::fs::write(&state, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let status = install.run(&["status", "--json"], None).json();
+    assert_eq!(status["clock_set_back"], true);
+    assert!(status["warnings"].to_string().contains("clock was set back"), "{status}");
+    assert!(status["license"]["id"].is_string(), "nothing was deleted");
+    let err = install.run(&["check", "data_service"], None).fails_with(20).to_owned();
+    assert!(err.contains("clock was set back"), "{err}");
+}
