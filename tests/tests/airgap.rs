@@ -103,7 +103,7 @@ fn requests_and_receipts_with_a_changed_byte_are_refused() {
         let text = std::fs::read_to_string(file).unwrap();
         let body_start = text.find("\n\n").map_or_else(|| text.find('\n').unwrap() + 1, |i| i + 2);
         let body_end = text.rfind("-----END").unwrap();
-        for i in (body_start..body_end).step_by(7) {
+        for i in body_start..body_end {
             let mut bytes = text.clone().into_bytes();
             if bytes[i] == b'\n' {
                 continue;
@@ -116,7 +116,8 @@ fn requests_and_receipts_with_a_changed_byte_are_refused() {
             tried += 1;
         }
     }
-    assert!(tried > 100, "tried {tried}");
+    assert!(tried > 800, "tried {tried}");
+    println!("{tried} single-byte variants of a request and a receipt refused");
 }
 
 #[test]
