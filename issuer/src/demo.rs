@@ -16,7 +16,7 @@ use license_common::time::Timestamp;
 
 use crate::error::IssuerError;
 use crate::order::Order;
-use crate::{catalogs, inspect, issue, keyfile};
+use crate::{catalogs, inspect, keyfile};
 
 /// The default demo directory name for a given time: `license-demo-<timestamp>`.
 pub fn default_dir(now: Timestamp) -> PathBuf {
@@ -72,9 +72,11 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
     let catalog = catalogs::data_platform();
     let order = demo_order();
     let license_path = d("license.txt");
+    let ledger_path = d("ledger.sqlite3");
     say(format!(
-        "$ issuer issue --key {} --passphrase-file {} --catalog {} \\\n    --account {} --licensee {} --region {} \\\n    \
+        "$ issuer --ledger {} issue --key {} --passphrase-file {} --catalog {} \\\n    --account {} --licensee {} --region {} \\\n    \
          --edition {} --engine maxcompute --plan pay_as_you_go \\\n    --package data_service=api.s1.small --quota processing_units=40 --out {}\n",
+        q(&ledger_path),
         q(&files.key),
         q(&pass_file),
         q(&catalog_path),
@@ -85,7 +87,8 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
         q(&license_path)
     ))?;
     let key = keyfile::read_key(&files.key, &passphrase)?;
-    let issued = issue(&key, &catalog, &order, now)?;
+    let mut ledger = crate::ledger::Ledger::open(&ledger_path)?;
+    let issued = ledger.issue(&key, &catalog, &order, now)?;
     keyfile::write_new(&license_path, issued.armored().as_bytes(), 0o644)?;
     say(format!("wrote license {} to {}\n\n", issued.license.id, license_path.display()))?;
 

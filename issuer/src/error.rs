@@ -71,6 +71,52 @@ pub enum IssuerError {
         #[source]
         source: std::io::Error,
     },
+    /// The ledger cannot be used.
+    #[error("ledger {}: {detail}", path.display())]
+    Ledger {
+        /// The ledger file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// An upgrade or renewal of a license that was already replaced.
+    #[error("license {id} has already been superseded by license {by}")]
+    AlreadySuperseded {
+        /// The license given as CURRENT.
+        id: String,
+        /// The license that replaced it.
+        by: String,
+    },
+    /// The ledger has no such license.
+    #[error("license {id} is not in the ledger")]
+    NotInLedger {
+        /// The license id.
+        id: String,
+    },
+    /// A file signed by another install than the license's.
+    #[error("license {license} belongs to install {tied}, but this file was signed by install {signer}")]
+    WrongInstall {
+        /// The license.
+        license: String,
+        /// The install it is bound to or was first activated on.
+        tied: String,
+        /// The install that signed the file.
+        signer: String,
+    },
+    /// Usage for a license with no known install.
+    #[error("license {license} is not bound to an install and no receipt of it was imported yet")]
+    UnknownInstall {
+        /// The license.
+        license: String,
+    },
+    /// A billing period that makes no sense.
+    #[error("the period {from} to {to} is empty or longer than ten years")]
+    Period {
+        /// First day.
+        from: String,
+        /// Last day.
+        to: String,
+    },
     /// The demo's activator steps failed.
     #[error(transparent)]
     Activator(#[from] license_activator::ActivatorError),
@@ -98,6 +144,10 @@ impl Explain for IssuerError {
             IssuerError::NoPassphrase | IssuerError::PassphraseMismatch => ExitClass::Key,
             IssuerError::Io { .. } => ExitClass::Io,
             IssuerError::Activator(e) => e.class(),
+            IssuerError::Ledger { .. } | IssuerError::NotInLedger { .. } => ExitClass::State,
+            IssuerError::AlreadySuperseded { .. } => ExitClass::Superseded,
+            IssuerError::WrongInstall { .. } | IssuerError::UnknownInstall { .. } => ExitClass::Mismatch,
+            IssuerError::Period { .. } => ExitClass::Usage,
         }
     }
 
@@ -122,6 +172,19 @@ impl Explain for IssuerError {
             IssuerError::PassphraseMismatch => "type the same passphrase twice".into(),
             IssuerError::Io { .. } => "check the path, free disk space and permissions".into(),
             IssuerError::Activator(e) => e.hint(),
+            IssuerError::Ledger { .. } => {
+                "check --ledger / ISSUER_LEDGER; restore the ledger from its backup if the file is damaged".into()
+            }
+            IssuerError::NotInLedger { .. } => "check the id with `issuer ledger list`".into(),
+            IssuerError::AlreadySuperseded { by, .. } => {
+                format!("start from the newest license of the chain, {by} (`issuer ledger show {by}`)")
+            }
+            IssuerError::WrongInstall { .. } => {
+                "this file did not come from the install the license belongs to; ask the operator for the right one"
+                    .into()
+            }
+            IssuerError::UnknownInstall { .. } => "import the install's activation receipt first".into(),
+            IssuerError::Period { .. } => "give --from on or before --to".into(),
         }
     }
 }

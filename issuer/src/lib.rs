@@ -53,9 +53,9 @@ pub mod demo;
 pub mod error;
 pub mod inspect;
 pub mod keyfile;
+pub mod ledger;
 pub mod order;
 pub mod quote;
-pub mod register;
 pub mod upgrade;
 
 use license_common::armor;

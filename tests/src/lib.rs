@@ -74,9 +74,20 @@ impl Run {
     }
 }
 
+/// A data directory for this test process, so that no command run by a test
+/// ever writes below the real `$HOME` (the issuer's default ledger lives
+/// under `$XDG_DATA_HOME`).
+fn scratch_data_home() -> &'static Path {
+    static DIR: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir")).path()
+}
+
 /// Runs a command with `stdin` and collects its output.
 pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
     use std::io::Write;
+    if !cmd.get_envs().any(|(k, _)| k == "XDG_DATA_HOME") {
+        cmd.env("XDG_DATA_HOME", scratch_data_home());
+    }
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.env_remove("ISSUER_PASSPHRASE")
@@ -108,6 +119,8 @@ pub struct Vendor {
     pub pass_file: PathBuf,
     /// The data-platform catalog.
     pub catalog: PathBuf,
+    /// This vendor's ledger.
+    pub ledger: PathBuf,
 }
 
 impl Vendor {
@@ -121,6 +134,7 @@ impl Vendor {
         cmd.args(["keygen", "--out"]).arg(&keys).arg("--passphrase-file").arg(&pass_file);
         run(cmd, None).ok();
         Vendor {
+            ledger: dir.path().join("ledger.sqlite3"),
             key: keys.join("issuer.key"),
             public: keys.join("issuer.pub"),
             pass_file,
@@ -137,7 +151,7 @@ impl Vendor {
 
     /// `issuer issue` as above, returning what happened.
     pub fn issue_run(&self, overrides: &[&str]) -> Run {
-        let mut cmd = Command::new(bin("issuer"));
+        let mut cmd = self.issuer();
         cmd.arg("issue").arg("--key").arg(&self.key).arg("--passphrase-file").arg(&self.pass_file);
         cmd.arg("--catalog").arg(&self.catalog);
         let defaults: [(&str, &str); 6] = [
@@ -161,6 +175,13 @@ impl Vendor {
         }
         cmd.args(overrides.iter().filter(|o| **o != "--no-default-package"));
         run(cmd, None)
+    }
+
+    /// An `issuer` command that uses this vendor's ledger.
+    pub fn issuer(&self) -> Command {
+        let mut cmd = Command::new(bin("issuer"));
+        cmd.env("ISSUER_LEDGER", &self.ledger);
+        cmd
     }
 
     /// The signing key, opened through the library (for licenses the CLI

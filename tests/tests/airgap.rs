@@ -125,7 +125,6 @@ fn revocation_lists_only_move_forward_and_revoked_licenses_stop_working() {
     let vendor = Vendor::new();
     let install = Install::new(&vendor);
     let dir = tempfile::tempdir().unwrap();
-    let register = dir.path().join("register.json");
     let token = vendor.issue(&[]);
     install.activate(&token).ok();
     let license_id = {
@@ -137,12 +136,12 @@ fn revocation_lists_only_move_forward_and_revoked_licenses_stop_working() {
         let out = dir.path().join(name);
         let mut cmd = Command::new(bin("issuer"));
         cmd.args(["revocations", "export", "--key", s(&vendor.key), "--passphrase-file", s(&vendor.pass_file)]);
-        cmd.args(["--register", s(&register), "--out", s(&out)]);
+        cmd.args(["--ledger", s(&vendor.ledger), "--out", s(&out)]);
         run(cmd, None).ok();
         out
     };
     let first = export("rev-1.txt");
-    issuer(&["revoke", &license_id, "--reason", "chargeback on order 7731", "--register", s(&register)]).ok();
+    issuer(&["revoke", &license_id, "--reason", "chargeback on order 7731", "--ledger", s(&vendor.ledger)]).ok();
     let second = export("rev-2.txt");
 
     install.run(&["revocations", "import", s(&first)], None).ok();

@@ -14,6 +14,11 @@ See docs/CLI.md.";
 #[derive(Debug, Parser)]
 #[command(name = "issuer", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
+    /// The ledger (default: $ISSUER_LEDGER, else $XDG_DATA_HOME/license-issuer/ledger.sqlite3,
+    /// else ~/.local/share/license-issuer/ledger.sqlite3).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,9 +61,6 @@ pub enum Command {
         /// Why; shown to the operator of the install.
         #[arg(long)]
         reason: String,
-        /// The register file (default: $ISSUER_REGISTER, else issuer-register.json).
-        #[arg(long, value_name = "FILE")]
-        register: Option<PathBuf>,
     },
     /// Record that a key signs nothing valid after a time (travels in the next revocation list).
     RetireKey {
@@ -70,13 +72,37 @@ pub enum Command {
         /// Why.
         #[arg(long)]
         reason: String,
-        /// The register file (default: $ISSUER_REGISTER, else issuer-register.json).
-        #[arg(long, value_name = "FILE")]
-        register: Option<PathBuf>,
     },
     /// Signed revocation lists.
     #[command(subcommand)]
     Revocations(RevocationsCommand),
+    /// Read the ledger: every license, chain, order and receipt on record.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Activation receipts from installs.
+    #[command(subcommand)]
+    Receipts(ImportCommand),
+    /// Usage reports from installs.
+    #[command(subcommand)]
+    Usage(ImportCommand),
+    /// The pay-as-you-go bill of an account: collectors per day at the catalog's price.
+    Bill {
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The product catalog (TOML) with the pay-as-you-go prices.
+        #[arg(long, value_name = "CATALOG")]
+        catalog: PathBuf,
+        /// First day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        from: chrono::NaiveDate,
+        /// Last day (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        to: chrono::NaiveDate,
+        /// Print the documented JSON shape.
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify a license (with --pub) or an install's request, receipt, usage report or
     /// deactivation receipt (signed by the install's own key) and show its content.
     Inspect {
@@ -326,8 +352,58 @@ pub enum RevocationsCommand {
         /// The file to write (armored).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// The register file (default: $ISSUER_REGISTER, else issuer-register.json).
-        #[arg(long, value_name = "FILE")]
-        register: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Re-verify every stored license, receipt and usage report; exit 11 on any mismatch.
+    Verify {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List licenses, optionally of one account or with one status
+    /// (active, grace, released, not_yet_valid, superseded, revoked, lapsed).
+    List {
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only this status.
+        #[arg(long)]
+        status: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The whole chain of a license: what it replaced, what replaced it, receipts, revocation.
+    Show {
+        /// The license id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pay-as-you-go orders not activated within their window (back to community).
+    Lapsed {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything on record, as JSON, for accounting.
+    Export {
+        /// Print JSON (the only format).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Verify and record files signed by installs; a file imported twice is recorded once.
+    Import {
+        /// The files (armored or compact).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }

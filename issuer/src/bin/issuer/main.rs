@@ -1,6 +1,7 @@
 //! `issuer`: the thin command line over the `license-issuer` library.
 
 mod cli;
+mod ledger_cmds;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -11,11 +12,12 @@ use license_common::exit::{self, ExitClass, Explain};
 use license_common::input;
 use license_common::signing::Passphrase;
 use license_common::time::Timestamp;
+use license_issuer::ledger::{self, Ledger};
 use license_issuer::order::Order;
-use license_issuer::{IssuerError, demo, keyfile, register};
+use license_issuer::{IssuerError, demo, keyfile};
 use serde_json::json;
 
-use cli::{CatalogCommand, Cli, Command, IssueArgs, PassphraseArgs, RevocationsCommand, UpgradeArgs};
+use cli::{CatalogCommand, Cli, Command, ImportCommand, IssueArgs, PassphraseArgs, RevocationsCommand, UpgradeArgs};
 use license_common::catalog::Catalog;
 use license_common::license::License;
 use license_issuer::Issued;
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
             eprint!("{}", exit::render(e.as_ref()));
             ExitCode::from(e.class().code())
         }
+        Err(Failure::Exit(class)) => ExitCode::from(class.code()),
         Err(Failure::Stdout(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Stdout(e)) => {
             eprintln!("error: cannot write to standard output: {e}");
@@ -44,6 +47,8 @@ fn main() -> ExitCode {
 enum Failure {
     Error(Box<dyn Explain>),
     Stdout(std::io::Error),
+    /// Output was printed; exit with this class and no further message.
+    Exit(ExitClass),
 }
 
 impl<E: Explain + 'static> From<E> for Failure {
@@ -58,6 +63,7 @@ fn emit(out: &mut dyn Write, text: &str) -> Result<(), Failure> {
 
 fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
     let now = Timestamp::now();
+    let ledger = cli.ledger;
     match cli.command {
         Command::Keygen { out: dir, passphrase } => {
             let passphrase = get_passphrase(&passphrase, true)?;
@@ -72,8 +78,24 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
                 ),
             )
         }
-        Command::Issue(args) => issue(*args, now, out),
-        Command::Upgrade(args) => upgrade(*args, now, out),
+        Command::Issue(args) => issue(*args, ledger.as_deref(), now, out),
+        Command::Upgrade(args) => upgrade(*args, ledger.as_deref(), now, out),
+        Command::Ledger(command) => ledger_cmds::ledger(command, ledger.as_deref(), now, out),
+        Command::Receipts(ImportCommand::Import { files }) => {
+            ledger_cmds::import(files, true, ledger.as_deref(), now, out)
+        }
+        Command::Usage(ImportCommand::Import { files }) => {
+            ledger_cmds::import(files, false, ledger.as_deref(), now, out)
+        }
+        Command::Bill { account, catalog, from, to, json } => {
+            let catalog = read_catalog(&catalog)?;
+            let bill = open_ledger(ledger.as_deref())?.bill(&catalog, &account, from, to)?;
+            if json {
+                emit(out, &format!("{}\n", serde_json::to_string_pretty(&bill).expect("serialises")))
+            } else {
+                emit(out, &bill.to_string())
+            }
+        }
         Command::Renew(args) => {
             let catalog = read_catalog(&args.catalog)?;
             let current = read_current(&args.from, &current_keys(&args.key, &args.trust)?)?;
@@ -86,7 +108,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             license_issuer::upgrade::renew(&catalog, &current, term, String::from("check"), now)
                 .map_err(IssuerError::from)?;
             let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
-            let issued = license_issuer::renew_license(&key, &catalog, &current, term, now)?;
+            let issued = open_ledger(ledger.as_deref())?.renew(&key, &catalog, &current, term, now)?;
             emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
         }
         Command::Quote(args) => {
@@ -152,9 +174,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
                 emit(out, &human)
             }
         }
-        Command::Revoke { license_id, reason, register } => {
-            let path = register::register_path(register);
-            let recorded = register::revoke(&path, &license_id, &reason, now)?;
+        Command::Revoke { license_id, reason } => {
+            let mut l = open_ledger(ledger.as_deref())?;
+            let recorded = l.revoke(&license_id, &reason, now)?;
+            let path = l.path().to_path_buf();
             let what = if recorded { "recorded" } else { "was already recorded" };
             emit(
                 out,
@@ -164,18 +187,17 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
                 ),
             )
         }
-        Command::RetireKey { kid, not_after, reason, register } => {
+        Command::RetireKey { kid, not_after, reason } => {
             let kid: license_common::KeyId = kid.parse().map_err(|()| {
                 IssuerError::from(OrderError::Field { field: "key id", problem: "is not 16 lowercase hex digits" })
             })?;
-            let path = register::register_path(register);
-            register::retire_key(&path, kid, not_after, &reason)?;
+            open_ledger(ledger.as_deref())?.retire_key(kid, not_after, &reason)?;
             emit(out, &format!("key {kid} retires at {not_after}; export a revocation list to send the notice\n"))
         }
-        Command::Revocations(RevocationsCommand::Export { key, passphrase, out: file, register }) => {
-            let path = register::register_path(register);
+        Command::Revocations(RevocationsCommand::Export { key, passphrase, out: file }) => {
+            let mut l = open_ledger(ledger.as_deref())?;
             let key = keyfile::read_key(&key, &get_passphrase(&passphrase, false)?)?;
-            let (list, token) = register::export(&path, &key, now)?;
+            let (list, token) = l.export_revocations(&key, now)?;
             let text = license_common::armor::armor(
                 license_common::Kind::RevocationList,
                 &token,
@@ -202,6 +224,14 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn open_ledger(explicit: Option<&Path>) -> Result<Ledger, Failure> {
+    let path = ledger::ledger_path(explicit.map(Path::to_path_buf)).ok_or_else(|| IssuerError::Ledger {
+        path: PathBuf::from("(none)"),
+        detail: "no ledger location: pass --ledger FILE or set ISSUER_LEDGER".into(),
+    })?;
+    Ok(Ledger::open(&path)?)
 }
 
 fn read_catalog(path: &Path) -> Result<Catalog, Failure> {
@@ -241,7 +271,7 @@ fn bound_install(request: Option<&Path>, catalog: &Catalog) -> Result<Option<Str
     Ok(Some(license_issuer::read_request(&text, catalog)?.install_id))
 }
 
-fn upgrade(args: UpgradeArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
+fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let catalog = read_catalog(&args.catalog)?;
     let mut request = change_request(&args.change);
     let bind = bound_install(args.bind.as_deref(), &catalog)?;
@@ -274,7 +304,7 @@ fn upgrade(args: UpgradeArgs, now: Timestamp, out: &mut dyn Write) -> Result<(),
         };
         order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
         let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
-        let issued = license_issuer::issue(&key, &catalog, &order, now)?;
+        let issued = open_ledger(ledger)?.issue(&key, &catalog, &order, now)?;
         return emit_issued(out, &issued, args.out.as_deref(), args.force, args.json);
     };
     let current = read_current(from, &current_keys(&args.key, &args.trust)?)?;
@@ -292,7 +322,7 @@ fn upgrade(args: UpgradeArgs, now: Timestamp, out: &mut dyn Write) -> Result<(),
     license_issuer::upgrade::upgrade(&catalog, &current, &request, String::from("check"), now)
         .map_err(IssuerError::from)?;
     let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
-    let issued = license_issuer::upgrade_license(&key, &catalog, &current, &request, now)?;
+    let issued = open_ledger(ledger)?.upgrade(&key, &catalog, &current, &request, now)?;
     emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
 }
 
@@ -320,7 +350,7 @@ fn emit_issued(
     }
 }
 
-fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
+fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let catalog = read_catalog(&args.catalog)?;
     let bind = bound_install(args.bind.as_deref(), &catalog)?;
     let mut order = match &args.order {
@@ -350,7 +380,7 @@ fn issue(args: IssueArgs, now: Timestamp, out: &mut dyn Write) -> Result<(), Fai
     order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
     let passphrase = get_passphrase(&args.passphrase, false)?;
     let key = keyfile::read_key(&args.key, &passphrase)?;
-    let issued = license_issuer::issue(&key, &catalog, &order, now)?;
+    let issued = open_ledger(ledger)?.issue(&key, &catalog, &order, now)?;
     emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
 }
 

@@ -1,0 +1,322 @@
+//! Reading the ledger: lists, chains, lapsed orders, integrity.
+
+use license_common::envelope::{self, Kind};
+use license_common::exchange::{ActivationReceipt, UsageReport, open_self_signed};
+use license_common::keys::{Keyring, PublicKey};
+use license_common::license::License;
+use license_common::time::Timestamp;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::Ledger;
+use crate::error::IssuerError;
+
+/// One license as the ledger sees it (`ledger list --json`, one per element).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LedgerEntry {
+    /// License id.
+    pub id: String,
+    /// Account.
+    pub account: String,
+    /// Edition.
+    pub edition: String,
+    /// Plan.
+    pub plan: String,
+    /// Sequence.
+    pub sequence: u64,
+    /// When it was signed.
+    pub issued_at: String,
+    /// Expiry.
+    pub expires_at: Option<String>,
+    /// The license it replaced.
+    pub supersedes: Option<String>,
+    /// The install it is bound to.
+    pub install: Option<String>,
+    /// `active`, `grace`, `released`, `not_yet_valid`, `superseded`, `revoked` or `lapsed`.
+    pub status: String,
+}
+
+/// A license's whole story (`ledger show ID`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Chain {
+    /// The license asked about.
+    pub id: String,
+    /// Oldest first: every license in its supersedes chain, itself included.
+    pub licenses: Vec<LedgerEntry>,
+    /// Receipts of any license in the chain: (license id, install id, activated at).
+    pub receipts: Vec<(String, String, String)>,
+    /// Revocation of the license, if any: (reason, revoked at).
+    pub revocation: Option<(String, String)>,
+}
+
+/// A pay-as-you-go order and whether it was activated in its window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Lapsed {
+    /// The first pay-as-you-go license of the order.
+    pub license_id: String,
+    /// Account.
+    pub account: String,
+    /// The activation deadline.
+    pub activate_by: String,
+    /// `lapsed` (no receipt by the deadline, back to community), `activated` or `pending`.
+    pub state: String,
+}
+
+/// What `ledger verify` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Licenses re-verified.
+    pub licenses: usize,
+    /// Receipts re-verified.
+    pub receipts: usize,
+    /// Usage reports re-verified.
+    pub usage_reports: usize,
+    /// Everything that did not verify or does not match its record.
+    pub problems: Vec<String>,
+}
+
+impl Ledger {
+    fn status_of(&self, id: &str, license: &License, now: Timestamp) -> Result<String, IssuerError> {
+        let conn = self.conn();
+        let revoked: bool = conn
+            .query_row("SELECT EXISTS(SELECT 1 FROM revocations WHERE license_id = ?1)", params![id], |r| r.get(0))
+            .map_err(self.err())?;
+        if revoked {
+            return Ok("revoked".into());
+        }
+        let superseded: bool = conn
+            .query_row("SELECT EXISTS(SELECT 1 FROM licenses WHERE supersedes = ?1)", params![id], |r| r.get(0))
+            .map_err(self.err())?;
+        if superseded {
+            return Ok("superseded".into());
+        }
+        if let Some(by) = license.activate_by
+            && now > by
+            && license.supersedes.is_none()
+            && !self.activated_by(id, by)?
+        {
+            return Ok("lapsed".into());
+        }
+        Ok(license.phase_at(now).name().to_owned())
+    }
+
+    fn activated_by(&self, id: &str, deadline: Timestamp) -> Result<bool, IssuerError> {
+        self.conn()
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM receipts WHERE license_id = ?1 AND activated_at <= ?2)",
+                params![id, deadline.to_string()],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    fn entries(&self, filter: &str, arg: Option<&str>, now: Timestamp) -> Result<Vec<LedgerEntry>, IssuerError> {
+        let sql = format!(
+            "SELECT id, account, edition, plan, sequence, issued_at, expires_at, supersedes, install, token FROM licenses {filter} ORDER BY issued_at, sequence"
+        );
+        let mut stmt = self.conn().prepare(&sql).map_err(self.err())?;
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok((
+                LedgerEntry {
+                    id: r.get(0)?,
+                    account: r.get(1)?,
+                    edition: r.get(2)?,
+                    plan: r.get(3)?,
+                    sequence: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                    issued_at: r.get(5)?,
+                    expires_at: r.get(6)?,
+                    supersedes: r.get(7)?,
+                    install: r.get(8)?,
+                    status: String::new(),
+                },
+                r.get::<_, String>(9)?,
+            ))
+        };
+        let rows: Vec<(LedgerEntry, String)> = match arg {
+            Some(a) => stmt.query_map(params![a], map),
+            None => stmt.query_map([], map),
+        }
+        .map_err(self.err())?
+        .collect::<Result<_, _>>()
+        .map_err(self.err())?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (mut entry, token) in rows {
+            let license = decode_unverified(&token)?;
+            entry.status = self.status_of(&entry.id, &license, now)?;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// Every license, optionally of one account and/or with one status.
+    pub fn list(
+        &self,
+        account: Option<&str>,
+        status: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<LedgerEntry>, IssuerError> {
+        let entries = match account {
+            Some(a) => self.entries("WHERE account = ?1", Some(a), now)?,
+            None => self.entries("", None, now)?,
+        };
+        Ok(entries.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect())
+    }
+
+    /// The whole chain of a license.
+    pub fn show(&self, id: &str, now: Timestamp) -> Result<Chain, IssuerError> {
+        let one = |id: &str| -> Result<Option<LedgerEntry>, IssuerError> {
+            Ok(self.entries("WHERE id = ?1", Some(id), now)?.into_iter().next())
+        };
+        let start = one(id)?.ok_or_else(|| IssuerError::NotInLedger { id: id.to_owned() })?;
+        let mut chain = vec![start];
+        while let Some(prev) = chain[0].supersedes.clone() {
+            match one(&prev)? {
+                Some(e) if chain.iter().all(|c| c.id != e.id) => chain.insert(0, e),
+                _ => break,
+            }
+        }
+        loop {
+            let last = chain.last().expect("non-empty").id.clone();
+            let next: Option<String> = self
+                .conn()
+                .query_row("SELECT id FROM licenses WHERE supersedes = ?1 LIMIT 1", params![last], |r| r.get(0))
+                .ok();
+            match next.map(|n| one(&n)).transpose()?.flatten() {
+                Some(e) if chain.iter().all(|c| c.id != e.id) => chain.push(e),
+                _ => break,
+            }
+        }
+        let mut receipts = Vec::new();
+        for entry in &chain {
+            let mut stmt = self
+                .conn()
+                .prepare("SELECT license_id, install_id, activated_at FROM receipts WHERE license_id = ?1 ORDER BY activated_at")
+                .map_err(self.err())?;
+            let rows = stmt
+                .query_map(params![entry.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(self.err())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.err())?;
+            receipts.extend(rows);
+        }
+        let revocation = self
+            .conn()
+            .query_row("SELECT reason, revoked_at FROM revocations WHERE license_id = ?1", params![id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .ok();
+        Ok(Chain { id: id.to_owned(), licenses: chain, receipts, revocation })
+    }
+
+    /// Pay-as-you-go orders and their activation windows.
+    pub fn lapsed(&self, now: Timestamp) -> Result<Vec<Lapsed>, IssuerError> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT id, account, activate_by FROM licenses WHERE activate_by IS NOT NULL AND supersedes IS NULL ORDER BY activate_by")
+            .map_err(self.err())?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for (license_id, account, activate_by) in rows {
+            let deadline = Timestamp::parse_wire(&activate_by)
+                .map_err(|e| IssuerError::Ledger { path: self.path().to_path_buf(), detail: e.to_string() })?;
+            let state = if self.activated_by(&license_id, deadline)? {
+                "activated"
+            } else if now > deadline {
+                "lapsed"
+            } else {
+                "pending"
+            };
+            out.push(Lapsed { license_id, account, activate_by, state: state.into() });
+        }
+        Ok(out)
+    }
+
+    /// Re-verifies every stored license, receipt and usage report.
+    pub fn verify(&self) -> Result<VerifyReport, IssuerError> {
+        let mut report = VerifyReport::default();
+        let mut keys = Keyring::new();
+        let mut stmt = self.conn().prepare("SELECT kid, public_key FROM keys").map_err(self.err())?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        for (kid, pem) in rows {
+            match PublicKey::from_pem(&pem) {
+                Ok(k) if k.kid().to_string() == kid => {
+                    keys.add(license_common::keys::TrustedKey { key: k, not_after: None })
+                }
+                _ => report.problems.push(format!("key {kid}: the stored public key does not match its id")),
+            }
+        }
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT id, account, sequence, supersedes, install, kid, token FROM licenses")
+            .map_err(self.err())?;
+        type Row = (String, String, i64, Option<String>, Option<String>, String, String);
+        let rows: Vec<Row> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        for (id, account, sequence, supersedes, install, kid, token) in rows {
+            report.licenses += 1;
+            match envelope::open::<License>(&token, Kind::License, &keys) {
+                Err(e) => report.problems.push(format!("license {id}: {e}")),
+                Ok(v) => {
+                    let l = v.content;
+                    if l.id != id
+                        || l.account != account
+                        || i64::try_from(l.sequence).ok() != Some(sequence)
+                        || l.supersedes != supersedes
+                        || l.install != install
+                        || v.kid.to_string() != kid
+                    {
+                        report.problems.push(format!("license {id}: the record does not match the signed license"));
+                    }
+                }
+            }
+        }
+        for (table, kind) in [("receipts", Kind::ActivationReceipt), ("usage_reports", Kind::UsageReport)] {
+            let mut stmt =
+                self.conn().prepare(&format!("SELECT token_sha256, token FROM {table}")).map_err(self.err())?;
+            let rows: Vec<(String, String)> = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(self.err())?
+                .collect::<Result<_, _>>()
+                .map_err(self.err())?;
+            for (hash, token) in rows {
+                let ok = match kind {
+                    Kind::ActivationReceipt => open_self_signed::<ActivationReceipt>(&token, kind).map(|_| ()),
+                    _ => open_self_signed::<UsageReport>(&token, kind).map(|_| ()),
+                };
+                if table == "receipts" {
+                    report.receipts += 1;
+                } else {
+                    report.usage_reports += 1;
+                }
+                if let Err(e) = ok {
+                    report.problems.push(format!("{kind} {}: {e}", &hash[..12]));
+                } else if super::billing::sha256_hex(&token) != hash {
+                    report.problems.push(format!("{kind} {}: the record's hash does not match its token", &hash[..12]));
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Decodes a stored license's payload without verifying it (for listing;
+/// `verify` checks the signatures).
+fn decode_unverified(token: &str) -> Result<License, IssuerError> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(2).unwrap_or("");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|e| IssuerError::InvalidLicense(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| IssuerError::InvalidLicense(e.to_string()))
+}
