@@ -178,16 +178,20 @@ impl Ledger {
         if from > to || (to - from).num_days() > 3660 {
             return Err(IssuerError::Period { from: from.to_string(), to: to.to_string() });
         }
-        // The free window ends at the account's first pay-as-you-go activation deadline.
-        let free_until: Option<String> = self
+        // The free window: from the day of the account's first pay-as-you-go
+        // order to its activation deadline.
+        let window: Option<(String, String)> = self
             .conn()
             .query_row(
-                "SELECT MIN(activate_by) FROM licenses WHERE account = ?1 AND activate_by IS NOT NULL",
+                "SELECT issued_at, activate_by FROM licenses WHERE account = ?1 AND activate_by IS NOT NULL
+                 ORDER BY issued_at LIMIT 1",
                 params![account],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .optional()
             .map_err(self.err())?;
-        let free_until = free_until.and_then(|t| Timestamp::parse_wire(&t).ok()).map(|t| t.as_datetime().date_naive());
+        let day_of = |t: &str| Timestamp::parse_wire(t).ok().map(|t| t.as_datetime().date_naive());
+        let free = window.and_then(|(from, until)| Some((day_of(&from)?, day_of(&until)?)));
         let mut days = Vec::new();
         let mut day = from;
         while day <= to {
@@ -201,7 +205,7 @@ impl Ledger {
                 .map_err(self.err())?;
             let reported = reported.map(|n| u64::try_from(n).unwrap_or(0));
             let entry = match reported {
-                _ if free_until.is_some_and(|f| day < f) => {
+                _ if free.is_some_and(|(start, end)| start <= day && day < end) => {
                     BillDay { day, reported, billed: 0, amount: 0, state: "free" }
                 }
                 None => BillDay { day, reported, billed: 0, amount: 0, state: "missing" },

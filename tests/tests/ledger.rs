@@ -1,0 +1,232 @@
+//! The vendor's ledger: chains, lapsed pay-as-you-go orders, imports and
+//! bills — with the libraries at chosen moments, and through the binaries.
+
+use std::process::Command;
+
+use chrono::NaiveDate;
+use license_activator::Activator;
+use license_common::Timestamp;
+use license_common::license::Plan;
+use license_common::signing::IssuerKey;
+use license_issuer::IssuerError;
+use license_issuer::catalogs;
+use license_issuer::ledger::Ledger;
+use license_issuer::order::Order;
+use license_issuer::upgrade::{RenewTerm, UpgradeRequest};
+use license_tests::{Vendor, run};
+
+fn t0() -> Timestamp {
+    Timestamp::parse("2026-05-01T08:00:00Z").unwrap()
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn payg_order(account: &str) -> Order {
+    Order {
+        account: account.into(),
+        licensee: "Ledger Test".into(),
+        region: "cn-hangzhou".into(),
+        edition: "commercial".into(),
+        plan: Some(Plan::PayAsYouGo),
+        ..Order::default()
+    }
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    key: IssuerKey,
+    ledger: Ledger,
+    state: std::path::PathBuf,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
+    let state = dir.path().to_path_buf();
+    World { _dir: dir, key: IssuerKey::from_seed(&[9; 32]), ledger, state }
+}
+
+impl World {
+    fn install(&self, name: &str) -> Activator {
+        let keyring = license_common::Keyring::from_keys([*self.key.public()]);
+        Activator::open_with_keyring(&self.state.join(name), "observability", keyring).unwrap()
+    }
+}
+
+#[test]
+fn a_lapsed_order_and_an_activated_one() {
+    let mut w = world();
+    let catalog = catalogs::observability();
+    let lapsing = w.ledger.issue(&w.key, &catalog, &payg_order("acct-lapse"), t0()).unwrap();
+    let activated = w.ledger.issue(&w.key, &catalog, &payg_order("acct-ok"), t0()).unwrap();
+    let mut install = w.install("ok");
+    install.activate(&activated.token, t0().plus_days(6)).unwrap();
+    w.ledger.import_receipt(&install.receipt(t0().plus_days(6)).unwrap(), t0().plus_days(6)).unwrap();
+
+    let state =
+        |at: Timestamp, id: &str| w.ledger.lapsed(at).unwrap().into_iter().find(|l| l.license_id == id).unwrap().state;
+    assert_eq!(state(t0().plus_days(6), &lapsing.license.id), "pending");
+    assert_eq!(state(t0().plus_days(8), &lapsing.license.id), "lapsed", "no receipt within 7 days");
+    assert_eq!(state(t0().plus_days(8), &activated.license.id), "activated");
+    let listed = w.ledger.list(None, Some("lapsed"), t0().plus_days(8)).unwrap();
+    assert_eq!(listed.iter().map(|e| e.account.as_str()).collect::<Vec<_>>(), ["acct-lapse"]);
+}
+
+#[test]
+fn dk_billing_minimum_twenty_at_five_cny_and_duplicates_once() {
+    let mut w = world();
+    let catalog = catalogs::observability();
+    let order_at = Timestamp::parse("2026-05-01T08:00:00Z").unwrap();
+    let issued = w.ledger.issue(&w.key, &catalog, &payg_order("acct-dk"), order_at).unwrap();
+    let mut install = w.install("dk");
+    install.activate(&issued.token, order_at.plus_days(1)).unwrap();
+    w.ledger.import_receipt(&install.receipt(order_at.plus_days(1)).unwrap(), order_at.plus_days(1)).unwrap();
+    for (d, n) in [
+        ("2026-05-03", 9),
+        ("2026-05-10", 15),
+        ("2026-05-11", 15),
+        ("2026-05-12", 12),
+        ("2026-05-12", 15),
+        ("2026-05-13", 25),
+    ] {
+        install.record_usage(day(d), n).unwrap();
+    }
+    let report = install.usage_report(day("2026-05-01"), day("2026-05-31"), order_at.plus_days(31)).unwrap();
+    assert!(w.ledger.import_usage(&report, order_at.plus_days(31)).unwrap().new);
+    assert!(
+        !w.ledger.import_usage(&report, order_at.plus_days(31)).unwrap().new,
+        "the same file twice is recorded once"
+    );
+
+    let bill = w.ledger.bill(&catalog, "acct-dk", day("2026-05-07"), day("2026-05-14")).unwrap();
+    let by_day = |d: &str| bill.days.iter().find(|x| x.day == day(d)).unwrap().clone();
+    assert_eq!(by_day("2026-05-07").state, "free", "inside the 7-day activation window");
+    assert_eq!(by_day("2026-05-08").state, "missing", "no report: listed, not guessed");
+    for d in ["2026-05-10", "2026-05-11", "2026-05-12"] {
+        let x = by_day(d);
+        assert_eq!((x.reported, x.billed, x.amount), (Some(15), 20, 10_000), "15 DKs are billed as 20 at 5 CNY");
+    }
+    assert_eq!(by_day("2026-05-13").amount, 12_500, "25 DKs = 125.00 CNY");
+    assert_eq!(bill.total, 30_000 + 12_500, "3 days at 15 DKs = 300.00 CNY, 1 day at 25 DKs = 125.00 CNY");
+    assert_eq!(bill.missing, 3);
+    assert!(bill.to_string().contains("total 425.00 CNY"), "{bill}");
+}
+
+#[test]
+fn usage_from_another_install_is_refused() {
+    let mut w = world();
+    let catalog = catalogs::observability();
+    let issued = w.ledger.issue(&w.key, &catalog, &payg_order("acct-two"), t0()).unwrap();
+    let mut first = w.install("first");
+    let mut second = w.install("second");
+    first.activate(&issued.token, t0().plus_days(1)).unwrap();
+    second.activate(&issued.token, t0().plus_days(1)).unwrap();
+    w.ledger.import_receipt(&first.receipt(t0().plus_days(1)).unwrap(), t0().plus_days(1)).unwrap();
+    second.record_usage(day("2026-05-20"), 40).unwrap();
+    let report = second.usage_report(day("2026-05-01"), day("2026-05-31"), t0().plus_days(30)).unwrap();
+    let err = w.ledger.import_usage(&report, t0().plus_days(30)).unwrap_err();
+    assert!(matches!(err, IssuerError::WrongInstall { .. }), "{err}");
+    let err = w.ledger.import_receipt(&second.receipt(t0().plus_days(1)).unwrap(), t0().plus_days(1)).unwrap_err();
+    assert!(matches!(err, IssuerError::WrongInstall { .. }), "{err}");
+}
+
+#[test]
+fn an_already_superseded_license_cannot_be_upgraded_again() {
+    let mut w = world();
+    let catalog = catalogs::data_platform();
+    let order = Order {
+        account: "acct-fork".into(),
+        licensee: "Fork".into(),
+        region: "cn-hangzhou".into(),
+        edition: "basic_rnd".into(),
+        engine: Some("maxcompute".into()),
+        plan: Some(Plan::Subscription),
+        quotas: [("processing_units".to_string(), 20)].into(),
+        months: Some(12),
+        ..Order::default()
+    };
+    let first = w.ledger.issue(&w.key, &catalog, &order, t0()).unwrap();
+    let raise = |tier: &str| UpgradeRequest {
+        packages: [("data_service".to_string(), tier.to_string())].into(),
+        ..Default::default()
+    };
+    w.ledger.upgrade(&w.key, &catalog, &first.license, &raise("api.base"), t0()).unwrap();
+    let err = w.ledger.upgrade(&w.key, &catalog, &first.license, &raise("api.s1.small"), t0()).unwrap_err();
+    assert!(matches!(err, IssuerError::AlreadySuperseded { .. }), "{err}");
+    let err = w.ledger.renew(&w.key, &catalog, &first.license, RenewTerm::Months(1), t0()).unwrap_err();
+    assert!(matches!(err, IssuerError::AlreadySuperseded { .. }), "{err}");
+    let again = w.ledger.issue(&w.key, &catalog, &order, t0()).unwrap();
+    assert_eq!(again.license.sequence, 3, "a new order of the account continues its sequence");
+}
+
+#[test]
+fn the_chain_through_two_upgrades_and_a_renewal_read_back_through_the_binaries() {
+    let vendor = Vendor::new();
+    let dir = vendor.dir.path();
+    let l1 = dir.join("l1.lic");
+    vendor.issue_run(&["--out", l1.to_str().unwrap(), "--package", "data_service=api.base"]).ok();
+    let step = |args: &[&str]| {
+        let mut cmd = vendor.issuer();
+        cmd.args(args).arg("--key").arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file);
+        cmd.arg("--catalog").arg(&vendor.catalog);
+        run(cmd, None).ok().to_owned()
+    };
+    let l2 = dir.join("l2.lic");
+    let l3 = dir.join("l3.lic");
+    let l4 = dir.join("l4.lic");
+    step(&[
+        "upgrade",
+        "--from",
+        l1.to_str().unwrap(),
+        "--package",
+        "data_service=api.s1.small",
+        "--out",
+        l2.to_str().unwrap(),
+    ]);
+    step(&["upgrade", "--from", l2.to_str().unwrap(), "--quota", "processing_units=60", "--out", l3.to_str().unwrap()]);
+    step(&["renew", "--from", l3.to_str().unwrap(), "--months", "12", "--out", l4.to_str().unwrap()]);
+
+    let id_of = |path: &std::path::Path| {
+        let mut cmd = vendor.issuer();
+        cmd.arg("inspect").arg(path).arg("--pub").arg(&vendor.public).arg("--json");
+        run(cmd, None).json()["license"]["id"].as_str().unwrap().to_owned()
+    };
+    let ids: Vec<String> = [&l1, &l2, &l3, &l4].iter().map(|p| id_of(p)).collect();
+    let mut show = vendor.issuer();
+    show.args(["ledger", "show", &ids[1], "--json"]);
+    let chain = run(show, None).json();
+    let got: Vec<&str> = chain["licenses"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>(), "the whole chain, oldest first");
+    let statuses: Vec<&str> =
+        chain["licenses"].as_array().unwrap().iter().map(|e| e["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["superseded", "superseded", "superseded", "active"]);
+    let sequences: Vec<u64> =
+        chain["licenses"].as_array().unwrap().iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    assert_eq!(sequences, [1, 2, 3, 4]);
+
+    let mut verify = vendor.issuer();
+    verify.args(["ledger", "verify"]);
+    assert!(run(verify, None).ok().contains("verified 4 licenses"), "ledger verify");
+
+    // A tampered record is found by verify.
+    let conn = rusqlite_like_edit(&vendor.ledger);
+    assert!(conn, "edited the ledger");
+    let mut verify = vendor.issuer();
+    verify.args(["ledger", "verify"]);
+    let r = run(verify, None);
+    assert_eq!(r.code, 11, "{}", r.stdout);
+    assert!(r.stdout.contains("does not match"), "{}", r.stdout);
+}
+
+/// Changes one license's account in the ledger behind the issuer's back.
+fn rusqlite_like_edit(path: &std::path::Path) -> bool {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE licenses SET account='acct-forged' WHERE sequence=2\"); c.commit()")
+        .arg(path)
+        .output()
+        .expect("python3");
+    out.status.success()
+}
