@@ -87,6 +87,12 @@ pub enum IssuerError {
         /// The license that replaced it.
         by: String,
     },
+    /// Lines of a batch that cannot be issued.
+    #[error("{} line(s) of the batch cannot be issued, so nothing was issued: {}", errors.len(), errors.iter().take(5).map(|(l, e)| format!("line {l}: {e}")).collect::<Vec<_>>().join("; "))]
+    Batch {
+        /// (line, reason) for every bad line.
+        errors: Vec<(usize, String)>,
+    },
     /// The ledger has no such license.
     #[error("license {id} is not in the ledger")]
     NotInLedger {
@@ -146,6 +152,7 @@ impl Explain for IssuerError {
             IssuerError::Activator(e) => e.class(),
             IssuerError::Ledger { .. } | IssuerError::NotInLedger { .. } => ExitClass::State,
             IssuerError::AlreadySuperseded { .. } => ExitClass::Superseded,
+            IssuerError::Batch { .. } => ExitClass::OrderRefused,
             IssuerError::WrongInstall { .. } | IssuerError::UnknownInstall { .. } => ExitClass::Mismatch,
             IssuerError::Period { .. } => ExitClass::Usage,
         }
@@ -176,6 +183,7 @@ impl Explain for IssuerError {
                 "check --ledger / ISSUER_LEDGER; restore the ledger from its backup if the file is damaged".into()
             }
             IssuerError::NotInLedger { .. } => "check the id with `issuer ledger list`".into(),
+            IssuerError::Batch { .. } => "correct those lines, or pass --keep-going to issue the others".into(),
             IssuerError::AlreadySuperseded { by, .. } => {
                 format!("start from the newest license of the chain, {by} (`issuer ledger show {by}`)")
             }

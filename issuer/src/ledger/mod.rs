@@ -12,6 +12,7 @@
 //! * The file is opened in WAL mode with a busy timeout, so two issuer
 //!   commands at once wait for each other instead of failing.
 
+mod batch;
 mod billing;
 mod query;
 mod signing;
@@ -23,6 +24,7 @@ use license_common::license::License;
 use license_common::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+pub use batch::{BatchLine, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, Imported};
 pub use query::{Chain, Lapsed, LedgerEntry, VerifyReport};
 
@@ -31,7 +33,7 @@ use crate::error::IssuerError;
 /// The environment variable naming the ledger file.
 pub const LEDGER_ENV: &str = "ISSUER_LEDGER";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
@@ -100,6 +102,15 @@ const MIGRATIONS: &[&str] = &[
         issued_at TEXT NOT NULL,
         token TEXT NOT NULL
      );",
+    // 2: batches, so that an interrupted bulk issuance can be finished or undone.
+    "CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        out_dir TEXT NOT NULL,
+        staging TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('started', 'committed', 'done', 'abandoned')),
+        started_at TEXT NOT NULL,
+        licenses INTEGER NOT NULL DEFAULT 0
+     );",
 ];
 
 /// An open ledger.
@@ -152,12 +163,14 @@ impl Ledger {
             tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX)).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
+        let mut ledger = Ledger { conn, path: path.to_path_buf() };
+        ledger.recover_batches()?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
         }
-        Ok(Ledger { conn, path: path.to_path_buf() })
+        Ok(ledger)
     }
 
     /// The file.

@@ -137,23 +137,33 @@ pub struct IssueArgs {
     /// The product catalog (TOML).
     #[arg(long, value_name = "CATALOG")]
     pub catalog: PathBuf,
+    /// Many orders: a JSON Lines file, one order per line (the keys of an order file).
+    /// Every line is checked first; a bad line stops the batch unless --keep-going.
+    #[arg(long, value_name = "ORDERS.jsonl", requires = "out_dir", conflicts_with_all = ["order", "out", "bind", "account", "licensee", "region", "edition", "plan"])]
+    pub batch: Option<PathBuf>,
+    /// With --batch: the directory for the license files (`<id>.lic`).
+    #[arg(long, value_name = "DIR", requires = "batch")]
+    pub out_dir: Option<PathBuf>,
+    /// With --batch: skip bad lines (reported with their numbers) and issue the rest.
+    #[arg(long, requires = "batch")]
+    pub keep_going: bool,
     /// An order file (TOML or JSON) instead of the order flags; `-` for standard input.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["account", "licensee", "region", "edition", "plan", "engine", "settlement", "packages", "quotas", "not_before", "until", "months"])]
     pub order: Option<PathBuf>,
     /// The primary account (the only one that may renew or upgrade).
-    #[arg(long, required_unless_present = "order")]
+    #[arg(long, required_unless_present_any = ["order", "batch"])]
     pub account: Option<String>,
     /// The licensee's name.
-    #[arg(long, required_unless_present = "order")]
+    #[arg(long, required_unless_present_any = ["order", "batch"])]
     pub licensee: Option<String>,
     /// Region or site of the instance.
-    #[arg(long, required_unless_present = "order")]
+    #[arg(long, required_unless_present_any = ["order", "batch"])]
     pub region: Option<String>,
     /// Edition.
-    #[arg(long, required_unless_present = "order")]
+    #[arg(long, required_unless_present_any = ["order", "batch"])]
     pub edition: Option<String>,
     /// Plan: pay_as_you_go, subscription or perpetual.
-    #[arg(long, value_parser = parse_plan, required_unless_present = "order")]
+    #[arg(long, value_parser = parse_plan, required_unless_present_any = ["order", "batch"])]
     pub plan: Option<Plan>,
     /// Compute engine (for products that have them; cannot be switched later).
     #[arg(long)]

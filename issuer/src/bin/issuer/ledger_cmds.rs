@@ -146,3 +146,44 @@ pub fn import(
     }
     emit(out, &text)
 }
+
+/// `issuer issue --batch ORDERS.jsonl --out-dir DIR`.
+#[allow(clippy::too_many_arguments)]
+pub fn batch(
+    args: &crate::cli::IssueArgs,
+    batch: &Path,
+    out_dir: &Path,
+    catalog: &license_common::catalog::Catalog,
+    ledger: Option<&Path>,
+    now: Timestamp,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    let text = input::read_text(batch, 1 << 30)?;
+    let (lines, errors) = license_issuer::ledger::parse_batch(&text);
+    let total = lines.len() as u64;
+    let key = license_issuer::keyfile::read_key(&args.key, &crate::get_passphrase(&args.passphrase, false)?)?;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} licenses, {per_sec}, {eta} left")
+                .expect("a valid template"),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let report = open_ledger(ledger)?
+        .issue_batch(&key, catalog, lines, errors, out_dir, args.keep_going, now, &|n| bar.set_position(n as u64));
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        return emit(out, &pretty(&report));
+    }
+    let mut t =
+        format!("issued {} licenses into {} (batch {})\n", report.issued, report.out_dir.display(), report.batch);
+    for (line, reason) in &report.skipped {
+        t.push_str(&format!("skipped line {line}: {}\n", escape(reason)));
+    }
+    emit(out, &t)
+}

@@ -352,6 +352,9 @@ fn emit_issued(
 
 fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let catalog = read_catalog(&args.catalog)?;
+    if let (Some(batch), Some(out_dir)) = (&args.batch, &args.out_dir) {
+        return ledger_cmds::batch(&args, batch, out_dir, &catalog, ledger, now, out);
+    }
     let bind = bound_install(args.bind.as_deref(), &catalog)?;
     let mut order = match &args.order {
         Some(path) => {
@@ -384,7 +387,7 @@ fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp, out: &mut dyn W
     emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
 }
 
-fn get_passphrase(args: &PassphraseArgs, confirm: bool) -> Result<Passphrase, Failure> {
+pub(crate) fn get_passphrase(args: &PassphraseArgs, confirm: bool) -> Result<Passphrase, Failure> {
     let env = std::env::var(keyfile::PASSPHRASE_ENV).ok();
     if let Some(p) = keyfile::passphrase_from(args.passphrase_file.as_deref(), env)? {
         return Ok(p);
