@@ -152,7 +152,7 @@ impl Ledger {
                             file.write_all(issued.armored().as_bytes()).map_err(io("write", &path))?;
                             out.push(issued);
                             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            if n % 256 == 0 {
+                            if n.is_multiple_of(256) {
                                 progress(n);
                             }
                         }
