@@ -227,11 +227,13 @@ impl Recorder<'_> {
     pub fn license(&self, license: &License, token: &str, kid: &str) -> Result<(), IssuerError> {
         let ts = |t: Option<Timestamp>| t.map(|t| t.to_string());
         self.tx
-            .execute(
+            .prepare_cached(
                 "INSERT INTO licenses (id, account, product, region, edition, plan, sequence, issued_at, expires_at,
                                        activate_by, supersedes, install, kid, token)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
                     license.id,
                     license.account,
                     license.product,
@@ -246,8 +248,8 @@ impl Recorder<'_> {
                     license.install,
                     kid,
                     token,
-                ],
-            )
+                ])
+            })
             .map_err(self.err())?;
         Ok(())
     }
