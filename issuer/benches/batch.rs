@@ -81,6 +81,8 @@ fn main() {
     println!("|---|---|");
     println!("| raw Ed25519 signing, 1 core | {raw_one:.0} signatures/s |");
     println!("| raw Ed25519 signing, {cores} cores | {raw_all:.0} signatures/s |");
-    println!("| batch end to end (validate, sign, write {n} files, one ledger transaction, move into place) | {batch_rate:.0} licenses/s ({elapsed:.2} s) |");
+    println!(
+        "| batch end to end (validate, sign, write {n} files, one ledger transaction, move into place) | {batch_rate:.0} licenses/s ({elapsed:.2} s) |"
+    );
     println!("| batch / raw signing on {cores} cores | {:.0}% |", 100.0 * batch_rate / raw_all);
 }

@@ -210,6 +210,15 @@ fn the_chain_through_two_upgrades_and_a_renewal_read_back_through_the_binaries()
     verify.args(["ledger", "verify"]);
     assert!(run(verify, None).ok().contains("verified 4 licenses"), "ledger verify");
 
+    let mut export = vendor.issuer();
+    export.args(["ledger", "export", "--json"]);
+    let all = run(export, None).json();
+    assert_eq!(all["licenses"].as_array().unwrap().len(), 4);
+    assert_eq!(all["keys"].as_array().unwrap().len(), 1, "the signing key is on record");
+    for section in ["orders", "receipts", "usage", "revocations"] {
+        assert!(all[section].is_array(), "export has {section}");
+    }
+
     // A tampered record is found by verify.
     let conn = rusqlite_like_edit(&vendor.ledger);
     assert!(conn, "edited the ledger");

@@ -320,3 +320,46 @@ fn decode_unverified(token: &str) -> Result<License, IssuerError> {
         .map_err(|e| IssuerError::InvalidLicense(e.to_string()))?;
     serde_json::from_slice(&bytes).map_err(|e| IssuerError::InvalidLicense(e.to_string()))
 }
+
+impl Ledger {
+    /// Everything on record, for accounting (`ledger export --json`, format 1).
+    pub fn export(&self, now: Timestamp) -> Result<serde_json::Value, IssuerError> {
+        let rows = |sql: &str, cols: &[&str]| -> Result<Vec<serde_json::Value>, IssuerError> {
+            let mut stmt = self.conn().prepare(sql).map_err(self.err())?;
+            let n = cols.len();
+            let out = stmt
+                .query_map([], |r| {
+                    let mut obj = serde_json::Map::new();
+                    for (i, col) in cols.iter().enumerate().take(n) {
+                        let value: rusqlite::types::Value = r.get(i)?;
+                        let json = match value {
+                            rusqlite::types::Value::Null => serde_json::Value::Null,
+                            rusqlite::types::Value::Integer(v) => v.into(),
+                            rusqlite::types::Value::Real(v) => v.into(),
+                            rusqlite::types::Value::Text(v) => v.into(),
+                            rusqlite::types::Value::Blob(_) => serde_json::Value::Null,
+                        };
+                        obj.insert((*col).to_owned(), json);
+                    }
+                    Ok(serde_json::Value::Object(obj))
+                })
+                .map_err(self.err())?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.err())?;
+            Ok(out)
+        };
+        Ok(serde_json::json!({
+            "format": 1,
+            "exported_at": now,
+            "licenses": self.list(None, None, now)?,
+            "orders": self.lapsed(now)?,
+            "receipts": rows("SELECT license_id, install_id, activated_at, imported_at FROM receipts ORDER BY imported_at",
+                &["license_id", "install_id", "activated_at", "imported_at"])?,
+            "usage": rows("SELECT account, day, install_id, datakits FROM usage_days ORDER BY account, day, install_id",
+                &["account", "day", "install_id", "datakits"])?,
+            "revocations": rows("SELECT license_id, reason, revoked_at FROM revocations ORDER BY revoked_at",
+                &["license_id", "reason", "revoked_at"])?,
+            "keys": rows("SELECT kid, first_used_at, retired_at FROM keys ORDER BY first_used_at", &["kid", "first_used_at", "retired_at"])?,
+        }))
+    }
+}

@@ -7,7 +7,6 @@ use license_common::exit::ExitClass;
 use license_common::input;
 use license_common::text::escape;
 use license_common::time::Timestamp;
-use serde_json::json;
 
 use crate::cli::LedgerCommand;
 use crate::{Failure, emit, open_ledger};
@@ -108,15 +107,7 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp, out: 
             }
             emit(out, &t)
         }
-        LedgerCommand::Export { json: _ } => {
-            let value = json!({
-                "format": 1,
-                "exported_at": now,
-                "licenses": ledger.list(None, None, now)?,
-                "orders": ledger.lapsed(now)?,
-            });
-            emit(out, &pretty(&value))
-        }
+        LedgerCommand::Export { json: _ } => emit(out, &pretty(&ledger.export(now)?)),
     }
 }
 
