@@ -122,9 +122,14 @@ impl Activator {
             high_water: None,
             revocations: None,
         })?;
-        Ok(Activator {
+        Ok(Activator::blank(store, product.to_owned(), keyring))
+    }
+
+    /// A handle with nothing loaded yet.
+    fn blank(store: Store, product: String, keyring: Keyring) -> Self {
+        Activator {
             store,
-            product: product.to_owned(),
+            product,
             keyring,
             current: None,
             problems: Vec::new(),
@@ -134,7 +139,7 @@ impl Activator {
             usage: Default::default(),
             high_water: None,
             revocations: None,
-        })
+        }
     }
 
     /// Opens an initialised state directory.
@@ -146,19 +151,7 @@ impl Activator {
         let store = Store::new(dir);
         let state = store.read_state()?;
         let keyring = store.read_keyring()?;
-        let mut activator = Activator {
-            store,
-            product: state.product.clone(),
-            keyring,
-            current: None,
-            problems: Vec::new(),
-            gateway: None,
-            credentials: None,
-            history: Vec::new(),
-            usage: Default::default(),
-            high_water: None,
-            revocations: None,
-        };
+        let mut activator = Activator::blank(store, state.product.clone(), keyring);
         activator.load(state);
         Ok(activator)
     }

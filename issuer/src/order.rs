@@ -128,16 +128,7 @@ impl Order {
         let allowed = catalog.allowed_packages(edition, self.engine.as_deref());
         let mut packages = BTreeMap::new();
         for (pkg_id, tier_id) in &self.packages {
-            let package = catalog.package(pkg_id).ok_or_else(|| OrderError::UnknownPackage {
-                package: pkg_id.clone(),
-                known: list(catalog.packages.iter().map(|p| &p.id)),
-            })?;
-            let position =
-                package.tiers.iter().position(|t| &t.id == tier_id).ok_or_else(|| OrderError::UnknownTier {
-                    package: pkg_id.clone(),
-                    tier: tier_id.clone(),
-                    known: list(package.tiers.iter().map(|t| &t.id)),
-                })?;
+            let (_, grant) = grant(catalog, pkg_id, tier_id)?;
             if !allowed.contains(pkg_id) {
                 return Err(OrderError::PackageNotAllowed {
                     package: pkg_id.clone(),
@@ -146,28 +137,10 @@ impl Order {
                     allowed: list(allowed.iter()),
                 });
             }
-            let tier = &package.tiers[position];
-            packages.insert(
-                pkg_id.clone(),
-                PackageGrant {
-                    tier: tier.id.clone(),
-                    includes: package.tiers[..=position].iter().map(|t| t.id.clone()).collect(),
-                    limits: tier.limits.clone(),
-                },
-            );
+            packages.insert(pkg_id.clone(), grant);
         }
         for (quota_id, value) in &self.quotas {
-            let quota = catalog.quota(quota_id).ok_or_else(|| OrderError::UnknownQuota {
-                quota: quota_id.clone(),
-                known: list(catalog.quotas.iter().map(|q| &q.id)),
-            })?;
-            if !quota.steps.iter().any(|s| s.value == *value) {
-                return Err(OrderError::QuotaNotAStep {
-                    quota: quota_id.clone(),
-                    value: *value,
-                    steps: list(quota.steps.iter().map(|s| s.value)),
-                });
-            }
+            check_quota(catalog, quota_id, *value)?;
         }
         if let Some(missing) = catalog.quotas.iter().find(|q| q.required && !self.quotas.contains_key(&q.id)) {
             return Err(OrderError::QuotaMissing {
@@ -230,11 +203,55 @@ impl Order {
     }
 }
 
+/// The package grant of `tier_id` of package `pkg_id`, with the tier's rank
+/// (0 = the lowest tier).
+pub(crate) fn grant(catalog: &Catalog, pkg_id: &str, tier_id: &str) -> Result<(usize, PackageGrant), OrderError> {
+    let package = catalog.package(pkg_id).ok_or_else(|| OrderError::UnknownPackage {
+        package: pkg_id.to_owned(),
+        known: list(catalog.packages.iter().map(|p| &p.id)),
+    })?;
+    let rank = package.tiers.iter().position(|t| t.id == tier_id).ok_or_else(|| OrderError::UnknownTier {
+        package: pkg_id.to_owned(),
+        tier: tier_id.to_owned(),
+        known: list(package.tiers.iter().map(|t| &t.id)),
+    })?;
+    let tier = &package.tiers[rank];
+    Ok((
+        rank,
+        PackageGrant {
+            tier: tier.id.clone(),
+            includes: package.tiers[..=rank].iter().map(|t| t.id.clone()).collect(),
+            limits: tier.limits.clone(),
+        },
+    ))
+}
+
+/// Checks that `value` is one of the steps of quota `quota_id`.
+pub(crate) fn check_quota(catalog: &Catalog, quota_id: &str, value: u64) -> Result<(), OrderError> {
+    let quota = catalog.quota(quota_id).ok_or_else(|| OrderError::UnknownQuota {
+        quota: quota_id.to_owned(),
+        known: list(catalog.quotas.iter().map(|q| &q.id)),
+    })?;
+    if !quota.steps.iter().any(|s| s.value == value) {
+        return Err(OrderError::QuotaNotAStep {
+            quota: quota_id.to_owned(),
+            value,
+            steps: list(quota.steps.iter().map(|s| s.value)),
+        });
+    }
+    Ok(())
+}
+
 fn check_text(field: &'static str, value: &str) -> Result<(), OrderError> {
+    check_text_len(field, value, MAX_FIELD_LEN)
+}
+
+/// Refuses empty text, text longer than `max` characters, and control characters.
+pub(crate) fn check_text_len(field: &'static str, value: &str, max: usize) -> Result<(), OrderError> {
     let problem = if value.trim().is_empty() {
         "is empty"
-    } else if value.chars().count() > MAX_FIELD_LEN {
-        "is longer than 256 characters"
+    } else if value.chars().count() > max {
+        "is too long"
     } else if value.chars().any(char::is_control) {
         "contains control characters"
     } else {

@@ -18,10 +18,10 @@
 use std::collections::BTreeMap;
 
 use license_common::catalog::Catalog;
-use license_common::license::{License, PackageGrant, Phase, Plan};
+use license_common::license::{License, Phase, Plan};
 use license_common::time::Timestamp;
 
-use crate::order::{OrderError, list};
+use crate::order::{OrderError, check_quota, grant, list};
 
 /// What an upgrade asks for; anything left out stays as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -153,15 +153,7 @@ pub fn upgrade(
     }
 
     for (package_id, tier_id) in &request.packages {
-        let package = catalog.package(package_id).ok_or_else(|| OrderError::UnknownPackage {
-            package: package_id.clone(),
-            known: list(catalog.packages.iter().map(|p| &p.id)),
-        })?;
-        let new_rank = tier_rank(catalog, package_id, tier_id).ok_or_else(|| OrderError::UnknownTier {
-            package: package_id.clone(),
-            tier: tier_id.clone(),
-            known: list(package.tiers.iter().map(|t| &t.id)),
-        })?;
+        let (new_rank, grant) = grant(catalog, package_id, tier_id)?;
         if let Some(old) = current.packages.get(package_id)
             && tier_rank(catalog, package_id, &old.tier).is_some_and(|old_rank| new_rank < old_rank)
         {
@@ -171,15 +163,7 @@ pub fn upgrade(
                 to: tier_id.clone(),
             });
         }
-        let tier = &package.tiers[new_rank];
-        next.packages.insert(
-            package_id.clone(),
-            PackageGrant {
-                tier: tier.id.clone(),
-                includes: package.tiers[..=new_rank].iter().map(|t| t.id.clone()).collect(),
-                limits: tier.limits.clone(),
-            },
-        );
+        next.packages.insert(package_id.clone(), grant);
     }
     let allowed = catalog.allowed_packages(edition, next.engine.as_deref());
     if let Some(package) = next.packages.keys().find(|p| !allowed.contains(p)) {
@@ -192,17 +176,7 @@ pub fn upgrade(
     }
 
     for (quota_id, value) in &request.quotas {
-        let quota = catalog.quota(quota_id).ok_or_else(|| OrderError::UnknownQuota {
-            quota: quota_id.clone(),
-            known: list(catalog.quotas.iter().map(|q| &q.id)),
-        })?;
-        if !quota.steps.iter().any(|s| s.value == *value) {
-            return Err(OrderError::QuotaNotAStep {
-                quota: quota_id.clone(),
-                value: *value,
-                steps: list(quota.steps.iter().map(|s| s.value)),
-            });
-        }
+        check_quota(catalog, quota_id, *value)?;
         if let Some(old) = current.quotas.get(quota_id)
             && value < old
         {

@@ -12,21 +12,12 @@ use rusqlite::params;
 
 use super::{Ledger, Recorder};
 use crate::error::IssuerError;
-use crate::order::{Order, OrderError};
+use crate::order::Order;
 use crate::upgrade::{self, RenewTerm, UpgradeRequest};
 use crate::{Issued, sign};
 
 fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), IssuerError> {
-    let problem = if value.trim().is_empty() {
-        "is empty"
-    } else if value.chars().count() > max {
-        "is too long"
-    } else if value.chars().any(char::is_control) {
-        "contains control characters"
-    } else {
-        return Ok(());
-    };
-    Err(OrderError::Field { field, problem }.into())
+    Ok(crate::order::check_text_len(field, value, max)?)
 }
 
 /// Signs `license` and records it (and the key) in `rec`.
