@@ -19,10 +19,14 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8], mode: u32) -> io::Result<()> {
     let (tmp, mut file) = create_temp(dir, name, mode)?;
     let result = (|| {
-        file.write_all(bytes)?;
+        file.write_all(&bytes[..bytes.len() / 2])?;
+        fault_point("half-written");
+        file.write_all(&bytes[bytes.len() / 2..])?;
         file.sync_all()?;
         drop(file);
+        fault_point("before-rename");
         fs::rename(&tmp, dir.join(name))?;
+        fault_point("after-rename");
         sync_dir(dir)
     })();
     if result.is_err() {
@@ -54,6 +58,23 @@ fn set_mode(options: &mut OpenOptions, mode: u32) {
 
 #[cfg(not(unix))]
 fn set_mode(_: &mut OpenOptions, _: u32) {}
+
+/// Test builds only: pauses at a named point of [`write_atomic`] when
+/// `LICENSE_FAULT_PAUSE` is `<point>:<milliseconds>`, so that a crash test can
+/// kill the process exactly there. Compiled out of release builds.
+#[cfg(debug_assertions)]
+fn fault_point(point: &str) {
+    if let Ok(spec) = std::env::var("LICENSE_FAULT_PAUSE")
+        && let Some((at, ms)) = spec.split_once(':')
+        && at == point
+        && let Ok(ms) = ms.parse::<u64>()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn fault_point(_: &str) {}
 
 /// Flushes a directory's entries (the rename) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {

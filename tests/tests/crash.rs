@@ -1,0 +1,109 @@
+//! Crash safety: `activator activate` killed with SIGKILL at any moment
+//! leaves the old license or the new one in force, never a broken state,
+//! and no temporary file that troubles the next run.
+//!
+//! Half of the runs pause the process at a named point inside the atomic
+//! write (test builds only, `LICENSE_FAULT_PAUSE`) and kill it there; the
+//! others kill it after a random delay.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use license_common::envelope::{self, Kind};
+use license_common::license::License;
+use license_tests::{Install, Vendor, bin};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// A tiny deterministic generator, so a failing run can be repeated.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+#[test]
+fn sigkill_during_activate_leaves_the_old_or_the_new_license() {
+    const RUNS: u32 = 240;
+    let vendor = Vendor::new();
+    let template = Install::new(&vendor);
+    let old = vendor.issue(&[]);
+    template.activate(&old).ok();
+    // The new license continues the account with a higher sequence.
+    let key = vendor.signing_key();
+    let ring = license_common::Keyring::from_keys([*key.public()]);
+    let mut next = envelope::open::<License>(&old, Kind::License, &ring).unwrap().content;
+    let old_id = next.id.clone();
+    next.id = format!("{old_id}-next");
+    next.sequence += 1;
+    next.supersedes = Some(old_id.clone());
+    let new = license_issuer::sign(&key, next).token;
+    let new_id = format!("{old_id}-next");
+    let license_file = vendor.dir.path().join("new.lic");
+    std::fs::write(&license_file, &new).unwrap();
+
+    let points = ["half-written", "before-rename", "after-rename"];
+    let mut rng = Lcg(0x5eed);
+    let (mut saw_old, mut saw_new) = (0, 0);
+    for run in 0..RUNS {
+        let state = vendor.dir.path().join(format!("state-{run}"));
+        copy_dir(&template.state, &state);
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&state).arg("activate").arg(&license_file);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let pause = run % 2 == 0;
+        if pause {
+            let point = points[(run / 2) as usize % points.len()];
+            cmd.env("LICENSE_FAULT_PAUSE", format!("{point}:400"));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let delay = if pause { 40 + rng.next(200) } else { rng.next(12_000) / 1000 };
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+
+        // The next run sees the old or the new license, and works.
+        let status =
+            Command::new(bin("activator")).arg("--state").arg(&state).args(["status", "--json"]).output().unwrap();
+        assert!(status.status.success(), "run {run}: status failed: {}", String::from_utf8_lossy(&status.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert!(v["warnings"].as_array().unwrap().is_empty(), "run {run}: {v}");
+        let id = v["license"]["id"].as_str().unwrap();
+        if id == old_id {
+            saw_old += 1;
+        } else {
+            assert_eq!(id, new_id, "run {run}");
+            saw_new += 1;
+        }
+        // A left-over temporary file does not trouble the next write.
+        let again = Command::new(bin("activator"))
+            .arg("--state")
+            .arg(&state)
+            .arg("activate")
+            .arg(&license_file)
+            .output()
+            .unwrap();
+        assert!(
+            again.status.success(),
+            "run {run}: activating again failed: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        let leftovers = std::fs::read_dir(&state)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(license_common::fsio::TEMP_PREFIX))
+            .count();
+        assert_eq!(leftovers, 0, "run {run}: the next writer cleans up temporary files");
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+    println!("{RUNS} runs killed: {saw_old} left the old license in force, {saw_new} the new one");
+    assert!(saw_old > 0 && saw_new > 0, "both outcomes occur: old {saw_old}, new {saw_new}");
+}
