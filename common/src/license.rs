@@ -352,3 +352,41 @@ pub(crate) mod tests {
         assert!(serde_json::from_str::<License>(&dup_pkg).unwrap_err().to_string().contains("duplicate key"));
     }
 }
+
+#[cfg(test)]
+mod lifecycle_properties {
+    use super::tests::sample;
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rank(phase: &Phase) -> u8 {
+        match phase {
+            Phase::NotYetValid { .. } => 0,
+            Phase::Active { .. } => 1,
+            Phase::Grace { .. } => 2,
+            Phase::Released { .. } => 3,
+        }
+    }
+
+    proptest! {
+        /// Active → grace → released, never back, for any license and any two moments.
+        #[test]
+        fn the_lifecycle_only_moves_forward(
+            start in 0i64..4_000_000_000,
+            length in 1i64..400_000_000,
+            grace in 0u32..60,
+            a in 0i64..5_000_000_000,
+            b in 0i64..5_000_000_000,
+        ) {
+            let mut l = sample();
+            l.not_before = Timestamp::from_unix(start).unwrap();
+            l.expires_at = Some(Timestamp::from_unix(start + length).unwrap());
+            l.grace_days = grace;
+            let (early, late) = (a.min(b), a.max(b));
+            let p1 = l.phase_at(Timestamp::from_unix(early).unwrap());
+            let p2 = l.phase_at(Timestamp::from_unix(late).unwrap());
+            prop_assert!(rank(&p1) <= rank(&p2), "{p1:?} at {early} then {p2:?} at {late}");
+            prop_assert_eq!(p2.is_usable(), rank(&p2) == 1);
+        }
+    }
+}
