@@ -53,10 +53,16 @@ pub fn read(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
     }
     let trimmed = input.trim_start_matches(|c: char| c.is_ascii_whitespace());
     if trimmed.starts_with(DASHES) {
-        dearmor(trimmed, expected)
-    } else {
-        Ok(trimmed.trim_end_matches(|c: char| c.is_ascii_whitespace()).to_owned())
+        return dearmor(trimmed, expected);
     }
+    let token = trimmed.trim_end_matches(|c: char| c.is_ascii_whitespace());
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(EnvelopeError::Malformed {
+            expected,
+            detail: "it has spaces, line breaks or control characters inside; give the one-line token or the whole armored file".into(),
+        });
+    }
+    Ok(token.to_owned())
 }
 
 fn dearmor(input: &str, expected: Kind) -> Result<String, EnvelopeError> {
@@ -171,6 +177,14 @@ mod tests {
             read(&armor(Kind::ActivationReceipt, &token(), &[]), Kind::License),
             Err(EnvelopeError::WrongKind { found: Kind::ActivationReceipt, .. })
         ));
+    }
+
+    #[test]
+    fn found_by_fuzzing_a_vertical_tab_before_the_armor_is_not_a_token() {
+        // fuzz/artifacts/armor/crash-c363…: `\t\v-----BEGIN …` was returned whole as a "token".
+        let input = format!("\t\u{b}{}", armor(Kind::License, &token(), &[]));
+        assert!(matches!(read(&input, Kind::License), Err(EnvelopeError::Malformed { .. })));
+        assert!(read("lic1.a b.c.d", Kind::License).is_err());
     }
 
     #[test]
