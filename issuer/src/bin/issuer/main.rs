@@ -102,7 +102,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             let term = match (args.until, args.months) {
                 (Some(until), _) => RenewTerm::Until(until),
                 (None, Some(months)) => RenewTerm::Months(months),
-                (None, None) => unreachable!("clap requires --until or --months"),
+                (None, None) => {
+                    return Err(IssuerError::from(OrderError::Term("give --until DATE or --months N".into())).into());
+                }
             };
             // Check the renewal before asking for the passphrase.
             license_issuer::upgrade::renew(&catalog, &current, term, String::from("check"), now)
