@@ -251,7 +251,7 @@ impl Explain for CredentialsError {
             CredentialsError::NoSecretSource => {
                 "pass --sk-file FILE (or - for standard input), or run on a terminal to be asked".into()
             }
-            _ => "set the credentials again with `activator credentials set --ak AK`".into(),
+            _ => "move seal.key out of the state directory, then set the credentials again with `activator credentials set --ak AK`".into(),
         }
     }
 }

@@ -146,8 +146,12 @@ pub enum ActivatorError {
         /// Its sequence.
         current_sequence: u64,
     },
-    /// A license this install has already replaced.
-    #[error("license {id} was activated here on {activated_at} and has since been replaced{}", by.as_ref().map(|b| format!(" by license {b}")).unwrap_or_default())]
+    /// A license this install has already replaced or released.
+    #[error("license {id} was activated here on {activated_at} and has since been {}", match (by, released_at) {
+        (_, Some(at)) => format!("released from this install (on {at})"),
+        (Some(b), None) => format!("replaced by license {b}"),
+        (None, None) => "replaced".to_owned(),
+    })]
     AlreadyReplaced {
         /// The refused license.
         id: String,
@@ -155,6 +159,8 @@ pub enum ActivatorError {
         activated_at: Timestamp,
         /// The license that replaced it, if known.
         by: Option<String>,
+        /// When it was released with `activator deactivate`, if it was.
+        released_at: Option<Timestamp>,
     },
     /// A license of another account than the one in force.
     #[error(
@@ -274,7 +280,7 @@ impl Explain for ActivatorError {
                 "the order has lapsed back to community; ask the vendor to reissue the license".into()
             }
             ActivatorError::Superseded { .. } | ActivatorError::AlreadyReplaced { .. } => {
-                "use the newest license the vendor sent; an older one cannot undo an upgrade or renewal".into()
+                "use the newest license the vendor sent; a license replaced or released here cannot come back".into()
             }
             ActivatorError::OtherAccount { current, .. } => format!(
                 "only the primary account's upgrades and renewals replace it; to move this install to the other account on purpose, run again with --replace (license {current} will be thrown away)"

@@ -17,7 +17,7 @@ use license_common::time::Timestamp;
 
 use crate::activator::ActiveLicense;
 use crate::error::ActivatorError;
-use crate::history::HistoryEntry;
+use crate::history::{HistoryEntry, HistoryEvent};
 
 /// The decision to let a license in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,9 +39,11 @@ pub(crate) fn admit(
     if same_as_current {
         return Ok(Admission { already_active: true, replaced: None, account_change: false, notes: Vec::new() });
     }
-    if let Some(entry) = history.iter().rev().find(|e| e.license == new.id) {
+    if let Some(entry) = history.iter().rev().find(|e| e.license == new.id && e.event == HistoryEvent::Activated) {
         let by = history.iter().find(|e| e.replaced.as_deref() == Some(&new.id)).map(|e| e.license.clone());
-        return Err(ActivatorError::AlreadyReplaced { id: new.id.clone(), activated_at: entry.at, by });
+        let released_at =
+            history.iter().find(|e| e.license == new.id && e.event == HistoryEvent::Deactivated).map(|e| e.at);
+        return Err(ActivatorError::AlreadyReplaced { id: new.id.clone(), activated_at: entry.at, by, released_at });
     }
     let mut notes = Vec::new();
     let mut account_change = false;

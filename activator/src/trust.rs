@@ -79,7 +79,10 @@ impl Activator {
         let token = armor::read(text, Kind::RevocationList)?;
         let list = envelope::open::<RevocationList>(&token, Kind::RevocationList, self.keyring())?.content;
         if list.format != license_common::revocation::REVOCATION_FORMAT {
-            return Err(ActivatorError::InvalidLicense(format!("revocation list format {} is not 1", list.format)));
+            return Err(ActivatorError::Envelope(license_common::EnvelopeError::Payload {
+                kind: Kind::RevocationList,
+                detail: format!("format {} is not 1", list.format),
+            }));
         }
         let _lock = DirLock::acquire(self.dir()).map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
         let mut state = self.store.read_state()?;

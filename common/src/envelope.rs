@@ -350,7 +350,7 @@ impl Explain for EnvelopeError {
     fn hint(&self) -> String {
         match self {
             EnvelopeError::Empty { expected } | EnvelopeError::Malformed { expected, .. } => format!(
-                "paste the whole {expected} exactly as the vendor sent it: the compact `{}1.…` line or the armored file",
+                "give the whole {expected} exactly as it was made: the compact `{}1.…` line or the armored file",
                 expected.tag()
             ),
             EnvelopeError::TooLarge { .. } => "check that the right file was given".into(),

@@ -139,6 +139,16 @@ pub trait Explain: std::error::Error {
     fn hint(&self) -> String;
 }
 
+/// Every exit status and its meaning on one line, for `--help`.
+pub fn summary() -> String {
+    let codes: Vec<String> = ExitClass::ALL
+        .iter()
+        .filter(|c| **c != ExitClass::Internal)
+        .map(|c| format!("{} {}", c.code(), c.name()))
+        .collect();
+    format!("Exit status: {}; 1 internal error (a bug). See docs/CLI.md and docs/ERRORS.md.", codes.join(", "))
+}
+
 /// Formats an error for a terminal: `error: <what>` then `hint: <what to do>`,
 /// with control characters escaped (messages may quote signed text).
 pub fn render(error: &dyn Explain) -> String {

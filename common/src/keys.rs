@@ -215,7 +215,10 @@ pub enum KeyError {
 
 impl Explain for KeyError {
     fn class(&self) -> ExitClass {
-        ExitClass::Key
+        match self {
+            KeyError::Encode(_) => ExitClass::Internal,
+            _ => ExitClass::Key,
+        }
     }
 
     fn hint(&self) -> String {

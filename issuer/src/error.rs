@@ -123,6 +123,9 @@ pub enum IssuerError {
         /// Last day.
         to: String,
     },
+    /// A command-line value that cannot be used.
+    #[error("{0}")]
+    Usage(String),
     /// The demo's activator steps failed.
     #[error(transparent)]
     Activator(#[from] license_activator::ActivatorError),
@@ -154,7 +157,7 @@ impl Explain for IssuerError {
             IssuerError::AlreadySuperseded { .. } => ExitClass::Superseded,
             IssuerError::Batch { .. } => ExitClass::OrderRefused,
             IssuerError::WrongInstall { .. } | IssuerError::UnknownInstall { .. } => ExitClass::Mismatch,
-            IssuerError::Period { .. } => ExitClass::Usage,
+            IssuerError::Period { .. } | IssuerError::Usage(_) => ExitClass::Usage,
         }
     }
 
@@ -164,9 +167,7 @@ impl Explain for IssuerError {
             IssuerError::Order(e) => e.hint(),
             IssuerError::Input(e) => e.hint(),
             IssuerError::Catalog { source, .. } => source.hint(),
-            IssuerError::OrderFile { .. } => {
-                "an order file is TOML or JSON with the keys listed in docs/ISSUER.md".into()
-            }
+            IssuerError::OrderFile { .. } => "an order file is TOML or JSON with the keys listed in docs/CLI.md".into(),
             IssuerError::Envelope(e) => e.hint(),
             IssuerError::InvalidLicense(_) => "this license cannot be used; issue a new one".into(),
             IssuerError::Exists { .. } => {
@@ -192,7 +193,8 @@ impl Explain for IssuerError {
                     .into()
             }
             IssuerError::UnknownInstall { .. } => "import the install's activation receipt first".into(),
-            IssuerError::Period { .. } => "give --from on or before --to".into(),
+            IssuerError::Period { .. } => "give --from on or before --to, at most ten years apart".into(),
+            IssuerError::Usage(_) => "see `issuer --help`".into(),
         }
     }
 }

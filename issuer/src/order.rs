@@ -279,7 +279,7 @@ pub enum OrderError {
         catalog: String,
     },
     /// A required text field is empty, too long or has control characters.
-    #[error("the order's {field} {problem}")]
+    #[error("the {field} {problem}")]
     Field {
         /// The field.
         field: &'static str,
@@ -475,7 +475,7 @@ impl Explain for OrderError {
     fn hint(&self) -> String {
         match self {
             OrderError::WrongProduct { .. } => "use the catalog of the product ordered".into(),
-            OrderError::Field { field, .. } => format!("give a plain one-line --{field}"),
+            OrderError::Field { field, .. } => format!("give the {field} as plain text on one line"),
             OrderError::FreeEdition { .. } => "order a commercial edition instead".into(),
             OrderError::EngineRequired { .. } => "add --engine ENGINE".into(),
             OrderError::PlanMissing { .. } => "add --plan PLAN".into(),

@@ -103,7 +103,13 @@ fn lines(catalog: &Catalog, old: &License, new: &License) -> Result<Vec<Line>, O
             .package(package)
             .and_then(|p| p.tiers.iter().find(|t| t.id == tier))
             .map(|t| t.monthly_price)
-            .ok_or_else(|| OrderError::UnknownTier { package: package.into(), tier: tier.into(), known: "-".into() })
+            .ok_or_else(|| OrderError::UnknownTier {
+                package: package.into(),
+                tier: tier.into(),
+                known: crate::order::list(
+                    catalog.package(package).into_iter().flat_map(|p| p.tiers.iter().map(|t| &t.id)),
+                ),
+            })
     };
     let mut packages: Vec<&String> = old.packages.keys().chain(new.packages.keys()).collect();
     packages.sort();
@@ -123,7 +129,13 @@ fn lines(catalog: &Catalog, old: &License, new: &License) -> Result<Vec<Line>, O
             .quota(quota)
             .and_then(|q| q.steps.iter().find(|s| s.value == value))
             .map(|s| s.monthly_price)
-            .ok_or_else(|| OrderError::QuotaNotAStep { quota: quota.into(), value, steps: "-".into() })
+            .ok_or_else(|| OrderError::QuotaNotAStep {
+                quota: quota.into(),
+                value,
+                steps: crate::order::list(
+                    catalog.quota(quota).into_iter().flat_map(|q| q.steps.iter().map(|s| s.value)),
+                ),
+            })
     };
     let mut quotas: Vec<&String> = old.quotas.keys().chain(new.quotas.keys()).collect();
     quotas.sort();

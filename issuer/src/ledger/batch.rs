@@ -186,7 +186,7 @@ impl Ledger {
             if claimed != 1 {
                 // Another process's recovery took this batch for dead: record nothing.
                 return Err(IssuerError::Ledger {
-                    path: out_dir.to_path_buf(),
+                    path: rec.path.clone(),
                     detail: format!(
                         "batch {id} was abandoned by a concurrent issuer; nothing of it was recorded, run it again"
                     ),

@@ -134,7 +134,7 @@ impl Ledger {
         let hash = sha256_hex(&token);
         self.transaction(|rec| {
             let tx = rec.tx();
-            let err = |e: rusqlite::Error| IssuerError::Ledger { path: std::path::PathBuf::new(), detail: e.to_string() };
+            let err = rec.err();
             let new = tx
                 .execute(
                     "INSERT OR IGNORE INTO usage_reports (token_sha256, license_id, install_id, account, first_day, last_day, imported_at, token)
@@ -150,7 +150,7 @@ impl Ledger {
                         token
                     ],
                 )
-                .map_err(err)?
+                .map_err(&err)?
                 == 1;
             if new {
                 for (day, count) in &report.days {
@@ -159,7 +159,7 @@ impl Ledger {
                          ON CONFLICT (account, day, install_id) DO UPDATE SET datakits = MAX(datakits, excluded.datakits)",
                         params![report.account, day.to_string(), report.install_id, i64::try_from(*count).unwrap_or(i64::MAX)],
                     )
-                    .map_err(err)?;
+                    .map_err(&err)?;
                 }
             }
             Ok(Imported { license_id: report.license_id.clone(), install_id: report.install_id.clone(), new })
@@ -169,7 +169,7 @@ impl Ledger {
     /// The bill of `account` from `from` to `to`, inclusive.
     pub fn bill(&self, catalog: &Catalog, account: &str, from: NaiveDate, to: NaiveDate) -> Result<Bill, IssuerError> {
         let payg = catalog.pay_as_you_go.as_ref().ok_or_else(|| IssuerError::Catalog {
-            path: "catalog".into(),
+            path: format!("the {} catalog", catalog.product.id).into(),
             source: license_common::catalog::CatalogError {
                 line: None,
                 message: "the catalog has no [pay_as_you_go] table to bill from".into(),

@@ -4,15 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-const EXIT_CODES: &str = "\
-Exit status: 0 done; 2 usage; 3 file unreadable; 10 malformed input; 11 bad signature; \
-12 untrusted key; 13 expired; 14 not valid yet; 15 activation window closed; \
-16 other product or account; 17 not newer than the license in force; 20 not entitled (check); 30 state directory problem. \
-See docs/CLI.md.";
-
 /// Verify, activate and check vendor licenses on this install, offline.
 #[derive(Debug, Parser)]
-#[command(name = "activator", version, about, after_help = EXIT_CODES)]
+#[command(name = "activator", version, about, after_help = license_common::exit::summary())]
 pub struct Cli {
     /// State directory (default: $ACTIVATOR_STATE, else $XDG_DATA_HOME/license-activator,
     /// else ~/.local/share/license-activator)

@@ -26,7 +26,12 @@ use license_common::envelope::Kind;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let outcome = std::panic::catch_unwind(|| run(cli));
+    let Ok(outcome) = outcome else {
+        eprintln!("error: internal error (a bug in activator)\nhint: please report it with the command you ran");
+        return ExitCode::from(ExitClass::Internal.code());
+    };
+    match outcome {
         Ok(out) => {
             if let Err(e) = std::io::stdout().lock().write_all(out.as_bytes())
                 && e.kind() != std::io::ErrorKind::BrokenPipe

@@ -5,14 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use license_common::license::Plan;
 
-const EXIT_CODES: &str = "\
-Exit status: 0 done; 2 usage; 3 file unreadable or exists; 10 malformed input; 11 bad signature; \
-12 untrusted key; 40 order refused by the catalog; 41 invalid catalog; 50 key or passphrase problem. \
-See docs/CLI.md.";
-
 /// Sign edition and entitlement licenses that installs verify offline.
 #[derive(Debug, Parser)]
-#[command(name = "issuer", version, about, after_help = EXIT_CODES)]
+#[command(name = "issuer", version, about, after_help = license_common::exit::summary())]
 pub struct Cli {
     /// The ledger (default: $ISSUER_LEDGER, else $XDG_DATA_HOME/license-issuer/ledger.sqlite3,
     /// else ~/.local/share/license-issuer/ledger.sqlite3).

@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser};
 use license_common::exit::{self, ExitClass, Explain};
 use license_common::input;
 use license_common::signing::Passphrase;
+use license_common::text::escape;
 use license_common::time::Timestamp;
 use license_issuer::ledger::{self, Ledger};
 use license_issuer::order::Order;
@@ -28,7 +29,12 @@ use std::path::PathBuf;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
-    match run(cli, &mut stdout) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli, &mut stdout)));
+    let Ok(outcome) = outcome else {
+        eprintln!("error: internal error (a bug in issuer)\nhint: please report it with the command you ran");
+        return ExitCode::from(ExitClass::Internal.code());
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Error(e)) => {
             let _ = stdout.flush();
@@ -87,8 +93,18 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Usage(ImportCommand::Import { files }) => {
             ledger_cmds::import(files, false, ledger.as_deref(), now, out)
         }
-        Command::Bill { account, catalog, from, to, json } => {
-            let catalog = read_catalog(&catalog)?;
+        Command::Bill { account, catalog: catalog_path, from, to, json } => {
+            let catalog = read_catalog(&catalog_path)?;
+            if catalog.pay_as_you_go.is_none() {
+                return Err(IssuerError::Catalog {
+                    path: catalog_path,
+                    source: license_common::catalog::CatalogError {
+                        line: None,
+                        message: "it has no [pay_as_you_go] table to bill from".into(),
+                    },
+                }
+                .into());
+            }
             let bill = open_ledger(ledger.as_deref())?.bill(&catalog, &account, from, to)?;
             if json {
                 emit(out, &format!("{}\n", serde_json::to_string_pretty(&bill).expect("serialises")))
@@ -161,6 +177,13 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
                     (serde_json::to_value(&inspection).expect("serialises"), inspection.to_string())
                 }
                 None => {
+                    let start = text.trim_start();
+                    if start.starts_with("lic1.") || start.starts_with("-----BEGIN LICENSE-----") {
+                        return Err(IssuerError::Usage(
+                            "this is a license: pass --pub ISSUER.pub to verify it with the vendor's key".into(),
+                        )
+                        .into());
+                    }
                     let (kind, content) = license_issuer::inspect_install_file(&text)?;
                     let pretty = serde_json::to_string_pretty(&content).expect("serialises");
                     let human = format!(
@@ -191,7 +214,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         }
         Command::RetireKey { kid, not_after, reason } => {
             let kid: license_common::KeyId = kid.parse().map_err(|()| {
-                IssuerError::from(OrderError::Field { field: "key id", problem: "is not 16 lowercase hex digits" })
+                IssuerError::Usage(format!("`{}` is not a key id (16 lowercase hex digits)", escape(&kid)))
             })?;
             open_ledger(ledger.as_deref())?.retire_key(kid, not_after, &reason)?;
             emit(out, &format!("key {kid} retires at {not_after}; export a revocation list to send the notice\n"))
