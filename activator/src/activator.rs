@@ -69,6 +69,7 @@ pub struct Activator {
     pub(crate) usage: std::collections::BTreeMap<chrono::NaiveDate, u64>,
     pub(crate) high_water: Option<Timestamp>,
     revocations: Option<license_common::revocation::RevocationList>,
+    region: Option<String>,
 }
 
 /// How far the clock may read behind the newest trusted time seen before it
@@ -120,6 +121,7 @@ impl Activator {
             history: Vec::new(),
             usage: Default::default(),
             high_water: None,
+            region: None,
             revocations: None,
         })?;
         Ok(Activator::blank(store, product.to_owned(), keyring))
@@ -139,6 +141,7 @@ impl Activator {
             usage: Default::default(),
             high_water: None,
             revocations: None,
+            region: None,
         }
     }
 
@@ -197,6 +200,7 @@ impl Activator {
             }
         }
         self.revocations = state.revocations;
+        self.region = state.region;
         if let Some(stored) = state.license {
             let accepted = envelope::open::<License>(&stored.token, Kind::License, &self.keyring)
                 .map_err(ActivatorError::from)
@@ -269,6 +273,33 @@ impl Activator {
         &self.keyring
     }
 
+    /// Sets the install's region or site: from now on a license for another
+    /// region is refused (the license in force must match it).
+    pub fn set_region(&mut self, region: &str) -> Result<(), ActivatorError> {
+        let region = region.trim();
+        if region.is_empty() || region.chars().any(char::is_control) {
+            return Err(ActivatorError::InvalidArgument("the region is empty or has control characters".into()));
+        }
+        self.update(|state, current| {
+            if let Some(c) = current
+                && c.license.region != region
+            {
+                return Err(ActivatorError::WrongRegion {
+                    id: c.license.id.clone(),
+                    license: c.license.region.clone(),
+                    install: region.to_owned(),
+                });
+            }
+            state.region = Some(region.to_owned());
+            Ok(())
+        })
+    }
+
+    /// The install's region, if set.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
     /// What was activated when, oldest first.
     pub fn history(&self) -> &[HistoryEntry] {
         &self.history
@@ -300,6 +331,15 @@ impl Activator {
                 id: license.id.clone(),
                 license: license.product.clone(),
                 install: self.product.clone(),
+            });
+        }
+        if let Some(region) = &self.region
+            && &license.region != region
+        {
+            return Err(ActivatorError::WrongRegion {
+                id: license.id.clone(),
+                license: license.region.clone(),
+                install: region.clone(),
             });
         }
         match license.phase_at(now) {

@@ -108,6 +108,16 @@ pub enum ActivatorError {
         /// This install's product.
         install: String,
     },
+    /// The license is for another region or site.
+    #[error("license {id} is for region `{license}`, but this install is in region `{install}`")]
+    WrongRegion {
+        /// License id.
+        id: String,
+        /// The license's region.
+        license: String,
+        /// This install's region.
+        install: String,
+    },
     /// `not_before` is in the future.
     #[error("license {id} is not valid before {starts_at}")]
     NotYetValid {
@@ -235,7 +245,7 @@ impl Explain for ActivatorError {
             ActivatorError::OtherInstall { .. } => ExitClass::Mismatch,
             ActivatorError::OtherProduct { .. } => ExitClass::State,
             ActivatorError::InvalidLicense(_) => ExitClass::Malformed,
-            ActivatorError::WrongProduct { .. } => ExitClass::Mismatch,
+            ActivatorError::WrongProduct { .. } | ActivatorError::WrongRegion { .. } => ExitClass::Mismatch,
             ActivatorError::NotYetValid { .. } => ExitClass::NotYetValid,
             ActivatorError::Expired { .. } => ExitClass::Expired,
             ActivatorError::ActivationWindowClosed { .. } => ExitClass::ActivationWindowClosed,
@@ -272,6 +282,7 @@ impl Explain for ActivatorError {
             ActivatorError::OtherProduct { .. } => "use a state directory of its own for each product".into(),
             ActivatorError::InvalidLicense(_) => "ask the vendor for a new license".into(),
             ActivatorError::WrongProduct { .. } => "use the license issued for this product".into(),
+            ActivatorError::WrongRegion { .. } => "use the license issued for this region or site".into(),
             ActivatorError::NotYetValid { .. } => {
                 "activate it on or after that date, or check this machine's clock".into()
             }

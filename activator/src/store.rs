@@ -53,6 +53,9 @@ pub(crate) struct StateFile {
     /// The newest trusted time seen (clock defence).
     #[serde(default)]
     pub high_water: Option<Timestamp>,
+    /// The install's region or site, when set: licenses for another are refused.
+    #[serde(default)]
+    pub region: Option<String>,
     /// The newest revocation list imported (verified when imported).
     #[serde(default)]
     pub revocations: Option<license_common::revocation::RevocationList>,

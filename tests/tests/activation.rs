@@ -296,3 +296,24 @@ fn signed_text_is_printed_with_control_characters_escaped() {
     let json = install.run(&["status", "--json"], None).json();
     assert_eq!(json["license"]["licensee"], "Acme\u{1b}[2J\u{202e}gpj.exe", "JSON carries the signed text exactly");
 }
+
+#[test]
+fn an_install_with_a_region_refuses_a_license_for_another() {
+    let vendor = Vendor::new();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut init = std::process::Command::new(license_tests::bin("activator"));
+    init.arg("--state").arg(&state).args(["init", "--product", "data-platform", "--region", "cn-shanghai", "--trust"]);
+    init.arg(&vendor.public);
+    license_tests::run(init, None).ok();
+    let before = license_tests::snapshot(&state);
+    let mut activate = std::process::Command::new(license_tests::bin("activator"));
+    activate.arg("--state").arg(&state).args(["activate", "-"]);
+    let r = license_tests::run(activate, Some(vendor.issue(&["--region", "cn-hangzhou"]).as_bytes()));
+    let err = r.fails_with(16);
+    assert!(err.contains("region `cn-hangzhou`") && err.contains("region `cn-shanghai`"), "{err}");
+    assert_eq!(license_tests::snapshot(&state), before);
+    let mut ok = std::process::Command::new(license_tests::bin("activator"));
+    ok.arg("--state").arg(&state).args(["activate", "-"]);
+    license_tests::run(ok, Some(vendor.issue(&["--region", "cn-shanghai"]).as_bytes())).ok();
+}

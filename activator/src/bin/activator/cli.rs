@@ -24,6 +24,9 @@ pub enum Command {
         /// The product this install runs, as named in its licenses.
         #[arg(long)]
         product: String,
+        /// The install's region or site; licenses for another region are then refused.
+        #[arg(long)]
+        region: Option<String>,
         /// A vendor public key file (SPKI PEM); repeat for several keys.
         #[arg(long = "trust", value_name = "PUB", required = true)]
         trust: Vec<PathBuf>,

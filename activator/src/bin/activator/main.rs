@@ -82,10 +82,20 @@ fn run(cli: Cli) -> Result<String, Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "activator", &mut buf);
             Ok(String::from_utf8_lossy(&buf).into_owned())
         }
-        Command::Init { product, trust, json } => {
+        Command::Init { product, region, trust, json } => {
             let dir = state_dir(cli.state)?;
             let keys = trust.iter().map(|p| read_public_key(p)).collect::<Result<Vec<_>, _>>()?;
-            let activator = Activator::init(&dir, &product, &keys)?;
+            if let Some(r) = &region
+                && (r.trim().is_empty() || r.chars().any(char::is_control))
+            {
+                return Err(
+                    ActivatorError::InvalidArgument("the region is empty or has control characters".into()).into()
+                );
+            }
+            let mut activator = Activator::init(&dir, &product, &keys)?;
+            if let Some(region) = &region {
+                activator.set_region(region)?;
+            }
             let kids: Vec<String> = activator.keyring().keys().iter().map(|k| k.key.kid().to_string()).collect();
             let install_id = activator.install_id()?;
             if json {
