@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use license_common::keys::{KeyId, Keyring, PublicKey, TrustedKey};
+use license_common::keys::{KeyId, KeyUse, Keyring, PublicKey, TrustedKey};
 use license_common::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,8 @@ struct KeyEntry {
     kid: KeyId,
     public_key: String,
     not_after: Option<Timestamp>,
+    #[serde(default)]
+    usage: KeyUse,
 }
 
 /// Paths of a state directory.
@@ -157,7 +159,7 @@ impl Store {
             if key.kid() != entry.kid {
                 return Err(corrupt(format!("key {} does not have the id {} written beside it", key.kid(), entry.kid)));
             }
-            ring.add(TrustedKey { key, not_after: entry.not_after });
+            ring.add(TrustedKey { key, not_after: entry.not_after, usage: entry.usage });
         }
         Ok(ring)
     }
@@ -168,7 +170,12 @@ impl Store {
             keys: ring
                 .keys()
                 .iter()
-                .map(|k| KeyEntry { kid: k.key.kid(), public_key: k.key.to_pem(), not_after: k.not_after })
+                .map(|k| KeyEntry {
+                    kid: k.key.kid(),
+                    public_key: k.key.to_pem(),
+                    not_after: k.not_after,
+                    usage: k.usage,
+                })
                 .collect(),
         };
         let bytes = serde_json::to_vec_pretty(&file).expect("keyring serialises");

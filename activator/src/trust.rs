@@ -4,7 +4,7 @@
 use license_common::armor;
 use license_common::envelope::{self, Kind};
 use license_common::fsio::DirLock;
-use license_common::keys::{KeyId, PublicKey, TrustedKey};
+use license_common::keys::{KeyId, KeyUse, PublicKey, TrustedKey};
 use license_common::revocation::RevocationList;
 use license_common::time::Timestamp;
 
@@ -25,11 +25,16 @@ pub struct Imported {
 }
 
 impl Activator {
-    /// Trusts `key` (replacing its entry if present), optionally only for
-    /// licenses it signed up to `not_after`.
-    pub fn trust_add(&mut self, key: PublicKey, not_after: Option<Timestamp>) -> Result<(), ActivatorError> {
+    /// Trusts `key` (replacing its entry if present) for `usage`, optionally
+    /// only for what it signed up to `not_after`.
+    pub fn trust_add(
+        &mut self,
+        key: PublicKey,
+        not_after: Option<Timestamp>,
+        usage: KeyUse,
+    ) -> Result<(), ActivatorError> {
         self.change_keyring(|ring| {
-            ring.add(TrustedKey { key, not_after });
+            ring.add(TrustedKey { key, not_after, usage });
             Ok(())
         })
     }
@@ -96,7 +101,7 @@ impl Activator {
             for retired in &list.retired_keys {
                 if let Some(entry) = ring.get(&retired.kid).cloned() {
                     let not_after = entry.not_after.map_or(retired.not_after, |na| na.min(retired.not_after));
-                    ring.add(TrustedKey { key: entry.key, not_after: Some(not_after) });
+                    ring.add(TrustedKey { key: entry.key, not_after: Some(not_after), usage: entry.usage });
                 }
             }
             self.store.write_keyring(&ring)?;

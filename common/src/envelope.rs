@@ -216,6 +216,9 @@ impl<'a> Envelope<'a> {
             kid: self.kid,
             trusted: keyring.kids(),
         })?;
+        if !trusted.usage.allows(self.kind) {
+            return Err(EnvelopeError::KeyNotForKind { kind: self.kind, kid: self.kid, usage: trusted.usage.as_str() });
+        }
         let signature = Signature::from_bytes(&self.signature);
         trusted
             .key
@@ -320,6 +323,16 @@ pub enum EnvelopeError {
         /// The trusted key ids, for the message.
         trusted: String,
     },
+    /// The key is trusted, but not to sign this kind of file.
+    #[error("key {kid} is trusted here only for {usage}, not to sign a {kind}")]
+    KeyNotForKind {
+        /// The kind.
+        kind: Kind,
+        /// The key.
+        kid: KeyId,
+        /// What it is trusted for.
+        usage: &'static str,
+    },
     /// The signature does not verify.
     #[error("the signature of this {kind} does not verify with key {kid}: it was changed after it was signed")]
     BadSignature {
@@ -341,7 +354,7 @@ pub enum EnvelopeError {
 impl Explain for EnvelopeError {
     fn class(&self) -> ExitClass {
         match self {
-            EnvelopeError::UntrustedKey { .. } => ExitClass::UntrustedKey,
+            EnvelopeError::UntrustedKey { .. } | EnvelopeError::KeyNotForKind { .. } => ExitClass::UntrustedKey,
             EnvelopeError::BadSignature { .. } => ExitClass::BadSignature,
             _ => ExitClass::Malformed,
         }
@@ -360,6 +373,10 @@ impl Explain for EnvelopeError {
                 "check that the file is from your vendor, or add the vendor's public key to the keyring".into()
             }
             EnvelopeError::BadSignature { .. } => "ask the vendor to send the file again; do not edit it".into(),
+            EnvelopeError::KeyNotForKind { .. } => {
+                "ask the vendor for a file signed by the key meant for it (activator trust list shows each key's use)"
+                    .into()
+            }
             EnvelopeError::Payload { .. } => "ask the vendor for a file made for this release".into(),
         }
     }

@@ -138,6 +138,54 @@ pub struct TrustedKey {
     pub key: PublicKey,
     /// Signatures made with this key are refused after this time, if set.
     pub not_after: Option<Timestamp>,
+    /// What this key is trusted to sign.
+    pub usage: KeyUse,
+}
+
+/// What a trusted vendor key may sign.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyUse {
+    /// Licenses and revocation lists.
+    #[default]
+    All,
+    /// Licenses only: a revocation list signed by it is refused.
+    Licenses,
+    /// Revocation lists only: a license signed by it is refused.
+    Revocations,
+}
+
+impl KeyUse {
+    /// May a key with this use sign an envelope of `kind`? Install-signed
+    /// kinds are not signed by vendor keys at all.
+    pub fn allows(self, kind: crate::envelope::Kind) -> bool {
+        use crate::envelope::Kind;
+        match (self, kind) {
+            (KeyUse::All, Kind::License | Kind::RevocationList) => true,
+            (KeyUse::Licenses, Kind::License) | (KeyUse::Revocations, Kind::RevocationList) => true,
+            (_, Kind::License | Kind::RevocationList) => false,
+            _ => true,
+        }
+    }
+
+    /// Parses `all`, `licenses` or `revocations`.
+    pub fn parse(s: &str) -> Option<KeyUse> {
+        match s {
+            "all" => Some(KeyUse::All),
+            "licenses" => Some(KeyUse::Licenses),
+            "revocations" => Some(KeyUse::Revocations),
+            _ => None,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyUse::All => "all",
+            KeyUse::Licenses => "licenses",
+            KeyUse::Revocations => "revocations",
+        }
+    }
 }
 
 /// The keys an install trusts, looked up by key id.
@@ -156,7 +204,7 @@ impl Keyring {
     pub fn from_keys(keys: impl IntoIterator<Item = PublicKey>) -> Self {
         let mut ring = Self::new();
         for key in keys {
-            ring.add(TrustedKey { key, not_after: None });
+            ring.add(TrustedKey { key, not_after: None, usage: KeyUse::All });
         }
         ring
     }

@@ -231,3 +231,31 @@ fn a_clock_set_back_two_days_is_detected_and_nothing_is_deleted() {
     let err = install.run(&["check", "data_service"], None).fails_with(20).to_owned();
     assert!(err.contains("clock was set back"), "{err}");
 }
+
+#[test]
+fn a_revocation_list_signed_by_a_licenses_only_key_is_refused() {
+    let vendor = Vendor::new();
+    let revoker = Vendor::new();
+    let install = Install::new(&vendor);
+    install.run(&["trust", "add", s(&vendor.public), "--use", "licenses"], None).ok();
+    install.run(&["trust", "add", s(&revoker.public), "--use", "revocations"], None).ok();
+    install.activate(&vendor.issue(&[])).ok();
+    let export = |v: &Vendor, name: &str| {
+        let out = v.dir.path().join(name);
+        let mut cmd = v.issuer();
+        cmd.args(["revocations", "export", "--key", s(&v.key), "--passphrase-file", s(&v.pass_file), "--out", s(&out)]);
+        run(cmd, None).ok();
+        out
+    };
+    let before = install.snapshot();
+    let by_license_key = export(&vendor, "rev-by-license-key.txt");
+    let err = install.run(&["revocations", "import", s(&by_license_key)], None).fails_with(12).to_owned();
+    assert!(err.contains("trusted here only for licenses"), "{err}");
+    assert_eq!(install.snapshot(), before);
+    install.run(&["revocations", "import", s(&export(&revoker, "rev-by-revocation-key.txt"))], None).ok();
+    // And a license signed by the revocations-only key is refused.
+    let other = Install::new(&revoker);
+    other.run(&["trust", "add", s(&revoker.public), "--use", "revocations"], None).ok();
+    let err = other.activate(&revoker.issue(&[])).fails_with(12).to_owned();
+    assert!(err.contains("only for revocations"), "{err}");
+}

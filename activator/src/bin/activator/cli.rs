@@ -212,6 +212,9 @@ pub enum TrustCommand {
         /// Licenses this key signed after this time are refused (RFC 3339 UTC or YYYY-MM-DD).
         #[arg(long, value_name = "TIME")]
         not_after: Option<license_common::Timestamp>,
+        /// What the key may sign: all, licenses or revocations.
+        #[arg(long = "use", value_name = "USE", default_value = "all", value_parser = parse_use)]
+        usage: license_common::keys::KeyUse,
     },
     /// Stop trusting a key: licenses it signed are refused from now on.
     Remove {
@@ -233,4 +236,9 @@ pub enum RevocationsCommand {
         /// The list, armored or compact; `-` for standard input.
         file: PathBuf,
     },
+}
+
+fn parse_use(s: &str) -> Result<license_common::keys::KeyUse, String> {
+    license_common::keys::KeyUse::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a key use: give all, licenses or revocations"))
 }

@@ -166,11 +166,11 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Trust(command) => {
             let mut activator = Activator::open(&state_dir(cli.state)?)?;
             match command {
-                TrustCommand::Add { public, not_after } => {
+                TrustCommand::Add { public, not_after, usage } => {
                     let key = read_public_key(&public)?;
-                    activator.trust_add(key, not_after)?;
-                    let until = not_after.map(|t| format!(" for licenses signed until {t}")).unwrap_or_default();
-                    Ok(format!("trusting key {}{until}\n", key.kid()))
+                    activator.trust_add(key, not_after, usage)?;
+                    let until = not_after.map(|t| format!(", for what it signed until {t}")).unwrap_or_default();
+                    Ok(format!("trusting key {} to sign {}{until}\n", key.kid(), usage.as_str()))
                 }
                 TrustCommand::Remove { kid } => {
                     let kid: license_common::KeyId = kid.parse().map_err(|()| {
@@ -191,7 +191,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
                         .keyring()
                         .keys()
                         .iter()
-                        .map(|k| json!({"kid": k.key.kid(), "not_after": k.not_after}))
+                        .map(|k| json!({"kid": k.key.kid(), "not_after": k.not_after, "use": k.usage}))
                         .collect();
                     if json {
                         return Ok(to_json(&keys));
@@ -201,8 +201,8 @@ fn run(cli: Cli) -> Result<String, Failure> {
                         .keys()
                         .iter()
                         .map(|k| match k.not_after {
-                            Some(t) => format!("{}  licenses signed until {t}\n", k.key.kid()),
-                            None => format!("{}\n", k.key.kid()),
+                            Some(t) => format!("{}  {}  signed until {t}\n", k.key.kid(), k.usage.as_str()),
+                            None => format!("{}  {}\n", k.key.kid(), k.usage.as_str()),
                         })
                         .collect())
                 }
