@@ -248,7 +248,7 @@ impl Ledger {
         for (kid, pem) in rows {
             match PublicKey::from_pem(&pem) {
                 Ok(k) if k.kid().to_string() == kid => {
-                    keys.add(license_common::keys::TrustedKey { key: k, not_after: None })
+                    keys.add(license_common::keys::TrustedKey { key: k, not_after: None, usage: Default::default() })
                 }
                 _ => report.problems.push(format!("key {kid}: the stored public key does not match its id")),
             }
