@@ -105,6 +105,7 @@ impl Activator {
         }
         fsio::create_private_dir(dir).map_err(ActivatorError::io("create", dir))?;
         let store = Store::new(dir);
+        store.check_owner()?;
         let _lock = DirLock::acquire(dir).map_err(ActivatorError::io("lock", dir))?;
         if store.is_initialised() {
             return Err(ActivatorError::AlreadyInitialised { dir: dir.to_path_buf() });
@@ -152,6 +153,7 @@ impl Activator {
     /// is in the community edition and [`Status::warnings`] says why.
     pub fn open(dir: &Path) -> Result<Self, ActivatorError> {
         let store = Store::new(dir);
+        store.check_owner()?;
         let state = store.read_state()?;
         let keyring = store.read_keyring()?;
         let mut activator = Activator::blank(store, state.product.clone(), keyring);

@@ -198,6 +198,16 @@ pub enum ActivatorError {
         /// The directory.
         dir: PathBuf,
     },
+    /// The state directory belongs to another user.
+    #[error("{} belongs to user id {owner}, but this command runs as user id {you}", dir.display())]
+    WrongOwner {
+        /// The directory.
+        dir: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The user running the command.
+        you: u32,
+    },
     /// A state file cannot be understood.
     #[error("{} is damaged: {detail}", path.display())]
     CorruptState {
@@ -253,7 +263,8 @@ impl Explain for ActivatorError {
             ActivatorError::OtherAccount { .. } => ExitClass::Mismatch,
             ActivatorError::NotInitialised { .. }
             | ActivatorError::AlreadyInitialised { .. }
-            | ActivatorError::CorruptState { .. } => ExitClass::State,
+            | ActivatorError::CorruptState { .. }
+            | ActivatorError::WrongOwner { .. } => ExitClass::State,
             ActivatorError::InvalidArgument(_) => ExitClass::Usage,
             ActivatorError::Io { .. } => ExitClass::Io,
         }
@@ -301,6 +312,9 @@ impl Explain for ActivatorError {
             }
             ActivatorError::AlreadyInitialised { .. } => {
                 "nothing to do; to start over, move the directory away first (it holds the activated license)".into()
+            }
+            ActivatorError::WrongOwner { .. } => {
+                "run the command as the user that owns the state directory (e.g. with runuser -u), or fix its ownership".into()
             }
             ActivatorError::CorruptState { .. } => {
                 "restore the directory from a backup, or move it away and run `activator init` again".into()

@@ -130,6 +130,22 @@ impl Store {
             .map_err(|e| ActivatorError::CorruptState { path: path.to_path_buf(), detail: e.to_string() })
     }
 
+    /// Refuses a state directory owned by another user than the one running:
+    /// writing into it would leave files the service's own user cannot read.
+    pub fn check_owner(&self) -> Result<(), ActivatorError> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(dir) = std::fs::metadata(&self.dir) else { return Ok(()) };
+            // The owner of /proc/self is the effective user of this process.
+            let Ok(me) = std::fs::metadata("/proc/self") else { return Ok(()) };
+            if dir.uid() != me.uid() {
+                return Err(ActivatorError::WrongOwner { dir: self.dir.clone(), owner: dir.uid(), you: me.uid() });
+            }
+        }
+        Ok(())
+    }
+
     pub fn read_state(&self) -> Result<StateFile, ActivatorError> {
         let state: StateFile = self.read_json(&self.state_path())?;
         if state.format != STORE_FORMAT {

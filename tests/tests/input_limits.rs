@@ -75,3 +75,100 @@ fn endless_binary_and_directory_inputs_get_clear_errors() {
     }
     assert_eq!(install.snapshot(), before, "nothing changed");
 }
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+fn sh(args: &[&str]) {
+    let ok = Command::new(args[0]).args(&args[1..]).status().unwrap().success();
+    assert!(ok, "{args:?} failed");
+}
+
+#[test]
+fn a_state_directory_of_another_user_is_refused_untouched() {
+    if !is_root() {
+        eprintln!("skipped: giving a directory to another user needs root (CI runs as root)");
+        return;
+    }
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    install.activate(&vendor.issue(&[])).ok();
+    let before = install.snapshot();
+    sh(&["chown", "65534:65534", install.state.to_str().unwrap()]);
+    let err = install.run(&["status"], None).fails_with(30).to_owned();
+    assert!(err.contains("belongs to user id 65534") && err.contains("runs as user id 0"), "{err}");
+    install.run(&["activate", "-"], Some(vendor.issue(&[]).as_bytes())).fails_with(30);
+    sh(&["chown", "0:0", install.state.to_str().unwrap()]);
+    assert_eq!(install.snapshot(), before, "nothing was written");
+}
+
+/// Unmounts when dropped, even if the test fails.
+struct Mount(std::path::PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_state_directory_on_a_read_only_mount_still_reads_and_refuses_writes_clearly() {
+    if !is_root() {
+        eprintln!("skipped: mounting needs root (CI runs as root)");
+        return;
+    }
+    let vendor = Vendor::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    sh(&["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt.to_str().unwrap()]);
+    let _guard = Mount(mnt.clone());
+    let state = mnt.join("state");
+    let activator = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&state).args(args);
+        run(cmd, stdin)
+    };
+    let mut init = Command::new(bin("activator"));
+    init.arg("--state").arg(&state).args(["init", "--product", "data-platform", "--trust"]).arg(&vendor.public);
+    run(init, None).ok();
+    activator(&["activate", "-"], Some(vendor.issue(&[]).as_bytes())).ok();
+    sh(&["mount", "-o", "remount,ro", mnt.to_str().unwrap()]);
+    let before = license_tests::snapshot(&state);
+    let status = activator(&["status", "--json"], None).json();
+    assert_eq!(status["phase"], "active", "reading works on a read-only mount");
+    let r = activator(&["activate", "-"], Some(vendor.issue(&["--account", "acct-9"]).as_bytes()));
+    let err = r.fails_with(3);
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert_eq!(license_tests::snapshot(&state), before);
+}
+
+#[test]
+fn a_license_file_the_user_cannot_read_gets_a_permission_hint() {
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    let file = vendor.dir.path().join("locked.lic");
+    std::fs::write(&file, vendor.issue(&[])).unwrap();
+    sh(&["chmod", "000", file.to_str().unwrap()]);
+    let r = if is_root() {
+        // Root reads anything: run as `nobody`, who owns the state directory.
+        for p in [install.dir.path(), vendor.dir.path()] {
+            sh(&["chmod", "755", p.to_str().unwrap()]);
+        }
+        sh(&["chown", "-R", "65534:65534", install.state.to_str().unwrap()]);
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(bin("activator"));
+        cmd.arg("--state").arg(&install.state).arg("activate").arg(&file);
+        run(cmd, None)
+    } else {
+        install.run(&["activate", file.to_str().unwrap()], None)
+    };
+    let err = r.fails_with(3);
+    assert!(err.contains("Permission denied") && err.contains("check the file's permissions"), "{err}");
+    if is_root() {
+        sh(&["chown", "-R", "0:0", install.state.to_str().unwrap()]);
+    }
+    let status = install.run(&["status", "--json"], None).json();
+    assert_eq!(status["edition"], "community", "nothing was activated");
+}
