@@ -3,8 +3,6 @@
 //! and leaves the state directory byte for byte as it was.
 
 use license_common::Timestamp;
-use license_common::envelope::{self, Kind};
-use license_common::license::License;
 use license_tests::{Install, Vendor};
 use serde_json::Value;
 
@@ -12,17 +10,6 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_owned()
-}
-
-/// Signs a license the CLI would rightly refuse to make (expired, odd text),
-/// with the vendor's real key, through the library.
-fn sign_custom(vendor: &Vendor, edit: impl FnOnce(&mut License)) -> String {
-    let token = vendor.issue(&[]);
-    let key = vendor.signing_key();
-    let ring = license_common::Keyring::from_keys([*key.public()]);
-    let mut license = envelope::open::<License>(&token, Kind::License, &ring).unwrap().content;
-    edit(&mut license);
-    license_issuer::sign(&key, license).token
 }
 
 #[test]
@@ -144,16 +131,16 @@ fn each_refusal_has_its_own_exit_code_and_changes_nothing() {
     payload_changed[i] = if payload_changed[i] == b'A' { b'B' } else { b'A' };
     let payload_changed = String::from_utf8(payload_changed).unwrap();
 
-    let other_product = sign_custom(&vendor, |l| l.product = "observability".into());
-    let expired = sign_custom(&vendor, |l| {
+    let other_product = vendor.sign_custom(|l| l.product = "observability".into());
+    let expired = vendor.sign_custom(|l| {
         l.not_before = Timestamp::parse("2024-01-01").unwrap();
         l.expires_at = Some(Timestamp::parse("2025-01-01").unwrap());
     });
-    let window_closed = sign_custom(&vendor, |l| {
+    let window_closed = vendor.sign_custom(|l| {
         l.plan = license_common::Plan::PayAsYouGo;
         l.activate_by = Some(Timestamp::parse("2025-06-01").unwrap());
     });
-    let older = sign_custom(&vendor, |l| {
+    let older = vendor.sign_custom(|l| {
         l.id = "older".into();
         l.sequence = 0; // refused by the shape rules, exit 10
     });
@@ -203,8 +190,8 @@ fn license_id(token: &str) -> String {
 fn an_older_license_of_the_account_cannot_replace_a_newer_one() {
     let vendor = Vendor::new();
     let install = Install::new(&vendor);
-    let newer = sign_custom(&vendor, |l| l.sequence = 5);
-    let older = sign_custom(&vendor, |l| l.sequence = 4);
+    let newer = vendor.sign_custom(|l| l.sequence = 5);
+    let older = vendor.sign_custom(|l| l.sequence = 4);
     install.activate(&newer).ok();
     let before = install.snapshot();
     let err = install.activate(&older).fails_with(17).to_owned();
@@ -287,7 +274,7 @@ fn check_answers_with_exit_codes() {
 fn signed_text_is_printed_with_control_characters_escaped() {
     let vendor = Vendor::new();
     let install = Install::new(&vendor);
-    let evil = sign_custom(&vendor, |l| l.licensee = "Acme\u{1b}[2J\u{202e}gpj.exe".into());
+    let evil = vendor.sign_custom(|l| l.licensee = "Acme\u{1b}[2J\u{202e}gpj.exe".into());
     install.activate(&evil).ok();
     let status = install.run(&["status"], None);
     let out = status.ok();
