@@ -84,8 +84,12 @@ impl Activator {
         Ok(count)
     }
 
-    /// The recorded daily counts from `from` to `to`, inclusive.
+    /// The recorded daily counts from `from` to `to`, inclusive (none when
+    /// `from` is after `to`).
     pub fn usage(&self, from: NaiveDate, to: NaiveDate) -> BTreeMap<NaiveDate, u64> {
+        if from > to {
+            return BTreeMap::new();
+        }
         self.usage.range(from..=to).map(|(d, n)| (*d, *n)).collect()
     }
 

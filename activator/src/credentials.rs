@@ -36,14 +36,8 @@ impl SecretKey {
     /// Wraps a secret key as read from a prompt, file or stdin (one trailing
     /// line break is removed). Refuses an empty one, or one with spaces or
     /// control characters (a paste error).
-    pub fn new(mut text: String) -> Result<Self, CredentialsError> {
-        if text.ends_with('\n') {
-            text.pop();
-            if text.ends_with('\r') {
-                text.pop();
-            }
-        }
-        let text = Zeroizing::new(text);
+    pub fn new(text: String) -> Result<Self, CredentialsError> {
+        let text = Zeroizing::new(license_common::text::strip_line_end(text));
         if text.is_empty() {
             return Err(CredentialsError::SecretKey("is empty"));
         }

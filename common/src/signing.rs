@@ -23,14 +23,8 @@ pub struct Passphrase(Zeroizing<String>);
 impl Passphrase {
     /// Wraps a passphrase, refusing an empty one. One trailing newline (as
     /// left by `echo` into a file) is removed.
-    pub fn new(mut text: String) -> Result<Self, KeyError> {
-        if text.ends_with('\n') {
-            text.pop();
-            if text.ends_with('\r') {
-                text.pop();
-            }
-        }
-        let text = Zeroizing::new(text);
+    pub fn new(text: String) -> Result<Self, KeyError> {
+        let text = Zeroizing::new(crate::text::strip_line_end(text));
         if text.is_empty() {
             return Err(KeyError::EmptyPassphrase);
         }

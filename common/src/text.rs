@@ -24,6 +24,18 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Removes one trailing line break (`\n` or `\r\n`), as left by `echo`
+/// into a file or by a line read from standard input.
+pub fn strip_line_end(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || c == '\\'

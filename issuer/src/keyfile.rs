@@ -107,6 +107,15 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IssuerError
     Ok(())
 }
 
+/// Refuses, before anything is signed or recorded, an output path that
+/// exists (unless `force`): a bad `--out` must change nothing.
+pub fn check_out_free(path: Option<&Path>, force: bool) -> Result<(), IssuerError> {
+    match path {
+        Some(p) if !force && p.exists() => Err(IssuerError::Exists { path: p.to_path_buf() }),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a file that may replace an existing one (with `force`), atomically.
 pub fn write_replacing(path: &Path, bytes: &[u8], force: bool) -> Result<(), IssuerError> {
     if !force {

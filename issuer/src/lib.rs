@@ -138,6 +138,11 @@ pub fn inspect_install_file(text: &str) -> Result<(Kind, serde_json::Value), Iss
         ActivationReceipt, ActivationRequest, DeactivationReceipt, UsageReport, open_self_signed,
     };
     let trimmed = text.trim_start();
+    if trimmed.starts_with("lic1.") || trimmed.starts_with("-----BEGIN LICENSE-----") {
+        return Err(IssuerError::Usage(
+            "this is a license: pass --pub ISSUER.pub to verify it with the vendor's key".into(),
+        ));
+    }
     let kind = [Kind::ActivationRequest, Kind::ActivationReceipt, Kind::UsageReport, Kind::DeactivationReceipt]
         .into_iter()
         .find(|k| trimmed.starts_with(&format!("-----BEGIN {}-----", k.label())) || trimmed.starts_with(&format!("{}1.", k.tag())))

@@ -37,6 +37,9 @@ pub struct UpgradeRequest {
     /// Bind the new license to this install id (from a verified activation
     /// request), e.g. after the hardware was replaced.
     pub bind: Option<String>,
+    /// The account the request is made for, when given: it must be the
+    /// current license's (only the primary account upgrades).
+    pub account: Option<String>,
 }
 
 /// How the term of a renewal is given.
@@ -103,6 +106,11 @@ pub fn upgrade(
     now: Timestamp,
 ) -> Result<License, OrderError> {
     check_current(catalog, current, now, "upgraded")?;
+    if let Some(account) = &request.account
+        && account != &current.account
+    {
+        return Err(OrderError::OtherAccount { current: current.account.clone(), asked: account.clone() });
+    }
     let room = upgrade_room(catalog, current);
     if room.is_empty() && request.bind.is_none() {
         return Err(OrderError::NothingToUpgrade { id: current.id.clone() });

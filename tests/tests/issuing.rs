@@ -195,3 +195,39 @@ fn the_demo_keeps_its_artifacts_and_they_work_with_the_binaries() {
     inspect.arg(dir.join("license.txt")).arg("--pub").arg(dir.join("keys/issuer.pub"));
     run(inspect, None).ok();
 }
+
+#[test]
+fn an_existing_out_file_is_refused_before_anything_is_signed_or_recorded() {
+    let vendor = Vendor::new();
+    let out = vendor.dir.path().join("taken.lic");
+    std::fs::write(&out, "keep me").unwrap();
+    let err = vendor.issue_run(&["--out", out.to_str().unwrap()]).fails_with(3).to_owned();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
+    let mut list = vendor.issuer();
+    list.args(["ledger", "list", "--json"]);
+    assert_eq!(run(list, None).json().as_array().unwrap().len(), 0, "nothing was recorded");
+
+    let export = |path: &std::path::Path| {
+        let mut cmd = vendor.issuer();
+        cmd.args(["revocations", "export", "--key"]).arg(&vendor.key);
+        cmd.arg("--passphrase-file").arg(&vendor.pass_file).arg("--out").arg(path);
+        run(cmd, None)
+    };
+    export(&out).fails_with(3);
+    let fresh = vendor.dir.path().join("rev.txt");
+    assert!(export(&fresh).ok().contains("wrote revocation list 1 "), "the refused export used no sequence number");
+}
+
+#[test]
+fn only_the_primary_account_may_upgrade() {
+    let vendor = Vendor::new();
+    let current = vendor.dir.path().join("current.lic");
+    vendor.issue_run(&["--out", current.to_str().unwrap()]).ok();
+    let mut cmd = vendor.issuer();
+    cmd.args(["upgrade", "--from"]).arg(&current).arg("--key").arg(&vendor.key);
+    cmd.arg("--passphrase-file").arg(&vendor.pass_file).arg("--catalog").arg(&vendor.catalog);
+    cmd.args(["--account", "acct-someone-else", "--package", "data_service=api.s2.large"]);
+    let r = run(cmd, None);
+    assert!(r.fails_with(40).contains("only the primary account"), "{}", r.stderr);
+}

@@ -239,3 +239,15 @@ fn rusqlite_like_edit(path: &std::path::Path) -> bool {
         .expect("python3");
     out.status.success()
 }
+
+#[test]
+fn a_bill_at_the_end_of_the_calendar_does_not_panic() {
+    let w = world();
+    let catalog = catalogs::observability();
+    let last = NaiveDate::MAX;
+    let bill = w.ledger.bill(&catalog, "acct-none", last.pred_opt().unwrap(), last).unwrap();
+    assert_eq!(bill.days.len(), 2);
+    assert_eq!(bill.missing, 2);
+    let install = w.install("empty");
+    assert!(install.usage(day("2026-05-02"), day("2026-05-01")).is_empty(), "a reversed range is empty, not a panic");
+}

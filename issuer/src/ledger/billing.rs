@@ -221,7 +221,8 @@ impl Ledger {
                 }
             };
             days.push(entry);
-            day = day.succ_opt().expect("dates are far from the end of time");
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
         }
         Ok(Bill {
             format: 1,
@@ -232,7 +233,7 @@ impl Ledger {
             unit_price: payg.unit_price_per_day,
             minimum: payg.minimum_count,
             missing: days.iter().filter(|d| d.state == "missing").count(),
-            total: days.iter().map(|d| d.amount).sum(),
+            total: days.iter().fold(0u64, |sum, d| sum.saturating_add(d.amount)),
             days,
         })
     }

@@ -300,9 +300,12 @@ impl Ledger {
                     report.usage_reports += 1;
                 }
                 if let Err(e) = ok {
-                    report.problems.push(format!("{kind} {}: {e}", &hash[..12]));
+                    report.problems.push(format!("{kind} {}: {e}", hash.get(..12).unwrap_or(&hash)));
                 } else if super::billing::sha256_hex(&token) != hash {
-                    report.problems.push(format!("{kind} {}: the record's hash does not match its token", &hash[..12]));
+                    report.problems.push(format!(
+                        "{kind} {}: the record's hash does not match its token",
+                        hash.get(..12).unwrap_or(&hash)
+                    ));
                 }
             }
         }

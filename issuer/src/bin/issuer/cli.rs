@@ -230,8 +230,9 @@ pub struct UpgradeArgs {
     pub trust: Vec<PathBuf>,
     #[command(flatten)]
     pub change: ChangeArgs,
-    /// Without --from: the community account to upgrade (the primary account).
-    #[arg(long, requires = "product")]
+    /// The primary account: without --from, the community account to upgrade; with --from,
+    /// checked against CURRENT (only the primary account upgrades).
+    #[arg(long)]
     pub account: Option<String>,
     /// Without --from: the product, which must be the catalog's.
     #[arg(long)]

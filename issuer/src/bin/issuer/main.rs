@@ -125,6 +125,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
             // Check the renewal before asking for the passphrase.
             license_issuer::upgrade::renew(&catalog, &current, term, String::from("check"), now)
                 .map_err(IssuerError::from)?;
+            keyfile::check_out_free(args.out.as_deref(), args.force)?;
             let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
             let issued = open_ledger(ledger.as_deref())?.renew(&key, &catalog, &current, term, now)?;
             emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
@@ -177,13 +178,6 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
                     (serde_json::to_value(&inspection).expect("serialises"), inspection.to_string())
                 }
                 None => {
-                    let start = text.trim_start();
-                    if start.starts_with("lic1.") || start.starts_with("-----BEGIN LICENSE-----") {
-                        return Err(IssuerError::Usage(
-                            "this is a license: pass --pub ISSUER.pub to verify it with the vendor's key".into(),
-                        )
-                        .into());
-                    }
                     let (kind, content) = license_issuer::inspect_install_file(&text)?;
                     let pretty = serde_json::to_string_pretty(&content).expect("serialises");
                     let human = format!(
@@ -221,6 +215,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> Result<(), Failure> {
         }
         Command::Revocations(RevocationsCommand::Export { key, passphrase, out: file }) => {
             let mut l = open_ledger(ledger.as_deref())?;
+            keyfile::check_out_free(Some(&file), false)?;
             let key = keyfile::read_key(&key, &get_passphrase(&passphrase, false)?)?;
             let (list, token) = l.export_revocations(&key, now)?;
             let text = license_common::armor::armor(
@@ -286,6 +281,7 @@ fn change_request(change: &cli::ChangeArgs) -> UpgradeRequest {
         packages: change.packages.iter().cloned().collect(),
         quotas: change.quotas.iter().cloned().collect(),
         bind: None,
+        account: None,
     }
 }
 
@@ -301,16 +297,8 @@ fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp, out: &mut d
     let mut request = change_request(&args.change);
     let bind = bound_install(args.bind.as_deref(), &catalog)?;
     let Some(from) = &args.from else {
-        // Community → commercial: a first license, checked like any order.
-        if let Some(product) = &args.product
-            && product != &catalog.product.id
-        {
-            return Err(IssuerError::from(OrderError::WrongProduct {
-                order: product.clone(),
-                catalog: catalog.product.id.clone(),
-            })
-            .into());
-        }
+        // Community → commercial: a first license, checked like any order
+        // (its product included).
         let order = Order {
             product: args.product.clone(),
             account: args.account.clone().unwrap_or_default(),
@@ -328,24 +316,18 @@ fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp, out: &mut d
             install: bind.clone(),
         };
         order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
+        keyfile::check_out_free(args.out.as_deref(), args.force)?;
         let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
         let issued = open_ledger(ledger)?.issue(&key, &catalog, &order, now)?;
         return emit_issued(out, &issued, args.out.as_deref(), args.force, args.json);
     };
     let current = read_current(from, &current_keys(&args.key, &args.trust)?)?;
-    if let Some(account) = &args.account
-        && account != &current.account
-    {
-        return Err(IssuerError::from(OrderError::OtherAccount {
-            current: current.account.clone(),
-            asked: account.clone(),
-        })
-        .into());
-    }
     request.bind = bind;
+    request.account = args.account.clone();
     // Check the upgrade before asking for the passphrase: a typo costs nothing.
     license_issuer::upgrade::upgrade(&catalog, &current, &request, String::from("check"), now)
         .map_err(IssuerError::from)?;
+    keyfile::check_out_free(args.out.as_deref(), args.force)?;
     let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
     let issued = open_ledger(ledger)?.upgrade(&key, &catalog, &current, &request, now)?;
     emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
@@ -407,6 +389,7 @@ fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp, out: &mut dyn W
     // Check the order before asking for the passphrase: a typo costs nothing.
     order.to_license(&catalog, String::from("check"), now).map_err(IssuerError::from)?;
     let passphrase = get_passphrase(&args.passphrase, false)?;
+    keyfile::check_out_free(args.out.as_deref(), args.force)?;
     let key = keyfile::read_key(&args.key, &passphrase)?;
     let issued = open_ledger(ledger)?.issue(&key, &catalog, &order, now)?;
     emit_issued(out, &issued, args.out.as_deref(), args.force, args.json)
