@@ -259,3 +259,17 @@ fn a_revocation_list_signed_by_a_licenses_only_key_is_refused() {
     let err = other.activate(&revoker.issue(&[])).fails_with(12).to_owned();
     assert!(err.contains("only for revocations"), "{err}");
 }
+
+#[test]
+fn deactivate_with_a_taken_out_path_releases_nothing() {
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    install.activate(&vendor.issue(&[])).ok();
+    let taken = install.dir.path().join("taken.txt");
+    std::fs::write(&taken, "keep").unwrap();
+    let before = install.snapshot();
+    let err = install.run(&["deactivate", "--out", s(&taken)], None).fails_with(3).to_owned();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(install.snapshot(), before, "the license is still in force");
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "keep");
+}

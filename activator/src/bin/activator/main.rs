@@ -111,6 +111,9 @@ fn run(cli: Cli) -> Result<String, Failure> {
             ))
         }
         Command::Request { out, qr } => {
+            if let Some(path) = &out {
+                check_out_free(path)?;
+            }
             let mut activator = Activator::open(&state_dir(cli.state)?)?;
             let _ = activator.observe_clock(now);
             let token = activator.request(now)?;
@@ -133,6 +136,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
             }
         }
         Command::Receipt { out } => {
+            check_out_free(&out)?;
             let mut activator = Activator::open(&state_dir(cli.state)?)?;
             let _ = activator.observe_clock(now);
             let token = activator.receipt(now)?;
@@ -147,6 +151,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
             Ok(format!("{day}: {count} collectors\n"))
         }
         Command::Usage(UsageCommand::Report { from, to, out }) => {
+            check_out_free(&out)?;
             let mut activator = Activator::open(&state_dir(cli.state)?)?;
             let _ = activator.observe_clock(now);
             let token = activator.usage_report(from, to, now)?;
@@ -155,6 +160,8 @@ fn run(cli: Cli) -> Result<String, Failure> {
             Ok(format!("wrote the usage report for {from} to {to} ({days} days with a record) to {}\n", out.display()))
         }
         Command::Deactivate { out } => {
+            // The receipt cannot be made twice: refuse a taken path before releasing anything.
+            check_out_free(&out)?;
             let mut activator = Activator::open(&state_dir(cli.state)?)?;
             let token = activator.deactivate(now)?;
             write_output(&out, &armor::armor(Kind::DeactivationReceipt, &token, &[]))?;
@@ -394,6 +401,18 @@ fn qr_code(token: &str) -> String {
         ),
         Err(_) => "note: the request is too long for a QR code; carry the file instead\n".to_owned(),
     }
+}
+
+/// Refuses an output path that already exists, before anything changes.
+fn check_out_free(path: &Path) -> Result<(), ActivatorError> {
+    if path.exists() {
+        return Err(ActivatorError::Io {
+            action: "create (it already exists)",
+            path: path.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        });
+    }
+    Ok(())
 }
 
 /// Writes a file the operator carries to the vendor: never over an existing one.
