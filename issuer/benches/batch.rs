@@ -2,47 +2,26 @@
 //! same machine, measured in the same run.
 //!
 //! `cargo bench -p license-issuer --bench batch` (release build). Set
-//! `BATCH_ORDERS` to change the batch size (default 100000).
+//! `BENCH_ORDERS` to change the batch size (default 100000).
+
+mod fixture;
 
 use std::time::Instant;
 
 use ed25519_dalek::{Signer, SigningKey};
 use license_common::envelope::{Kind, signing_input};
-use license_common::license::Plan;
 use license_common::signing::IssuerKey;
 use license_common::time::Timestamp;
 use license_issuer::catalogs;
-use license_issuer::ledger::{BatchLine, Ledger};
-use license_issuer::order::Order;
+use license_issuer::ledger::Ledger;
 
 fn main() {
-    let n: usize = std::env::var("BATCH_ORDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n = fixture::size();
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let catalog = catalogs::data_platform();
     let key = IssuerKey::from_seed(&[11; 32]);
     let now = Timestamp::now();
-    let lines: Vec<BatchLine> = (0..n)
-        .map(|i| BatchLine {
-            line: i + 1,
-            order: Order {
-                account: format!("acct-{}", i % 5000),
-                licensee: format!("Customer {i}"),
-                region: "cn-hangzhou".into(),
-                edition: "intelligent_rnd".into(),
-                engine: Some("maxcompute".into()),
-                plan: Some(Plan::Subscription),
-                packages: [
-                    ("data_service".to_string(), "api.s1.small".to_string()),
-                    ("asset_quality".to_string(), "standard".to_string()),
-                    ("asset_governance".to_string(), "standard".to_string()),
-                ]
-                .into(),
-                quotas: [("processing_units".to_string(), 40)].into(),
-                months: Some(12),
-                ..Order::default()
-            },
-        })
-        .collect();
+    let lines = fixture::lines(n);
 
     // A typical license's signing input, for the raw rate.
     let sample = {

@@ -227,6 +227,36 @@ fn the_chain_through_two_upgrades_and_a_renewal_read_back_through_the_binaries()
     let r = run(verify, None);
     assert_eq!(r.code, 11, "{}", r.stdout);
     assert!(r.stdout.contains("does not match"), "{}", r.stdout);
+
+    // A spoiled signature: batch verification and one-by-one name the same
+    // license with the same words.
+    let spoiled = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); \
+             t=c.execute('SELECT token FROM licenses WHERE sequence=3').fetchone()[0]; \
+             i=len(t)-40; t=t[:i]+('B' if t[i]=='A' else 'A')+t[i+1:]; \
+             c.execute('UPDATE licenses SET token=? WHERE sequence=3', (t,)); c.commit()",
+        )
+        .arg(&vendor.ledger)
+        .output()
+        .expect("python3");
+    assert!(spoiled.status.success(), "{}", String::from_utf8_lossy(&spoiled.stderr));
+    let mut outputs = Vec::new();
+    for flags in [&["ledger", "verify"][..], &["ledger", "verify", "--one-by-one"][..]] {
+        let mut verify = vendor.issuer();
+        verify.args(flags);
+        let r = run(verify, None);
+        assert_eq!(r.code, 11, "{}", r.stdout);
+        assert!(
+            r.stdout.contains(&format!("problem: license {}: the signature of this license does not verify", ids[2])),
+            "{}",
+            r.stdout
+        );
+        assert!(r.stdout.contains("2 problems"), "{}", r.stdout);
+        outputs.push(r.stdout);
+    }
+    assert_eq!(outputs[0], outputs[1]);
 }
 
 /// Changes one license's account in the ledger behind the issuer's back.

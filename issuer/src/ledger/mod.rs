@@ -26,7 +26,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use batch::{BatchLine, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, Imported};
-pub use query::{Chain, Lapsed, LedgerEntry, VerifyReport};
+pub use query::{Chain, Lapsed, LedgerEntry, Verification, VerifyReport};
 
 use crate::error::IssuerError;
 

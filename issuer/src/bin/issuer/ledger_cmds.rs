@@ -7,6 +7,7 @@ use license_common::exit::ExitClass;
 use license_common::input;
 use license_common::text::escape;
 use license_common::time::Timestamp;
+use license_issuer::ledger::Verification;
 
 use crate::cli::LedgerCommand;
 use crate::{Failure, emit, open_ledger};
@@ -18,8 +19,9 @@ fn pretty(value: &impl serde::Serialize) -> String {
 pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let ledger = open_ledger(path)?;
     match command {
-        LedgerCommand::Verify { json } => {
-            let report = ledger.verify()?;
+        LedgerCommand::Verify { one_by_one, json } => {
+            let how = if one_by_one { Verification::OneByOne } else { Verification::Batch };
+            let report = ledger.verify_with(how)?;
             let text = if json {
                 pretty(&report)
             } else {

@@ -1,0 +1,91 @@
+//! `issuer ledger verify` over a ledger of 100,000 licenses: batch
+//! verification against one-by-one `verify_strict`, with the bare
+//! ed25519-dalek rates on the same tokens measured in the same run.
+//!
+//! `cargo bench -p license-issuer --bench ledger_verify` (release build).
+//! Set `BENCH_ORDERS` to change the number of licenses (default 100000).
+
+mod fixture;
+
+use std::time::Instant;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use license_common::signing::IssuerKey;
+use license_common::time::Timestamp;
+use license_issuer::catalogs;
+use license_issuer::ledger::{Ledger, Verification};
+
+fn rate(n: usize, work: impl FnOnce()) -> (f64, f64) {
+    let start = Instant::now();
+    work();
+    let secs = start.elapsed().as_secs_f64();
+    (n as f64 / secs, secs)
+}
+
+fn main() {
+    let n = fixture::size();
+    let catalog = catalogs::data_platform();
+    let key = IssuerKey::from_seed(&[11; 32]);
+    let now = Timestamp::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
+    let issued: Vec<_> = (0..n)
+        .map(|i| {
+            let mut license = fixture::order(i).to_license(&catalog, uuid::Uuid::now_v7().to_string(), now).unwrap();
+            license.sequence = (i / 5000 + 1) as u64;
+            license_issuer::sign(&key, license)
+        })
+        .collect();
+    ledger
+        .transaction(|rec| {
+            rec.key(key.public(), now)?;
+            let kid = key.kid().to_string();
+            issued.iter().try_for_each(|i| rec.license(&i.license, &i.token, &kid))
+        })
+        .unwrap();
+
+    // The bare library on the same tokens: the floor of each method.
+    let vk = VerifyingKey::from_bytes(&key.public().verifying_key().to_bytes()).unwrap();
+    let split: Vec<(&[u8], Signature)> = issued
+        .iter()
+        .map(|i| {
+            let (signed, sig) = i.token.rsplit_once('.').unwrap();
+            let sig = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
+            (signed.as_bytes(), Signature::from_slice(&sig).unwrap())
+        })
+        .collect();
+    let (raw_single, _) = rate(n, || {
+        for (m, s) in &split {
+            vk.verify_strict(m, s).unwrap();
+        }
+    });
+    let (raw_batch, _) = rate(n, || {
+        for chunk in split.chunks(license_common::envelope::BATCH_SIZE) {
+            let messages: Vec<&[u8]> = chunk.iter().map(|(m, _)| *m).collect();
+            let signatures: Vec<Signature> = chunk.iter().map(|(_, s)| *s).collect();
+            ed25519_dalek::verify_batch(&messages, &signatures, &vec![vk; chunk.len()]).unwrap();
+        }
+    });
+
+    let audit = |how| {
+        rate(n, || {
+            let report = ledger.verify_with(how).unwrap();
+            assert_eq!(report.licenses, n);
+            assert!(report.problems.is_empty(), "{:?}", &report.problems[..1]);
+        })
+    };
+    let (one, one_s) = audit(Verification::OneByOne);
+    let (batch, batch_s) = audit(Verification::Batch);
+
+    println!("ledger verify, {n} licenses ({} bytes per token)", issued[0].token.len());
+    println!("| figure | value |");
+    println!("|---|---|");
+    println!("| raw `verify_strict`, one by one | {raw_single:.0} signatures/s |");
+    println!(
+        "| raw `ed25519_dalek::verify_batch`, {} per batch | {raw_batch:.0} signatures/s |",
+        license_common::envelope::BATCH_SIZE
+    );
+    println!("| `ledger verify --one-by-one` | {one:.0} licenses/s ({one_s:.2} s) |");
+    println!("| `ledger verify` (batch) | {batch:.0} licenses/s ({batch_s:.2} s) |");
+    println!("| batch / one by one | {:.2}x |", batch / one);
+}
