@@ -59,11 +59,13 @@ fn set_mode(options: &mut OpenOptions, mode: u32) {
 #[cfg(not(unix))]
 fn set_mode(_: &mut OpenOptions, _: u32) {}
 
-/// Test builds only: pauses at a named point of [`write_atomic`] when
-/// `LICENSE_FAULT_PAUSE` is `<point>:<milliseconds>`, so that a crash test can
-/// kill the process exactly there. Compiled out of release builds.
+/// Test builds only: pauses at a named point (of [`write_atomic`], or of
+/// another crate's protocol) when `LICENSE_FAULT_PAUSE` is
+/// `<point>:<milliseconds>`, so that a crash test can kill the process
+/// exactly there. Compiled out of release builds.
+#[doc(hidden)]
 #[cfg(debug_assertions)]
-fn fault_point(point: &str) {
+pub fn fault_point(point: &str) {
     if let Ok(spec) = std::env::var("LICENSE_FAULT_PAUSE")
         && let Some((at, ms)) = spec.split_once(':')
         && at == point
@@ -73,8 +75,9 @@ fn fault_point(point: &str) {
     }
 }
 
+#[doc(hidden)]
 #[cfg(not(debug_assertions))]
-fn fault_point(_: &str) {}
+pub fn fault_point(_: &str) {}
 
 /// Flushes a directory's entries (the rename) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {

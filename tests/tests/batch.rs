@@ -166,3 +166,187 @@ fn a_killed_batch_leaves_the_ledger_and_the_directory_in_agreement() {
     assert!(undone >= 4, "the staging kills undo their batches: undone {undone}");
     println!("runs: {}; applied in full: {applied}; undone: {undone}", plan.len());
 }
+
+fn jsonl_cmd(vendor: &Vendor, file: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = vendor.issuer();
+    cmd.arg("issue").arg("--key").arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file);
+    cmd.arg("--catalog").arg(&vendor.catalog).arg("--batch").arg(file).arg("--out").arg(out).args(extra);
+    cmd
+}
+
+/// The records of a JSON Lines output: (line, id, account, token).
+fn records(out: &Path) -> Vec<(u64, String, String, String)> {
+    std::fs::read_to_string(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let text = |k: &str| v[k].as_str().unwrap().to_owned();
+            (v["line"].as_u64().unwrap(), text("id"), text("account"), text("token"))
+        })
+        .collect()
+}
+
+/// Files left beside the output by a batch (its staging file).
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".batch-"))
+        .collect()
+}
+
+#[test]
+fn a_batch_into_one_json_lines_file() {
+    let vendor = Vendor::new();
+    let file = vendor.dir.path().join("orders.jsonl");
+    std::fs::write(&file, orders(50, &[17, 33])).unwrap();
+    let outdir = vendor.dir.path().join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    let out = outdir.join("licenses.jsonl");
+
+    // A bad line: nothing recorded, nothing written.
+    let err = run(jsonl_cmd(&vendor, &file, &out, &[]), None).fails_with(40).to_owned();
+    assert!(err.contains("line 17: edition `platinum`") && err.contains("line 33"), "{err}");
+    assert!(ledger_ids(&vendor).is_empty());
+    assert!(!out.exists());
+    assert_eq!(leftovers(&outdir), Vec::<String>::new());
+
+    // --keep-going: 48 records, in file order, the very licenses on record.
+    let report = run(jsonl_cmd(&vendor, &file, &out, &["--keep-going", "--json"]), None).json();
+    assert_eq!(report["issued"], 48);
+    let recs = records(&out);
+    let lines: Vec<u64> = recs.iter().map(|r| r.0).collect();
+    let expected: Vec<u64> = (1..=50).filter(|i| *i != 17 && *i != 33).collect();
+    assert_eq!(lines, expected, "one record per good line, in file order");
+    let ids: BTreeSet<String> = recs.iter().map(|r| r.1.clone()).collect();
+    assert_eq!(ids, ledger_ids(&vendor));
+    let in_order: Vec<&String> = recs.iter().map(|r| &r.1).collect();
+    assert!(in_order.windows(2).all(|w| w[0] < w[1]), "ids sort in file order");
+    for (line, id, account, token) in [&recs[0], &recs[47]] {
+        assert_eq!(account, &format!("acct-{}", line % 97));
+        let mut inspect = vendor.issuer();
+        inspect.args(["inspect", "-", "--pub"]).arg(&vendor.public).arg("--json");
+        let license = run(inspect, Some(token.as_bytes())).json();
+        assert_eq!(license["license"]["id"].as_str(), Some(id.as_str()));
+    }
+    let mut verify = vendor.issuer();
+    verify.args(["ledger", "verify"]);
+    assert!(run(verify, None).ok().contains("verified 48 licenses"));
+    assert_eq!(leftovers(&outdir), Vec::<String>::new());
+
+    // The output exists: refused before anything is signed; --force replaces it.
+    let before = std::fs::read(&out).unwrap();
+    let err = run(jsonl_cmd(&vendor, &file, &out, &["--keep-going"]), None).fails_with(3).to_owned();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    assert_eq!(ledger_ids(&vendor).len(), 48, "nothing more was recorded");
+    run(jsonl_cmd(&vendor, &file, &out, &["--keep-going", "--force"]), None).ok();
+    assert_eq!(records(&out).len(), 48);
+    assert_ne!(std::fs::read(&out).unwrap(), before, "a new batch replaced the file");
+    assert_eq!(ledger_ids(&vendor).len(), 96);
+    assert_eq!(leftovers(&outdir), Vec::<String>::new());
+
+    // --batch needs somewhere to write.
+    let mut cmd = vendor.issuer();
+    cmd.arg("issue").arg("--key").arg(&vendor.key).arg("--catalog").arg(&vendor.catalog).arg("--batch").arg(&file);
+    let r = run(cmd, None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--out"), "{}", r.stderr);
+}
+
+#[test]
+fn a_killed_json_lines_batch_is_all_or_nothing() {
+    const N: usize = 6000;
+    let vendor = Vendor::new();
+    let file = vendor.dir.path().join("orders.jsonl");
+    std::fs::write(&file, orders(N, &[])).unwrap();
+    let outdir = vendor.dir.path().join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    // Kill when the staging file appears, then after growing delays, then never.
+    let plan: [Option<u64>; 10] =
+        [Some(0), Some(0), Some(30), Some(80), Some(150), Some(250), Some(400), Some(700), Some(1200), None];
+    let (mut applied, mut undone) = (0, 0);
+    let mut seen = BTreeSet::new();
+    for (i, delay) in plan.iter().enumerate() {
+        let out = outdir.join(format!("run-{i}.jsonl"));
+        let mut child =
+            jsonl_cmd(&vendor, &file, &out, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let hit = match delay {
+                Some(0) => !leftovers(&outdir).is_empty(),
+                Some(ms) => start.elapsed() >= Duration::from_millis(*ms),
+                None => false,
+            };
+            if hit || child.try_wait().unwrap().is_some() || start.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+        let recorded = ledger_ids(&vendor); // opening the ledger recovers
+        assert_eq!(leftovers(&outdir), Vec::<String>::new(), "run {i} ({delay:?}): a staging file is left");
+        let new: BTreeSet<String> = recorded.difference(&seen).cloned().collect();
+        if out.exists() {
+            let ids: BTreeSet<String> = records(&out).into_iter().map(|r| r.1).collect();
+            assert_eq!(ids.len(), N, "run {i} ({delay:?}): a whole file");
+            assert_eq!(ids, new, "run {i} ({delay:?}): the file is exactly what was recorded");
+            applied += 1;
+        } else {
+            assert!(new.is_empty(), "run {i} ({delay:?}): {} recorded without a file", new.len());
+            undone += 1;
+        }
+        seen = recorded;
+    }
+    assert!(undone >= 2, "the early kills undo their batches: undone {undone}");
+    assert!(applied >= 1, "the unkilled batch is applied");
+    println!("runs: {}; applied in full: {applied}; undone: {undone}", plan.len());
+}
+
+/// Kills at the two moments after the commit (paused there by a fault point
+/// of debug builds): recovery puts the file in place.
+#[test]
+fn a_json_lines_batch_killed_after_its_commit_is_completed_by_recovery() {
+    const N: usize = 300;
+    let vendor = Vendor::new();
+    let file = vendor.dir.path().join("orders.jsonl");
+    std::fs::write(&file, orders(N, &[])).unwrap();
+    let outdir = vendor.dir.path().join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    for (i, point) in ["batch-committed", "batch-linked"].iter().enumerate() {
+        let out = outdir.join(format!("run-{i}.jsonl"));
+        let before = ledger_ids(&vendor).len();
+        let mut child = jsonl_cmd(&vendor, &file, &out, &[])
+            .env("LICENSE_FAULT_PAUSE", format!("{point}:20000"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        // Committed: the licenses are on record (the paused batch holds its
+        // lock, so reading the ledger leaves it alone).
+        while ledger_ids(&vendor).len() < before + N {
+            assert!(start.elapsed() < Duration::from_secs(60), "{point}: never committed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if *point == "batch-linked" {
+            while !out.exists() {
+                assert!(start.elapsed() < Duration::from_secs(60), "{point}: never linked");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(leftovers(&outdir).len(), 1, "paused between link and unlink");
+        } else {
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!out.exists(), "paused before the file is placed");
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let recorded = ledger_ids(&vendor);
+        assert_eq!(leftovers(&outdir), Vec::<String>::new(), "{point}: the staging file is gone");
+        assert_eq!(records(&out).len(), N, "{point}: recovery placed the whole file");
+        assert_eq!(recorded.len(), before + N);
+    }
+}

@@ -1,18 +1,23 @@
-//! Bulk issuance: one license per line of a JSON Lines order file, signed on
-//! every core, recorded in one transaction, and never half-applied.
+//! Bulk issuance: one license per line of a JSON Lines order file, checked
+//! and signed on every core, recorded in one transaction, and never
+//! half-applied. The output is either one JSON Lines file (one record per
+//! license, the fast form) or a directory of `<id>.lic` files.
 //!
 //! The protocol, so that a crash or kill at any moment leaves the ledger and
-//! the output directory in agreement once the ledger is next opened:
+//! the output in agreement once the ledger is next opened:
 //!
-//! 1. a `batches` row records the staging directory (`OUT/.batch-<id>/`) in
-//!    state `started`; the running batch holds a lock on `staging/.lock`;
-//! 2. the licenses are signed and written into the staging directory;
-//! 3. one transaction records every license and marks the batch `committed`;
-//! 4. the files are moved into `OUT/` and the batch is marked `done`.
+//! 1. a `batches` row records the staging place in state `started`: a
+//!    directory `OUT/.batch-<id>/` (locked through `staging/.lock`) or a file
+//!    `.batch-<id>.jsonl` beside the output file (locked itself);
+//! 2. the licenses are signed and written into the staging place (for a
+//!    JSON Lines file, while they are recorded);
+//! 3. one transaction records every license and marks the batch `committed`,
+//!    after the staged output is on disk;
+//! 4. the output is moved into place and the batch is marked `done`.
 //!
 //! Recovery (on every ledger open, skipping batches whose lock is still
-//! held): a `started` batch's staging directory is deleted (nothing was
-//! recorded), a `committed` batch's remaining files are moved into place.
+//! held): a `started` batch's staging place is deleted (nothing was
+//! recorded), a `committed` batch's output is moved into place.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -25,7 +30,9 @@ use license_common::time::Timestamp;
 use rusqlite::params;
 use serde::Serialize;
 
-use super::Ledger;
+use license_common::license::License;
+
+use super::{Ledger, Recorder};
 use crate::error::IssuerError;
 use crate::order::Order;
 use crate::{Issued, sign};
@@ -37,6 +44,46 @@ pub struct BatchLine {
     pub line: usize,
     /// The order.
     pub order: Order,
+}
+
+/// Where a batch writes its licenses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchOutput {
+    /// One JSON Lines file, one [`BatchRecord`] per license, in order file
+    /// order. An existing file is refused unless `replace`.
+    JsonLines {
+        /// The file.
+        path: PathBuf,
+        /// Replace the file if it exists (`--force`).
+        replace: bool,
+    },
+    /// A directory of armored `<id>.lic` files, created if missing.
+    Files(PathBuf),
+}
+
+impl BatchOutput {
+    /// The file or directory.
+    pub fn path(&self) -> &Path {
+        match self {
+            BatchOutput::JsonLines { path, .. } | BatchOutput::Files(path) => path,
+        }
+    }
+}
+
+/// One line of a batch's JSON Lines output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRecord {
+    /// The order's line number in the order file.
+    pub line: usize,
+    /// The license id.
+    pub id: String,
+    /// The account.
+    pub account: String,
+    /// The licensee.
+    pub licensee: String,
+    /// The compact license token.
+    pub token: String,
 }
 
 /// What a batch did (`issue --batch --json`).
@@ -77,8 +124,61 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
     move |source| IssuerError::Io { action, path: path.to_path_buf(), source }
 }
 
+/// Licenses per unit of work handed to a signing thread.
+const BLOCK: usize = 256;
+
+/// A checked license with the line number of its order.
+type Numbered = (usize, License);
+/// A refused line: its number and why.
+type Refused = (usize, String);
+
+/// Checks every order on every core, keeping file order; returns the
+/// licenses with their line numbers and the refused lines.
+fn check_orders(
+    catalog: &Catalog,
+    lines: Vec<BatchLine>,
+    now: Timestamp,
+    threads: usize,
+) -> (Vec<Numbered>, Vec<Refused>) {
+    // Ids are drawn here, in file order: they sort as the orders do, and the
+    // generator's lock is not fought over by the threads.
+    let mut ids: Vec<String> = lines.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let chunk = lines.len().div_ceil(threads).max(1);
+    let parts: Vec<Vec<Result<Numbered, Refused>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = lines
+            .chunks(chunk)
+            .zip(ids.chunks_mut(chunk))
+            .map(|(part, ids)| {
+                s.spawn(move || {
+                    part.iter()
+                        .zip(ids)
+                        .map(|(l, id)| match l.order.to_license(catalog, std::mem::take(id), now) {
+                            Ok(license) => Ok((l.line, license)),
+                            Err(e) => Err((l.line, e.to_string())),
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("checking threads do not panic")).collect()
+    });
+    let (mut licenses, mut skipped) = (Vec::with_capacity(lines.len()), Vec::new());
+    for result in parts.into_iter().flatten() {
+        match result {
+            Ok(l) => licenses.push(l),
+            Err(e) => skipped.push(e),
+        }
+    }
+    (licenses, skipped)
+}
+
+/// The number of signing threads: every core, at most 16.
+fn signing_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16)
+}
+
 impl Ledger {
-    /// Issues every order of `lines` into `out_dir`, or none: a bad line
+    /// Issues every order of `lines` into `output`, or none: a bad line
     /// refuses the whole batch unless `keep_going`, which skips it.
     /// `progress` is called with the number of licenses signed so far.
     #[allow(clippy::too_many_arguments)]
@@ -88,71 +188,121 @@ impl Ledger {
         catalog: &Catalog,
         lines: Vec<BatchLine>,
         parse_errors: Vec<(usize, String)>,
-        out_dir: &Path,
+        output: &BatchOutput,
         keep_going: bool,
         now: Timestamp,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<BatchReport, IssuerError> {
-        // 0. Check every order before anything is written.
-        let mut skipped = parse_errors;
-        let mut licenses = Vec::with_capacity(lines.len());
-        for l in lines {
-            match l.order.to_license(catalog, uuid::Uuid::now_v7().to_string(), now) {
-                Ok(license) => licenses.push(license),
-                Err(e) => skipped.push((l.line, e.to_string())),
-            }
+        if let BatchOutput::JsonLines { path, replace: false } = output
+            && std::fs::symlink_metadata(path).is_ok()
+        {
+            return Err(IssuerError::Exists { path: path.clone() });
         }
+        // 0. Check every order before anything is written.
+        let threads = signing_threads();
+        let (mut licenses, mut skipped) = check_orders(catalog, lines, now, threads);
+        skipped.extend(parse_errors);
         skipped.sort();
         if !skipped.is_empty() && !keep_going {
             return Err(IssuerError::Batch { errors: skipped });
         }
         // Sequences continue each account's, in file order.
         let mut next: HashMap<String, u64> = HashMap::new();
-        for license in &mut licenses {
-            let seq = match next.get(&license.account) {
-                Some(s) => *s,
-                None => self.transaction(|rec| rec.last_sequence(&license.account))?.map_or(1, |s| s + 1),
-            };
-            license.sequence = seq;
-            next.insert(license.account.clone(), seq + 1);
-        }
+        self.transaction(|rec| {
+            for (_, license) in &mut licenses {
+                let seq = match next.get(&license.account) {
+                    Some(s) => *s,
+                    None => rec.last_sequence(&license.account)?.map_or(1, |s| s + 1),
+                };
+                license.sequence = seq;
+                next.insert(license.account.clone(), seq + 1);
+            }
+            Ok(())
+        })?;
 
-        // 1. Record the batch and its staging directory, then make it: a
-        //    crash after the record leaves something recovery knows about.
+        // 1. Record the batch and its staging place, then make it: a crash
+        //    after the record leaves something recovery knows about.
         let id = uuid::Uuid::now_v7().to_string();
-        let staging = out_dir.join(format!(".batch-{id}"));
+        let staging = match output {
+            BatchOutput::Files(dir) => dir.join(format!(".batch-{id}")),
+            BatchOutput::JsonLines { path, .. } => {
+                path.parent().unwrap_or(Path::new("")).join(format!(".batch-{id}.jsonl"))
+            }
+        };
         self.transaction(|rec| {
             rec.tx()
                 .execute(
                     "INSERT INTO batches (id, out_dir, staging, state, started_at) VALUES (?1, ?2, ?3, 'started', ?4)",
-                    params![id, out_dir.to_string_lossy(), staging.to_string_lossy(), now.to_string()],
+                    params![id, output.path().to_string_lossy(), staging.to_string_lossy(), now.to_string()],
                 )
                 .map_err(rec.err())?;
             Ok(())
         })?;
-        std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
-        let _lock = license_common::fsio::FileLock::acquire(&staging.join(".lock")).map_err(io("lock", &staging))?;
+        let issued = match output {
+            BatchOutput::Files(dir) => self.batch_to_files(key, &licenses, &staging, dir, &id, threads, progress)?,
+            BatchOutput::JsonLines { path, replace } => {
+                self.batch_to_json_lines(key, licenses, &staging, path, *replace, &id, threads, progress)?
+            }
+        };
+        self.finish_batch(&id, "done")?;
+        Ok(BatchReport { batch: id, issued, skipped, out_dir: output.path().to_path_buf() })
+    }
+
+    /// Marks batch `id` committed with its `count` licenses, inside the
+    /// transaction that records them.
+    fn commit_batch(rec: &Recorder<'_>, id: &str, count: usize) -> Result<(), IssuerError> {
+        let claimed = rec
+            .tx()
+            .execute(
+                "UPDATE batches SET state = 'committed', licenses = ?2 WHERE id = ?1 AND state = 'started'",
+                params![id, i64::try_from(count).unwrap_or(i64::MAX)],
+            )
+            .map_err(rec.err())?;
+        if claimed != 1 {
+            // Another process's recovery took this batch for dead: record nothing.
+            return Err(IssuerError::Ledger {
+                path: rec.path.clone(),
+                detail: format!(
+                    "batch {id} was abandoned by a concurrent issuer; nothing of it was recorded, run it again"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Steps 2 to 4 for a directory of `<id>.lic` files.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_to_files(
+        &mut self,
+        key: &IssuerKey,
+        licenses: &[Numbered],
+        staging: &Path,
+        out_dir: &Path,
+        id: &str,
+        threads: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize, IssuerError> {
+        std::fs::create_dir_all(staging).map_err(io("create", staging))?;
+        let _lock = license_common::fsio::FileLock::acquire(&staging.join(".lock")).map_err(io("lock", staging))?;
 
         // 2. Sign and write into the staging directory, on every core.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
         let chunk = licenses.len().div_ceil(threads).max(1);
         let done = std::sync::atomic::AtomicUsize::new(0);
         let issued: Vec<Issued> = std::thread::scope(|s| {
             let handles: Vec<_> = licenses
                 .chunks(chunk)
                 .map(|part| {
-                    let staging = &staging;
                     let done = &done;
                     s.spawn(move || -> Result<Vec<Issued>, IssuerError> {
                         let mut out = Vec::with_capacity(part.len());
-                        for license in part {
+                        for (_, license) in part {
                             let issued = sign(key, license.clone());
                             let path = staging.join(format!("{}.lic", issued.license.id));
                             let mut file = File::create(&path).map_err(io("create", &path))?;
                             file.write_all(issued.armored().as_bytes()).map_err(io("write", &path))?;
                             out.push(issued);
                             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            if n.is_multiple_of(256) {
+                            if n.is_multiple_of(BLOCK) {
                                 progress(n);
                             }
                         }
@@ -167,38 +317,118 @@ impl Ledger {
             Ok::<_, IssuerError>(all)
         })?;
         progress(issued.len());
-        license_common::fsio::sync_dir(&staging).map_err(io("sync", &staging))?;
+        license_common::fsio::sync_dir(staging).map_err(io("sync", staging))?;
 
         // 3. Record every license and commit the batch.
         self.transaction(|rec| {
-            rec.key(key.public(), now)?;
+            rec.key(key.public(), Timestamp::now())?;
             let kid = key.kid().to_string();
             for i in &issued {
                 rec.license(&i.license, &i.token, &kid)?;
             }
-            let claimed = rec
-                .tx()
-                .execute(
-                    "UPDATE batches SET state = 'committed', licenses = ?2 WHERE id = ?1 AND state = 'started'",
-                    params![id, i64::try_from(issued.len()).unwrap_or(i64::MAX)],
-                )
-                .map_err(rec.err())?;
-            if claimed != 1 {
-                // Another process's recovery took this batch for dead: record nothing.
-                return Err(IssuerError::Ledger {
-                    path: rec.path.clone(),
-                    detail: format!(
-                        "batch {id} was abandoned by a concurrent issuer; nothing of it was recorded, run it again"
-                    ),
-                });
-            }
-            Ok(())
+            Self::commit_batch(rec, id, issued.len())
         })?;
 
         // 4. Move the files into place.
-        move_into_place(&staging, out_dir)?;
-        self.finish_batch(&id, "done")?;
-        Ok(BatchReport { batch: id, issued: issued.len(), skipped, out_dir: out_dir.to_path_buf() })
+        move_into_place(staging, out_dir)?;
+        Ok(issued.len())
+    }
+
+    /// Steps 2 to 4 for one JSON Lines file: the signing threads hand over
+    /// blocks of licenses, which are written and recorded in file order
+    /// while the next ones are signed.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_to_json_lines(
+        &mut self,
+        key: &IssuerKey,
+        licenses: Vec<Numbered>,
+        staging: &Path,
+        out_file: &Path,
+        replace: bool,
+        id: &str,
+        threads: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<usize, IssuerError> {
+        let total = licenses.len();
+        let file =
+            std::fs::OpenOptions::new().write(true).create_new(true).open(staging).map_err(io("create", staging))?;
+        file.lock().map_err(io("lock", staging))?;
+        let mut writer = std::io::BufWriter::with_capacity(1 << 20, &file);
+
+        let recorded = self.transaction(|rec| {
+            rec.key(key.public(), Timestamp::now())?;
+            let kid = key.kid().to_string();
+            // Blocks dealt round-robin, owned by the thread that signs them.
+            let mut queues: Vec<Vec<(usize, Vec<Numbered>)>> = (0..threads).map(|_| Vec::new()).collect();
+            let mut rest = licenses.into_iter().peekable();
+            let mut b = 0;
+            while rest.peek().is_some() {
+                queues[b % threads].push((b, rest.by_ref().take(BLOCK).collect()));
+                b += 1;
+            }
+            std::thread::scope(|s| -> Result<(), IssuerError> {
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<Issued>, String)>(threads * 4);
+                for queue in queues {
+                    let sender = sender.clone();
+                    s.spawn(move || {
+                        for (b, block) in queue {
+                            let mut text = String::with_capacity(block.len() * 1400);
+                            let issued: Vec<Issued> = block
+                                .into_iter()
+                                .map(|(line, license)| {
+                                    let issued = sign(key, license);
+                                    let record = BatchRecordRef {
+                                        line,
+                                        id: &issued.license.id,
+                                        account: &issued.license.account,
+                                        licensee: &issued.license.licensee,
+                                        token: &issued.token,
+                                    };
+                                    text.push_str(&serde_json::to_string(&record).expect("a record serialises"));
+                                    text.push('\n');
+                                    issued
+                                })
+                                .collect();
+                            if sender.send((b, issued, text)).is_err() {
+                                return; // the writer stopped on an error
+                            }
+                        }
+                    });
+                }
+                drop(sender);
+                // Write and record in block order, whatever order they come in.
+                let mut waiting = std::collections::BTreeMap::new();
+                let (mut next, mut done) = (0, 0);
+                for (b, issued, text) in receiver {
+                    waiting.insert(b, (issued, text));
+                    while let Some((issued, text)) = waiting.remove(&next) {
+                        writer.write_all(text.as_bytes()).map_err(io("write", staging))?;
+                        for i in &issued {
+                            rec.license(&i.license, &i.token, &kid)?;
+                        }
+                        done += issued.len();
+                        progress(done);
+                        next += 1;
+                    }
+                }
+                Ok(())
+            })?;
+            writer.flush().map_err(io("write", staging))?;
+            file.sync_all().map_err(io("sync", staging))?;
+            Self::commit_batch(rec, id, total)
+        });
+        if let Err(e) = recorded {
+            // Nothing was recorded: leave nothing behind either.
+            drop(writer);
+            let _ = std::fs::remove_file(staging);
+            let _ = self.finish_batch(id, "abandoned");
+            return Err(e);
+        }
+
+        // 4. Put the file in place (over an old one only when asked to).
+        license_common::fsio::fault_point("batch-committed");
+        place_file(staging, out_file, replace)?;
+        Ok(total)
     }
 
     fn finish_batch(&mut self, id: &str, state: &str) -> Result<(), IssuerError> {
@@ -223,7 +453,7 @@ impl Ledger {
         for (id, out_dir, staging, state) in open {
             let staging = PathBuf::from(staging);
             // A batch still running holds its lock: leave it alone.
-            let lock_path = staging.join(".lock");
+            let lock_path = if staging.is_dir() { staging.join(".lock") } else { staging.clone() };
             if let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(&lock_path) {
                 if file.try_lock().is_err() {
                     continue;
@@ -231,19 +461,92 @@ impl Ledger {
                 let _ = file.unlock();
             }
             if state == "committed" {
-                if staging.exists() {
+                if staging.is_dir() {
                     move_into_place(&staging, Path::new(&out_dir))?;
+                } else if staging.exists() {
+                    // If the name is taken (or cannot be made), the staged
+                    // file stays where the batch's own run said it is.
+                    let _ = place_file(&staging, Path::new(&out_dir), false);
                 }
                 self.finish_batch(&id, "done")?;
             } else {
-                if staging.exists() {
+                if staging.is_dir() {
                     std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
+                } else if staging.exists() {
+                    std::fs::remove_file(&staging).map_err(io("remove", &staging))?;
                 }
                 self.finish_batch(&id, "abandoned")?;
             }
         }
         Ok(())
     }
+}
+
+/// Moves the staged JSON Lines file to its name: renamed over an old file
+/// when `replace`, otherwise linked (so that a file that appeared there
+/// meanwhile is never replaced; recovery then leaves the staged file) and
+/// the staged name removed.
+fn place_file(staging: &Path, out_file: &Path, replace: bool) -> Result<(), IssuerError> {
+    let dir = out_file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let kept = |e: std::io::Error| IssuerError::Io {
+        action: "move the recorded batch to",
+        path: out_file.to_path_buf(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!("{e}; the licenses are recorded and kept in {}", staging.display()),
+        ),
+    };
+    if replace {
+        std::fs::rename(staging, out_file).map_err(kept)?;
+    } else {
+        match std::fs::hard_link(staging, out_file) {
+            Ok(()) => {
+                license_common::fsio::fault_point("batch-linked");
+                std::fs::remove_file(staging).map_err(io("remove", staging))?;
+            }
+            // Linked before a crash, not yet unlinked: finish that.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && same_file(staging, out_file) => {
+                std::fs::remove_file(staging).map_err(io("remove", staging))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(kept(std::io::Error::new(e.kind(), "a file appeared there while the batch ran")));
+            }
+            // A file system without hard links: rename, after looking once more.
+            Err(_) if std::fs::symlink_metadata(out_file).is_err() => {
+                std::fs::rename(staging, out_file).map_err(kept)?;
+            }
+            Err(e) => return Err(kept(e)),
+        }
+    }
+    license_common::fsio::sync_dir(dir).map_err(io("sync", dir))?;
+    Ok(())
+}
+
+/// Whether two paths name the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+/// A [`BatchRecord`] that borrows what it writes.
+#[derive(Serialize)]
+struct BatchRecordRef<'a> {
+    line: usize,
+    id: &'a str,
+    account: &'a str,
+    licensee: &'a str,
+    token: &'a str,
 }
 
 /// Moves every license file of `staging` into `out_dir`, then removes

@@ -24,7 +24,7 @@ use license_common::license::License;
 use license_common::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-pub use batch::{BatchLine, BatchReport, parse_batch};
+pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, Imported};
 pub use query::{Chain, Lapsed, LedgerEntry, Verification, VerifyReport};
 

@@ -123,6 +123,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("batch_out").args(["out", "out_dir"])))]
 pub struct IssueArgs {
     /// The encrypted signing key.
     #[arg(long, value_name = "KEY")]
@@ -134,10 +135,11 @@ pub struct IssueArgs {
     pub catalog: PathBuf,
     /// Many orders: a JSON Lines file, one order per line (the keys of an order file).
     /// Every line is checked first; a bad line stops the batch unless --keep-going.
-    #[arg(long, value_name = "ORDERS.jsonl", requires = "out_dir", conflicts_with_all = ["order", "out", "bind", "account", "licensee", "region", "edition", "plan"])]
+    /// Write the licenses with --out (one JSON Lines file, the fast form) or --out-dir.
+    #[arg(long, value_name = "ORDERS.jsonl", requires = "batch_out", conflicts_with_all = ["order", "bind", "account", "licensee", "region", "edition", "plan"])]
     pub batch: Option<PathBuf>,
     /// With --batch: the directory for the license files (`<id>.lic`).
-    #[arg(long, value_name = "DIR", requires = "batch")]
+    #[arg(long, value_name = "DIR", requires = "batch", conflicts_with = "out")]
     pub out_dir: Option<PathBuf>,
     /// With --batch: skip bad lines (reported with their numbers) and issue the rest.
     #[arg(long, requires = "batch")]
@@ -184,10 +186,11 @@ pub struct IssueArgs {
     /// Bind the license to the install that made this activation request.
     #[arg(long, value_name = "REQUEST")]
     pub bind: Option<PathBuf>,
-    /// Write the armored license to this file instead of printing the compact token.
+    /// Write the armored license to this file instead of printing the compact token;
+    /// with --batch, every license to this new JSON Lines file, one record per line.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Overwrite --out if it exists.
+    /// Overwrite --out if it exists (with --batch too, once the batch is recorded).
     #[arg(long, requires = "out")]
     pub force: bool,
     /// Print the result as JSON.

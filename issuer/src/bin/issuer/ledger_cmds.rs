@@ -7,7 +7,7 @@ use license_common::exit::ExitClass;
 use license_common::input;
 use license_common::text::escape;
 use license_common::time::Timestamp;
-use license_issuer::ledger::Verification;
+use license_issuer::ledger::{BatchOutput, Verification};
 
 use crate::cli::LedgerCommand;
 use crate::{Failure, emit, open_ledger};
@@ -140,18 +140,21 @@ pub fn import(
     emit(out, &text)
 }
 
-/// `issuer issue --batch ORDERS.jsonl --out-dir DIR`.
+/// `issuer issue --batch ORDERS.jsonl --out FILE.jsonl | --out-dir DIR`.
 #[allow(clippy::too_many_arguments)]
 pub fn batch(
     args: &crate::cli::IssueArgs,
     batch: &Path,
-    out_dir: &Path,
+    output: &BatchOutput,
     catalog: &license_common::catalog::Catalog,
     ledger: Option<&Path>,
     now: Timestamp,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     use std::io::IsTerminal;
+    if let BatchOutput::JsonLines { path, replace } = output {
+        license_issuer::keyfile::check_out_free(Some(path), *replace)?;
+    }
     let text = input::read_text(batch, 1 << 30)?;
     let (lines, errors) = license_issuer::ledger::parse_batch(&text);
     let total = lines.len() as u64;
@@ -167,7 +170,7 @@ pub fn batch(
         indicatif::ProgressBar::hidden()
     };
     let report = open_ledger(ledger)?
-        .issue_batch(&key, catalog, lines, errors, out_dir, args.keep_going, now, &|n| bar.set_position(n as u64));
+        .issue_batch(&key, catalog, lines, errors, output, args.keep_going, now, &|n| bar.set_position(n as u64));
     bar.finish_and_clear();
     let report = report?;
     if args.json {

@@ -13,7 +13,7 @@ use license_common::input;
 use license_common::signing::Passphrase;
 use license_common::text::escape;
 use license_common::time::Timestamp;
-use license_issuer::ledger::{self, Ledger};
+use license_issuer::ledger::{self, BatchOutput, Ledger};
 use license_issuer::order::Order;
 use license_issuer::{IssuerError, demo, keyfile};
 use serde_json::json;
@@ -359,8 +359,15 @@ fn emit_issued(
 
 fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
     let catalog = read_catalog(&args.catalog)?;
-    if let (Some(batch), Some(out_dir)) = (&args.batch, &args.out_dir) {
-        return ledger_cmds::batch(&args, batch, out_dir, &catalog, ledger, now, out);
+    if let Some(batch) = &args.batch {
+        let output = match (&args.out_dir, &args.out) {
+            (Some(dir), _) => BatchOutput::Files(dir.clone()),
+            (None, Some(file)) => BatchOutput::JsonLines { path: file.clone(), replace: args.force },
+            (None, None) => {
+                return Err(IssuerError::Usage("--batch needs --out FILE.jsonl or --out-dir DIR".into()).into());
+            }
+        };
+        return ledger_cmds::batch(&args, batch, &output, &catalog, ledger, now, out);
     }
     let bind = bound_install(args.bind.as_deref(), &catalog)?;
     let mut order = match &args.order {
