@@ -367,12 +367,12 @@ impl Ledger {
                 b += 1;
             }
             std::thread::scope(|s| -> Result<(), IssuerError> {
-                let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<Issued>, String)>(threads * 4);
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<Issued>, Vec<u8>)>(threads * 4);
                 for queue in queues {
                     let sender = sender.clone();
                     s.spawn(move || {
                         for (b, block) in queue {
-                            let mut text = String::with_capacity(block.len() * 1400);
+                            let mut text = Vec::with_capacity(block.len() * 1400);
                             let issued: Vec<Issued> = block
                                 .into_iter()
                                 .map(|(line, license)| {
@@ -384,8 +384,8 @@ impl Ledger {
                                         licensee: &issued.license.licensee,
                                         token: &issued.token,
                                     };
-                                    text.push_str(&serde_json::to_string(&record).expect("a record serialises"));
-                                    text.push('\n');
+                                    serde_json::to_writer(&mut text, &record).expect("a record serialises");
+                                    text.push(b'\n');
                                     issued
                                 })
                                 .collect();
@@ -402,7 +402,7 @@ impl Ledger {
                 for (b, issued, text) in receiver {
                     waiting.insert(b, (issued, text));
                     while let Some((issued, text)) = waiting.remove(&next) {
-                        writer.write_all(text.as_bytes()).map_err(io("write", staging))?;
+                        writer.write_all(&text).map_err(io("write", staging))?;
                         for i in &issued {
                             rec.license(&i.license, &i.token, &kid)?;
                         }
