@@ -19,7 +19,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::Signature;
+use ed25519_dalek::{Signature, Verifier as _};
 use serde::de::DeserializeOwned;
 
 use crate::exit::{ExitClass, Explain};
@@ -149,9 +149,9 @@ impl<'a> Envelope<'a> {
         let malformed = |detail: &str| EnvelopeError::Malformed { expected, detail: detail.to_owned() };
 
         let (head, _) = token.split_once('.').ok_or_else(|| malformed("it has no `.` separators"))?;
-        let kind_tag: String = head.chars().take_while(|c| c.is_ascii_lowercase()).collect();
-        let version = &head[kind_tag.len()..];
-        let found = Kind::from_tag(&kind_tag)
+        let tag_len = head.bytes().take_while(u8::is_ascii_lowercase).count();
+        let (kind_tag, version) = head.split_at(tag_len);
+        let found = Kind::from_tag(kind_tag)
             .ok_or_else(|| malformed(&format!("it does not start with `{}{VERSION}.`", expected.tag())))?;
         if found != expected {
             return Err(EnvelopeError::WrongKind { expected, found });
@@ -163,33 +163,37 @@ impl<'a> Envelope<'a> {
             return Err(EnvelopeError::UnsupportedVersion { kind: expected, version: version.to_owned() });
         }
 
-        let parts: Vec<&str> = token.split('.').collect();
-        if parts.len() != 4 {
-            return Err(malformed(&format!("it has {} `.`-separated parts instead of 4", parts.len())));
-        }
-        let kid_text = parts[1];
+        let mut parts = token.split('.');
+        let (Some(_), Some(kid_text), Some(payload_text), Some(sig_text), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            let n = token.split('.').count();
+            return Err(malformed(&format!("it has {n} `.`-separated parts instead of 4")));
+        };
         if kid_text.len() != KID_HEX_LEN {
             return Err(malformed("its key id is not 16 hex digits"));
         }
         let kid: KeyId = kid_text.parse().map_err(|()| malformed("its key id is not 16 lowercase hex digits"))?;
         let payload = URL_SAFE_NO_PAD
-            .decode(parts[2])
+            .decode(payload_text)
             .map_err(|_| malformed("its payload is not base64url without padding (is the token cut short?)"))?;
         if payload.is_empty() {
             return Err(malformed("its payload is empty"));
         }
-        if parts[3].len() != SIGNATURE_B64_LEN {
+        if sig_text.len() != SIGNATURE_B64_LEN {
             return Err(malformed(&format!(
                 "its signature is {} characters instead of {SIGNATURE_B64_LEN} (is the token cut short?)",
-                parts[3].len()
+                sig_text.len()
             )));
         }
-        let sig_bytes = URL_SAFE_NO_PAD
-            .decode(parts[3])
+        // 86 characters decode to at most 65 bytes; 64 are expected.
+        let mut sig_bytes = [0u8; SIGNATURE_LEN + 2];
+        let sig_len = URL_SAFE_NO_PAD
+            .decode_slice(sig_text, &mut sig_bytes)
             .map_err(|_| malformed("its signature is not base64url without padding"))?;
         let signature: [u8; SIGNATURE_LEN] =
-            sig_bytes.try_into().map_err(|_| malformed("its signature is not 64 bytes"))?;
-        let signed_len = token.len() - parts[3].len() - 1;
+            sig_bytes[..sig_len].try_into().map_err(|_| malformed("its signature is not 64 bytes"))?;
+        let signed_len = token.len() - sig_text.len() - 1;
         Ok(Envelope { kind: found, kid, signed: &token[..signed_len], payload, signature })
     }
 
@@ -219,12 +223,18 @@ impl<'a> Envelope<'a> {
         if !trusted.usage.allows(self.kind) {
             return Err(EnvelopeError::KeyNotForKind { kind: self.kind, kid: self.kid, usage: trusted.usage.as_str() });
         }
+        // `verify_strict`, without decompressing `R`: it is `verify` (a
+        // canonical `s`, and [s]B - [k]A encoding to exactly `R`) once the
+        // key and `R` are known not to be of small order. A weak key never
+        // becomes a `PublicKey`; a small-order `R` is one of the few
+        // encodings listed, as libsodium checks it. A test compares the two
+        // on every kind of bad signature.
         let signature = Signature::from_bytes(&self.signature);
-        trusted
-            .key
-            .verifying_key()
-            .verify_strict(self.signed.as_bytes(), &signature)
-            .map_err(|_| EnvelopeError::BadSignature { kind: self.kind, kid: self.kid })?;
+        if is_small_order_encoding(&self.signature[..32])
+            || trusted.key.verifying_key().verify(self.signed.as_bytes(), &signature).is_err()
+        {
+            return Err(EnvelopeError::BadSignature { kind: self.kind, kid: self.kid });
+        }
         Ok(&self.payload)
     }
 }
@@ -241,7 +251,6 @@ pub const BATCH_SIZE: usize = 512;
 /// The same list as libsodium's `ge25519_has_small_order`; a test derives
 /// it from curve25519-dalek's `EIGHT_TORSION`. Matching it costs a few
 /// comparisons where decompressing `R` would cost a field exponentiation.
-#[cfg(feature = "batch")]
 const SMALL_ORDER_ENCODINGS: [[u8; 32]; 7] = [
     [0; 32],
     {
@@ -263,7 +272,6 @@ const SMALL_ORDER_ENCODINGS: [[u8; 32]; 7] = [
 ];
 
 /// The little-endian bytes of p + `k` = 2^255 - 19 + `k`, for small `k`.
-#[cfg(feature = "batch")]
 const fn p_plus(k: i8) -> [u8; 32] {
     let mut bytes = [0xff; 32];
     bytes[0] = (0xed_i16 + k as i16) as u8;
@@ -272,7 +280,6 @@ const fn p_plus(k: i8) -> [u8; 32] {
 }
 
 /// Whether `r` encodes a point of small order (whatever its sign bit).
-#[cfg(feature = "batch")]
 fn is_small_order_encoding(r: &[u8]) -> bool {
     let Ok(mut y) = <[u8; 32]>::try_from(r) else { return false };
     y[31] &= 0x7f;
@@ -353,9 +360,15 @@ pub struct Verified<T> {
 pub fn open<T: DeserializeOwned>(token: &str, kind: Kind, keyring: &Keyring) -> Result<Verified<T>, EnvelopeError> {
     let envelope = Envelope::parse(token, kind)?;
     let payload = envelope.verify(keyring)?;
-    let content =
-        serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload { kind, detail: e.to_string() })?;
-    Ok(Verified { content, kid: envelope.kid })
+    Ok(Verified { content: decode(payload, kind)?, kid: envelope.kid })
+}
+
+/// Strictly decodes a verified payload. The UTF-8 is checked once, for the
+/// whole payload, rather than string by string.
+pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8], kind: Kind) -> Result<T, EnvelopeError> {
+    let text = std::str::from_utf8(payload)
+        .map_err(|e| EnvelopeError::Payload { kind, detail: format!("the payload is not UTF-8 ({e})") })?;
+    serde_json::from_str(text).map_err(|e| EnvelopeError::Payload { kind, detail: e.to_string() })
 }
 
 /// The bytes that are signed: `<tag><version>.<kid>.<base64url(payload)>`.
@@ -521,8 +534,7 @@ mod tests {
         assemble(&input, &sk.sign(input.as_bytes()).to_bytes())
     }
 
-    /// How a signature is spoiled for the batch tests.
-    #[cfg(feature = "batch")]
+    /// How a signature is spoiled for the verification tests.
     fn spoil(token: &str, how: u8) -> String {
         let (input, sig) = token.rsplit_once('.').unwrap();
         let mut sig: [u8; SIGNATURE_LEN] = URL_SAFE_NO_PAD.decode(sig).unwrap().try_into().unwrap();
@@ -579,15 +591,12 @@ mod tests {
         assert_eq!(refused, 7);
     }
 
-    /// A signature the key holder can make with `R` = the identity: it
-    /// satisfies the bare batch equation, and `verify_strict` refuses it.
-    #[cfg(feature = "batch")]
-    #[test]
-    fn small_order_r_is_refused_before_the_batch_equation() {
+    /// A signature the key holder can make with `R` = the identity
+    /// (`s` = H(R‖A‖M)·a): it satisfies both the bare batch equation and
+    /// dalek's non-strict `verify`, and `verify_strict` refuses it.
+    fn identity_r_signature(sk: &SigningKey, input: &str) -> [u8; SIGNATURE_LEN] {
         use curve25519_dalek::Scalar;
         use sha2::{Digest, Sha512};
-        let (sk, ring) = key(4);
-        let input = signing_input(Kind::License, KeyId::of(&sk.verifying_key()), b"{}");
         let mut r = [0u8; 32];
         r[0] = 1;
         let a = Scalar::from_bytes_mod_order(curve25519_dalek::scalar::clamp_integer(
@@ -604,6 +613,80 @@ mod tests {
         let mut sig = [0u8; SIGNATURE_LEN];
         sig[..32].copy_from_slice(&r);
         sig[32..].copy_from_slice((k * a).as_bytes());
+        sig
+    }
+
+    /// `Envelope::verify` (dalek's `verify` behind the small-order list)
+    /// gives exactly `verify_strict`'s verdict: good signatures, every way of
+    /// spoiling one, `R` replaced by every small-order encoding, and the
+    /// holder-made identity `R` that non-strict verification accepts.
+    #[test]
+    fn verify_gives_the_verdicts_of_verify_strict() {
+        let (sk, ring) = key(5);
+        let vk = sk.verifying_key();
+        let mut tokens = Vec::new();
+        for i in 0..40 {
+            let token = sign(Kind::License, &sk, format!("[{i}]").as_bytes());
+            for how in 0..5 {
+                tokens.push(spoil(&token, how));
+            }
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let sig: [u8; SIGNATURE_LEN] = URL_SAFE_NO_PAD.decode(sig).unwrap().try_into().unwrap();
+            for small in SMALL_ORDER_ENCODINGS {
+                for sign_bit in [0, 0x80] {
+                    let mut bad = sig;
+                    bad[..32].copy_from_slice(&small);
+                    bad[31] |= sign_bit;
+                    tokens.push(assemble(input, &bad));
+                }
+            }
+            tokens.push(assemble(input, &identity_r_signature(&sk, input)));
+            tokens.push(token);
+        }
+        let (mut accepted, mut refused) = (0, 0);
+        for token in &tokens {
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).unwrap()).unwrap();
+            let strict = vk.verify_strict(input.as_bytes(), &sig).is_ok();
+            let ours = Envelope::parse(token, Kind::License).unwrap().verify(&ring).is_ok();
+            assert_eq!(ours, strict, "{token}");
+            if strict { accepted += 1 } else { refused += 1 }
+        }
+        assert_eq!((accepted, refused), (40, 40 * 20));
+        // The case the list is there for: non-strict verification takes it.
+        let input = signing_input(Kind::License, KeyId::of(&vk), b"{}");
+        let sig = Signature::from_bytes(&identity_r_signature(&sk, &input));
+        assert!(vk.verify(input.as_bytes(), &sig).is_ok());
+        assert!(Envelope::parse(&assemble(&input, &sig.to_bytes()), Kind::License).unwrap().verify(&ring).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn any_signature_change_gets_the_verdict_of_verify_strict(
+            payload in proptest::collection::vec(any::<u8>(), 1..64),
+            at in 0usize..SIGNATURE_LEN,
+            xor in 1u8..,
+        ) {
+            let (sk, ring) = key(6);
+            let token = sign(Kind::License, &sk, &payload);
+            let (input, sig) = token.rsplit_once('.').unwrap();
+            let mut sig: [u8; SIGNATURE_LEN] = URL_SAFE_NO_PAD.decode(sig).unwrap().try_into().unwrap();
+            sig[at] ^= xor;
+            let strict = sk.verifying_key().verify_strict(input.as_bytes(), &Signature::from_bytes(&sig)).is_ok();
+            let ours = Envelope::parse(&assemble(input, &sig), Kind::License).unwrap().verify(&ring).is_ok();
+            prop_assert_eq!(ours, strict);
+        }
+    }
+
+    /// The identity-`R` signature satisfies the bare batch equation, and
+    /// `verify_strict` refuses it.
+    #[cfg(feature = "batch")]
+    #[test]
+    fn small_order_r_is_refused_before_the_batch_equation() {
+        let (sk, ring) = key(4);
+        let input = signing_input(Kind::License, KeyId::of(&sk.verifying_key()), b"{}");
+        let sig = identity_r_signature(&sk, &input);
         let signature = Signature::from_bytes(&sig);
         let mut tokens: Vec<String> = (0..10).map(|i| sign(Kind::License, &sk, format!("[{i}]").as_bytes())).collect();
         tokens.push(assemble(&input, &sig));
@@ -621,7 +704,6 @@ mod tests {
     /// The list is exactly the encodings curve25519-dalek decodes to a point
     /// of small order: every `y` of its eight torsion points, and `y + p`
     /// wherever that still fits in 255 bits.
-    #[cfg(feature = "batch")]
     #[test]
     fn the_small_order_list_is_every_encoding_of_a_torsion_point() {
         use curve25519_dalek::edwards::CompressedEdwardsY;

@@ -52,8 +52,7 @@ pub fn open_self_signed<T: DeserializeOwned + SelfSigned>(
 ) -> Result<Verified<T>, EnvelopeError> {
     let envelope = Envelope::parse(token, kind)?;
     let payload = envelope.payload_unverified();
-    let claimed: T =
-        serde_json::from_slice(payload).map_err(|e| EnvelopeError::Payload { kind, detail: e.to_string() })?;
+    let claimed: T = crate::envelope::decode(payload, kind)?;
     let key = decode_key(claimed.install_key())
         .ok_or_else(|| EnvelopeError::Payload { kind, detail: "`install_key` is not an Ed25519 public key".into() })?;
     if key.kid() != envelope.kid() {

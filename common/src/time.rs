@@ -106,8 +106,18 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Timestamp::parse_wire(&s).map_err(serde::de::Error::custom)
+        /// Parses the text where it lies, without copying it first.
+        struct Wire;
+        impl serde::de::Visitor<'_> for Wire {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a UTC time such as 2026-11-23T08:00:00Z")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Timestamp, E> {
+                Timestamp::parse_wire(s).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Wire)
     }
 }
 
