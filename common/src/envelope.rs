@@ -243,7 +243,7 @@ impl<'a> Envelope<'a> {
 /// enough for the multi-scalar multiplication to amortise, small enough that
 /// a batch with a bad signature costs little to re-check one by one.
 #[cfg(feature = "batch")]
-pub const BATCH_SIZE: usize = 512;
+pub const BATCH_SIZE: usize = 1024;
 
 /// Every 32-byte string that decodes to a point of small order, with the
 /// sign bit (bit 255) cleared: the `y` of the eight torsion points (0, 1,
