@@ -247,6 +247,13 @@ fn a_batch_into_one_json_lines_file() {
     assert_ne!(std::fs::read(&out).unwrap(), before, "a new batch replaced the file");
     assert_eq!(ledger_ids(&vendor).len(), 96);
     assert_eq!(leftovers(&outdir), Vec::<String>::new());
+    // Each account's sequence went on from the first batch to the second.
+    let mut list = vendor.issuer();
+    list.args(["ledger", "list", "--account", "acct-5", "--json"]);
+    let mut sequences: Vec<u64> =
+        run(list, None).json().as_array().unwrap().iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, [1, 2]);
 
     // --batch needs somewhere to write.
     let mut cmd = vendor.issuer();

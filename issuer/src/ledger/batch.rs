@@ -25,12 +25,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use license_common::catalog::Catalog;
+use license_common::license::License;
 use license_common::signing::IssuerKey;
 use license_common::time::Timestamp;
 use rusqlite::params;
 use serde::Serialize;
-
-use license_common::license::License;
 
 use super::{Ledger, Recorder};
 use crate::error::IssuerError;
@@ -127,49 +126,68 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 /// Licenses per unit of work handed to a signing thread.
 const BLOCK: usize = 256;
 
-/// A checked license with the line number of its order.
-type Numbered = (usize, License);
+/// An order that passed the checks, with what its license will carry.
+/// Its license is made again by the thread that signs it: holding 100,000
+/// licenses at once costs more in fresh memory than making them twice.
+struct Checked {
+    line: usize,
+    order: Order,
+    id: String,
+    sequence: u64,
+}
+
+impl Checked {
+    /// The license, exactly as the check made it (same catalog, order, id
+    /// and time), with its sequence.
+    fn license(self, catalog: &Catalog, now: Timestamp) -> Result<(usize, License), IssuerError> {
+        let mut license = self
+            .order
+            .to_license(catalog, self.id, now)
+            .map_err(|e| IssuerError::Batch { errors: vec![(self.line, e.to_string())] })?;
+        license.sequence = self.sequence;
+        Ok((self.line, license))
+    }
+}
+
 /// A refused line: its number and why.
 type Refused = (usize, String);
 
 /// Checks every order on every core, keeping file order; returns the
-/// licenses with their line numbers and the refused lines.
+/// orders that pass, with their license ids, and the refused lines.
 fn check_orders(
     catalog: &Catalog,
     lines: Vec<BatchLine>,
     now: Timestamp,
     threads: usize,
-) -> (Vec<Numbered>, Vec<Refused>) {
-    // Ids are drawn here, in file order: they sort as the orders do, and the
-    // generator's lock is not fought over by the threads.
-    let mut ids: Vec<String> = lines.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
+) -> (Vec<Checked>, Vec<Refused>) {
     let chunk = lines.len().div_ceil(threads).max(1);
-    let parts: Vec<Vec<Result<Numbered, Refused>>> = std::thread::scope(|s| {
+    let verdicts: Vec<Vec<Option<String>>> = std::thread::scope(|s| {
         let handles: Vec<_> = lines
             .chunks(chunk)
-            .zip(ids.chunks_mut(chunk))
-            .map(|(part, ids)| {
+            .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .zip(ids)
-                        .map(|(l, id)| match l.order.to_license(catalog, std::mem::take(id), now) {
-                            Ok(license) => Ok((l.line, license)),
-                            Err(e) => Err((l.line, e.to_string())),
-                        })
+                        .map(|l| l.order.to_license(catalog, String::new(), now).err().map(|e| e.to_string()))
                         .collect()
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("checking threads do not panic")).collect()
     });
-    let (mut licenses, mut skipped) = (Vec::with_capacity(lines.len()), Vec::new());
-    for result in parts.into_iter().flatten() {
-        match result {
-            Ok(l) => licenses.push(l),
-            Err(e) => skipped.push(e),
+    // Ids are drawn here, in file order: they sort as the orders do.
+    let (mut checked, mut refused) = (Vec::with_capacity(lines.len()), Vec::new());
+    for (l, verdict) in lines.into_iter().zip(verdicts.into_iter().flatten()) {
+        match verdict {
+            None => checked.push(Checked {
+                line: l.line,
+                order: l.order,
+                id: uuid::Uuid::now_v7().to_string(),
+                sequence: 0,
+            }),
+            Some(reason) => refused.push((l.line, reason)),
         }
     }
-    (licenses, skipped)
+    (checked, refused)
 }
 
 /// The number of signing threads: every core, at most 16.
@@ -209,13 +227,14 @@ impl Ledger {
         // Sequences continue each account's, in file order.
         let mut next: HashMap<String, u64> = HashMap::new();
         self.transaction(|rec| {
-            for (_, license) in &mut licenses {
-                let seq = match next.get(&license.account) {
+            for checked in &mut licenses {
+                let account = &checked.order.account;
+                let seq = match next.get(account) {
                     Some(s) => *s,
-                    None => rec.last_sequence(&license.account)?.map_or(1, |s| s + 1),
+                    None => rec.last_sequence(account)?.map_or(1, |s| s + 1),
                 };
-                license.sequence = seq;
-                next.insert(license.account.clone(), seq + 1);
+                checked.sequence = seq;
+                next.insert(account.clone(), seq + 1);
             }
             Ok(())
         })?;
@@ -239,9 +258,11 @@ impl Ledger {
             Ok(())
         })?;
         let issued = match output {
-            BatchOutput::Files(dir) => self.batch_to_files(key, &licenses, &staging, dir, &id, threads, progress)?,
+            BatchOutput::Files(dir) => {
+                self.batch_to_files(key, catalog, now, licenses, &staging, dir, &id, threads, progress)?
+            }
             BatchOutput::JsonLines { path, replace } => {
-                self.batch_to_json_lines(key, licenses, &staging, path, *replace, &id, threads, progress)?
+                self.batch_to_json_lines(key, catalog, now, licenses, &staging, path, *replace, &id, threads, progress)?
             }
         };
         self.finish_batch(&id, "done")?;
@@ -275,7 +296,9 @@ impl Ledger {
     fn batch_to_files(
         &mut self,
         key: &IssuerKey,
-        licenses: &[Numbered],
+        catalog: &Catalog,
+        now: Timestamp,
+        licenses: Vec<Checked>,
         staging: &Path,
         out_dir: &Path,
         id: &str,
@@ -288,15 +311,20 @@ impl Ledger {
         // 2. Sign and write into the staging directory, on every core.
         let chunk = licenses.len().div_ceil(threads).max(1);
         let done = std::sync::atomic::AtomicUsize::new(0);
+        let mut parts: Vec<Vec<Checked>> = Vec::new();
+        let mut rest = licenses.into_iter().peekable();
+        while rest.peek().is_some() {
+            parts.push(rest.by_ref().take(chunk).collect());
+        }
         let issued: Vec<Issued> = std::thread::scope(|s| {
-            let handles: Vec<_> = licenses
-                .chunks(chunk)
+            let handles: Vec<_> = parts
+                .into_iter()
                 .map(|part| {
                     let done = &done;
                     s.spawn(move || -> Result<Vec<Issued>, IssuerError> {
                         let mut out = Vec::with_capacity(part.len());
-                        for (_, license) in part {
-                            let issued = sign(key, license.clone());
+                        for checked in part {
+                            let issued = sign(key, checked.license(catalog, now)?.1);
                             let path = staging.join(format!("{}.lic", issued.license.id));
                             let mut file = File::create(&path).map_err(io("create", &path))?;
                             file.write_all(issued.armored().as_bytes()).map_err(io("write", &path))?;
@@ -341,7 +369,9 @@ impl Ledger {
     fn batch_to_json_lines(
         &mut self,
         key: &IssuerKey,
-        licenses: Vec<Numbered>,
+        catalog: &Catalog,
+        now: Timestamp,
+        licenses: Vec<Checked>,
         staging: &Path,
         out_file: &Path,
         replace: bool,
@@ -359,7 +389,7 @@ impl Ledger {
             rec.key(key.public(), Timestamp::now())?;
             let kid = key.kid().to_string();
             // Blocks dealt round-robin, owned by the thread that signs them.
-            let mut queues: Vec<Vec<(usize, Vec<Numbered>)>> = (0..threads).map(|_| Vec::new()).collect();
+            let mut queues: Vec<Vec<(usize, Vec<Checked>)>> = (0..threads).map(|_| Vec::new()).collect();
             let mut rest = licenses.into_iter().peekable();
             let mut b = 0;
             while rest.peek().is_some() {
@@ -367,15 +397,17 @@ impl Ledger {
                 b += 1;
             }
             std::thread::scope(|s| -> Result<(), IssuerError> {
-                let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<Issued>, Vec<u8>)>(threads * 4);
+                type Signed = Result<(usize, Vec<Issued>, Vec<u8>), IssuerError>;
+                let (sender, receiver) = std::sync::mpsc::sync_channel::<Signed>(threads * 4);
                 for queue in queues {
                     let sender = sender.clone();
                     s.spawn(move || {
                         for (b, block) in queue {
                             let mut text = Vec::with_capacity(block.len() * 1400);
-                            let issued: Vec<Issued> = block
+                            let issued: Result<Vec<Issued>, IssuerError> = block
                                 .into_iter()
-                                .map(|(line, license)| {
+                                .map(|checked| {
+                                    let (line, license) = checked.license(catalog, now)?;
                                     let issued = sign(key, license);
                                     let record = BatchRecordRef {
                                         line,
@@ -386,11 +418,12 @@ impl Ledger {
                                     };
                                     serde_json::to_writer(&mut text, &record).expect("a record serialises");
                                     text.push(b'\n');
-                                    issued
+                                    Ok(issued)
                                 })
                                 .collect();
-                            if sender.send((b, issued, text)).is_err() {
-                                return; // the writer stopped on an error
+                            let failed = issued.is_err();
+                            if sender.send(issued.map(|issued| (b, issued, text))).is_err() || failed {
+                                return; // the writer stopped, or this thread did
                             }
                         }
                     });
@@ -399,7 +432,8 @@ impl Ledger {
                 // Write and record in block order, whatever order they come in.
                 let mut waiting = std::collections::BTreeMap::new();
                 let (mut next, mut done) = (0, 0);
-                for (b, issued, text) in receiver {
+                for signed in receiver {
+                    let (b, issued, text) = signed?;
                     waiting.insert(b, (issued, text));
                     while let Some((issued, text)) = waiting.remove(&next) {
                         writer.write_all(&text).map_err(io("write", staging))?;
