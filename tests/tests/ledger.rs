@@ -281,3 +281,54 @@ fn a_bill_at_the_end_of_the_calendar_does_not_panic() {
     let install = w.install("empty");
     assert!(install.usage(day("2026-05-02"), day("2026-05-01")).is_empty(), "a reversed range is empty, not a panic");
 }
+
+/// An audit of more licenses than one verification step takes: batch and
+/// one-by-one find the same three problems, named in the ledger's order,
+/// whichever thread found them.
+#[test]
+fn the_audit_finds_the_same_problems_in_either_mode_across_many_chunks() {
+    const N: usize = 9000;
+    let mut w = world();
+    let catalog = catalogs::observability();
+    let kid = w.key.kid().to_string();
+    let mut expected = Vec::new();
+    let issued: Vec<_> = (0..N)
+        .map(|i| {
+            let mut license =
+                payg_order(&format!("acct-{i}")).to_license(&catalog, format!("lic-{i:05}"), t0()).unwrap();
+            license.sequence = 1;
+            license_issuer::sign(&w.key, license)
+        })
+        .collect();
+    w.ledger
+        .transaction(|rec| {
+            rec.key(w.key.public(), t0())?;
+            for (i, issued) in issued.iter().enumerate() {
+                let mut license = issued.license.clone();
+                let mut token = issued.token.clone();
+                match i {
+                    10 | 8999 => {
+                        // One signature character changed.
+                        let at = token.len() - 30;
+                        let c = if &token[at..=at] == "A" { "B" } else { "A" };
+                        token.replace_range(at..=at, c);
+                        expected.push(format!("license {}: the signature of this license does not verify", license.id));
+                    }
+                    5000 => {
+                        license.account = "acct-forged".into();
+                        expected.push(format!("license {}: the record does not match the signed license", license.id));
+                    }
+                    _ => {}
+                }
+                rec.license(&license, &token, &kid)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let batch = w.ledger.verify_with(license_issuer::ledger::Verification::Batch).unwrap();
+    let one = w.ledger.verify_with(license_issuer::ledger::Verification::OneByOne).unwrap();
+    assert_eq!(batch.licenses, N);
+    assert_eq!(batch, one);
+    let found: Vec<String> = batch.problems.iter().map(|p| p.split(" with key").next().unwrap().to_owned()).collect();
+    assert_eq!(found, expected);
+}

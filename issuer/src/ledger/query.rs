@@ -137,11 +137,16 @@ fn verify_licenses(rows: &[LicenseRow], keys: &Keyring, how: Verification, repor
         Verification::Batch => envelope::verify_batch(&envelopes, keys),
         Verification::OneByOne => envelopes.iter().map(|e| e.verify(keys)).collect(),
     };
+    let mut kid_text = (None, String::new()); // the last key id seen, as text
     for ((row, e), verdict) in parsed.into_iter().zip(&envelopes).zip(verdicts) {
         let decoded = verdict.and_then(|payload| {
-            serde_json::from_slice::<Recorded>(payload)
-                .map_err(|err| EnvelopeError::Payload { kind: Kind::License, detail: err.to_string() })
+            let bad = |detail: String| EnvelopeError::Payload { kind: Kind::License, detail };
+            let text = std::str::from_utf8(payload).map_err(|err| bad(format!("the payload is not UTF-8 ({err})")))?;
+            serde_json::from_str::<Recorded>(text).map_err(|err| bad(err.to_string()))
         });
+        if kid_text.0 != Some(e.kid()) {
+            kid_text = (Some(e.kid()), e.kid().to_string());
+        }
         match decoded {
             Err(err) => report.problems.push(format!("license {}: {err}", row.id)),
             Ok(l) => {
@@ -150,7 +155,7 @@ fn verify_licenses(rows: &[LicenseRow], keys: &Keyring, how: Verification, repor
                     || i64::try_from(l.sequence).ok() != Some(row.sequence)
                     || l.supersedes.as_deref() != row.supersedes.as_deref()
                     || l.install.as_deref() != row.install.as_deref()
-                    || e.kid().to_string() != row.kid
+                    || kid_text.1 != row.kid
                 {
                     report.problems.push(format!("license {}: the record does not match the signed license", row.id));
                 }
@@ -348,26 +353,63 @@ impl Ledger {
             .conn()
             .prepare("SELECT id, account, sequence, supersedes, install, kid, token FROM licenses")
             .map_err(self.err())?;
-        let mut rows = stmt.query([]).map_err(self.err())?;
-        let mut chunk: Vec<LicenseRow> = Vec::with_capacity(VERIFY_CHUNK);
-        while let Some(r) = rows.next().map_err(self.err())? {
-            chunk.push(LicenseRow {
-                id: r.get(0).map_err(self.err())?,
-                account: r.get(1).map_err(self.err())?,
-                sequence: r.get(2).map_err(self.err())?,
-                supersedes: r.get(3).map_err(self.err())?,
-                install: r.get(4).map_err(self.err())?,
-                kid: r.get(5).map_err(self.err())?,
-                token: r.get(6).map_err(self.err())?,
-            });
-            if chunk.len() == VERIFY_CHUNK {
-                verify_licenses(&chunk, &keys, how, &mut report);
-                chunk.clear();
+        // This thread reads the rows; every core verifies chunks of them.
+        // Problems are reported in row order whatever thread found them.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
+        let mut found: Vec<(usize, usize, Vec<String>)> = Vec::new();
+        let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<LicenseRow>)>(threads);
+        let queue = std::sync::Mutex::new(queue);
+        let (done, results) = std::sync::mpsc::channel();
+        std::thread::scope(|s| -> Result<(), IssuerError> {
+            for _ in 0..threads {
+                let (queue, done, keys) = (&queue, done.clone(), &keys);
+                s.spawn(move || {
+                    loop {
+                        let job = queue.lock().map_err(|_| ()).and_then(|q| q.recv().map_err(|_| ()));
+                        let Ok((index, rows)) = job else { break };
+                        let mut part = VerifyReport::default();
+                        verify_licenses(&rows, keys, how, &mut part);
+                        if done.send((index, part.licenses, part.problems)).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-        }
-        verify_licenses(&chunk, &keys, how, &mut report);
-        drop(rows);
+            drop(done);
+            let read = (|| {
+                let mut rows = stmt.query([]).map_err(self.err())?;
+                let mut chunk: Vec<LicenseRow> = Vec::with_capacity(VERIFY_CHUNK);
+                let mut index = 0;
+                while let Some(r) = rows.next().map_err(self.err())? {
+                    chunk.push(LicenseRow {
+                        id: r.get(0).map_err(self.err())?,
+                        account: r.get(1).map_err(self.err())?,
+                        sequence: r.get(2).map_err(self.err())?,
+                        supersedes: r.get(3).map_err(self.err())?,
+                        install: r.get(4).map_err(self.err())?,
+                        kid: r.get(5).map_err(self.err())?,
+                        token: r.get(6).map_err(self.err())?,
+                    });
+                    if chunk.len() == VERIFY_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
+                        // The workers only stop early if one of them panicked.
+                        let _ = work.send((index, full));
+                        index += 1;
+                    }
+                }
+                let _ = work.send((index, chunk));
+                Ok(())
+            })();
+            drop(work);
+            found.extend(results);
+            read
+        })?;
         drop(stmt);
+        found.sort_by_key(|(index, _, _)| *index);
+        for (_, licenses, problems) in found {
+            report.licenses += licenses;
+            report.problems.extend(problems);
+        }
         for (table, kind) in [("receipts", Kind::ActivationReceipt), ("usage_reports", Kind::UsageReport)] {
             let mut stmt =
                 self.conn().prepare(&format!("SELECT token_sha256, token FROM {table}")).map_err(self.err())?;
