@@ -55,18 +55,33 @@ fn main() {
             (signed.as_bytes(), Signature::from_slice(&sig).unwrap())
         })
         .collect();
-    let (raw_single, _) = rate(n, || {
-        for (m, s) in &split {
-            vk.verify_strict(m, s).unwrap();
-        }
-    });
-    let (raw_batch, _) = rate(n, || {
-        for chunk in split.chunks(license_common::envelope::BATCH_SIZE) {
-            let messages: Vec<&[u8]> = chunk.iter().map(|(m, _)| *m).collect();
-            let signatures: Vec<Signature> = chunk.iter().map(|(_, s)| *s).collect();
-            ed25519_dalek::verify_batch(&messages, &signatures, &vec![vk; chunk.len()]).unwrap();
-        }
-    });
+    // Each on one core, and split over every core.
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let on = |threads: usize, batch: bool| {
+        let part = split.len().div_ceil(threads);
+        rate(n, || {
+            std::thread::scope(|s| {
+                for items in split.chunks(part) {
+                    s.spawn(move || {
+                        if batch {
+                            for chunk in items.chunks(license_common::envelope::BATCH_SIZE) {
+                                let messages: Vec<&[u8]> = chunk.iter().map(|(m, _)| *m).collect();
+                                let signatures: Vec<Signature> = chunk.iter().map(|(_, s)| *s).collect();
+                                ed25519_dalek::verify_batch(&messages, &signatures, &vec![vk; chunk.len()]).unwrap();
+                            }
+                        } else {
+                            for (m, s) in items {
+                                vk.verify_strict(m, s).unwrap();
+                            }
+                        }
+                    });
+                }
+            })
+        })
+        .0
+    };
+    let (raw_single, raw_batch) = (on(1, false), on(1, true));
+    let (raw_single_all, raw_batch_all) = (on(cores, false), on(cores, true));
 
     let audit = |how| {
         rate(n, || {
@@ -91,12 +106,12 @@ fn main() {
     println!("ledger verify, {n} licenses ({} bytes per token)", issued[0].token.len());
     println!("| figure | value |");
     println!("|---|---|");
-    println!("| raw `verify_strict`, one by one | {raw_single:.0} signatures/s |");
-    println!(
-        "| raw `ed25519_dalek::verify_batch`, {} per batch | {raw_batch:.0} signatures/s |",
-        license_common::envelope::BATCH_SIZE
-    );
-    println!("| `ledger verify --one-by-one` | {one:.0} licenses/s ({one_s:.2} s) |");
-    println!("| `ledger verify` (batch) | {batch:.0} licenses/s ({batch_s:.2} s) |");
+    println!("| raw `verify_strict`, one by one, 1 core | {raw_single:.0} signatures/s |");
+    println!("| raw `verify_strict`, one by one, {cores} cores | {raw_single_all:.0} signatures/s |");
+    let size = license_common::envelope::BATCH_SIZE;
+    println!("| raw `ed25519_dalek::verify_batch`, {size} per batch, 1 core | {raw_batch:.0} signatures/s |");
+    println!("| raw `ed25519_dalek::verify_batch`, {size} per batch, {cores} cores | {raw_batch_all:.0} signatures/s |");
+    println!("| `ledger verify --one-by-one`, {cores} cores | {one:.0} licenses/s ({one_s:.2} s) |");
+    println!("| `ledger verify` (batch), {cores} cores | {batch:.0} licenses/s ({batch_s:.2} s) |");
     println!("| batch / one by one (median of {rounds} alternating rounds) | {:.2}x |", batch / one);
 }
