@@ -10,8 +10,9 @@
 //! Because the type tag is inside the signed bytes, a signature made for one
 //! kind of file can never be presented as another kind; nothing is
 //! re-serialised before verification, so what is verified is exactly what was
-//! signed. Verification is `verify_strict` (no malleable signatures, no weak
-//! keys), the JSON is decoded only after the signature holds, and it is
+//! signed. Verification gives `verify_strict`'s verdicts (no malleable
+//! signatures, no weak keys; see [`Envelope::verify`]), the JSON is decoded
+//! only after the signature holds, and it is
 //! decoded strictly: unknown or duplicate fields are refused. The exact bytes
 //! are specified in `docs/FORMAT.md`.
 

@@ -110,7 +110,9 @@ fn main() {
     println!("| raw `verify_strict`, one by one, {cores} cores | {raw_single_all:.0} signatures/s |");
     let size = license_common::envelope::BATCH_SIZE;
     println!("| raw `ed25519_dalek::verify_batch`, {size} per batch, 1 core | {raw_batch:.0} signatures/s |");
-    println!("| raw `ed25519_dalek::verify_batch`, {size} per batch, {cores} cores | {raw_batch_all:.0} signatures/s |");
+    println!(
+        "| raw `ed25519_dalek::verify_batch`, {size} per batch, {cores} cores | {raw_batch_all:.0} signatures/s |"
+    );
     println!("| `ledger verify --one-by-one`, {cores} cores | {one:.0} licenses/s ({one_s:.2} s) |");
     println!("| `ledger verify` (batch), {cores} cores | {batch:.0} licenses/s ({batch_s:.2} s) |");
     println!("| batch / one by one (median of {rounds} alternating rounds) | {:.2}x |", batch / one);
