@@ -1,6 +1,12 @@
 //! Shared fixtures for the benchmarks: a typical commercial license (about
 //! ten fields, three packages) signed by a fixed key.
 
+/// The issuer benches' order (`issuer/benches/fixture`), so that every
+/// figure is about the same license.
+#[path = "../../issuer/benches/fixture/mod.rs"]
+#[allow(dead_code)]
+mod fixture;
+
 use license_common::License;
 use license_common::signing::IssuerKey;
 use license_common::time::Timestamp;
@@ -15,19 +21,7 @@ pub fn typical_license() -> License {
     let order = license_issuer::order::Order {
         account: "acct-1001".into(),
         licensee: "Acme Analytics Ltd".into(),
-        region: "cn-hangzhou".into(),
-        edition: "intelligent_rnd".into(),
-        engine: Some("maxcompute".into()),
-        plan: Some(license_common::Plan::Subscription),
-        packages: [
-            ("data_service".to_string(), "api.s1.small".to_string()),
-            ("asset_quality".to_string(), "standard".to_string()),
-            ("asset_governance".to_string(), "standard".to_string()),
-        ]
-        .into(),
-        quotas: [("processing_units".to_string(), 40)].into(),
-        months: Some(12),
-        ..Default::default()
+        ..fixture::order(0)
     };
     let now = Timestamp::parse("2026-11-23").unwrap();
     order

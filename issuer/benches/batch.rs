@@ -98,15 +98,7 @@ fn main() {
         let issued: Vec<_> = licenses.into_iter().map(|l| license_issuer::sign(&key, l)).collect();
         let dir = tempfile::tempdir().unwrap();
         let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
-        record.push(seconds(|| {
-            ledger
-                .transaction(|rec| {
-                    rec.key(key.public(), now)?;
-                    let kid = key.kid().to_string();
-                    issued.iter().try_for_each(|i| rec.license(&i.license, &i.token, &kid))
-                })
-                .unwrap();
-        }));
+        record.push(seconds(|| fixture::record(&mut ledger, &key, &issued, now)));
         if !skip_files && round == 0 {
             let files_dir = dir.path().join("files");
             std::fs::create_dir(&files_dir).unwrap();

@@ -37,13 +37,7 @@ fn main() {
             license_issuer::sign(&key, license)
         })
         .collect();
-    ledger
-        .transaction(|rec| {
-            rec.key(key.public(), now)?;
-            let kid = key.kid().to_string();
-            issued.iter().try_for_each(|i| rec.license(&i.license, &i.token, &kid))
-        })
-        .unwrap();
+    fixture::record(&mut ledger, &key, &issued, now);
 
     // The bare library on the same tokens: the floor of each method.
     let vk = VerifyingKey::from_bytes(&key.public().verifying_key().to_bytes()).unwrap();

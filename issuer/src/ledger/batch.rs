@@ -149,6 +149,18 @@ impl Checked {
     }
 }
 
+/// What either form of output needs to sign a batch.
+struct Job<'a> {
+    key: &'a IssuerKey,
+    catalog: &'a Catalog,
+    now: Timestamp,
+    licenses: Vec<Checked>,
+    staging: &'a Path,
+    id: &'a str,
+    threads: usize,
+    progress: &'a (dyn Fn(usize) + Sync),
+}
+
 /// A refused line: its number and why.
 type Refused = (usize, String);
 
@@ -257,13 +269,10 @@ impl Ledger {
                 .map_err(rec.err())?;
             Ok(())
         })?;
+        let job = Job { key, catalog, now, licenses, staging: &staging, id: &id, threads, progress };
         let issued = match output {
-            BatchOutput::Files(dir) => {
-                self.batch_to_files(key, catalog, now, licenses, &staging, dir, &id, threads, progress)?
-            }
-            BatchOutput::JsonLines { path, replace } => {
-                self.batch_to_json_lines(key, catalog, now, licenses, &staging, path, *replace, &id, threads, progress)?
-            }
+            BatchOutput::Files(dir) => self.batch_to_files(job, dir)?,
+            BatchOutput::JsonLines { path, replace } => self.batch_to_json_lines(job, path, *replace)?,
         };
         self.finish_batch(&id, "done")?;
         Ok(BatchReport { batch: id, issued, skipped, out_dir: output.path().to_path_buf() })
@@ -292,19 +301,8 @@ impl Ledger {
     }
 
     /// Steps 2 to 4 for a directory of `<id>.lic` files.
-    #[allow(clippy::too_many_arguments)]
-    fn batch_to_files(
-        &mut self,
-        key: &IssuerKey,
-        catalog: &Catalog,
-        now: Timestamp,
-        licenses: Vec<Checked>,
-        staging: &Path,
-        out_dir: &Path,
-        id: &str,
-        threads: usize,
-        progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<usize, IssuerError> {
+    fn batch_to_files(&mut self, job: Job<'_>, out_dir: &Path) -> Result<usize, IssuerError> {
+        let Job { key, catalog, now, licenses, staging, id, threads, progress } = job;
         std::fs::create_dir_all(staging).map_err(io("create", staging))?;
         let _lock = license_common::fsio::FileLock::acquire(&staging.join(".lock")).map_err(io("lock", staging))?;
 
@@ -365,20 +363,8 @@ impl Ledger {
     /// Steps 2 to 4 for one JSON Lines file: the signing threads hand over
     /// blocks of licenses, which are written and recorded in file order
     /// while the next ones are signed.
-    #[allow(clippy::too_many_arguments)]
-    fn batch_to_json_lines(
-        &mut self,
-        key: &IssuerKey,
-        catalog: &Catalog,
-        now: Timestamp,
-        licenses: Vec<Checked>,
-        staging: &Path,
-        out_file: &Path,
-        replace: bool,
-        id: &str,
-        threads: usize,
-        progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<usize, IssuerError> {
+    fn batch_to_json_lines(&mut self, job: Job<'_>, out_file: &Path, replace: bool) -> Result<usize, IssuerError> {
+        let Job { key, catalog, now, licenses, staging, id, threads, progress } = job;
         let total = licenses.len();
         let file =
             std::fs::OpenOptions::new().write(true).create_new(true).open(staging).map_err(io("create", staging))?;
