@@ -255,6 +255,23 @@ fn a_batch_into_one_json_lines_file() {
     sequences.sort_unstable();
     assert_eq!(sequences, [1, 2]);
 
+    // Nothing to issue, or nowhere to put it: refused, nothing recorded.
+    let empty = vendor.dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n\n").unwrap();
+    let err = run(jsonl_cmd(&vendor, &empty, &outdir.join("none.jsonl"), &[]), None).fails_with(2).to_owned();
+    assert!(err.contains("has no orders"), "{err}");
+    let all_bad = vendor.dir.path().join("bad.jsonl");
+    std::fs::write(&all_bad, orders(2, &[1, 2])).unwrap();
+    let err = run(jsonl_cmd(&vendor, &all_bad, &outdir.join("none.jsonl"), &["--keep-going"]), None)
+        .fails_with(40)
+        .to_owned();
+    assert!(err.contains("line 1") && err.contains("line 2"), "{err}");
+    let err = run(jsonl_cmd(&vendor, &file, &outdir.join("missing/x.jsonl"), &[]), None).fails_with(3).to_owned();
+    assert!(err.contains("missing is not a directory"), "{err}");
+    assert!(!outdir.join("none.jsonl").exists());
+    assert_eq!(ledger_ids(&vendor).len(), 96);
+    assert_eq!(leftovers(&outdir), Vec::<String>::new());
+
     // --batch needs somewhere to write.
     let mut cmd = vendor.issuer();
     cmd.arg("issue").arg("--key").arg(&vendor.key).arg("--catalog").arg(&vendor.catalog).arg("--batch").arg(&file);

@@ -223,18 +223,32 @@ impl Ledger {
         now: Timestamp,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<BatchReport, IssuerError> {
-        if let BatchOutput::JsonLines { path, replace: false } = output
-            && std::fs::symlink_metadata(path).is_ok()
-        {
-            return Err(IssuerError::Exists { path: path.clone() });
+        if let BatchOutput::JsonLines { path, replace } = output {
+            if !replace && std::fs::symlink_metadata(path).is_ok() {
+                return Err(IssuerError::Exists { path: path.clone() });
+            }
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(IssuerError::Io {
+                    action: "write",
+                    path: path.clone(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("{} is not a directory", dir.display()),
+                    ),
+                });
+            }
         }
         // 0. Check every order before anything is written.
         let threads = signing_threads();
         let (mut licenses, mut skipped) = check_orders(catalog, lines, now, threads);
         skipped.extend(parse_errors);
         skipped.sort();
-        if !skipped.is_empty() && !keep_going {
+        if !skipped.is_empty() && (!keep_going || licenses.is_empty()) {
             return Err(IssuerError::Batch { errors: skipped });
+        }
+        if licenses.is_empty() {
+            return Err(IssuerError::Usage("the order file has no orders: write one JSON order per line".into()));
         }
         // Sequences continue each account's, in file order.
         let mut next: HashMap<String, u64> = HashMap::new();
