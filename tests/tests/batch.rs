@@ -268,6 +268,10 @@ fn a_batch_into_one_json_lines_file() {
     assert!(err.contains("line 1") && err.contains("line 2"), "{err}");
     let err = run(jsonl_cmd(&vendor, &file, &outdir.join("missing/x.jsonl"), &[]), None).fails_with(3).to_owned();
     assert!(err.contains("missing is not a directory"), "{err}");
+    let err = run(jsonl_cmd(&vendor, &file, &outdir, &["--force"]), None).fails_with(3).to_owned();
+    assert!(err.contains("it is a directory"), "{err}");
+    let err = run(batch_cmd(&vendor, &file, &out, &[]), None).fails_with(3).to_owned();
+    assert!(err.contains("it is a file, not a directory"), "{err}");
     assert!(!outdir.join("none.jsonl").exists());
     assert_eq!(ledger_ids(&vendor).len(), 96);
     assert_eq!(leftovers(&outdir), Vec::<String>::new());

@@ -218,7 +218,8 @@ impl<'a> Envelope<'a> {
         &self.payload
     }
 
-    /// Verifies the signature against the keyring and returns the payload.
+    /// Verifies the signature against the keyring, with `verify_strict`'s
+    /// verdicts, and returns the payload.
     pub fn verify(&self, keyring: &Keyring) -> Result<&[u8], EnvelopeError> {
         let trusted = keyring.get(&self.kid).ok_or_else(|| EnvelopeError::UntrustedKey {
             kind: self.kind,

@@ -62,7 +62,7 @@ pub(super) fn is_small_order_encoding(r: &[u8]) -> bool {
 ///
 /// Before the batch equation, each envelope must pass what `verify_strict`
 /// checks outside it: a trusted key for its kind (weak keys never enter a
-/// [`Keyring`]), an `R` that decodes to a point not of small order, and a
+/// [`Keyring`]), an `R` that is not an encoding of a small-order point, and a
 /// canonical `s`. A batch whose equation fails is re-checked one envelope at
 /// a time, so a bad signature is named exactly as by `verify`.
 ///

@@ -202,6 +202,36 @@ fn check_orders(
     (checked, refused)
 }
 
+/// Refuses an output that cannot be written, before anything is checked,
+/// signed or recorded: a JSON Lines file that exists (unless it may be
+/// replaced) or is a directory, or whose directory is missing; an output
+/// directory that is a file.
+fn check_output(output: &BatchOutput) -> Result<(), IssuerError> {
+    let refuse = |path: &Path, kind, why: String| {
+        Err(IssuerError::Io { action: "write", path: path.to_path_buf(), source: std::io::Error::new(kind, why) })
+    };
+    match output {
+        BatchOutput::JsonLines { path, replace } => {
+            if path.is_dir() {
+                return refuse(path, std::io::ErrorKind::IsADirectory, "it is a directory; name a file".into());
+            }
+            if !replace && std::fs::symlink_metadata(path).is_ok() {
+                return Err(IssuerError::Exists { path: path.clone() });
+            }
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return refuse(path, std::io::ErrorKind::NotFound, format!("{} is not a directory", dir.display()));
+            }
+        }
+        BatchOutput::Files(dir) => {
+            if std::fs::symlink_metadata(dir).is_ok() && !dir.is_dir() {
+                return refuse(dir, std::io::ErrorKind::NotADirectory, "it is a file, not a directory".into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The number of signing threads: every core, at most 16.
 fn signing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16)
@@ -223,22 +253,7 @@ impl Ledger {
         now: Timestamp,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<BatchReport, IssuerError> {
-        if let BatchOutput::JsonLines { path, replace } = output {
-            if !replace && std::fs::symlink_metadata(path).is_ok() {
-                return Err(IssuerError::Exists { path: path.clone() });
-            }
-            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            if !dir.is_dir() {
-                return Err(IssuerError::Io {
-                    action: "write",
-                    path: path.clone(),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        format!("{} is not a directory", dir.display()),
-                    ),
-                });
-            }
-        }
+        check_output(output)?;
         // 0. Check every order before anything is written.
         let threads = signing_threads();
         let (mut licenses, mut skipped) = check_orders(catalog, lines, now, threads);

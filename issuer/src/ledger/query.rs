@@ -335,13 +335,7 @@ impl Ledger {
     pub fn verify_with(&self, how: Verification) -> Result<VerifyReport, IssuerError> {
         let mut report = VerifyReport::default();
         let mut keys = Keyring::new();
-        let mut stmt = self.conn().prepare("SELECT kid, public_key FROM keys").map_err(self.err())?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?
-            .collect::<Result<_, _>>()
-            .map_err(self.err())?;
-        for (kid, pem) in rows {
+        for (kid, pem) in self.text_pairs("SELECT kid, public_key FROM keys")? {
             match PublicKey::from_pem(&pem) {
                 Ok(k) if k.kid().to_string() == kid => {
                     keys.add(license_common::keys::TrustedKey { key: k, not_after: None, usage: Default::default() })
@@ -349,76 +343,9 @@ impl Ledger {
                 _ => report.problems.push(format!("key {kid}: the stored public key does not match its id")),
             }
         }
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT id, account, sequence, supersedes, install, kid, token FROM licenses")
-            .map_err(self.err())?;
-        // This thread reads the rows; every core verifies chunks of them.
-        // Problems are reported in row order whatever thread found them.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
-        let mut found: Vec<(usize, usize, Vec<String>)> = Vec::new();
-        let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<LicenseRow>)>(threads);
-        let queue = std::sync::Mutex::new(queue);
-        let (done, results) = std::sync::mpsc::channel();
-        std::thread::scope(|s| -> Result<(), IssuerError> {
-            for _ in 0..threads {
-                let (queue, done, keys) = (&queue, done.clone(), &keys);
-                s.spawn(move || {
-                    loop {
-                        let job = queue.lock().map_err(|_| ()).and_then(|q| q.recv().map_err(|_| ()));
-                        let Ok((index, rows)) = job else { break };
-                        let mut part = VerifyReport::default();
-                        verify_licenses(&rows, keys, how, &mut part);
-                        if done.send((index, part.licenses, part.problems)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(done);
-            let read = (|| {
-                let mut rows = stmt.query([]).map_err(self.err())?;
-                let mut chunk: Vec<LicenseRow> = Vec::with_capacity(VERIFY_CHUNK);
-                let mut index = 0;
-                while let Some(r) = rows.next().map_err(self.err())? {
-                    chunk.push(LicenseRow {
-                        id: r.get(0).map_err(self.err())?,
-                        account: r.get(1).map_err(self.err())?,
-                        sequence: r.get(2).map_err(self.err())?,
-                        supersedes: r.get(3).map_err(self.err())?,
-                        install: r.get(4).map_err(self.err())?,
-                        kid: r.get(5).map_err(self.err())?,
-                        token: r.get(6).map_err(self.err())?,
-                    });
-                    if chunk.len() == VERIFY_CHUNK {
-                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
-                        // The workers only stop early if one of them panicked.
-                        let _ = work.send((index, full));
-                        index += 1;
-                    }
-                }
-                let _ = work.send((index, chunk));
-                Ok(())
-            })();
-            drop(work);
-            found.extend(results);
-            read
-        })?;
-        drop(stmt);
-        found.sort_by_key(|(index, _, _)| *index);
-        for (_, licenses, problems) in found {
-            report.licenses += licenses;
-            report.problems.extend(problems);
-        }
+        self.audit_licenses(&keys, how, &mut report)?;
         for (table, kind) in [("receipts", Kind::ActivationReceipt), ("usage_reports", Kind::UsageReport)] {
-            let mut stmt =
-                self.conn().prepare(&format!("SELECT token_sha256, token FROM {table}")).map_err(self.err())?;
-            let rows: Vec<(String, String)> = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(self.err())?
-                .collect::<Result<_, _>>()
-                .map_err(self.err())?;
-            for (hash, token) in rows {
+            for (hash, token) in self.text_pairs(&format!("SELECT token_sha256, token FROM {table}"))? {
                 let ok = match kind {
                     Kind::ActivationReceipt => open_self_signed::<ActivationReceipt>(&token, kind).map(|_| ()),
                     _ => open_self_signed::<UsageReport>(&token, kind).map(|_| ()),
@@ -439,6 +366,81 @@ impl Ledger {
             }
         }
         Ok(report)
+    }
+
+    /// Every row of a two-column text query.
+    fn text_pairs(&self, sql: &str) -> Result<Vec<(String, String)>, IssuerError> {
+        let mut stmt = self.conn().prepare(sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        Ok(rows)
+    }
+
+    /// Verifies every license: this thread reads the rows, every core
+    /// verifies chunks of them, and problems are reported in row order
+    /// whichever thread found them.
+    fn audit_licenses(&self, keys: &Keyring, how: Verification, report: &mut VerifyReport) -> Result<(), IssuerError> {
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT id, account, sequence, supersedes, install, kid, token FROM licenses")
+            .map_err(self.err())?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
+        let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<LicenseRow>)>(threads);
+        // Shared by the workers alone: if they all stop, sending fails
+        // rather than waiting for a reader that is gone.
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+        let (done, results) = std::sync::mpsc::channel();
+        let mut found: Vec<(usize, usize, Vec<String>)> = std::thread::scope(|s| {
+            for _ in 0..threads {
+                let (queue, done) = (std::sync::Arc::clone(&queue), done.clone());
+                s.spawn(move || {
+                    while let Ok((index, rows)) = queue.lock().map_err(drop).and_then(|q| q.recv().map_err(drop)) {
+                        let mut part = VerifyReport::default();
+                        verify_licenses(&rows, keys, how, &mut part);
+                        if done.send((index, part.licenses, part.problems)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop((queue, done));
+            let read: Result<(), IssuerError> = (|| {
+                let mut rows = stmt.query([]).map_err(self.err())?;
+                let mut chunk: Vec<LicenseRow> = Vec::with_capacity(VERIFY_CHUNK);
+                let mut index = 0;
+                while let Some(r) = rows.next().map_err(self.err())? {
+                    chunk.push(LicenseRow {
+                        id: r.get(0).map_err(self.err())?,
+                        account: r.get(1).map_err(self.err())?,
+                        sequence: r.get(2).map_err(self.err())?,
+                        supersedes: r.get(3).map_err(self.err())?,
+                        install: r.get(4).map_err(self.err())?,
+                        kid: r.get(5).map_err(self.err())?,
+                        token: r.get(6).map_err(self.err())?,
+                    });
+                    if chunk.len() == VERIFY_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
+                        if work.send((index, full)).is_err() {
+                            break; // every worker stopped; the scope reports why
+                        }
+                        index += 1;
+                    }
+                }
+                let _ = work.send((index, chunk));
+                Ok(())
+            })();
+            drop(work);
+            read.map(|()| results.into_iter().collect())
+        })?;
+        found.sort_by_key(|(index, _, _)| *index);
+        for (_, licenses, problems) in found {
+            report.licenses += licenses;
+            report.problems.extend(problems);
+        }
+        Ok(())
     }
 }
 

@@ -370,7 +370,7 @@ pub enum LedgerCommand {
     /// License signatures are checked with Ed25519 batch verification (same verdicts,
     /// about twice as fast); a batch with a bad signature is re-checked license by license.
     Verify {
-        /// Check each license signature on its own with `verify_strict`, as activators do.
+        /// Check each license signature on its own, with `verify_strict`'s verdicts, as activators do.
         #[arg(long)]
         one_by_one: bool,
         /// Print JSON.
