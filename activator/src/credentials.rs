@@ -12,7 +12,7 @@ use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, Generate, Key, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, Key, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -38,16 +38,16 @@ impl SecretKey {
     /// control characters (a paste error).
     pub fn new(text: String) -> Result<Self, CredentialsError> {
         let text = Zeroizing::new(license_common::text::strip_line_end(text));
-        if text.is_empty() {
-            return Err(CredentialsError::SecretKey("is empty"));
-        }
-        if text.len() > MAX_SECRET_KEY {
-            return Err(CredentialsError::SecretKey("is longer than 512 bytes"));
-        }
-        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(CredentialsError::SecretKey("contains spaces or control characters"));
-        }
-        Ok(SecretKey(text))
+        let problem = if text.is_empty() {
+            "is empty"
+        } else if text.len() > MAX_SECRET_KEY {
+            "is longer than 512 bytes"
+        } else if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            "contains spaces or control characters"
+        } else {
+            return Ok(SecretKey(text));
+        };
+        Err(CredentialsError::SecretKey { problem })
     }
 
     /// The secret itself, for the launcher to use.
@@ -88,16 +88,16 @@ pub struct Credentials {
 impl Credentials {
     /// Checks an access key and pairs it with its secret.
     pub fn new(access_key: &str, secret_key: SecretKey) -> Result<Self, CredentialsError> {
-        if access_key.is_empty() {
-            return Err(CredentialsError::AccessKey("is empty"));
-        }
-        if access_key.len() > MAX_ACCESS_KEY {
-            return Err(CredentialsError::AccessKey("is longer than 128 bytes"));
-        }
-        if !access_key.chars().all(|c| c.is_ascii_graphic()) {
-            return Err(CredentialsError::AccessKey("must be printable ASCII without spaces"));
-        }
-        Ok(Credentials { access_key: access_key.to_owned(), secret_key })
+        let problem = if access_key.is_empty() {
+            "is empty"
+        } else if access_key.len() > MAX_ACCESS_KEY {
+            "is longer than 128 bytes"
+        } else if !access_key.chars().all(|c| c.is_ascii_graphic()) {
+            "must be printable ASCII without spaces"
+        } else {
+            return Ok(Credentials { access_key: access_key.to_owned(), secret_key });
+        };
+        Err(CredentialsError::AccessKey { problem })
     }
 }
 
@@ -137,6 +137,12 @@ impl SealedCredentials {
 pub(crate) struct SealKey(Zeroizing<[u8; 32]>);
 
 impl SealKey {
+    /// Reads `seal.key`, creating it (0600) when it is missing; the caller
+    /// holds the directory lock.
+    pub fn load_or_create(dir: &Path) -> Result<SealKey, CredentialsError> {
+        Self::load(dir, true)?.ok_or(CredentialsError::SealKeyIo { detail: "seal.key could not be made".into() })
+    }
+
     /// Reads `seal.key`; creates it (0600) if `create` and it is missing.
     /// Callers that create must hold the directory lock.
     pub fn load(dir: &Path, create: bool) -> Result<Option<SealKey>, CredentialsError> {
@@ -151,16 +157,15 @@ impl SealKey {
                 Ok(Some(SealKey(Zeroizing::new(key))))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                let key = Key::<XChaCha20Poly1305>::generate();
-                let mut raw = Zeroizing::new([0u8; 32]);
-                raw.copy_from_slice(key.as_slice());
+                let raw = license_common::random::secret::<32>()
+                    .map_err(|e| CredentialsError::SealKeyIo { detail: e.to_string() })?;
                 let text = Zeroizing::new(format!("{}\n", URL_SAFE_NO_PAD.encode(&raw[..])));
                 fsio::write_atomic(dir, SEAL_KEY_FILE, text.as_bytes(), 0o600)
-                    .map_err(|e| CredentialsError::SealKeyIo(e.to_string()))?;
+                    .map_err(|e| CredentialsError::SealKeyIo { detail: e.to_string() })?;
                 Ok(Some(SealKey(raw)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(CredentialsError::SealKeyIo(e.to_string())),
+            Err(e) => Err(CredentialsError::SealKeyIo { detail: e.to_string() }),
         }
     }
 
@@ -168,8 +173,10 @@ impl SealKey {
         XChaCha20Poly1305::new(&Key::<XChaCha20Poly1305>::from(*self.0))
     }
 
-    pub fn seal(&self, credentials: &Credentials) -> SealedCredentials {
-        let nonce = XNonce::generate();
+    pub fn seal(&self, credentials: &Credentials) -> Result<SealedCredentials, CredentialsError> {
+        let nonce_bytes = license_common::random::bytes::<NONCE_LEN>()
+            .map_err(|e| CredentialsError::SealKeyIo { detail: e.to_string() })?;
+        let nonce = XNonce::from(nonce_bytes);
         let aad = [AAD_PREFIX, credentials.access_key.as_bytes()].concat();
         let ciphertext = self
             .cipher()
@@ -177,11 +184,11 @@ impl SealKey {
             .expect("encryption with a valid key cannot fail");
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
-        SealedCredentials {
+        Ok(SealedCredentials {
             access_key: credentials.access_key.clone(),
             sealed_secret: format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(&blob)),
             masked_secret: credentials.secret_key.masked(),
-        }
+        })
     }
 
     pub fn unseal(&self, sealed: &SealedCredentials) -> Result<Credentials, CredentialsError> {
@@ -205,48 +212,86 @@ impl SealKey {
 }
 
 /// A credentials problem. No variant carries a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum CredentialsError {
     /// The access key is not usable.
-    #[error("the access key {0}")]
-    AccessKey(&'static str),
+    #[error("the access key {problem}")]
+    AccessKey {
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// The secret key is not usable.
-    #[error("the secret key {0}")]
-    SecretKey(&'static str),
+    #[error("the secret key {problem}")]
+    SecretKey {
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// `seal.key` cannot be read or written.
-    #[error("the seal key file cannot be used: {0}")]
-    SealKeyIo(String),
+    #[error("the seal key file cannot be used: {detail}")]
+    SealKeyIo {
+        /// What the operating system said.
+        detail: String,
+    },
     /// `seal.key` is not 32 base64url bytes.
     #[error("the seal key file (seal.key) is damaged")]
     SealKeyDamaged,
     /// The sealed secret does not open with the seal key.
     #[error("the stored secret key cannot be unsealed: it or seal.key was changed or replaced")]
     Unseal,
-    /// No secret key source.
-    #[error("no secret key given: standard input is not a terminal and --sk-file was not given")]
-    NoSecretSource,
 }
 
 impl Explain for CredentialsError {
     fn class(&self) -> ExitClass {
         match self {
-            CredentialsError::AccessKey(_) | CredentialsError::SecretKey(_) | CredentialsError::NoSecretSource => {
-                ExitClass::Usage
-            }
+            CredentialsError::AccessKey { .. } | CredentialsError::SecretKey { .. } => ExitClass::Usage,
             _ => ExitClass::State,
         }
     }
 
     fn hint(&self) -> String {
         match self {
-            CredentialsError::AccessKey(_) => "copy the access key (AK) again from the console".into(),
-            CredentialsError::SecretKey(_) => "copy the secret key (SK) again from the console".into(),
-            CredentialsError::NoSecretSource => {
-                "pass --sk-file FILE (or - for standard input), or run on a terminal to be asked".into()
-            }
-            _ => "move seal.key out of the state directory, then set the credentials again with `activator credentials set --ak AK`".into(),
+            CredentialsError::AccessKey { .. } => "copy the access key (AK) again from the console".into(),
+            CredentialsError::SecretKey { .. } => "copy the secret key (SK) again from the console".into(),
+            _ => "move seal.key out of the state directory, then set the access key pair again".into(),
         }
+    }
+
+    fn case(&self) -> String {
+        license_common::exit::case_of("CredentialsError", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        license_common::exit::fields_of(self)
+    }
+}
+
+impl license_common::exit::Examples for CredentialsError {
+    fn examples() -> Vec<license_common::exit::Example<Self>> {
+        use license_common::exit::Example;
+        vec![
+            Example {
+                error: CredentialsError::AccessKey { problem: "<problem>" },
+                when: "The access key `is empty`, `is longer than 128 bytes`, or `must be printable ASCII without spaces`.",
+            },
+            Example {
+                error: CredentialsError::SecretKey { problem: "<problem>" },
+                when: "The secret `is empty`, `is longer than 512 bytes`, or `contains spaces or control characters` (one trailing newline is ignored).",
+            },
+            Example {
+                error: CredentialsError::SealKeyIo { detail: "<detail>".into() },
+                when: "`seal.key` cannot be read or created in the state directory, or no random bytes could be had for it.",
+            },
+            Example {
+                error: CredentialsError::SealKeyDamaged,
+                when: "`seal.key` is not 32 bytes of base64url text. Setting the credentials stops on it too: move `seal.key` away first, then set them again.",
+            },
+            Example {
+                error: CredentialsError::Unseal,
+                when: "A program embedding the activator library asked for the secret, and the sealed secret or `seal.key` was edited, copied from another install, or removed. The command lines never unseal.",
+            },
+        ]
     }
 }
 
@@ -262,7 +307,7 @@ mod tests {
     fn seal_round_trip_binds_the_access_key() {
         let dir = tempfile::tempdir().unwrap();
         let key = SealKey::load(dir.path(), true).unwrap().unwrap();
-        let sealed = key.seal(&creds("AKID123", "s3cr3t-SK-value-9876"));
+        let sealed = key.seal(&creds("AKID123", "s3cr3t-SK-value-9876")).unwrap();
         assert!(!sealed.sealed_secret.contains("s3cr3t"));
         assert_eq!(sealed.masked_secret, "****9876");
         assert_eq!(key.unseal(&sealed).unwrap().secret_key.expose(), "s3cr3t-SK-value-9876");
@@ -283,7 +328,7 @@ mod tests {
     fn another_seal_key_cannot_open_it() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
-        let sealed = SealKey::load(a.path(), true).unwrap().unwrap().seal(&creds("AK", "secret-secret"));
+        let sealed = SealKey::load(a.path(), true).unwrap().unwrap().seal(&creds("AK", "secret-secret")).unwrap();
         assert!(SealKey::load(b.path(), true).unwrap().unwrap().unseal(&sealed).is_err());
     }
 
@@ -291,7 +336,7 @@ mod tests {
     fn no_secret_in_debug_or_errors() {
         let c = creds("AKID", "hunter2hunter2");
         let dir = tempfile::tempdir().unwrap();
-        let sealed = SealKey::load(dir.path(), true).unwrap().unwrap().seal(&c);
+        let sealed = SealKey::load(dir.path(), true).unwrap().unwrap().seal(&c).unwrap();
         let text = format!("{c:?} {:?} {sealed:?} {:?}", c.secret_key, SecretKey::new(" bad".into()).unwrap_err());
         assert!(!text.contains("hunter2"), "{text}");
         assert!(!text.contains(&sealed.sealed_secret));

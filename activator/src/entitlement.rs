@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 
 use license_common::license::{License, Phase};
 use license_common::time::Timestamp;
+use serde::Serialize;
 
 use crate::error::Denied;
 
 /// A feature that is entitled now.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Grant<'a> {
     /// The package.
     pub feature: &'a str,
@@ -64,6 +65,52 @@ pub fn check<'a>(
         });
     }
     Ok(Grant { feature, tier: &grant.tier, limits: &grant.limits, until })
+}
+
+/// The answer to "is FEATURE entitled now?" (`activator check --json`,
+/// format 1):
+///
+/// ```json
+/// {"format": 1, "feature": "data_service", "entitled": true,
+///  "tier": "api.s1.small", "limits": {"qps": 2500}, "until": "2027-11-23T00:00:00Z"}
+/// ```
+///
+/// When it is not entitled, `entitled` is false, `tier`, `limits` and
+/// `until` are null, and the command line adds the `error` object that
+/// says why (its class is `not_entitled`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckOutcome<'a> {
+    /// Version of this JSON shape.
+    pub format: u32,
+    /// The package asked about.
+    pub feature: &'a str,
+    /// Whether it may be used now.
+    pub entitled: bool,
+    /// The tier granted.
+    pub tier: Option<&'a str>,
+    /// The tier's limits.
+    pub limits: Option<&'a BTreeMap<String, u64>>,
+    /// Until when (`null` for perpetual, or when not entitled).
+    pub until: Option<Timestamp>,
+}
+
+impl<'a> CheckOutcome<'a> {
+    /// The outcome of a grant.
+    pub fn granted(grant: &Grant<'a>) -> Self {
+        CheckOutcome {
+            format: 1,
+            feature: grant.feature,
+            entitled: true,
+            tier: Some(grant.tier),
+            limits: Some(grant.limits),
+            until: grant.until,
+        }
+    }
+
+    /// The outcome of a denial of `feature`.
+    pub fn denied(feature: &'a str) -> Self {
+        CheckOutcome { format: 1, feature, entitled: false, tier: None, limits: None, until: None }
+    }
 }
 
 impl std::fmt::Display for Grant<'_> {

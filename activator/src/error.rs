@@ -10,8 +10,10 @@ use license_common::text::escape;
 use license_common::time::Timestamp;
 
 /// An error of the activator library. Every variant leaves the state
-/// directory as it was.
-#[derive(Debug, thiserror::Error)]
+/// directory as it was. Messages and hints speak of the install and its
+/// licenses, never of a command line: a launcher shows them as they are.
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum ActivatorError {
     /// The license (or other envelope) was refused before its content was read.
@@ -29,6 +31,9 @@ pub enum ActivatorError {
     /// The credentials are not usable.
     #[error(transparent)]
     Credentials(#[from] crate::credentials::CredentialsError),
+    /// No random bytes for a new key.
+    #[error(transparent)]
+    Random(#[from] license_common::random::RandomError),
     /// The machine's clock reads earlier than time already seen.
     #[error("this machine's clock reads {now}, but this install has already seen {mark}: the clock was set back")]
     ClockSetBack {
@@ -89,6 +94,7 @@ pub enum ActivatorError {
     #[error("{} holds the state of product `{found}`, not `{wanted}`", dir.display())]
     OtherProduct {
         /// The directory.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
         dir: PathBuf,
         /// Its product.
         found: String,
@@ -96,8 +102,11 @@ pub enum ActivatorError {
         wanted: String,
     },
     /// The signed license breaks a rule every license must follow.
-    #[error("the license is signed but not valid: {0}")]
-    InvalidLicense(String),
+    #[error("the license is signed but not valid: {detail}")]
+    InvalidLicense {
+        /// The rule it breaks.
+        detail: String,
+    },
     /// The license is for another product.
     #[error("license {id} is for product `{license}`, but this install runs `{install}`")]
     WrongProduct {
@@ -190,18 +199,21 @@ pub enum ActivatorError {
     #[error("{} is not an activator state directory (no state.json)", dir.display())]
     NotInitialised {
         /// The directory.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
         dir: PathBuf,
     },
     /// `init` on a directory that is already initialised.
     #[error("{} is already initialised", dir.display())]
     AlreadyInitialised {
         /// The directory.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
         dir: PathBuf,
     },
     /// The state directory belongs to another user.
     #[error("{} belongs to user id {owner}, but this command runs as user id {you}", dir.display())]
     WrongOwner {
         /// The directory.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
         dir: PathBuf,
         /// Its owner.
         owner: u32,
@@ -212,22 +224,59 @@ pub enum ActivatorError {
     #[error("{} is damaged: {detail}", path.display())]
     CorruptState {
         /// The file.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
         path: PathBuf,
         /// What is wrong.
         detail: String,
     },
-    /// A bad argument to the library.
-    #[error("{0}")]
-    InvalidArgument(String),
+    /// A product or region that is empty or has control characters.
+    #[error("the {what} is empty or has control characters")]
+    InvalidName {
+        /// `product id` or `region`.
+        what: &'static str,
+    },
+    /// An install needs at least one vendor key to trust.
+    #[error("no vendor public key was given to trust")]
+    NoTrustedKeys,
+    /// A key that is not in the keyring.
+    #[error("key {kid} is not trusted here (trusted: {trusted})")]
+    KeyNotTrusted {
+        /// The key.
+        kid: license_common::KeyId,
+        /// The keys trusted.
+        trusted: String,
+    },
+    /// The last trusted key cannot be removed.
+    #[error("key {kid} is the only trusted key")]
+    LastTrustedKey {
+        /// The key.
+        kid: license_common::KeyId,
+    },
+    /// The keys are compiled into the launcher: the stored keyring is not used.
+    #[error("this install verifies licenses with keys compiled into the launcher; its stored keyring is not used")]
+    KeysCompiledIn,
+    /// A period whose first day is after its last.
+    #[error("the period starts on {from}, after its last day {to}")]
+    ReversedPeriod {
+        /// The first day.
+        from: chrono::NaiveDate,
+        /// The last day.
+        to: chrono::NaiveDate,
+    },
+    /// The machine has no machine id to fingerprint.
+    #[error("this machine has no machine id (/etc/machine-id)")]
+    NoMachineId,
     /// Reading or writing the state directory failed.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
         /// The path.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
         path: PathBuf,
         /// The cause.
         #[source]
+        #[serde(serialize_with = "license_common::exit::serialize_display")]
         source: std::io::Error,
     },
 }
@@ -236,6 +285,11 @@ impl ActivatorError {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| ActivatorError::Io { action, path, source }
+    }
+
+    /// A license that breaks the rules every license follows.
+    pub(crate) fn invalid(detail: impl Into<String>) -> Self {
+        ActivatorError::InvalidLicense { detail: detail.into() }
     }
 }
 
@@ -247,6 +301,7 @@ impl Explain for ActivatorError {
             ActivatorError::Key(e) => e.class(),
             ActivatorError::Gateway(e) => e.class(),
             ActivatorError::Credentials(e) => e.class(),
+            ActivatorError::Random(e) => e.class(),
             ActivatorError::NoGateway => ExitClass::State,
             ActivatorError::NoLicense => ExitClass::State,
             ActivatorError::StaleRevocations { .. } | ActivatorError::Revoked { .. } => ExitClass::Revoked,
@@ -254,7 +309,7 @@ impl Explain for ActivatorError {
             ActivatorError::ClockSetBack { .. } => ExitClass::State,
             ActivatorError::OtherInstall { .. } => ExitClass::Mismatch,
             ActivatorError::OtherProduct { .. } => ExitClass::State,
-            ActivatorError::InvalidLicense(_) => ExitClass::Malformed,
+            ActivatorError::InvalidLicense { .. } => ExitClass::Malformed,
             ActivatorError::WrongProduct { .. } | ActivatorError::WrongRegion { .. } => ExitClass::Mismatch,
             ActivatorError::NotYetValid { .. } => ExitClass::NotYetValid,
             ActivatorError::Expired { .. } => ExitClass::Expired,
@@ -264,8 +319,14 @@ impl Explain for ActivatorError {
             ActivatorError::NotInitialised { .. }
             | ActivatorError::AlreadyInitialised { .. }
             | ActivatorError::CorruptState { .. }
-            | ActivatorError::WrongOwner { .. } => ExitClass::State,
-            ActivatorError::InvalidArgument(_) => ExitClass::Usage,
+            | ActivatorError::WrongOwner { .. }
+            | ActivatorError::KeysCompiledIn
+            | ActivatorError::NoMachineId => ExitClass::State,
+            ActivatorError::InvalidName { .. }
+            | ActivatorError::NoTrustedKeys
+            | ActivatorError::KeyNotTrusted { .. }
+            | ActivatorError::LastTrustedKey { .. }
+            | ActivatorError::ReversedPeriod { .. } => ExitClass::Usage,
             ActivatorError::Io { .. } => ExitClass::Io,
         }
     }
@@ -277,6 +338,7 @@ impl Explain for ActivatorError {
             ActivatorError::Key(e) => e.hint(),
             ActivatorError::Gateway(e) => e.hint(),
             ActivatorError::Credentials(e) => e.hint(),
+            ActivatorError::Random(e) => e.hint(),
             ActivatorError::NoLicense => "activate a license first".into(),
             ActivatorError::StaleRevocations { .. } => "import the newest revocation list the vendor sent".into(),
             ActivatorError::Revoked { .. } => "contact the vendor; a revoked license cannot be activated".into(),
@@ -285,13 +347,11 @@ impl Explain for ActivatorError {
                 "set the clock right (UTC); nothing was deleted and everything works again once it is".into()
             }
             ActivatorError::OtherInstall { .. } => {
-                "send this install's activation request (`activator request`) to the vendor for a license bound to it".into()
+                "send this install's activation request to the vendor for a license bound to it".into()
             }
-            ActivatorError::NoGateway => {
-                "set it with `activator gateway set URL` or `activator activate --gateway URL`".into()
-            }
+            ActivatorError::NoGateway => "set the data gateway address first".into(),
             ActivatorError::OtherProduct { .. } => "use a state directory of its own for each product".into(),
-            ActivatorError::InvalidLicense(_) => "ask the vendor for a new license".into(),
+            ActivatorError::InvalidLicense { .. } => "ask the vendor for a new license".into(),
             ActivatorError::WrongProduct { .. } => "use the license issued for this product".into(),
             ActivatorError::WrongRegion { .. } => "use the license issued for this region or site".into(),
             ActivatorError::NotYetValid { .. } => {
@@ -305,31 +365,58 @@ impl Explain for ActivatorError {
                 "use the newest license the vendor sent; a license replaced or released here cannot come back".into()
             }
             ActivatorError::OtherAccount { current, .. } => format!(
-                "only the primary account's upgrades and renewals replace it; to move this install to the other account on purpose, run again with --replace (license {current} will be thrown away)"
+                "only the primary account's upgrades and renewals replace it; to move this install to the other account on purpose, activate it as an account change (license {current} will be thrown away)"
             ),
             ActivatorError::NotInitialised { .. } => {
-                "run `activator init --product PRODUCT --trust VENDOR.pub` first, or point --state / ACTIVATOR_STATE at the right directory".into()
+                "initialise the state directory first, with the product and the vendor's public key".into()
             }
             ActivatorError::AlreadyInitialised { .. } => {
                 "nothing to do; to start over, move the directory away first (it holds the activated license)".into()
             }
             ActivatorError::WrongOwner { .. } => {
-                "run the command as the user that owns the state directory (e.g. with runuser -u), or fix its ownership".into()
+                "run as the user that owns the state directory (e.g. with runuser -u), or fix its ownership".into()
             }
             ActivatorError::CorruptState { .. } => {
-                "restore the directory from a backup, or move it away and run `activator init` again".into()
+                "restore the directory from a backup, or move it away and initialise it again".into()
             }
-            ActivatorError::InvalidArgument(_) => "see `activator --help`".into(),
+            ActivatorError::InvalidName { what } => format!("give the {what} as plain text on one line"),
+            ActivatorError::NoTrustedKeys => "give at least one vendor public key (SPKI PEM) to trust".into(),
+            ActivatorError::KeyNotTrusted { .. } => "name one of the trusted keys".into(),
+            ActivatorError::LastTrustedKey { .. } => "trust the vendor's new key first, then remove this one".into(),
+            ActivatorError::KeysCompiledIn => "change the keys in the launcher's build instead".into(),
+            ActivatorError::ReversedPeriod { .. } => "give a first day on or before the last day".into(),
+            ActivatorError::NoMachineId => {
+                format!("set {} to a stable value for this install", crate::identity::MACHINE_ID_ENV)
+            }
             ActivatorError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "run as the user that owns the state directory, or fix its permissions".into()
             }
             ActivatorError::Io { .. } => "check the path, free disk space and permissions".into(),
         }
     }
+
+    fn case(&self) -> String {
+        match self {
+            ActivatorError::Envelope(e) => e.case(),
+            ActivatorError::Input(e) => e.case(),
+            ActivatorError::Key(e) => e.case(),
+            ActivatorError::Gateway(e) => e.case(),
+            ActivatorError::Credentials(e) => e.case(),
+            ActivatorError::Random(e) => e.case(),
+            other => license_common::exit::case_of("ActivatorError", other),
+        }
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        license_common::exit::fields_of(self)
+    }
 }
 
 /// Why a feature is not entitled now. Exit status: not entitled.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum Denied {
     /// No commercial license: the community edition.
@@ -419,5 +506,13 @@ impl Explain for Denied {
                 "ask the vendor for an upgrade that adds it".into()
             }
         }
+    }
+
+    fn case(&self) -> String {
+        license_common::exit::case_of("Denied", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        license_common::exit::fields_of(self)
     }
 }

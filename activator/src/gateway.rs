@@ -66,9 +66,9 @@ impl GatewayTemplate {
                 looks_like_host: Url::parse(&guess).is_ok_and(|u| u.host().is_some()),
             });
         }
-        let url = Url::parse(input).map_err(|e| GatewayError::NotAUrl(e.to_string()))?;
+        let url = Url::parse(input).map_err(|e| GatewayError::NotAUrl { detail: e.to_string() })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(GatewayError::UnsupportedScheme(url.scheme().to_owned()));
+            return Err(GatewayError::UnsupportedScheme { scheme: url.scheme().to_owned() });
         }
         if url.host().is_none() {
             return Err(GatewayError::NoHost);
@@ -85,7 +85,7 @@ impl GatewayTemplate {
                 return Err(GatewayError::RealToken { preview: preview(value) });
             }
             [_] => {}
-            many => return Err(GatewayError::DuplicateToken(many.len())),
+            many => return Err(GatewayError::DuplicateToken { count: many.len() }),
         }
         if url.query_pairs().any(|(k, v)| k != TOKEN_PARAM && v.contains(PLACEHOLDER)) {
             return Err(GatewayError::StrayPlaceholder);
@@ -129,7 +129,7 @@ impl GatewayTemplate {
     pub fn from_stored(text: &str) -> Result<Self, GatewayError> {
         let parsed = Self::parse(text)?;
         if parsed.template.0 != text {
-            return Err(GatewayError::NotAUrl("the stored template is not in canonical form".into()));
+            return Err(GatewayError::NotAUrl { detail: "the stored template is not in canonical form".into() });
         }
         Ok(parsed.template)
     }
@@ -186,7 +186,10 @@ fn preview(value: &str) -> String {
 
 /// A gateway address or workspace token that cannot be used. No variant
 /// carries a token in full.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum GatewayError {
     /// Nothing was given.
@@ -211,11 +214,17 @@ pub enum GatewayError {
         looks_like_host: bool,
     },
     /// Not parseable.
-    #[error("the gateway address is not a valid URL: {0}")]
-    NotAUrl(String),
+    #[error("the gateway address is not a valid URL: {detail}")]
+    NotAUrl {
+        /// What the URL parser said.
+        detail: String,
+    },
     /// Not http or https.
-    #[error("the gateway address uses `{0}://`; only http and https are supported")]
-    UnsupportedScheme(String),
+    #[error("the gateway address uses `{scheme}://`; only http and https are supported")]
+    UnsupportedScheme {
+        /// The scheme given.
+        scheme: String,
+    },
     /// No host.
     #[error("the gateway address has no host")]
     NoHost,
@@ -235,8 +244,11 @@ pub enum GatewayError {
         preview: String,
     },
     /// `token` given more than once.
-    #[error("the gateway address has {0} `token` parameters; it needs exactly one")]
-    DuplicateToken(usize),
+    #[error("the gateway address has {count} `token` parameters; it needs exactly one")]
+    DuplicateToken {
+        /// How many.
+        count: usize,
+    },
     /// `{}` somewhere else too.
     #[error("`{{}}` appears in the gateway address outside the one `token={{}}` parameter")]
     StrayPlaceholder,
@@ -265,16 +277,72 @@ impl Explain for GatewayError {
                 "start the address with https:// (or http://), e.g. https://gateway.example.com/v1/write?token={}"
                     .into()
             }
-            GatewayError::NotAUrl(_) | GatewayError::UnsupportedScheme(_) => keep.into(),
-            GatewayError::UserInfo => "remove `user:password@`; use `activator credentials set` for access keys".into(),
+            GatewayError::NotAUrl { .. } | GatewayError::UnsupportedScheme { .. } => keep.into(),
+            GatewayError::UserInfo => "remove `user:password@`; give the access key pair separately".into(),
             GatewayError::PlaceholderRemoved => "write `?token={}`: keep the `{}`, the install fills it in".into(),
             GatewayError::RealToken { .. } => {
                 "do not type a token: write `?token={}` literally; the install fills in each workspace's token".into()
             }
-            GatewayError::DuplicateToken(_) => "keep a single `token={}`".into(),
+            GatewayError::DuplicateToken { .. } => "keep a single `token={}`".into(),
             GatewayError::StrayPlaceholder => "use `{}` only as the value of `token`".into(),
             GatewayError::EmptyToken | GatewayError::TokenTooLong => "pass the workspace's token".into(),
         }
+    }
+
+    fn case(&self) -> String {
+        license_common::exit::case_of("GatewayError", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        license_common::exit::fields_of(self)
+    }
+}
+
+impl license_common::exit::Examples for GatewayError {
+    fn examples() -> Vec<license_common::exit::Example<Self>> {
+        use license_common::exit::{Example, placeholders};
+        let n = placeholders::NUMBER as usize;
+        vec![
+            Example { error: GatewayError::Empty, when: "An empty address." },
+            Example { error: GatewayError::TooLong, when: "More than 2048 characters: not an address." },
+            Example { error: GatewayError::SurroundingWhitespace, when: "Pasted with spaces or a newline around it." },
+            Example {
+                error: GatewayError::Quoted,
+                when: "Quotes that the shell did not remove, e.g. `'\"https://…\"'`.",
+            },
+            Example { error: GatewayError::InnerWhitespace, when: "Spaces or control characters inside the address." },
+            Example {
+                error: GatewayError::MissingScheme { looks_like_host: false },
+                when: "No `https://` or `http://`.",
+            },
+            Example {
+                error: GatewayError::MissingScheme { looks_like_host: true },
+                when: "No `https://` or `http://`, and the address would be valid with one.",
+            },
+            Example {
+                error: GatewayError::NotAUrl { detail: "<detail>".into() },
+                when: "The URL parser refuses it (a bad port, a bad host, …). A stored address that no longer reads is not an error: the status shows it as a warning.",
+            },
+            Example {
+                error: GatewayError::UnsupportedScheme { scheme: "<scheme>".into() },
+                when: "Another scheme, e.g. `ftp://` or `file://`.",
+            },
+            Example { error: GatewayError::NoHost, when: "A URL without a host name." },
+            Example { error: GatewayError::UserInfo, when: "`https://user:password@host/…`." },
+            Example { error: GatewayError::NoTokenParameter, when: "No `token=` in the query." },
+            Example { error: GatewayError::PlaceholderRemoved, when: "`?token=` with an empty value." },
+            Example {
+                error: GatewayError::RealToken { preview: "<first characters>… (<n> characters)".into() },
+                when: "A workspace token was typed in place of `{}`; only its first characters are shown.",
+            },
+            Example { error: GatewayError::DuplicateToken { count: n }, when: "`token=` appears more than once." },
+            Example { error: GatewayError::StrayPlaceholder, when: "`{}` elsewhere in the address." },
+            Example { error: GatewayError::EmptyToken, when: "Rendering the address for an empty workspace token." },
+            Example {
+                error: GatewayError::TokenTooLong,
+                when: "Rendering the address for a workspace token of more than 4096 bytes.",
+            },
+        ]
     }
 }
 

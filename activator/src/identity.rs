@@ -15,13 +15,13 @@ use std::fmt;
 use std::path::Path;
 
 use ed25519_dalek::pkcs8::KeypairBytes;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use license_common::envelope::{self, Kind};
-use license_common::keys::PublicKey;
+use license_common::envelope::{self, Kind, Signer};
+use license_common::keys::{KeyId, PublicKey};
 
 use crate::error::ActivatorError;
 use license_common::fsio;
@@ -50,13 +50,20 @@ impl InstallKey {
     }
 
     fn generate() -> Result<Self, ActivatorError> {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::fill(&mut seed[..]).map_err(|e| ActivatorError::Io {
-            action: "get random bytes for",
-            path: INSTALL_KEY_FILE.into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        let seed = license_common::random::secret::<32>()?;
         Ok(Self::from_signing_key(SigningKey::from_bytes(&seed)))
+    }
+
+    /// Reads the install key of `dir`, creating it when missing (the caller
+    /// holds the directory lock).
+    pub(crate) fn load_or_create(dir: &Path) -> Result<InstallKey, ActivatorError> {
+        match Self::load(dir, true)? {
+            Some(key) => Ok(key),
+            None => Err(ActivatorError::CorruptState {
+                path: dir.join(INSTALL_KEY_FILE),
+                detail: "the install key could not be made".into(),
+            }),
+        }
     }
 
     /// Reads the install key of `dir`, creating it when missing and `create`
@@ -97,8 +104,22 @@ impl InstallKey {
 
     /// Signs a payload into an envelope of `kind`.
     pub fn seal(&self, kind: Kind, payload: &[u8]) -> String {
-        let input = envelope::signing_input(kind, self.public.kid(), payload);
-        envelope::assemble(&input, &self.key.sign(input.as_bytes()).to_bytes())
+        match envelope::seal(kind, self, payload) {
+            Ok(token) => token,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl Signer for InstallKey {
+    type Error = std::convert::Infallible;
+
+    fn kid(&self) -> KeyId {
+        self.public.kid()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], Self::Error> {
+        Ok(self.key.sign(message).to_bytes())
     }
 }
 
@@ -117,16 +138,14 @@ pub fn machine_id() -> Result<String, ActivatorError> {
             return Ok(id.trim().to_owned());
         }
     }
-    Err(ActivatorError::InvalidArgument(format!(
-        "this machine has no machine id (/etc/machine-id); set {MACHINE_ID_ENV} to a stable value for this install"
-    )))
+    Err(ActivatorError::NoMachineId)
 }
 
 /// The host fingerprint for a machine id.
 pub fn host_fingerprint(machine_id: &str) -> String {
     let digest =
         Sha256::new().chain_update(b"license-activator/host/v1\0").chain_update(machine_id.as_bytes()).finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..16])
 }
 
 /// The host name, for people reading a request.
@@ -148,8 +167,8 @@ mod tests {
     fn the_key_is_made_once_0600_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         assert!(InstallKey::load(dir.path(), false).unwrap().is_none());
-        let made = InstallKey::load(dir.path(), true).unwrap().unwrap();
-        let again = InstallKey::load(dir.path(), true).unwrap().unwrap();
+        let made = InstallKey::load_or_create(dir.path()).unwrap();
+        let again = InstallKey::load_or_create(dir.path()).unwrap();
         assert_eq!(made.id(), again.id());
         assert_eq!(made.id().len(), 16);
         #[cfg(unix)]

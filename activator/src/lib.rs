@@ -23,7 +23,7 @@
 //! ```
 //! use license_activator::{Activator, Setup};
 //! use license_activator::credentials::{Credentials, SecretKey};
-//! use license_common::envelope::{self, Kind};
+//! use license_common::envelope::Kind;
 //! use license_common::keys::Keyring;
 //! use license_common::signing::IssuerKey;
 //! use license_common::Timestamp;
@@ -51,7 +51,7 @@
 //!         "includes": ["api.base", "api.s1.small"], "limits": {"qps": 2500}}},
 //!     "quotas": {"processing_units": 40}
 //! });
-//! let pasted = envelope::seal(Kind::License, &vendor, license.to_string().as_bytes());
+//! let pasted = vendor.seal(Kind::License, license.to_string().as_bytes());
 //!
 //! // A gateway with a real token typed in is refused, and nothing is stored.
 //! let typed_token = "https://gw.example.com/v1/write?token=tkn_0123456789";
@@ -92,24 +92,29 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod activator;
+mod activation;
 mod airgap;
 pub mod credentials;
 pub mod entitlement;
 pub mod error;
+mod examples;
 pub mod gateway;
+mod handle;
 pub mod history;
 pub mod identity;
 pub mod location;
 mod replay;
-mod setup;
+mod snapshot;
+mod state;
 pub mod status;
-mod store;
 pub mod trust;
 
-pub use activator::{Activation, Activator, ActiveLicense, CLOCK_TOLERANCE, Setup};
-pub use entitlement::Grant;
+pub use activation::{Activation, Setup};
+pub use airgap::{MAX_USAGE_DAYS, Released};
+pub use entitlement::{CheckOutcome, Grant};
 pub use error::{ActivatorError, Denied};
+pub use handle::{Activator, Init, Initialised};
 pub use license_common::Timestamp;
+pub use snapshot::{ActiveLicense, CLOCK_TOLERANCE};
+pub use state::{LEGACY_KEYRING_FILE, STATE_FILE};
 pub use status::{LicenseStatus, Status};
-pub use store::{KEYRING_FILE, STATE_FILE};

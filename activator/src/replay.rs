@@ -15,9 +15,9 @@ use license_common::license::License;
 use license_common::text::escape;
 use license_common::time::Timestamp;
 
-use crate::activator::ActiveLicense;
 use crate::error::ActivatorError;
 use crate::history::{HistoryEntry, HistoryEvent};
+use crate::snapshot::ActiveLicense;
 
 /// The decision to let a license in.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use license_common::text::escape;
 use license_common::time::{Timestamp, human_duration};
 use serde::Serialize;
 
-use crate::activator::Activator;
+use crate::snapshot::Snapshot;
 
 /// The version of the `--json` shape below.
 pub const STATUS_FORMAT: u32 = 1;
@@ -29,6 +29,9 @@ pub const STATUS_FORMAT: u32 = 1;
 ///   "license": { ... } | null,        // see LicenseStatus
 ///   "gateway": "https://gw.example.com/v1/write?token={}" | null,
 ///   "credentials": {"access_key": "AK…", "secret_key": "****abcd"} | null,
+///   "clock_set_back": false,
+///   "install_id": "0123456789abcdef" | null,   // made on first use
+///   "keys_compiled_in": false,       // true when a launcher's compiled-in keys verify
 ///   "warnings": ["..."]               // expiring soon, grace countdown, stored license refused
 /// }
 /// ```
@@ -57,6 +60,11 @@ pub struct Status {
     pub credentials: Option<crate::credentials::MaskedCredentials>,
     /// True when the machine's clock reads earlier than time already seen.
     pub clock_set_back: bool,
+    /// This install's id, once its install key exists.
+    pub install_id: Option<String>,
+    /// True when licenses are verified with keys compiled into the
+    /// launcher rather than the stored keyring.
+    pub keys_compiled_in: bool,
     /// Things the operator should know, in plain sentences.
     pub warnings: Vec<String>,
 }
@@ -109,27 +117,33 @@ pub struct LicenseStatus {
 }
 
 impl Status {
-    pub(crate) fn new(activator: &Activator, now: Timestamp) -> Status {
+    /// Where the install of `snapshot` stands at `now`: a pure function of
+    /// the two.
+    pub(crate) fn at(snapshot: &Snapshot, now: Timestamp) -> Status {
         let mut warnings = Vec::new();
-        warnings.extend(activator.problems().iter().cloned());
-        let clock_set_back = activator.clock_set_back(now);
+        warnings.extend(snapshot.problems.iter().cloned());
+        let clock_set_back = snapshot.clock_set_back(now);
         if let Some(mark) = clock_set_back {
             warnings.push(format!(
                 "the clock was set back: it reads {now}, but this install has already seen {mark}; commercial features are off until the clock is right again (nothing was deleted)"
             ));
         }
-        let Some(active) = activator.current() else {
+        let gateway = snapshot.gateway.as_ref().map(|g| g.as_str().to_owned());
+        let credentials = snapshot.credentials.as_ref().map(|c| c.masked());
+        let Some(active) = snapshot.current.as_ref() else {
             return Status {
                 format: STATUS_FORMAT,
-                product: activator.product().to_owned(),
+                product: snapshot.product.clone(),
                 edition: "community".into(),
                 phase: "community",
                 usable: false,
                 checked_at: now,
                 license: None,
-                gateway: activator.gateway().map(|g| g.as_str().to_owned()),
-                credentials: activator.credentials(),
+                gateway,
+                credentials,
                 clock_set_back: clock_set_back.is_some(),
+                install_id: snapshot.install_id.clone(),
+                keys_compiled_in: snapshot.keys_compiled_in,
                 warnings,
             };
         };
@@ -163,7 +177,7 @@ impl Status {
         };
         Status {
             format: STATUS_FORMAT,
-            product: activator.product().to_owned(),
+            product: snapshot.product.clone(),
             edition,
             phase: phase.name(),
             usable: phase.is_usable() && clock_set_back.is_none(),
@@ -191,9 +205,11 @@ impl Status {
                 packages: l.packages.clone(),
                 quotas: l.quotas.clone(),
             }),
-            gateway: activator.gateway().map(|g| g.as_str().to_owned()),
-            credentials: activator.credentials(),
+            gateway,
+            credentials,
             clock_set_back: clock_set_back.is_some(),
+            install_id: snapshot.install_id.clone(),
+            keys_compiled_in: snapshot.keys_compiled_in,
             warnings,
         }
     }

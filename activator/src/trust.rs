@@ -1,19 +1,25 @@
-//! The keyring file and revocation lists: which vendor keys an install
-//! trusts, until when, and which licenses the vendor has revoked.
+//! Which vendor keys an install trusts, until when, and which licenses the
+//! vendor has revoked: the changes of the state they make, and what
+//! `trust list` shows.
 
 use license_common::armor;
 use license_common::envelope::{self, Kind};
-use license_common::fsio::DirLock;
-use license_common::keys::{KeyId, KeyUse, PublicKey, TrustedKey};
-use license_common::revocation::RevocationList;
+use license_common::keys::{KeyId, KeyUse, Keyring, TrustedKey};
+use license_common::revocation::{REVOCATION_FORMAT, RevocationList};
 use license_common::time::Timestamp;
+use serde::Serialize;
 
-use crate::activator::Activator;
 use crate::error::ActivatorError;
+use crate::snapshot::Snapshot;
+use crate::state::StateFile;
 
-/// What `revocations import` did.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What `revocations import` did (`activator revocations import --json`,
+/// format 1): `{"format": 1, "sequence": N, "revoked": N, "retired_keys": N,
+/// "revokes_current": "0193…" | null}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Imported {
+    /// Version of this JSON shape.
+    pub format: u32,
     /// The list's sequence.
     pub sequence: u64,
     /// How many licenses it revokes.
@@ -24,99 +30,137 @@ pub struct Imported {
     pub revokes_current: Option<String>,
 }
 
-impl Activator {
-    /// Trusts `key` (replacing its entry if present) for `usage`, optionally
-    /// only for what it signed up to `not_after`.
-    pub fn trust_add(
-        &mut self,
-        key: PublicKey,
-        not_after: Option<Timestamp>,
-        usage: KeyUse,
-    ) -> Result<(), ActivatorError> {
-        self.change_keyring(|ring| {
-            ring.add(TrustedKey { key, not_after, usage });
-            Ok(())
-        })
-    }
+/// The keys an install trusts (`activator trust list --json`, format 1):
+///
+/// ```json
+/// {"format": 1, "compiled_in": false,
+///  "keys": [{"kid": "b32bfe0d0e02fed0", "not_after": null | "TIME", "use": "all"}]}
+/// ```
+///
+/// `not_after` includes the vendor's retirement notices; `compiled_in` is
+/// true when a launcher's compiled-in keys are the ones in use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrustedKeys {
+    /// Version of this JSON shape.
+    pub format: u32,
+    /// Whether the keys are compiled into the launcher.
+    pub compiled_in: bool,
+    /// The keys.
+    pub keys: Vec<TrustedKeyInfo>,
+}
 
-    /// Stops trusting the key `kid`: licenses it signed are refused from now
-    /// on (the stored license too, if it is one of them). The last key
-    /// cannot be removed.
-    pub fn trust_remove(&mut self, kid: KeyId) -> Result<(), ActivatorError> {
-        self.change_keyring(|ring| {
-            if ring.get(&kid).is_none() {
-                return Err(ActivatorError::InvalidArgument(format!(
-                    "key {kid} is not trusted here (trusted: {})",
-                    ring.kids()
-                )));
-            }
-            if ring.keys().len() == 1 {
-                return Err(ActivatorError::InvalidArgument(format!(
-                    "key {kid} is the only trusted key; add the new vendor key first (`activator trust add`)"
-                )));
-            }
-            let kept: Vec<TrustedKey> = ring.keys().iter().filter(|k| k.key.kid() != kid).cloned().collect();
-            *ring = license_common::Keyring::new();
-            for k in kept {
-                ring.add(k);
-            }
-            Ok(())
-        })
-    }
+/// One trusted key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrustedKeyInfo {
+    /// Its id.
+    pub kid: KeyId,
+    /// Licenses it signed after this time are refused.
+    pub not_after: Option<Timestamp>,
+    /// What it may sign.
+    #[serde(rename = "use")]
+    pub usage: KeyUse,
+}
 
-    fn change_keyring(
-        &mut self,
-        change: impl FnOnce(&mut license_common::Keyring) -> Result<(), ActivatorError>,
-    ) -> Result<(), ActivatorError> {
-        let _lock = DirLock::acquire(self.dir()).map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
-        let mut ring = self.store.read_keyring()?;
-        change(&mut ring)?;
-        self.store.write_keyring(&ring)?;
-        self.set_keyring(ring)?;
+impl TrustedKeys {
+    pub(crate) fn of(snapshot: &Snapshot) -> Self {
+        TrustedKeys {
+            format: 1,
+            compiled_in: snapshot.keys_compiled_in,
+            keys: snapshot
+                .keyring
+                .keys()
+                .iter()
+                .map(|k| TrustedKeyInfo { kid: k.key.kid(), not_after: k.not_after, usage: k.usage })
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for TrustedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for k in &self.keys {
+            let until = k.not_after.map(|t| format!(", for what it signed until {t}")).unwrap_or_default();
+            writeln!(f, "{}  use {}{until}", k.kid, k.usage.as_str())?;
+        }
+        if self.compiled_in {
+            writeln!(f, "(compiled into the launcher)")?;
+        }
         Ok(())
     }
+}
 
-    /// Verifies and imports a revocation list (armored or compact): it must
-    /// be signed by a trusted key and newer than the list already imported.
-    /// A revoked license in force drops the install to community; key
-    /// retirement notices set the keys' `not_after` in the keyring.
-    pub fn import_revocations(&mut self, text: &str) -> Result<Imported, ActivatorError> {
-        let token = armor::read(text, Kind::RevocationList)?;
-        let list = envelope::open::<RevocationList>(&token, Kind::RevocationList, self.keyring())?.content;
-        if list.format != license_common::revocation::REVOCATION_FORMAT {
-            return Err(ActivatorError::Envelope(license_common::EnvelopeError::Payload {
-                kind: Kind::RevocationList,
-                detail: format!("format {} is not 1", list.format),
-            }));
-        }
-        let _lock = DirLock::acquire(self.dir()).map_err(ActivatorError::io("lock", self.dir().to_path_buf()))?;
-        let mut state = self.store.read_state()?;
-        if let Some(have) = &state.revocations
-            && list.sequence <= have.sequence
-        {
-            return Err(ActivatorError::StaleRevocations { offered: list.sequence, have: have.sequence });
-        }
-        if !list.retired_keys.is_empty() {
-            let mut ring = self.store.read_keyring()?;
-            for retired in &list.retired_keys {
-                if let Some(entry) = ring.get(&retired.kid).cloned() {
-                    let not_after = entry.not_after.map_or(retired.not_after, |na| na.min(retired.not_after));
-                    ring.add(TrustedKey { key: entry.key, not_after: Some(not_after), usage: entry.usage });
-                }
-            }
-            self.store.write_keyring(&ring)?;
-            self.set_keyring(ring)?;
-        }
-        let current = self.current().map(|c| c.license.id.clone());
-        let imported = Imported {
-            sequence: list.sequence,
-            revoked: list.revoked.len(),
-            retired_keys: list.retired_keys.len(),
-            revokes_current: current.filter(|id| list.find(id).is_some()),
-        };
-        state.revocations = Some(list);
-        self.store.write_state(&state)?;
-        self.reload(state);
-        Ok(imported)
+/// The stored keyring of `state`, unless a launcher's keys are compiled in.
+fn stored_keyring(state: &StateFile, snapshot: &Snapshot, dir: &std::path::Path) -> Result<Keyring, ActivatorError> {
+    if snapshot.keys_compiled_in {
+        return Err(ActivatorError::KeysCompiledIn);
     }
+    state.keyring(&dir.join(crate::state::STATE_FILE))
+}
+
+/// Trusts `key` (replacing its entry if present) for `usage`, optionally
+/// only for what it signed up to `not_after`.
+pub(crate) fn add(
+    state: &mut StateFile,
+    snapshot: &Snapshot,
+    dir: &std::path::Path,
+    trusted: TrustedKey,
+) -> Result<(), ActivatorError> {
+    let mut ring = stored_keyring(state, snapshot, dir)?;
+    ring.add(trusted);
+    state.set_keyring(&ring);
+    Ok(())
+}
+
+/// Stops trusting key `kid`. The last key cannot be removed.
+pub(crate) fn remove(
+    state: &mut StateFile,
+    snapshot: &Snapshot,
+    dir: &std::path::Path,
+    kid: KeyId,
+) -> Result<(), ActivatorError> {
+    let ring = stored_keyring(state, snapshot, dir)?;
+    if ring.get(&kid).is_none() {
+        return Err(ActivatorError::KeyNotTrusted { kid, trusted: ring.kids() });
+    }
+    if ring.keys().len() == 1 {
+        return Err(ActivatorError::LastTrustedKey { kid });
+    }
+    let mut next = Keyring::new();
+    for kept in ring.keys().iter().filter(|k| k.key.kid() != kid) {
+        next.add(kept.clone());
+    }
+    state.set_keyring(&next);
+    Ok(())
+}
+
+/// Verifies a revocation list (armored or compact) with the keys in use and
+/// makes it the newest one: it must be newer than the list imported before.
+pub(crate) fn import_revocations(
+    state: &mut StateFile,
+    snapshot: &Snapshot,
+    text: &str,
+) -> Result<Imported, ActivatorError> {
+    let token = armor::read(text, Kind::RevocationList)?;
+    let list = envelope::open::<RevocationList>(&token, Kind::RevocationList, &snapshot.keyring)?.content;
+    if list.format != REVOCATION_FORMAT {
+        return Err(ActivatorError::Envelope(license_common::EnvelopeError::Payload {
+            kind: Kind::RevocationList,
+            detail: format!("format {} is not {REVOCATION_FORMAT}", list.format),
+        }));
+    }
+    if let Some(have) = &state.revocations
+        && list.sequence <= have.sequence
+    {
+        return Err(ActivatorError::StaleRevocations { offered: list.sequence, have: have.sequence });
+    }
+    let current = snapshot.current.as_ref().map(|c| c.license.id.clone());
+    let imported = Imported {
+        format: 1,
+        sequence: list.sequence,
+        revoked: list.revoked.len(),
+        retired_keys: list.retired_keys.len(),
+        revokes_current: current.filter(|id| list.find(id).is_some()),
+    };
+    state.revocations = Some(list);
+    Ok(imported)
 }

@@ -344,7 +344,7 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 }
 
 /// A catalog that cannot be used, with the line where the problem is.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
 pub struct CatalogError {
     /// The 1-based line, when known.
@@ -360,6 +360,23 @@ impl Explain for CatalogError {
 
     fn hint(&self) -> String {
         "fix the catalog file; docs/CATALOG.md describes every key".into()
+    }
+
+    fn case(&self) -> String {
+        "CatalogError".into()
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        crate::exit::fields_of(self)
+    }
+}
+
+impl crate::exit::Examples for CatalogError {
+    fn examples() -> Vec<crate::exit::Example<Self>> {
+        vec![crate::exit::Example {
+            error: CatalogError { line: Some(crate::exit::placeholders::NUMBER as usize), message: "<message>".into() },
+            when: "The catalog is not valid TOML of the catalog's keys, or breaks a catalog rule (an unknown field, an id declared twice, an edition naming an undeclared package, quota steps not ascending …). `line <n>: ` is left out when the line is not known.",
+        }]
     }
 }
 

@@ -128,15 +128,147 @@ impl fmt::Display for ExitClass {
     }
 }
 
-/// An error that can explain itself to a person at a terminal.
+/// An error of the toolkit, as every front end shows it.
 ///
-/// `Display` says what went wrong; [`Explain::hint`] says what to do about
-/// it; [`Explain::class`] picks the exit status.
+/// `Display` says what went wrong, in the domain's words, with the values
+/// involved; [`Explain::hint`] says what to do about it, again in the
+/// domain's words: a library never names a command-line flag or command
+/// (the command lines map their errors to hints of their own);
+/// [`Explain::class`] picks the exit status; [`Explain::case`] names the
+/// case (`Type::Variant`, the first column of `docs/ERRORS.md`) and
+/// [`Explain::fields`] gives its structured values for `--json`.
 pub trait Explain: std::error::Error {
     /// The class of this error, which decides the exit status.
     fn class(&self) -> ExitClass;
     /// One sentence telling the user what to do next.
     fn hint(&self) -> String;
+    /// The case, `Type::Variant` (or `Type` for an error with one case).
+    /// Wrappers give the case of what they wrap.
+    fn case(&self) -> String;
+    /// The structured values of the error, as a JSON object (`{}` when it
+    /// has none). Secrets are never among them.
+    fn fields(&self) -> serde_json::Value;
+}
+
+impl serde::Serialize for ExitClass {
+    /// The stable name: `"expired"`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The fields of an error that derives `Serialize` untagged: its variant's
+/// fields as a JSON object (`{}` for a variant without any).
+pub fn fields_of<T: serde::Serialize>(error: &T) -> serde_json::Value {
+    match serde_json::to_value(error) {
+        Ok(serde_json::Value::Object(map)) => serde_json::Value::Object(map),
+        Ok(serde_json::Value::Null) | Err(_) => serde_json::Value::Object(serde_json::Map::new()),
+        Ok(other) => serde_json::json!({ "value": other }),
+    }
+}
+
+/// `Type::Variant` for an enum that derives `strum::IntoStaticStr`.
+pub fn case_of<'a, T>(type_name: &str, error: &'a T) -> String
+where
+    &'a T: Into<&'static str>,
+{
+    format!("{type_name}::{}", Into::<&'static str>::into(error))
+}
+
+/// Serializes any `Display` value as its text (an `io::Error`, a cause).
+pub fn serialize_display<T: fmt::Display, S: serde::Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(value)
+}
+
+/// Serializes a path as text, replacing what is not UTF-8.
+pub fn serialize_path<S: serde::Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&path.to_string_lossy())
+}
+
+/// An error as `--json` prints it: the object under `"error"` of
+/// `{"format": 1, "error": {…}}` (see `docs/CLI.md`).
+///
+/// ```json
+/// {"class": "expired", "status": 13, "case": "ActivatorError::Expired",
+///  "message": "license L-1 expired on 2026-10-01T00:00:00Z",
+///  "hint": "ask the vendor for a renewal",
+///  "fields": {"id": "L-1", "expired_at": "2026-10-01T00:00:00Z"}}
+/// ```
+///
+/// Text is given as it is (JSON escapes it); secrets are never in it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorReport {
+    /// The class name, e.g. `expired`.
+    pub class: ExitClass,
+    /// The exit status of the class.
+    pub status: u8,
+    /// `Type::Variant`, as in `docs/ERRORS.md`.
+    pub case: String,
+    /// What went wrong (the `error:` line).
+    pub message: String,
+    /// What to do (the `hint:` line).
+    pub hint: String,
+    /// The error's structured values.
+    pub fields: serde_json::Value,
+}
+
+impl ErrorReport {
+    /// The report of `error`.
+    pub fn of(error: &dyn Explain) -> Self {
+        let class = error.class();
+        ErrorReport {
+            class,
+            status: class.code(),
+            case: error.case(),
+            message: error.to_string(),
+            hint: error.hint(),
+            fields: error.fields(),
+        }
+    }
+}
+
+/// One documented case of an error: an example of it and, in a sentence or
+/// two, when it happens. `docs/ERRORS.md` is generated from these.
+#[derive(Debug)]
+pub struct Example<E> {
+    /// The error, with placeholder values (see [`placeholders`]).
+    pub error: E,
+    /// When it happens and what it means.
+    pub when: &'static str,
+}
+
+/// Error types that list every case they can be, for `docs/ERRORS.md`.
+pub trait Examples: Explain + Sized {
+    /// One example per case (more when the message has optional parts).
+    fn examples() -> Vec<Example<Self>>;
+}
+
+/// The values examples are built with, and the placeholders that replace
+/// them in `docs/ERRORS.md` (where `<…>` marks what is filled in).
+pub mod placeholders {
+    use crate::time::Timestamp;
+
+    /// The time every example uses; printed `<time>`.
+    pub fn time() -> Timestamp {
+        Timestamp::from_unix(946_684_800).expect("2000-01-01 is representable")
+    }
+    /// The day every example uses; printed `<day>`.
+    pub fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date")
+    }
+    /// The number every example uses; printed `<n>`.
+    pub const NUMBER: u64 = 4242;
+    /// The key id every example uses; printed `<kid>`.
+    pub fn kid() -> crate::keys::KeyId {
+        crate::keys::KeyId::from_bytes([0x42; crate::keys::KID_LEN])
+    }
+    /// Replaces the example values in `text` by their placeholders.
+    pub fn mark(text: &str) -> String {
+        text.replace("2000-01-01T00:00:00Z", "<time>")
+            .replace("2000-01-01", "<day>")
+            .replace(&kid().to_string(), "<kid>")
+            .replace(&NUMBER.to_string(), "<n>")
+    }
 }
 
 /// Every exit status and its meaning on one line, for `--help`.
@@ -151,8 +283,8 @@ pub fn summary() -> String {
 
 /// Formats an error for a terminal: `error: <what>` then `hint: <what to do>`,
 /// with control characters escaped (messages may quote signed text).
-pub fn render(error: &dyn Explain) -> String {
-    format!("error: {}\nhint: {}\n", crate::text::escape(&error.to_string()), crate::text::escape(&error.hint()))
+pub fn render(message: &str, hint: &str) -> String {
+    format!("error: {}\nhint: {}\n", crate::text::escape(message), crate::text::escape(hint))
 }
 
 #[cfg(test)]

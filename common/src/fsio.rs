@@ -1,15 +1,17 @@
-//! Durable file writes: temp file, fsync, rename, fsync the directory; and
-//! the lock that serialises writers of one directory. Shared by the
-//! activator's state directory and the issuer's files.
+//! Durable file writes: temp file, fsync, rename, fsync the directory; the
+//! one primitive every output file goes through ([`Output`]); and the locks
+//! that serialise writers of one directory. Shared by the activator's state
+//! directory and the issuer's files.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::exit::{ExitClass, Explain};
+
 /// Prefix of temporary files; a crash may leave one behind, and the next
 /// writer (holding the lock) removes it.
-/// Prefix of temporary files.
 pub const TEMP_PREFIX: &str = ".tmp-";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -59,12 +61,13 @@ fn set_mode(options: &mut OpenOptions, mode: u32) {
 #[cfg(not(unix))]
 fn set_mode(_: &mut OpenOptions, _: u32) {}
 
-/// Test builds only: pauses at a named point (of [`write_atomic`], or of
-/// another crate's protocol) when `LICENSE_FAULT_PAUSE` is
-/// `<point>:<milliseconds>`, so that a crash test can kill the process
-/// exactly there. Compiled out of release builds.
+/// With the `fault-injection` feature only (the end-to-end tests turn it
+/// on): pauses at a named point (of [`write_atomic`], or of another crate's
+/// protocol) when `LICENSE_FAULT_PAUSE` is `<point>:<milliseconds>`, so that
+/// a crash test can kill the process exactly there. Without the feature it
+/// is empty and reads nothing.
 #[doc(hidden)]
-#[cfg(debug_assertions)]
+#[cfg(feature = "fault-injection")]
 pub fn fault_point(point: &str) {
     if let Ok(spec) = std::env::var("LICENSE_FAULT_PAUSE")
         && let Some((at, ms)) = spec.split_once(':')
@@ -76,8 +79,217 @@ pub fn fault_point(point: &str) {
 }
 
 #[doc(hidden)]
-#[cfg(not(debug_assertions))]
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
 pub fn fault_point(_: &str) {}
+
+/// A file the tools write for their user (a license, a receipt, a list, a
+/// key): the one way output files are written.
+///
+/// * [`Output::check`] refuses, before anything is signed or changed, a path
+///   that cannot be written: one that exists (unless it may be replaced), a
+///   directory, or one whose directory is missing.
+/// * [`Output::write`] writes a temporary file beside it, fsyncs it, then
+///   links it to the name (a new file: an existing one is never touched,
+///   even one that appeared since the check) or renames it over the name
+///   (when replacing), and fsyncs the directory. A crash leaves the old file
+///   or the new one, never a part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Output {
+    path: PathBuf,
+    replace: bool,
+    mode: u32,
+}
+
+impl Output {
+    /// A new file at `path` (mode 0644); it may replace an existing file
+    /// only when `replace`.
+    pub fn new(path: impl Into<PathBuf>, replace: bool) -> Self {
+        Output { path: path.into(), replace, mode: 0o644 }
+    }
+
+    /// A new secret file (mode 0600) that never replaces anything.
+    pub fn secret(path: impl Into<PathBuf>) -> Self {
+        Output { path: path.into(), replace: false, mode: 0o600 }
+    }
+
+    /// The path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether an existing file may be replaced.
+    pub fn replaces(&self) -> bool {
+        self.replace
+    }
+
+    fn dir(&self) -> &Path {
+        self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+    }
+
+    /// Refuses an output that cannot be written; changes nothing.
+    pub fn check(&self) -> Result<(), OutputError> {
+        let path = || self.path.clone();
+        match fs::symlink_metadata(&self.path) {
+            Ok(meta) if meta.is_dir() => return Err(OutputError::IsADirectory { path: path() }),
+            Ok(_) if !self.replace => return Err(OutputError::Exists { path: path() }),
+            _ => {}
+        }
+        if self.path.file_name().is_none() {
+            return Err(OutputError::IsADirectory { path: path() });
+        }
+        let dir = self.dir();
+        if !dir.is_dir() {
+            return Err(OutputError::NoDirectory { path: path(), dir: dir.to_path_buf() });
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` as described on the type.
+    pub fn write(&self, bytes: &[u8]) -> Result<(), OutputError> {
+        self.check()?;
+        let io = |action: &'static str| {
+            let path = self.path.clone();
+            move |source| OutputError::Io { action, path, source }
+        };
+        let dir = self.dir();
+        let name = self.path.file_name().expect("checked").to_string_lossy().into_owned();
+        let (tmp, mut file) = create_temp(dir, &name, self.mode).map_err(io("create a temporary file for"))?;
+        let written = file.write_all(bytes).and_then(|()| file.sync_all());
+        drop(file);
+        let placed = written.map_err(io("write")).and_then(|()| {
+            if self.replace {
+                fs::rename(&tmp, &self.path).map_err(io("replace"))
+            } else {
+                match fs::hard_link(&tmp, &self.path) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        Err(OutputError::Exists { path: self.path.clone() })
+                    }
+                    // A file system without hard links: create the name itself.
+                    Err(_) => {
+                        let mut options = OpenOptions::new();
+                        options.write(true).create_new(true);
+                        set_mode(&mut options, self.mode);
+                        let mut file = options.open(&self.path).map_err(|e| match e.kind() {
+                            io::ErrorKind::AlreadyExists => OutputError::Exists { path: self.path.clone() },
+                            _ => OutputError::Io { action: "create", path: self.path.clone(), source: e },
+                        })?;
+                        file.write_all(bytes).and_then(|()| file.sync_all()).map_err(io("write"))
+                    }
+                }
+            }
+        });
+        let _ = fs::remove_file(&tmp);
+        placed?;
+        sync_dir(dir).map_err(io("sync the directory of"))
+    }
+}
+
+/// Why an output file was not written. Nothing was written when one is
+/// returned.
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// The file exists and may not be replaced.
+    #[error("{} already exists", path.display())]
+    Exists {
+        /// The file.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
+        path: PathBuf,
+    },
+    /// The path names a directory.
+    #[error("cannot write {}: it is a directory; name a file", path.display())]
+    IsADirectory {
+        /// The path.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
+        path: PathBuf,
+    },
+    /// The directory the file would go into is missing.
+    #[error("cannot write {}: {} is not a directory", path.display(), dir.display())]
+    NoDirectory {
+        /// The file.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
+        path: PathBuf,
+        /// Its directory.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
+        dir: PathBuf,
+    },
+    /// The operating system refused.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        #[serde(serialize_with = "crate::exit::serialize_display")]
+        source: io::Error,
+    },
+}
+
+impl Explain for OutputError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Io
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            OutputError::Exists { .. } => "choose another path, or allow the file to be replaced".into(),
+            OutputError::IsADirectory { .. } => "name a file to write, not a directory".into(),
+            OutputError::NoDirectory { .. } => "create the directory first, or choose another path".into(),
+            OutputError::Io { source, .. } if source.kind() == io::ErrorKind::PermissionDenied => {
+                "check the directory's permissions, or write somewhere this user may".into()
+            }
+            OutputError::Io { .. } => "check the path, free disk space and permissions".into(),
+        }
+    }
+
+    fn case(&self) -> String {
+        crate::exit::case_of("OutputError", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        crate::exit::fields_of(self)
+    }
+}
+
+impl crate::exit::Examples for OutputError {
+    fn examples() -> Vec<crate::exit::Example<Self>> {
+        use crate::exit::Example;
+        let path = || PathBuf::from("<path>");
+        vec![
+            Example {
+                error: OutputError::Exists { path: path() },
+                when: "The output file exists and may not be replaced: key files never are, receipts and reports never are, licenses and lists only when asked. Nothing was signed or changed.",
+            },
+            Example { error: OutputError::IsADirectory { path: path() }, when: "The output path names a directory." },
+            Example {
+                error: OutputError::NoDirectory { path: path(), dir: PathBuf::from("<dir>") },
+                when: "The directory the output file would go into does not exist. Nothing was signed or changed.",
+            },
+            Example {
+                error: OutputError::Io {
+                    action: "<action>",
+                    path: path(),
+                    source: io::Error::new(io::ErrorKind::PermissionDenied, "<cause>"),
+                },
+                when: "The operating system refused to write the file, and says permission denied.",
+            },
+            Example {
+                error: OutputError::Io {
+                    action: "<action>",
+                    path: path(),
+                    source: io::Error::new(io::ErrorKind::StorageFull, "<cause>"),
+                },
+                when: "The operating system refused to write the file for another reason (no space, a read-only disk).",
+            },
+        ]
+    }
+}
 
 /// Flushes a directory's entries (the rename) to disk.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -173,6 +385,35 @@ mod tests {
             let mode = fs::metadata(dir.path().join("f")).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn an_output_is_new_unless_it_may_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("license.lic");
+        let new = Output::new(&path, false);
+        new.check().unwrap();
+        new.write(b"one").unwrap();
+        assert!(matches!(new.check(), Err(OutputError::Exists { .. })));
+        assert!(matches!(new.write(b"two"), Err(OutputError::Exists { .. })));
+        assert_eq!(fs::read(&path).unwrap(), b"one");
+        Output::new(&path, true).write(b"three").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"three");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
+        let missing = Output::new(dir.path().join("no/such/dir.lic"), false);
+        assert!(matches!(missing.check(), Err(OutputError::NoDirectory { .. })));
+        assert!(matches!(Output::new(dir.path(), true).check(), Err(OutputError::IsADirectory { .. })));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_output_is_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("issuer.key");
+        Output::secret(&path).write(b"k").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!Output::secret(&path).replaces());
     }
 
     #[test]

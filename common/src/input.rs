@@ -32,28 +32,33 @@ pub fn read_text(path: &Path, max: usize) -> Result<String, InputError> {
 }
 
 /// Why an input could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum InputError {
     /// The operating system refused.
     #[error("cannot read {}: {source}", display(path))]
     Io {
         /// The path (`-` for standard input).
+        #[serde(serialize_with = "crate::exit::serialize_path")]
         path: PathBuf,
         /// The cause.
         #[source]
+        #[serde(serialize_with = "crate::exit::serialize_display")]
         source: std::io::Error,
     },
     /// A directory was given.
     #[error("{} is a directory, not a file", display(path))]
     Directory {
         /// The path.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
         path: PathBuf,
     },
     /// More than the limit.
     #[error("{} is larger than {max} bytes, more than any valid file of this kind", display(path))]
     TooLarge {
         /// The path.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
         path: PathBuf,
         /// The limit.
         max: usize,
@@ -62,6 +67,7 @@ pub enum InputError {
     #[error("{} is not text (it is not valid UTF-8)", display(path))]
     NotText {
         /// The path.
+        #[serde(serialize_with = "crate::exit::serialize_path")]
         path: PathBuf,
     },
 }
@@ -87,5 +93,45 @@ impl Explain for InputError {
             InputError::Directory { .. } => "give the file inside it".into(),
             InputError::TooLarge { .. } | InputError::NotText { .. } => "check that the right file was given".into(),
         }
+    }
+
+    fn case(&self) -> String {
+        crate::exit::case_of("InputError", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        crate::exit::fields_of(self)
+    }
+}
+
+impl crate::exit::Examples for InputError {
+    fn examples() -> Vec<crate::exit::Example<Self>> {
+        use crate::exit::{Example, placeholders};
+        let path = || PathBuf::from("<path>");
+        vec![
+            Example {
+                error: InputError::Io {
+                    path: path(),
+                    source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "<cause>"),
+                },
+                when: "The file cannot be opened or read because of its permissions (`<path>` is `standard input` for `-`).",
+            },
+            Example {
+                error: InputError::Io {
+                    path: path(),
+                    source: std::io::Error::new(std::io::ErrorKind::NotFound, "<cause>"),
+                },
+                when: "The file does not exist, or cannot be read for another reason.",
+            },
+            Example {
+                error: InputError::Directory { path: path() },
+                when: "A directory was given where a file is read.",
+            },
+            Example {
+                error: InputError::TooLarge { path: path(), max: placeholders::NUMBER as usize },
+                when: "The file is larger than any file of its kind can be (2 MiB for licenses and install files, 4 MiB for a catalog, 1 MiB for an order file, 64 KiB for a public key, 4096 bytes for a secret key). Nothing beyond the limit is read.",
+            },
+            Example { error: InputError::NotText { path: path() }, when: "The file is binary or in another encoding." },
+        ]
     }
 }

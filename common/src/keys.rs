@@ -32,6 +32,11 @@ impl KeyId {
         KeyId(id)
     }
 
+    /// The key id with these bytes.
+    pub const fn from_bytes(bytes: [u8; KID_LEN]) -> Self {
+        KeyId(bytes)
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; KID_LEN] {
         &self.0
@@ -40,10 +45,9 @@ impl KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        let mut text = [0u8; KID_HEX_LEN];
+        hex::encode_to_slice(self.0, &mut text).map_err(|_| fmt::Error)?;
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -57,14 +61,12 @@ impl FromStr for KeyId {
     type Err = ();
     /// Parses exactly 16 lowercase hex digits.
     fn from_str(s: &str) -> Result<Self, ()> {
+        // `hex` also reads upper case; a key id is written in lower case only.
         if s.len() != KID_HEX_LEN || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(());
         }
         let mut id = [0u8; KID_LEN];
-        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
-            let hex = std::str::from_utf8(chunk).map_err(|_| ())?;
-            id[i] = u8::from_str_radix(hex, 16).map_err(|_| ())?;
-        }
+        hex::decode_to_slice(s, &mut id).map_err(|_| ())?;
         Ok(KeyId(id))
     }
 }
@@ -158,8 +160,8 @@ pub enum KeyUse {
 impl KeyUse {
     /// May a key with this use sign an envelope of `kind`? Install-signed
     /// kinds are not signed by vendor keys at all.
-    pub fn allows(self, kind: crate::envelope::Kind) -> bool {
-        use crate::envelope::Kind;
+    pub fn allows(self, kind: crate::kind::Kind) -> bool {
+        use crate::kind::Kind;
         match (self, kind) {
             (KeyUse::All, Kind::License | Kind::RevocationList) => true,
             (KeyUse::Licenses, Kind::License) | (KeyUse::Revocations, Kind::RevocationList) => true,
@@ -238,7 +240,8 @@ impl Keyring {
 }
 
 /// A problem with a key or key file.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum KeyError {
     /// The text is not an SPKI PEM Ed25519 public key.
@@ -257,28 +260,76 @@ pub enum KeyError {
     #[error("the passphrase is empty")]
     EmptyPassphrase,
     /// Encoding or encrypting the key failed.
-    #[error("the private key could not be encrypted: {0}")]
-    Encode(String),
+    #[error("the private key could not be encrypted: {detail}")]
+    Encode {
+        /// What the encoder said.
+        detail: String,
+    },
+    /// No random bytes for a new key.
+    #[error(transparent)]
+    Random(#[from] crate::random::RandomError),
 }
 
 impl Explain for KeyError {
     fn class(&self) -> ExitClass {
         match self {
-            KeyError::Encode(_) => ExitClass::Internal,
+            KeyError::Encode { .. } => ExitClass::Internal,
+            KeyError::Random(e) => e.class(),
             _ => ExitClass::Key,
         }
     }
 
     fn hint(&self) -> String {
         match self {
-            KeyError::NotAPublicKey | KeyError::WeakKey => "pass the issuer.pub file that `issuer keygen` wrote".into(),
-            KeyError::NotAPrivateKey => "pass the issuer.key file that `issuer keygen` wrote".into(),
-            KeyError::WrongPassphrase => {
-                "check ISSUER_PASSPHRASE or --passphrase-file (a trailing newline in the file is ignored)".into()
+            KeyError::NotAPublicKey | KeyError::WeakKey => {
+                "give the vendor's public key, the SPKI PEM file made with the signing key".into()
             }
+            KeyError::NotAPrivateKey => "give the encrypted private key file made with the key pair".into(),
+            KeyError::WrongPassphrase => "give the passphrase the key was written with".into(),
             KeyError::EmptyPassphrase => "choose a passphrase of at least one character".into(),
-            KeyError::Encode(_) => "this is a bug; please report it".into(),
+            KeyError::Encode { .. } => "this is a bug; please report it".into(),
+            KeyError::Random(e) => e.hint(),
         }
+    }
+
+    fn case(&self) -> String {
+        match self {
+            KeyError::Random(e) => e.case(),
+            other => crate::exit::case_of("KeyError", other),
+        }
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        crate::exit::fields_of(self)
+    }
+}
+
+impl crate::exit::Examples for KeyError {
+    fn examples() -> Vec<crate::exit::Example<Self>> {
+        use crate::exit::Example;
+        vec![
+            Example {
+                error: KeyError::NotAPublicKey,
+                when: "The file given as a public key is something else, e.g. the private `issuer.key`.",
+            },
+            Example {
+                error: KeyError::WeakKey,
+                when: "The key is of small order: signatures \"by\" it can be forged, so it is refused.",
+            },
+            Example {
+                error: KeyError::NotAPrivateKey,
+                when: "The file given as the signing key is something other than the encrypted `issuer.key`, e.g. `issuer.pub` or an unencrypted key.",
+            },
+            Example {
+                error: KeyError::WrongPassphrase,
+                when: "The passphrase is not the one the key was written with.",
+            },
+            Example { error: KeyError::EmptyPassphrase, when: "The passphrase given is empty." },
+            Example {
+                error: KeyError::Encode { detail: "<detail>".into() },
+                when: "A new key could not be encrypted. This should not happen: it is a bug.",
+            },
+        ]
     }
 }
 

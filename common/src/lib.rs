@@ -3,13 +3,18 @@
 //! Both the vendor's `issuer` and the install's `activator` speak through the
 //! types here:
 //!
-//! * [`envelope`]: the signed wire format `<type><version>.<kid>.<payload>.<signature>`
-//!   and [`armor`], its file form;
+//! * [`kind`]: what an envelope carries; [`envelope`]: the signed wire format
+//!   `<type><version>.<kid>.<payload>.<signature>`, signed by any
+//!   [`Signer`], and [`armor`], its file form;
 //! * [`keys`]: key ids, public keys and the keyring of trusted keys
 //!   (and, with the `signing` feature, the issuer's encrypted private key);
 //! * [`license`]: the license model and its lifecycle (active, grace, released);
 //! * [`catalog`] (feature `catalog`): the vendor's product catalog;
-//! * [`exit`]: error classes and the exit statuses of both command lines;
+//! * [`exit`]: error classes, the exit statuses of both command lines, and
+//!   the [`Explain`] trait every error implements (with its `--json` form);
+//! * [`fsio`]: atomic writes, the one [`Output`](fsio::Output) primitive and
+//!   directory locks; [`input`]: bounded reads;
+//! * [`random`]: the one source of random bytes;
 //! * [`time`] and [`text`]: UTC timestamps and safe printing of signed text.
 //!
 //! There is no I/O policy here and no command line.
@@ -29,6 +34,7 @@
 //! let signature = ed25519_dalek::Signer::sign(&signing, input.as_bytes()).to_bytes();
 //! let token = envelope::assemble(&input, &signature);
 //! assert!(token.starts_with("lic1."));
+//! assert_eq!(token.split('.').nth(1), Some(public.kid().to_string().as_str()));
 //!
 //! // Verify with a keyring of trusted keys.
 //! let keyring = Keyring::from_keys([public]);
@@ -54,7 +60,9 @@ pub mod exit;
 pub mod fsio;
 pub mod input;
 pub mod keys;
+pub mod kind;
 pub mod license;
+pub mod random;
 pub mod revocation;
 #[cfg(feature = "signing")]
 pub mod signing;
@@ -62,8 +70,9 @@ mod strict_map;
 pub mod text;
 pub mod time;
 
-pub use envelope::{EnvelopeError, Kind, Verified};
+pub use envelope::{EnvelopeError, Signer, Verified};
 pub use exit::{ExitClass, Explain};
 pub use keys::{KeyId, Keyring, PublicKey};
+pub use kind::Kind;
 pub use license::{License, Phase, Plan};
 pub use time::Timestamp;

@@ -40,7 +40,7 @@ fn main() {
 
     // A typical license's signing input, for the raw rate.
     let sample = {
-        let license = fixture::order(0).to_license(&catalog, "0".repeat(36), now).unwrap();
+        let license = fixture::license(&catalog, 0, "0".repeat(36), now);
         signing_input(Kind::License, key.kid(), &serde_json::to_vec(&license).unwrap())
     };
     let raw = SigningKey::from_bytes(&[11; 32]);
@@ -92,10 +92,15 @@ fn main() {
         check.push(seconds(|| {
             licenses = lines
                 .iter()
-                .map(|l| l.order.to_license(&catalog, uuid::Uuid::now_v7().to_string(), now).unwrap())
+                .map(|l| {
+                    let mut license = l.order.validate(&catalog, now).unwrap().preview().clone();
+                    license.id = uuid::Uuid::now_v7().to_string();
+                    license.sequence = 1;
+                    license
+                })
                 .collect();
         }));
-        let issued: Vec<_> = licenses.into_iter().map(|l| license_issuer::sign(&key, l)).collect();
+        let issued: Vec<_> = licenses.into_iter().map(|l| fixture::sign(&key, l)).collect();
         let dir = tempfile::tempdir().unwrap();
         let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
         record.push(seconds(|| fixture::record(&mut ledger, &key, &issued, now)));

@@ -32,9 +32,9 @@ fn main() {
     let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
     let issued: Vec<_> = (0..n)
         .map(|i| {
-            let mut license = fixture::order(i).to_license(&catalog, uuid::Uuid::now_v7().to_string(), now).unwrap();
+            let mut license = fixture::license(&catalog, i, uuid::Uuid::now_v7().to_string(), now);
             license.sequence = (i / 5000 + 1) as u64;
-            license_issuer::sign(&key, license)
+            fixture::sign(&key, license)
         })
         .collect();
     fixture::record(&mut ledger, &key, &issued, now);

@@ -1,4 +1,5 @@
-//! `issuer inspect`: verify a license and describe it in plain words.
+//! Verify a license, or a file an install signed, and describe it in plain
+//! words (what `issuer inspect` prints).
 
 use std::fmt;
 
@@ -35,7 +36,7 @@ pub struct Inspection {
 pub fn inspect(text: &str, public: PublicKey, now: Timestamp) -> Result<Inspection, IssuerError> {
     let token = armor::read(text, Kind::License)?;
     let verified = envelope::open::<License>(&token, Kind::License, &Keyring::from_keys([public]))?;
-    verified.content.check_shape().map_err(IssuerError::InvalidLicense)?;
+    verified.content.check_shape().map_err(IssuerError::invalid)?;
     Ok(Inspection {
         format: 1,
         kid: verified.kid,
@@ -43,6 +44,81 @@ pub fn inspect(text: &str, public: PublicKey, now: Timestamp) -> Result<Inspecti
         checked_at: now,
         license: verified.content,
     })
+}
+
+/// A verified file an install signed: an activation request, an activation
+/// receipt, a usage report or a deactivation receipt.
+///
+/// `issuer inspect FILE --json` (without `--pub`) prints this object:
+/// `{"format": 1, "kind": "activation request", "install_id": "...",
+///   "content": { every signed field }}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InstallFile {
+    /// Version of this JSON shape.
+    pub format: u32,
+    /// What it is.
+    pub kind: Kind,
+    /// The install that signed it (the key id of its key).
+    pub install_id: String,
+    /// The signed content.
+    pub content: serde_json::Value,
+}
+
+/// Verifies a file an install signed (with the key it carries) and returns
+/// its kind and content. A license is refused: it is verified with the
+/// vendor's key ([`inspect`]).
+pub fn inspect_install_file(text: &str) -> Result<InstallFile, IssuerError> {
+    use license_common::exchange::{
+        ActivationReceipt, ActivationRequest, DeactivationReceipt, UsageReport, open_self_signed,
+    };
+    let trimmed = text.trim_start();
+    let starts = |kind: Kind| {
+        trimmed.starts_with(&format!("-----BEGIN {}-----", kind.label()))
+            || trimmed.starts_with(&format!("{}1.", kind.tag()))
+    };
+    if starts(Kind::License) {
+        return Err(IssuerError::LicenseNotInstallFile);
+    }
+    let kind = Kind::ALL.into_iter().filter(|k| k.is_install_signed()).find(|k| starts(*k)).ok_or_else(|| {
+        IssuerError::from(license_common::EnvelopeError::Malformed {
+            expected: Kind::ActivationRequest,
+            detail: "it is not an install's request, receipt, usage report or deactivation receipt".into(),
+        })
+    })?;
+    let token = armor::read(text, kind)?;
+    let (install_id, content) = match kind {
+        Kind::ActivationRequest => {
+            let c = open_self_signed::<ActivationRequest>(&token, kind)?.content;
+            (c.install_id.clone(), serde_json::to_value(c))
+        }
+        Kind::ActivationReceipt => {
+            let c = open_self_signed::<ActivationReceipt>(&token, kind)?.content;
+            (c.install_id.clone(), serde_json::to_value(c))
+        }
+        Kind::UsageReport => {
+            let c = open_self_signed::<UsageReport>(&token, kind)?.content;
+            (c.install_id.clone(), serde_json::to_value(c))
+        }
+        _ => {
+            let c = open_self_signed::<DeactivationReceipt>(&token, kind)?.content;
+            (c.install_id.clone(), serde_json::to_value(c))
+        }
+    };
+    Ok(InstallFile { format: 1, kind, install_id, content: content.expect("exchange payloads serialise") })
+}
+
+impl fmt::Display for InstallFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Signature:    valid, install {}", escape(&self.install_id))?;
+        writeln!(f, "Kind:         {}", self.kind)?;
+        let pretty = serde_json::to_string_pretty(&self.content).map_err(|_| fmt::Error)?;
+        writeln!(f, "{}", escape_lines(&pretty))
+    }
+}
+
+/// Escapes control characters line by line, keeping the line breaks.
+fn escape_lines(text: &str) -> String {
+    text.lines().map(|l| escape(l).into_owned()).collect::<Vec<_>>().join("\n")
 }
 
 fn when(t: Timestamp, now: Timestamp) -> String {

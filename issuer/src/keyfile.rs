@@ -1,13 +1,14 @@
 //! The issuer's key files: `issuer.key` (encrypted PKCS#8 PEM, mode 0600)
-//! and `issuer.pub` (SPKI PEM).
+//! and `issuer.pub` (SPKI PEM), and which public keys may have signed a
+//! license the vendor starts an upgrade from.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use license_common::fsio::Output;
 use license_common::input;
-use license_common::keys::{KeyId, PublicKey};
+use license_common::keys::{KeyId, Keyring, PublicKey};
 use license_common::signing::{IssuerKey, Passphrase};
+use serde::Serialize;
 
 use crate::error::IssuerError;
 
@@ -15,40 +16,39 @@ use crate::error::IssuerError;
 pub const KEY_FILE: &str = "issuer.key";
 /// The public key file's name inside the key directory.
 pub const PUB_FILE: &str = "issuer.pub";
-/// The environment variable holding the passphrase.
-pub const PASSPHRASE_ENV: &str = "ISSUER_PASSPHRASE";
-const MAX_KEY_FILE: usize = 64 * 1024;
+/// The most bytes a key file may have.
+pub const MAX_KEY_FILE: usize = 64 * 1024;
 
-/// The files `keygen` wrote.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The files `keygen` wrote (`issuer keygen --json`, format 1):
+/// `{"format": 1, "kid": "...", "key": "DIR/issuer.key", "public": "DIR/issuer.pub"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct KeyFiles {
+    /// Version of this JSON shape.
+    pub format: u32,
+    /// The key id.
+    pub kid: KeyId,
     /// The encrypted private key.
     pub key: PathBuf,
     /// The public key.
     pub public: PathBuf,
-    /// The key id.
-    pub kid: KeyId,
 }
 
 /// Generates a key pair into `dir` (created if needed). Refuses to overwrite
 /// either file; on any failure nothing is left behind.
 pub fn keygen(dir: &Path, passphrase: &Passphrase) -> Result<KeyFiles, IssuerError> {
-    let key_path = dir.join(KEY_FILE);
-    let pub_path = dir.join(PUB_FILE);
-    for path in [&key_path, &pub_path] {
-        if path.exists() {
-            return Err(IssuerError::Exists { path: path.clone() });
-        }
-    }
+    let key_out = Output::secret(dir.join(KEY_FILE));
+    let pub_out = Output::new(dir.join(PUB_FILE), false);
     std::fs::create_dir_all(dir).map_err(IssuerError::io("create", dir))?;
-    let key = IssuerKey::generate();
+    key_out.check()?;
+    pub_out.check()?;
+    let key = IssuerKey::generate()?;
     let pem = key.to_encrypted_pem(passphrase)?;
-    write_new(&key_path, pem.as_bytes(), 0o600)?;
-    if let Err(e) = write_new(&pub_path, key.public().to_pem().as_bytes(), 0o644) {
-        let _ = std::fs::remove_file(&key_path);
-        return Err(e);
+    key_out.write(pem.as_bytes())?;
+    if let Err(e) = pub_out.write(key.public().to_pem().as_bytes()) {
+        let _ = std::fs::remove_file(key_out.path());
+        return Err(e.into());
     }
-    Ok(KeyFiles { key: key_path, public: pub_path, kid: key.kid() })
+    Ok(KeyFiles { format: 1, kid: key.kid(), key: key_out.path().to_path_buf(), public: pub_out.path().to_path_buf() })
 }
 
 /// Opens an encrypted private key file.
@@ -63,77 +63,16 @@ pub fn read_public(path: &Path) -> Result<PublicKey, IssuerError> {
     Ok(PublicKey::from_pem(&text)?)
 }
 
-/// The passphrase from `--passphrase-file` or `ISSUER_PASSPHRASE`, in that
-/// order; `None` when neither is set (the caller may then prompt).
-pub fn passphrase_from(file: Option<&Path>, env: Option<String>) -> Result<Option<Passphrase>, IssuerError> {
-    if let Some(file) = file {
-        let text = input::read_text(file, MAX_KEY_FILE)?;
-        return Ok(Some(Passphrase::new(text)?));
+/// The keys that may have signed a license an upgrade or renewal starts
+/// from: the public key beside the signing key (`issuer.pub` beside
+/// `issuer.key`), and the keys the vendor names besides (after a rotation).
+pub fn keys_for_current(key: &Path, also: &[PathBuf]) -> Result<Keyring, IssuerError> {
+    let mut keys = also.iter().map(|p| read_public(p)).collect::<Result<Vec<_>, _>>()?;
+    let beside = key.with_extension("pub");
+    if beside.exists() {
+        keys.push(read_public(&beside)?);
     }
-    match env {
-        Some(text) => Ok(Some(Passphrase::new(text)?)),
-        None => Ok(None),
-    }
-}
-
-/// Writes a new file (never overwriting) with `mode`, flushed to disk along
-/// with its directory entry.
-pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IssuerError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode);
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            IssuerError::Exists { path: path.to_path_buf() }
-        } else {
-            IssuerError::Io { action: "create", path: path.to_path_buf(), source: e }
-        }
-    })?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(path);
-        return Err(IssuerError::Io { action: "write", path: path.to_path_buf(), source: e });
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        #[cfg(unix)]
-        std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(IssuerError::io("sync", parent))?;
-    }
-    Ok(())
-}
-
-/// Refuses, before anything is signed or recorded, an output path that
-/// exists (unless `force`): a bad `--out` must change nothing.
-pub fn check_out_free(path: Option<&Path>, force: bool) -> Result<(), IssuerError> {
-    match path {
-        Some(p) if !force && p.exists() => Err(IssuerError::Exists { path: p.to_path_buf() }),
-        _ => Ok(()),
-    }
-}
-
-/// Writes a file that may replace an existing one (with `force`), atomically.
-pub fn write_replacing(path: &Path, bytes: &[u8], force: bool) -> Result<(), IssuerError> {
-    if !force {
-        return write_new(path, bytes, 0o644);
-    }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| IssuerError::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-    })?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    write_new(&tmp, bytes, 0o644)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        IssuerError::Io { action: "write", path: path.to_path_buf(), source: e }
-    })
+    Ok(Keyring::from_keys(keys))
 }
 
 #[cfg(test)]
@@ -152,7 +91,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let before = std::fs::read(&files.key).unwrap();
-        assert!(matches!(keygen(dir.path(), &pass), Err(IssuerError::Exists { .. })));
+        assert!(matches!(
+            keygen(dir.path(), &pass),
+            Err(IssuerError::Output(license_common::fsio::OutputError::Exists { .. }))
+        ));
         assert_eq!(std::fs::read(&files.key).unwrap(), before);
         let key = read_key(&files.key, &pass).unwrap();
         assert_eq!(key.kid(), files.kid);
@@ -160,13 +102,14 @@ mod tests {
     }
 
     #[test]
-    fn passphrase_file_wins_over_environment() {
+    fn the_key_beside_and_the_keys_named_may_have_signed_current() {
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("pw");
-        std::fs::write(&file, "from-file\n").unwrap();
-        let p = passphrase_from(Some(&file), Some("from-env".into())).unwrap().unwrap();
-        assert_eq!(p.expose(), "from-file");
-        assert_eq!(passphrase_from(None, Some("from-env".into())).unwrap().unwrap().expose(), "from-env");
-        assert!(passphrase_from(None, None).unwrap().is_none());
+        let pass = Passphrase::new("pw".into()).unwrap();
+        let old = keygen(&dir.path().join("old"), &pass).unwrap();
+        let new = keygen(&dir.path().join("new"), &pass).unwrap();
+        let ring = keys_for_current(&new.key, std::slice::from_ref(&old.public)).unwrap();
+        assert!(ring.get(&old.kid).is_some() && ring.get(&new.kid).is_some());
+        let lone = keys_for_current(&dir.path().join("elsewhere/issuer.key"), &[]).unwrap();
+        assert!(lone.is_empty());
     }
 }

@@ -1,8 +1,10 @@
 //! An order, and its validation against the product catalog.
 //!
-//! An order comes from command-line flags or from an order file (TOML or
-//! JSON with the same keys). [`Order::to_license`] checks it against every
-//! catalog rule and builds the license to sign; a refusal names the rule.
+//! An order comes from command-line flags, an order file (TOML or JSON with
+//! the same keys) or a billing system. [`Order::validate`] checks it against
+//! every catalog rule and gives a [`CheckedOrder`], the only thing the
+//! ledger signs a first license from; a refusal names the rule. A vendor
+//! checks before it asks for the passphrase, so a typo costs nothing.
 
 use std::collections::BTreeMap;
 
@@ -69,9 +71,18 @@ impl Order {
         }
     }
 
+    /// Checks the order against every rule of the catalog at `now` (the
+    /// time the license will be signed).
+    pub fn validate(&self, catalog: &Catalog, now: Timestamp) -> Result<CheckedOrder, OrderError> {
+        Ok(CheckedOrder {
+            license: self.to_license(catalog, String::new(), now)?,
+            catalog_product: catalog.product.id.clone(),
+        })
+    }
+
     /// Checks the order against the catalog and builds the unsigned license.
     /// `id` is the new license id; `now` the time of issue.
-    pub fn to_license(&self, catalog: &Catalog, id: String, now: Timestamp) -> Result<License, OrderError> {
+    pub(crate) fn to_license(&self, catalog: &Catalog, id: String, now: Timestamp) -> Result<License, OrderError> {
         let product = &catalog.product;
         if let Some(p) = &self.product
             && p != &product.id
@@ -151,28 +162,28 @@ impl Order {
 
         let not_before = self.not_before.unwrap_or(now);
         let expires_at = match (plan, self.until, self.months) {
-            (_, Some(_), Some(_)) => {
-                return Err(OrderError::Term("give --until or --months, not both".into()));
-            }
+            (_, Some(_), Some(_)) => return Err(OrderError::Term { problem: TermProblem::UntilAndMonths }),
             (Plan::Perpetual, None, None) => None,
-            (Plan::Perpetual, _, _) => {
-                return Err(OrderError::Term("a perpetual license has no expiry".into()));
-            }
+            (Plan::Perpetual, _, _) => return Err(OrderError::Term { problem: TermProblem::PerpetualExpiry }),
             (_, Some(until), None) => Some(until),
             (_, None, months) => {
                 let months = months.unwrap_or(product.default_term_months);
                 if months == 0 {
-                    return Err(OrderError::Term("--months must be at least 1".into()));
+                    return Err(OrderError::Term { problem: TermProblem::NoMonths });
                 }
-                Some(not_before.plus_months(months).ok_or_else(|| OrderError::Term("the term is too long".into()))?)
+                Some(
+                    not_before
+                        .plus_months(months)
+                        .ok_or(OrderError::Term { problem: TermProblem::TooLong { months } })?,
+                )
             }
         };
-        if let Some(e) = expires_at {
-            if e <= not_before {
-                return Err(OrderError::Term(format!("it would expire ({e}) before it starts ({not_before})")));
+        if let Some(expires_at) = expires_at {
+            if expires_at <= not_before {
+                return Err(OrderError::Term { problem: TermProblem::EndsBeforeStart { expires_at, not_before } });
             }
-            if e <= now {
-                return Err(OrderError::Term(format!("it would already be expired ({e} is in the past)")));
+            if expires_at <= now {
+                return Err(OrderError::Term { problem: TermProblem::AlreadyExpired { expires_at } });
             }
         }
         let activate_by = (plan == Plan::PayAsYouGo).then(|| now.plus_days(product.activation_window_days));
@@ -200,6 +211,31 @@ impl Order {
             notice_days: product.notice_days,
             install: self.install.clone(),
         })
+    }
+}
+
+/// An order that every rule of the catalog allows, checked at one time:
+/// what its license will carry. Only the ledger turns it into a license,
+/// with the license id and the sequence the ledger gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedOrder {
+    license: License,
+    catalog_product: String,
+}
+
+impl CheckedOrder {
+    /// The license as it will be signed, but for its id (empty) and its
+    /// sequence (0), which the ledger gives.
+    pub fn preview(&self) -> &License {
+        &self.license
+    }
+
+    /// The license to sign, with its id and sequence.
+    pub(crate) fn into_license(self, id: String, sequence: u64) -> License {
+        let mut license = self.license;
+        license.id = id;
+        license.sequence = sequence;
+        license
     }
 }
 
@@ -267,7 +303,8 @@ pub fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
 }
 
 /// An order the catalog does not allow. Each message names the rule.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum OrderError {
     /// The order names another product.
@@ -411,8 +448,11 @@ pub enum OrderError {
         steps: String,
     },
     /// The term (start, expiry, months) is inconsistent.
-    #[error("the license term is not valid: {0}")]
-    Term(String),
+    #[error("the license term is not valid: {problem}")]
+    Term {
+        /// What is wrong with it.
+        problem: TermProblem,
+    },
     /// An upgrade would lower something.
     #[error("{item} cannot go from `{from}` down to `{to}`: upgrades only go up")]
     Lower {
@@ -467,6 +507,72 @@ pub enum OrderError {
     },
 }
 
+/// What is wrong with a license term.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TermProblem {
+    /// Both an expiry and a number of months.
+    #[error("the order gives both an expiry and a number of months")]
+    UntilAndMonths,
+    /// A perpetual license with an expiry.
+    #[error("a perpetual license has no expiry")]
+    PerpetualExpiry,
+    /// A term of zero months.
+    #[error("a term is at least 1 month")]
+    NoMonths,
+    /// A term past the end of the calendar.
+    #[error("a term of {months} months ends after the last date that can be written")]
+    TooLong {
+        /// The months asked for.
+        months: u32,
+    },
+    /// It would expire before it starts.
+    #[error("it would expire ({expires_at}) before it starts ({not_before})")]
+    EndsBeforeStart {
+        /// The expiry.
+        expires_at: Timestamp,
+        /// The start.
+        not_before: Timestamp,
+    },
+    /// It would already be expired.
+    #[error("it would already be expired ({expires_at} is in the past)")]
+    AlreadyExpired {
+        /// The expiry.
+        expires_at: Timestamp,
+    },
+    /// A perpetual license cannot be renewed.
+    #[error("license {id} is perpetual: it never expires")]
+    PerpetualRenewal {
+        /// The license.
+        id: String,
+    },
+    /// A renewal that does not move the expiry later.
+    #[error("a renewal must expire after the current expiry ({current}); {until} is not later")]
+    RenewalNotLater {
+        /// The current expiry.
+        current: Timestamp,
+        /// The expiry asked for.
+        until: Timestamp,
+    },
+    /// A perpetual license has no remaining time to prorate.
+    #[error("license {id} is perpetual: with no expiry there are no remaining hours to prorate")]
+    PerpetualQuote {
+        /// The license.
+        id: String,
+    },
+    /// No time left to prorate.
+    #[error("license {id} has no time left at {at} (it expires {expires_at})")]
+    NoTimeLeft {
+        /// The license.
+        id: String,
+        /// The time of the quote.
+        at: Timestamp,
+        /// Its expiry.
+        expires_at: Timestamp,
+    },
+}
+
 impl Explain for OrderError {
     fn class(&self) -> ExitClass {
         ExitClass::OrderRefused
@@ -477,19 +583,175 @@ impl Explain for OrderError {
             OrderError::WrongProduct { .. } => "use the catalog of the product ordered".into(),
             OrderError::Field { field, .. } => format!("give the {field} as plain text on one line"),
             OrderError::FreeEdition { .. } => "order a commercial edition instead".into(),
-            OrderError::EngineRequired { .. } => "add --engine ENGINE".into(),
-            OrderError::PlanMissing { .. } => "add --plan PLAN".into(),
-            OrderError::QuotaMissing { quota, .. } => format!("add --quota {quota}=N"),
-            OrderError::Term(_) => "check --not-before, --until and --months".into(),
+            OrderError::EngineRequired { .. } => "name the compute engine the customer chose".into(),
+            OrderError::PlanMissing { .. } => "name the plan the customer bought".into(),
+            OrderError::QuotaMissing { quota, .. } => format!("name one of the steps of quota `{quota}`"),
+            OrderError::Term { .. } => "give a term that starts before it ends and ends in the future".into(),
             OrderError::Lower { .. } => "ask for the current value or a higher one".into(),
             OrderError::NothingToUpgrade { .. } => "renew it instead, or offer a higher edition in the catalog".into(),
-            OrderError::NoChange { .. } => "name a higher --edition, --package NAME=TIER or --quota NAME=N".into(),
-            OrderError::ExpiredUpgrade { .. } => "renew it first with `issuer renew`, then upgrade".into(),
-            OrderError::Released { .. } => {
-                "issue a new license with `issuer issue`; the released one cannot come back".into()
-            }
+            OrderError::NoChange { .. } => "raise the edition, a package tier or a quota".into(),
+            OrderError::ExpiredUpgrade { .. } => "renew it first, then upgrade".into(),
+            OrderError::Released { .. } => "issue a new license; the released one cannot come back".into(),
             OrderError::OtherAccount { .. } => "upgrade from the license of that account".into(),
             _ => "correct the order, or change the catalog if the product now allows it".into(),
         }
+    }
+
+    fn case(&self) -> String {
+        license_common::exit::case_of("OrderError", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        license_common::exit::fields_of(self)
+    }
+}
+
+impl license_common::exit::Examples for OrderError {
+    fn examples() -> Vec<license_common::exit::Example<Self>> {
+        use license_common::exit::{Example, placeholders};
+        let s = |v: &str| v.to_owned();
+        let t = placeholders::time();
+        let n = placeholders::NUMBER;
+        let known = || s("<known>");
+        let term = |problem: TermProblem| OrderError::Term { problem };
+        vec![
+            Example {
+                error: OrderError::WrongProduct { order: s("<order>"), catalog: s("<catalog>") },
+                when: "The order's product, the product of an install's request, or the product of the license an upgrade starts from, is not the catalog's.",
+            },
+            Example {
+                error: OrderError::Field { field: "<field>", problem: "<problem>" },
+                when: "The account, licensee, region or edition is empty, too long (256 characters) or has control characters (`is empty`, `is too long`, `contains control characters`); also the texts of a revocation (`license id`, `reason`) and a key retirement (`reason`).",
+            },
+            Example {
+                error: OrderError::UnknownEdition { edition: s("<edition>"), known: known() },
+                when: "The edition is not one of the catalog's (also for an upgrade, a quote, or a current license whose edition the catalog no longer has).",
+            },
+            Example {
+                error: OrderError::FreeEdition { edition: s("<edition>") },
+                when: "The edition is the catalog's free one (`free = true`): every install has it without a license.",
+            },
+            Example { error: OrderError::PlanMissing { offered: known() }, when: "The order names no plan." },
+            Example {
+                error: OrderError::PlanNotOffered { edition: s("<edition>"), plan: Plan::Perpetual, offered: known() },
+                when: "The edition's `plans` do not include the plan ordered (or, in an upgrade, the plan asked for).",
+            },
+            Example {
+                error: OrderError::EngineRequired { known: known() },
+                when: "The product declares engines and the order names none.",
+            },
+            Example {
+                error: OrderError::EngineNotApplicable { engine: s("<engine>") },
+                when: "An engine is named for a product without engines.",
+            },
+            Example {
+                error: OrderError::UnknownEngine { engine: s("<engine>"), known: known() },
+                when: "The engine is not one of `product.engines`.",
+            },
+            Example {
+                error: OrderError::UnknownSettlement { settlement: s("<settlement>"), known: known() },
+                when: "The settlement account is not one of `product.settlements`.",
+            },
+            Example {
+                error: OrderError::UnknownRegion { region: s("<region>"), known: known() },
+                when: "The region is not one of `product.regions` (when the catalog lists regions).",
+            },
+            Example {
+                error: OrderError::UnknownPackage { package: s("<package>"), known: known() },
+                when: "The package is not one of the catalog's.",
+            },
+            Example {
+                error: OrderError::UnknownTier { package: s("<package>"), tier: s("<tier>"), known: known() },
+                when: "The tier is not one of the package's. A quote prints `<known>` as `-` when a license's tier is no longer in the catalog.",
+            },
+            Example {
+                error: OrderError::PackageNotAllowed {
+                    package: s("<package>"),
+                    edition: s("<edition>"),
+                    engine: None,
+                    allowed: known(),
+                },
+                when: "The edition's `packages` do not include the package (e.g. offline integration takes no value-added package).",
+            },
+            Example {
+                error: OrderError::PackageNotAllowed {
+                    package: s("<package>"),
+                    edition: s("<edition>"),
+                    engine: Some(s("<engine>")),
+                    allowed: known(),
+                },
+                when: "The edition's narrower list for this engine (`engine_packages`) does not include the package.",
+            },
+            Example {
+                error: OrderError::UnknownQuota { quota: s("<quota>"), known: known() },
+                when: "The quota is not one of the catalog's.",
+            },
+            Example {
+                error: OrderError::QuotaNotAStep { quota: s("<quota>"), value: n, steps: known() },
+                when: "The value is not one of the quota's steps.",
+            },
+            Example {
+                error: OrderError::QuotaMissing { quota: s("<quota>"), steps: known() },
+                when: "A quota the catalog marks `required` is missing.",
+            },
+            Example {
+                error: term(TermProblem::UntilAndMonths),
+                when: "The order gives both an expiry and a number of months.",
+            },
+            Example { error: term(TermProblem::PerpetualExpiry), when: "A perpetual order gives an expiry." },
+            Example { error: term(TermProblem::NoMonths), when: "A term of 0 months." },
+            Example {
+                error: term(TermProblem::TooLong { months: n as u32 }),
+                when: "The term ends after the last date the calendar can write.",
+            },
+            Example {
+                error: term(TermProblem::EndsBeforeStart { expires_at: t, not_before: t }),
+                when: "The expiry is not after the start.",
+            },
+            Example {
+                error: term(TermProblem::AlreadyExpired { expires_at: t }),
+                when: "The expiry is already in the past (also for a renewal).",
+            },
+            Example {
+                error: term(TermProblem::PerpetualRenewal { id: s("<id>") }),
+                when: "A renewal of a perpetual license: it never expires.",
+            },
+            Example {
+                error: term(TermProblem::RenewalNotLater { current: t, until: t }),
+                when: "A renewal whose new expiry is not after the current one.",
+            },
+            Example {
+                error: term(TermProblem::PerpetualQuote { id: s("<id>") }),
+                when: "A quote for a perpetual license: with no expiry there is nothing to prorate over.",
+            },
+            Example {
+                error: term(TermProblem::NoTimeLeft { id: s("<id>"), at: t, expires_at: t }),
+                when: "A quote at or after the license's expiry.",
+            },
+            Example {
+                error: OrderError::Lower { item: s("<item>"), from: s("<from>"), to: s("<to>") },
+                when: "An upgrade asks for a lower edition, plan (perpetual to another), package tier or quota than the current license has: upgrades only go up.",
+            },
+            Example {
+                error: OrderError::NothingToUpgrade { id: s("<id>") },
+                when: "Everything is already at its maximum: the highest edition, every package the edition may take at its top tier, every quota at its largest step.",
+            },
+            Example {
+                error: OrderError::NoChange { room: s("<room>") },
+                when: "The upgrade asks for nothing higher than the current license; the message lists what could still be raised.",
+            },
+            Example {
+                error: OrderError::ExpiredUpgrade { id: s("<id>"), expired_at: t },
+                when: "The current license is in its grace period: it may be renewed, not upgraded.",
+            },
+            Example {
+                error: OrderError::Released { id: s("<id>"), released_at: t, what: "<upgraded or renewed>" },
+                when: "The current license's grace period is over (`upgraded` or `renewed`): it is gone for good.",
+            },
+            Example {
+                error: OrderError::OtherAccount { current: s("<current>"), asked: s("<asked>") },
+                when: "An upgrade or renewal names another account than the current license's: only the primary account may upgrade or renew.",
+            },
+        ]
     }
 }

@@ -21,7 +21,7 @@ use license_common::license::License;
 use license_common::time::Timestamp;
 use serde::Serialize;
 
-use crate::order::OrderError;
+use crate::order::{OrderError, TermProblem};
 
 /// Seconds in the formula's month: 30 days × 24 hours.
 pub const SECONDS_PER_MONTH: i128 = 30 * 24 * 3600;
@@ -155,15 +155,12 @@ fn lines(catalog: &Catalog, old: &License, new: &License) -> Result<Vec<Line>, O
 
 /// Prices the upgrade from `old` to `new` at time `at`.
 pub fn quote(catalog: &Catalog, old: &License, new: &License, at: Timestamp) -> Result<Quote, OrderError> {
-    let expires_at = old.expires_at.ok_or_else(|| {
-        OrderError::Term(format!(
-            "license {} is perpetual: with no expiry there are no remaining hours to prorate",
-            old.id
-        ))
-    })?;
+    let expires_at = old
+        .expires_at
+        .ok_or_else(|| OrderError::Term { problem: TermProblem::PerpetualQuote { id: old.id.clone() } })?;
     let remaining_seconds = expires_at.since(at).num_seconds();
     if remaining_seconds <= 0 {
-        return Err(OrderError::Term(format!("license {} has no time left at {at} (it expires {expires_at})", old.id)));
+        return Err(OrderError::Term { problem: TermProblem::NoTimeLeft { id: old.id.clone(), at, expires_at } });
     }
     let lines = lines(catalog, old, new)?;
     let old_monthly: u64 = lines.iter().map(|l| l.old_monthly).sum();

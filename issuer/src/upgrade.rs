@@ -21,7 +21,7 @@ use license_common::catalog::Catalog;
 use license_common::license::{License, Phase, Plan};
 use license_common::time::Timestamp;
 
-use crate::order::{OrderError, check_quota, grant, list};
+use crate::order::{OrderError, TermProblem, check_quota, grant, list};
 
 /// What an upgrade asks for; anything left out stays as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,6 +40,52 @@ pub struct UpgradeRequest {
     /// The account the request is made for, when given: it must be the
     /// current license's (only the primary account upgrades).
     pub account: Option<String>,
+}
+
+/// A first commercial license for an account of the community edition:
+/// what the customer chose when upgrading, checked like any order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommunityUpgrade {
+    /// The product; when given, it must be the catalog's.
+    pub product: Option<String>,
+    /// The community account.
+    pub account: String,
+    /// The licensee's name.
+    pub licensee: String,
+    /// Region or site.
+    pub region: String,
+    /// Compute engine, for products that have them.
+    pub engine: Option<String>,
+    /// Settlement account kind.
+    pub settlement: Option<String>,
+    /// Term in months.
+    pub months: Option<u32>,
+    /// The edition, plan, packages and quotas bought.
+    pub change: UpgradeRequest,
+    /// The install to bind the license to (from a verified request).
+    pub install: Option<String>,
+}
+
+impl CommunityUpgrade {
+    /// The order this upgrade places.
+    pub fn order(&self) -> crate::order::Order {
+        crate::order::Order {
+            product: self.product.clone(),
+            account: self.account.clone(),
+            licensee: self.licensee.clone(),
+            region: self.region.clone(),
+            edition: self.change.edition.clone().unwrap_or_default(),
+            engine: self.engine.clone(),
+            plan: self.change.plan,
+            settlement: self.settlement.clone(),
+            packages: self.change.packages.clone(),
+            quotas: self.change.quotas.clone(),
+            not_before: None,
+            until: None,
+            months: self.months,
+            install: self.install.clone(),
+        }
+    }
 }
 
 /// How the term of a renewal is given.
@@ -97,14 +143,59 @@ fn check_current(catalog: &Catalog, current: &License, now: Timestamp, what: &'s
     }
 }
 
-/// The license an upgrade of `current` produces at `now` (unsigned, with id `id`).
+/// A license that may replace `current`: an upgrade or a renewal that every
+/// rule allows, checked at one time. Only the ledger signs it, with the id
+/// and the sequence it gives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Successor {
+    license: License,
+    change: Change,
+}
+
+/// What a successor changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Something is raised; the expiry stays.
+    Upgrade,
+    /// The expiry moves later; the content stays.
+    Renewal,
+}
+
+impl Successor {
+    /// The license as it will be signed, but for its id (empty); its
+    /// sequence is the current one's plus one, or higher if the ledger
+    /// holds a higher one for the account.
+    pub fn preview(&self) -> &License {
+        &self.license
+    }
+
+    /// What it changes.
+    pub fn change(&self) -> Change {
+        self.change
+    }
+
+    /// The id of the license it replaces.
+    pub fn supersedes(&self) -> &str {
+        self.license.supersedes.as_deref().unwrap_or_default()
+    }
+
+    /// The license to sign, with its id and sequence.
+    pub(crate) fn into_license(self, id: String, sequence: u64) -> License {
+        let mut license = self.license;
+        license.id = id;
+        license.sequence = sequence;
+        license
+    }
+}
+
+/// Checks the upgrade of `current` at `now` and gives the license it makes.
 pub fn upgrade(
     catalog: &Catalog,
     current: &License,
     request: &UpgradeRequest,
-    id: String,
     now: Timestamp,
-) -> Result<License, OrderError> {
+) -> Result<Successor, OrderError> {
     check_current(catalog, current, now, "upgraded")?;
     if let Some(account) = &request.account
         && account != &current.account
@@ -208,45 +299,38 @@ pub fn upgrade(
     {
         return Err(OrderError::NoChange { room: room.join("; ") });
     }
-    Ok(successor(catalog, current, next, id, now))
+    Ok(Successor { license: successor(catalog, current, next, now), change: Change::Upgrade })
 }
 
-/// The license a renewal of `current` produces at `now`: the same content
-/// with a later expiry.
-pub fn renew(
-    catalog: &Catalog,
-    current: &License,
-    term: RenewTerm,
-    id: String,
-    now: Timestamp,
-) -> Result<License, OrderError> {
+/// Checks the renewal of `current` at `now`: the same content with a later
+/// expiry.
+pub fn renew(catalog: &Catalog, current: &License, term: RenewTerm, now: Timestamp) -> Result<Successor, OrderError> {
     check_current(catalog, current, now, "renewed")?;
+    let term_error = |problem| OrderError::Term { problem };
     let Some(expires_at) = current.expires_at else {
-        return Err(OrderError::Term(format!("license {} is perpetual: it never expires", current.id)));
+        return Err(term_error(TermProblem::PerpetualRenewal { id: current.id.clone() }));
     };
     let until = match term {
         RenewTerm::Until(t) => t,
-        RenewTerm::Months(0) => return Err(OrderError::Term("--months must be at least 1".into())),
-        RenewTerm::Months(m) => {
-            expires_at.plus_months(m).ok_or_else(|| OrderError::Term("the term is too long".into()))?
+        RenewTerm::Months(0) => return Err(term_error(TermProblem::NoMonths)),
+        RenewTerm::Months(months) => {
+            expires_at.plus_months(months).ok_or(term_error(TermProblem::TooLong { months }))?
         }
     };
     if until <= expires_at {
-        return Err(OrderError::Term(format!(
-            "a renewal must expire after the current expiry ({expires_at}); {until} is not later"
-        )));
+        return Err(term_error(TermProblem::RenewalNotLater { current: expires_at, until }));
     }
     if until <= now {
-        return Err(OrderError::Term(format!("it would already be expired ({until} is in the past)")));
+        return Err(term_error(TermProblem::AlreadyExpired { expires_at: until }));
     }
     let mut next = current.clone();
     next.expires_at = Some(until);
-    Ok(successor(catalog, current, next, id, now))
+    Ok(Successor { license: successor(catalog, current, next, now), change: Change::Renewal })
 }
 
 /// Fills in what every successor license carries.
-fn successor(catalog: &Catalog, current: &License, mut next: License, id: String, now: Timestamp) -> License {
-    next.id = id;
+fn successor(catalog: &Catalog, current: &License, mut next: License, now: Timestamp) -> License {
+    next.id = String::new();
     next.issued_at = now;
     next.not_before = now;
     next.supersedes = Some(current.id.clone());

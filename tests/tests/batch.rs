@@ -30,7 +30,7 @@ fn batch_cmd(vendor: &Vendor, file: &Path, out: &Path, extra: &[&str]) -> Comman
 fn ledger_ids(vendor: &Vendor) -> BTreeSet<String> {
     let mut cmd = vendor.issuer();
     cmd.args(["ledger", "list", "--json"]);
-    run(cmd, None).json().as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
+    run(cmd, None).json()["licenses"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
 }
 
 fn file_ids(out: &Path) -> (BTreeSet<String>, usize) {
@@ -250,8 +250,12 @@ fn a_batch_into_one_json_lines_file() {
     // Each account's sequence went on from the first batch to the second.
     let mut list = vendor.issuer();
     list.args(["ledger", "list", "--account", "acct-5", "--json"]);
-    let mut sequences: Vec<u64> =
-        run(list, None).json().as_array().unwrap().iter().map(|e| e["sequence"].as_u64().unwrap()).collect();
+    let mut sequences: Vec<u64> = run(list, None).json()["licenses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
     sequences.sort_unstable();
     assert_eq!(sequences, [1, 2]);
 

@@ -75,8 +75,10 @@ fn check_allocates_nothing() {
         months: Some(12),
         ..Order::default()
     };
-    let license = order.to_license(&catalogs::data_platform(), "lic-alloc".into(), now).unwrap();
-    let token = license_issuer::sign(&key, license).token;
+    let mut license = order.validate(&catalogs::data_platform(), now).unwrap().preview().clone();
+    license.id = "lic-alloc".into();
+    license.sequence = 1;
+    let token = license_tests::sign(&key, &license);
     let dir = tempfile::tempdir().unwrap();
     let keyring = Keyring::from_keys([*key.public()]);
     let mut activator = Activator::open_with_keyring(dir.path(), "data-platform", keyring).unwrap();

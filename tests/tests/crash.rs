@@ -45,7 +45,7 @@ fn sigkill_during_activate_leaves_the_old_or_the_new_license() {
     next.id = format!("{old_id}-next");
     next.sequence += 1;
     next.supersedes = Some(old_id.clone());
-    let new = license_issuer::sign(&key, next).token;
+    let new = license_tests::sign(&key, &next);
     let new_id = format!("{old_id}-next");
     let license_file = vendor.dir.path().join("new.lic");
     std::fs::write(&license_file, &new).unwrap();

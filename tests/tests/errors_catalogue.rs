@@ -1,87 +1,110 @@
 //! The error catalogue, docs/ERRORS.md, is complete and true.
 //!
-//! * Every `#[error(...)]` message of every type that implements `Explain` has
-//!   a row named `Type::Variant` whose message holds the literal text of the
-//!   template, in order. The types and their messages are found by reading the
-//!   sources, so a new type, variant or wording is caught without editing this
-//!   file. Every string a `hint()` can print is in the catalogue too.
+//! * It is generated from the error types (`license_tests::errors_doc`): a
+//!   test makes it again and fails on any difference, and every case of
+//!   every error type has an example in it (the variants are listed by
+//!   strum, so a new variant without an example is caught).
 //! * Every exit status of the table in docs/CLI.md but 1 (`internal`: only a
-//!   bug produces it, and its rows say so) is produced here through the real binaries, by a test
-//!   named `status_<code>_<class>`, and the `error:` and `hint:` lines printed
-//!   match a row of the catalogue with that status.
+//!   bug produces it, and its rows say so) is produced here through the real
+//!   binaries, by a test named `status_<code>_<class>`, and the `error:` and
+//!   `hint:` lines printed match a row of the catalogue with that status.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use license_common::exit::ExitClass;
+use license_common::exit::{Examples, ExitClass, Explain};
 use license_common::{Plan, Timestamp};
 use license_tests::catalogue::*;
-use license_tests::{Install, Run, Vendor, bin, run};
+use license_tests::{Install, Run, Vendor, bin, errors_doc, run};
+use strum::VariantNames;
 
-/// Where the error types live.
 #[test]
-fn every_error_message_is_in_the_catalogue() {
-    let files = sources();
-    let types = explain_types(&files);
-    assert!(types.len() > 3, "few `impl Explain for` were found: {types:?}");
-    let messages = messages(&files, &types);
-    let named: BTreeSet<&str> = messages.iter().map(|m| m.name.split("::").next().unwrap()).collect();
-    for ty in &types {
-        assert!(
-            named.contains(ty.as_str()),
-            "no #[error] attribute of {ty} was found; is the reading of the sources broken?"
+fn errors_md_is_generated_from_the_error_types() {
+    let generated = errors_doc::generate();
+    let path = license_tests::workspace().join(errors_doc::PATH);
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let on_disk = read(CATALOGUE);
+    if on_disk != generated {
+        let first = on_disk.lines().zip(generated.lines()).position(|(a, b)| a != b);
+        panic!(
+            "{CATALOGUE} is not what the error types make (first difference at line {}); run `UPDATE_DOCS=1 cargo test -p license-tests --test errors_catalogue` and commit it",
+            first.map_or(on_disk.lines().count().min(generated.lines().count()) + 1, |i| i + 1)
         );
     }
-    let rows = rows(&read(CATALOGUE));
-    let mut missing = Vec::new();
-    let mut documented = 0;
-    for message in &messages {
-        let Some(template) = &message.template else { continue };
-        let parts = format_parts(template);
-        let ours: Vec<&Row> = rows.iter().filter(|r| r.name == message.name).collect();
-        if ours.is_empty() {
-            missing.push(format!("{} ({}): no row `{}`: \"{template}\"", message.name, message.at, message.name));
-        } else if !ours.iter().any(|r| in_order(&r.message, &parts)) {
-            missing.push(format!(
-                "{} ({}): the row's message does not hold {parts:?} in this order: \"{template}\"",
-                message.name, message.at
-            ));
-        } else {
-            documented += 1;
-        }
-    }
-    assert!(missing.is_empty(), "{CATALOGUE} does not document {} message(s):\n{}", missing.len(), missing.join("\n"));
+}
 
-    // And nothing else: every row names a variant that exists and is not a wrapper.
-    let real: BTreeSet<&str> = messages.iter().filter(|m| m.template.is_some()).map(|m| m.name.as_str()).collect();
-    let stale: Vec<&str> = rows.iter().map(|r| r.name.as_str()).filter(|n| !real.contains(n)).collect();
-    assert!(stale.is_empty(), "{CATALOGUE} has rows for what the code no longer has (or a wrapper): {stale:?}");
-    println!(
-        "{documented} messages of {} types documented, {} wrappers skipped",
-        types.len(),
-        messages.len() - documented
-    );
+/// The cases of `T`'s examples, without the type prefix.
+fn cases<T: Examples>(ty: &str) -> BTreeSet<String> {
+    T::examples().iter().filter_map(|x| x.error.case().strip_prefix(&format!("{ty}::")).map(str::to_owned)).collect()
+}
+
+/// Every variant of `T` but its wrappers has an example.
+fn all_have_examples<T: Examples + VariantNames>(ty: &str, wrappers: &[&str]) {
+    let have = cases::<T>(ty);
+    let missing: Vec<&str> =
+        T::VARIANTS.iter().copied().filter(|v| !wrappers.contains(v) && !have.contains(*v)).collect();
+    assert!(missing.is_empty(), "{ty}: no example of {missing:?}, so {CATALOGUE} cannot document them");
+    for w in wrappers {
+        assert!(T::VARIANTS.contains(w), "{ty}::{w} is not a variant");
+    }
 }
 
 #[test]
-fn every_hint_is_in_the_catalogue() {
-    let files = sources();
-    let hints = hints(&files);
-    assert!(hints.len() > 50, "the hints were not found: {hints:?}");
+fn every_case_of_every_error_type_has_an_example() {
+    use license_activator::credentials::CredentialsError;
+    use license_activator::gateway::GatewayError;
+    use license_common::envelope::EnvelopeError;
+    use license_common::fsio::OutputError;
+    use license_common::input::InputError;
+    use license_common::keys::KeyError;
+    all_have_examples::<EnvelopeError>("EnvelopeError", &[]);
+    all_have_examples::<InputError>("InputError", &[]);
+    all_have_examples::<OutputError>("OutputError", &[]);
+    all_have_examples::<KeyError>("KeyError", &["Random"]);
+    all_have_examples::<license_issuer::order::OrderError>("OrderError", &[]);
+    all_have_examples::<license_issuer::IssuerError>(
+        "IssuerError",
+        &["Key", "Order", "Input", "Output", "Envelope", "Sign", "Random"],
+    );
+    all_have_examples::<license_activator::ActivatorError>(
+        "ActivatorError",
+        &["Envelope", "Input", "Key", "Gateway", "Credentials", "Random"],
+    );
+    all_have_examples::<GatewayError>("GatewayError", &[]);
+    all_have_examples::<CredentialsError>("CredentialsError", &[]);
+    all_have_examples::<license_activator::Denied>("Denied", &[]);
+    all_have_examples::<issuer_cli::Error>("issuer", &["Issuer", "Activator"]);
+    all_have_examples::<activator_cli::Error>("activator", &["Activator", "Denied", "Output"]);
+    // And the rows: every case of the command lines is in the catalogue.
     let rows = rows(&read(CATALOGUE));
-    let missing: Vec<String> = hints
-        .iter()
-        .filter(|(ty, literal, _)| {
-            let parts = format_parts(literal);
-            !rows.iter().any(|r| {
-                (r.name == *ty || r.name.strip_prefix(ty.as_str()).is_some_and(|v| v.starts_with("::")))
-                    && in_order(&r.hint, &parts)
-            })
-        })
-        .map(|(ty, literal, at)| format!("{ty} ({at}): \"{literal}\""))
-        .collect();
-    assert!(missing.is_empty(), "{CATALOGUE} does not document {} hint(s):\n{}", missing.len(), missing.join("\n"));
+    let documented: BTreeSet<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    for x in issuer_cli::Error::examples() {
+        assert!(documented.contains(x.error.case().as_str()), "{} has no row", x.error.case());
+    }
+    for x in activator_cli::Error::examples() {
+        assert!(documented.contains(x.error.case().as_str()), "{} has no row", x.error.case());
+    }
+}
+
+#[test]
+fn no_library_hint_names_a_command_line_flag_or_command() {
+    // A launcher that embeds the libraries never shows advice about a CLI
+    // its users do not have: the libraries' hints name no flag, no binary.
+    let mut hints = Vec::new();
+    for row in errors_doc::rows() {
+        hints.push((row.case.clone(), row.library_hint.clone().unwrap_or(row.hint.clone())));
+    }
+    for (case, hint) in hints {
+        if case.starts_with("issuer::") || case.starts_with("activator::") {
+            continue;
+        }
+        for word in [" --", "`issuer ", "`activator ", "ISSUER_", "ACTIVATOR_STATE", "--help"] {
+            assert!(!hint.contains(word), "{case}: the library's hint names `{word}`: {hint}");
+        }
+    }
 }
 
 #[test]

@@ -260,7 +260,7 @@ fn worked_example_is_reproducible() {
     assert!(doc.contains(&format!("The payload in base64url ({} characters)", b64.len())));
 
     // 6.6: the signature.
-    let token = envelope::seal(Kind::License, &key, payload.as_bytes());
+    let token = key.seal(Kind::License, payload.as_bytes());
     let signature = blocks(&doc, "### 6.6 Signature");
     assert_eq!(one_line(&signature[0]), hex(&key.sign(input.as_bytes())), "6.6 signature hex");
     assert_eq!(one_line(&signature[1]), token.rsplit('.').next().unwrap(), "6.6 signature base64url");

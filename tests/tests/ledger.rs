@@ -10,9 +10,9 @@ use license_common::license::Plan;
 use license_common::signing::IssuerKey;
 use license_issuer::IssuerError;
 use license_issuer::catalogs;
-use license_issuer::ledger::Ledger;
+use license_issuer::ledger::{EntryStatus, Ledger, OrderState};
 use license_issuer::order::Order;
-use license_issuer::upgrade::{RenewTerm, UpgradeRequest};
+use license_issuer::upgrade::{self, RenewTerm, UpgradeRequest};
 use license_tests::{Vendor, run};
 
 fn t0() -> Timestamp {
@@ -59,18 +59,18 @@ impl World {
 fn a_lapsed_order_and_an_activated_one() {
     let mut w = world();
     let catalog = catalogs::observability();
-    let lapsing = w.ledger.issue(&w.key, &catalog, &payg_order("acct-lapse"), t0()).unwrap();
-    let activated = w.ledger.issue(&w.key, &catalog, &payg_order("acct-ok"), t0()).unwrap();
+    let lapsing = w.ledger.issue(&w.key, payg_order("acct-lapse").validate(&catalog, t0()).unwrap(), t0()).unwrap();
+    let activated = w.ledger.issue(&w.key, payg_order("acct-ok").validate(&catalog, t0()).unwrap(), t0()).unwrap();
     let mut install = w.install("ok");
     install.activate(&activated.token, t0().plus_days(6)).unwrap();
     w.ledger.import_receipt(&install.receipt(t0().plus_days(6)).unwrap(), t0().plus_days(6)).unwrap();
 
     let state =
         |at: Timestamp, id: &str| w.ledger.lapsed(at).unwrap().into_iter().find(|l| l.license_id == id).unwrap().state;
-    assert_eq!(state(t0().plus_days(6), &lapsing.license.id), "pending");
-    assert_eq!(state(t0().plus_days(8), &lapsing.license.id), "lapsed", "no receipt within 7 days");
-    assert_eq!(state(t0().plus_days(8), &activated.license.id), "activated");
-    let listed = w.ledger.list(None, Some("lapsed"), t0().plus_days(8)).unwrap();
+    assert_eq!(state(t0().plus_days(6), &lapsing.license.id), OrderState::Pending);
+    assert_eq!(state(t0().plus_days(8), &lapsing.license.id), OrderState::Lapsed, "no receipt within 7 days");
+    assert_eq!(state(t0().plus_days(8), &activated.license.id), OrderState::Activated);
+    let listed = w.ledger.list(None, Some(EntryStatus::Lapsed), t0().plus_days(8)).unwrap();
     assert_eq!(listed.iter().map(|e| e.account.as_str()).collect::<Vec<_>>(), ["acct-lapse"]);
 }
 
@@ -79,7 +79,7 @@ fn dk_billing_minimum_twenty_at_five_cny_and_duplicates_once() {
     let mut w = world();
     let catalog = catalogs::observability();
     let order_at = Timestamp::parse("2026-05-01T08:00:00Z").unwrap();
-    let issued = w.ledger.issue(&w.key, &catalog, &payg_order("acct-dk"), order_at).unwrap();
+    let issued = w.ledger.issue(&w.key, payg_order("acct-dk").validate(&catalog, order_at).unwrap(), order_at).unwrap();
     let mut install = w.install("dk");
     install.activate(&issued.token, order_at.plus_days(1)).unwrap();
     w.ledger.import_receipt(&install.receipt(order_at.plus_days(1)).unwrap(), order_at.plus_days(1)).unwrap();
@@ -118,7 +118,7 @@ fn dk_billing_minimum_twenty_at_five_cny_and_duplicates_once() {
 fn usage_from_another_install_is_refused() {
     let mut w = world();
     let catalog = catalogs::observability();
-    let issued = w.ledger.issue(&w.key, &catalog, &payg_order("acct-two"), t0()).unwrap();
+    let issued = w.ledger.issue(&w.key, payg_order("acct-two").validate(&catalog, t0()).unwrap(), t0()).unwrap();
     let mut first = w.install("first");
     let mut second = w.install("second");
     first.activate(&issued.token, t0().plus_days(1)).unwrap();
@@ -147,17 +147,19 @@ fn an_already_superseded_license_cannot_be_upgraded_again() {
         months: Some(12),
         ..Order::default()
     };
-    let first = w.ledger.issue(&w.key, &catalog, &order, t0()).unwrap();
+    let first = w.ledger.issue(&w.key, order.validate(&catalog, t0()).unwrap(), t0()).unwrap();
     let raise = |tier: &str| UpgradeRequest {
         packages: [("data_service".to_string(), tier.to_string())].into(),
         ..Default::default()
     };
-    w.ledger.upgrade(&w.key, &catalog, &first.license, &raise("api.base"), t0()).unwrap();
-    let err = w.ledger.upgrade(&w.key, &catalog, &first.license, &raise("api.s1.small"), t0()).unwrap_err();
+    let upgrade = |request| upgrade::upgrade(&catalog, &first.license, &request, t0()).unwrap();
+    w.ledger.sign_successor(&w.key, upgrade(raise("api.base")), t0()).unwrap();
+    let err = w.ledger.sign_successor(&w.key, upgrade(raise("api.s1.small")), t0()).unwrap_err();
     assert!(matches!(err, IssuerError::AlreadySuperseded { .. }), "{err}");
-    let err = w.ledger.renew(&w.key, &catalog, &first.license, RenewTerm::Months(1), t0()).unwrap_err();
+    let renewal = upgrade::renew(&catalog, &first.license, RenewTerm::Months(1), t0()).unwrap();
+    let err = w.ledger.sign_successor(&w.key, renewal, t0()).unwrap_err();
     assert!(matches!(err, IssuerError::AlreadySuperseded { .. }), "{err}");
-    let again = w.ledger.issue(&w.key, &catalog, &order, t0()).unwrap();
+    let again = w.ledger.issue(&w.key, order.validate(&catalog, t0()).unwrap(), t0()).unwrap();
     assert_eq!(again.license.sequence, 3, "a new order of the account continues its sequence");
 }
 
@@ -294,10 +296,11 @@ fn the_audit_finds_the_same_problems_in_either_mode_across_many_chunks() {
     let mut expected = Vec::new();
     let issued: Vec<_> = (0..N)
         .map(|i| {
-            let mut license =
-                payg_order(&format!("acct-{i}")).to_license(&catalog, format!("lic-{i:05}"), t0()).unwrap();
+            let mut license = payg_order(&format!("acct-{i}")).validate(&catalog, t0()).unwrap().preview().clone();
+            license.id = format!("lic-{i:05}");
             license.sequence = 1;
-            license_issuer::sign(&w.key, license)
+            let token = license_tests::sign(&w.key, &license);
+            license_issuer::Issued { id: license.id.clone(), token, license }
         })
         .collect();
     w.ledger

@@ -20,14 +20,13 @@ fn install_with(vendor: &Vendor, expires: Timestamp, activated: Timestamp) -> In
     license.not_before = activated.plus(-Duration::days(1));
     license.issued_at = license.not_before;
     license.expires_at = Some(expires);
-    let token = license_issuer::sign(&key, license).token;
+    let token = license_tests::sign(&key, &license);
     let install = Install::new(vendor);
-    let state = serde_json::json!({
-        "format": 1,
-        "product": "data-platform",
-        "license": {"token": token, "activated_at": activated.to_string()},
-    });
-    std::fs::write(install.state.join("state.json"), serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    // As if it had been activated then: the state `init` wrote, with the license in force.
+    let path = install.state.join("state.json");
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["license"] = serde_json::json!({"token": token, "activated_at": activated.to_string()});
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
     install
 }
 

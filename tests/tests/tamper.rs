@@ -75,7 +75,7 @@ fn every_tampered_artifact_is_refused_and_nothing_changes() {
     let (_, newer_revocations) = ledger.export_revocations(&vendor.signing_key(), now).unwrap();
     // A second install's files, to swap parts with.
     let other = Install::new(&vendor);
-    let other_activator = Activator::open(&other.state).unwrap();
+    let mut other_activator = Activator::open(&other.state).unwrap();
     let other_request = other_activator.request(now).unwrap();
 
     let before = snapshot(&install.state);

@@ -140,7 +140,7 @@ fn community_to_payg_add_package_raise_tier_renew_and_no_way_back() {
     assert_eq!(j.install.snapshot(), before);
 
     let history = j.install.run(&["history", "--json"], None).json();
-    let history = history.as_array().unwrap();
+    let history = history["history"].as_array().unwrap();
     assert_eq!(history.len(), 4);
     for pair in history.windows(2) {
         assert_eq!(pair[1]["replaced"], pair[0]["license"], "each license replaced the one before");

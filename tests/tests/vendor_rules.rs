@@ -9,9 +9,50 @@ use license_common::Timestamp;
 use license_common::catalog::Catalog;
 use license_common::license::{License, Plan};
 use license_common::signing::IssuerKey;
+use license_issuer::ledger::Ledger;
 use license_issuer::order::{Order, OrderError};
-use license_issuer::upgrade::{RenewTerm, UpgradeRequest};
-use license_issuer::{IssuerError, catalogs, issue, quote_upgrade, renew_license, upgrade_license};
+use license_issuer::upgrade::{self, RenewTerm, UpgradeRequest};
+use license_issuer::{Issued, IssuerError, catalogs, quote_upgrade};
+
+/// A ledger of its own for one signature: the ledger is the only way to sign.
+fn ledger() -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
+    (dir, ledger)
+}
+
+/// Checks `order` and signs it in a fresh ledger.
+fn issue(key: &IssuerKey, catalog: &Catalog, order: &Order, now: Timestamp) -> Result<Issued, IssuerError> {
+    let checked = order.validate(catalog, now)?;
+    let (_dir, mut ledger) = ledger();
+    ledger.issue(key, checked, now)
+}
+
+/// Checks the upgrade of `current` and signs it in a fresh ledger.
+fn upgrade_license(
+    key: &IssuerKey,
+    catalog: &Catalog,
+    current: &License,
+    request: &UpgradeRequest,
+    now: Timestamp,
+) -> Result<Issued, IssuerError> {
+    let successor = upgrade::upgrade(catalog, current, request, now)?;
+    let (_dir, mut ledger) = ledger();
+    ledger.sign_successor(key, successor, now)
+}
+
+/// Checks the renewal of `current` and signs it in a fresh ledger.
+fn renew_license(
+    key: &IssuerKey,
+    catalog: &Catalog,
+    current: &License,
+    term: RenewTerm,
+    now: Timestamp,
+) -> Result<Issued, IssuerError> {
+    let successor = upgrade::renew(catalog, current, term, now)?;
+    let (_dir, mut ledger) = ledger();
+    ledger.sign_successor(key, successor, now)
+}
 
 fn t0() -> Timestamp {
     Timestamp::parse("2026-03-01T00:00:00Z").unwrap()

@@ -20,12 +20,13 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Verifier as _};
+use ed25519_dalek::Signature;
 use serde::de::DeserializeOwned;
 
 use crate::exit::{ExitClass, Explain};
 use crate::keys::{KID_HEX_LEN, KeyId, Keyring};
 
+#[cfg(any(feature = "batch", test))]
 mod signature;
 #[cfg(feature = "batch")]
 pub use signature::{BATCH_SIZE, verify_batch};
@@ -39,88 +40,55 @@ pub const SIGNATURE_B64_LEN: usize = 86;
 /// The most bytes any reader accepts before it starts decoding (1 MiB).
 pub const MAX_INPUT_LEN: usize = 1 << 20;
 
-/// What an envelope carries. The tag is part of the signed bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// A license signed by the vendor (`lic`).
-    License,
-    /// An activation request signed by an install (`req`).
-    ActivationRequest,
-    /// An activation receipt signed by an install (`rct`).
-    ActivationReceipt,
-    /// A usage report signed by an install (`use`).
-    UsageReport,
-    /// A revocation list signed by the vendor (`rev`).
-    RevocationList,
-    /// A deactivation receipt signed by an install (`dea`).
-    DeactivationReceipt,
+pub use crate::kind::Kind;
+
+/// Something that signs envelopes: the issuer's key file, an install's own
+/// key, or (later) a key inside a hardware module. The envelope never sees
+/// the private key, only this.
+pub trait Signer {
+    /// Why signing can fail: [`std::convert::Infallible`] for a key in
+    /// memory, [`SignError`] for a key elsewhere.
+    type Error;
+    /// The id of the key that signs.
+    fn kid(&self) -> KeyId;
+    /// The 64-byte Ed25519 signature of `message`.
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], Self::Error>;
 }
 
-impl Kind {
-    /// Every kind.
-    pub const ALL: [Kind; 6] = [
-        Kind::License,
-        Kind::ActivationRequest,
-        Kind::ActivationReceipt,
-        Kind::UsageReport,
-        Kind::RevocationList,
-        Kind::DeactivationReceipt,
-    ];
+/// A signer could not sign (a key in a hardware module that went away).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[error("key {kid} could not sign: {detail}")]
+pub struct SignError {
+    /// The key.
+    pub kid: KeyId,
+    /// What the signer said.
+    pub detail: String,
+}
 
-    /// The three-letter tag that starts the compact form.
-    pub const fn tag(self) -> &'static str {
-        match self {
-            Kind::License => "lic",
-            Kind::ActivationRequest => "req",
-            Kind::ActivationReceipt => "rct",
-            Kind::UsageReport => "use",
-            Kind::RevocationList => "rev",
-            Kind::DeactivationReceipt => "dea",
-        }
+impl Explain for SignError {
+    fn class(&self) -> ExitClass {
+        ExitClass::Key
     }
 
-    /// The label of the armored form (`-----BEGIN <LABEL>-----`).
-    pub const fn label(self) -> &'static str {
-        match self {
-            Kind::License => "LICENSE",
-            Kind::ActivationRequest => "ACTIVATION REQUEST",
-            Kind::ActivationReceipt => "ACTIVATION RECEIPT",
-            Kind::UsageReport => "USAGE REPORT",
-            Kind::RevocationList => "REVOCATION LIST",
-            Kind::DeactivationReceipt => "DEACTIVATION RECEIPT",
-        }
+    fn hint(&self) -> String {
+        "check that the signing key is available, then try again; nothing was signed".into()
     }
 
-    /// The most bytes a compact token of this kind may have.
-    pub const fn max_len(self) -> usize {
-        match self {
-            Kind::RevocationList | Kind::UsageReport => MAX_INPUT_LEN,
-            _ => 64 * 1024,
-        }
+    fn case(&self) -> String {
+        "SignError".into()
     }
 
-    /// The kind with this tag.
-    pub fn from_tag(tag: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.tag() == tag)
-    }
-
-    /// The kind with this armor label.
-    pub fn from_label(label: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.label() == label)
+    fn fields(&self) -> serde_json::Value {
+        crate::exit::fields_of(self)
     }
 }
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::License => "license",
-            Kind::ActivationRequest => "activation request",
-            Kind::ActivationReceipt => "activation receipt",
-            Kind::UsageReport => "usage report",
-            Kind::RevocationList => "revocation list",
-            Kind::DeactivationReceipt => "deactivation receipt",
-        })
+impl crate::exit::Examples for SignError {
+    fn examples() -> Vec<crate::exit::Example<Self>> {
+        vec![crate::exit::Example {
+            error: SignError { kid: crate::exit::placeholders::kid(), detail: "<detail>".into() },
+            when: "The signing key is held outside this process (a hardware module) and could not sign. Nothing was signed or recorded.",
+        }]
     }
 }
 
@@ -218,9 +186,20 @@ impl<'a> Envelope<'a> {
         &self.payload
     }
 
-    /// Verifies the signature against the keyring, with `verify_strict`'s
-    /// verdicts, and returns the payload.
+    /// Verifies the signature against the keyring with ed25519-dalek's
+    /// `verify_strict` (no malleable signatures, no small-order `R`, no weak
+    /// keys), and returns the payload.
     pub fn verify(&self, keyring: &Keyring) -> Result<&[u8], EnvelopeError> {
+        let trusted = self.trusted_key(keyring)?;
+        let signature = Signature::from_bytes(&self.signature);
+        if trusted.key.verifying_key().verify_strict(self.signed.as_bytes(), &signature).is_err() {
+            return Err(EnvelopeError::BadSignature { kind: self.kind, kid: self.kid });
+        }
+        Ok(&self.payload)
+    }
+
+    /// The trusted key of this envelope's `kid`, if it may sign this kind.
+    fn trusted_key<'k>(&self, keyring: &'k Keyring) -> Result<&'k crate::keys::TrustedKey, EnvelopeError> {
         let trusted = keyring.get(&self.kid).ok_or_else(|| EnvelopeError::UntrustedKey {
             kind: self.kind,
             kid: self.kid,
@@ -229,12 +208,19 @@ impl<'a> Envelope<'a> {
         if !trusted.usage.allows(self.kind) {
             return Err(EnvelopeError::KeyNotForKind { kind: self.kind, kid: self.kid, usage: trusted.usage.as_str() });
         }
-        // `verify_strict`, without decompressing `R`: it is `verify` (a
-        // canonical `s`, and [s]B - [k]A encoding to exactly `R`) once the
-        // key and `R` are known not to be of small order. A weak key never
-        // becomes a `PublicKey`; a small-order `R` is one of the few
-        // encodings listed, as libsodium checks it. A test compares the two
-        // on every kind of bad signature.
+        Ok(trusted)
+    }
+
+    /// The same verdicts as [`Envelope::verify`], for the audit's batch path
+    /// only: `verify` (a canonical `s`, and [s]B - [k]A encoding to exactly
+    /// `R`) once `R` is known not to be of small order, which skips the
+    /// decompression of `R`. A weak key never becomes a `PublicKey`; a
+    /// small-order `R` is one of the few encodings listed, as libsodium
+    /// checks it. A test compares the two on every kind of bad signature.
+    #[cfg(any(feature = "batch", test))]
+    pub(crate) fn verify_fast(&self, keyring: &Keyring) -> Result<&[u8], EnvelopeError> {
+        use ed25519_dalek::Verifier as _;
+        let trusted = self.trusted_key(keyring)?;
         let signature = Signature::from_bytes(&self.signature);
         if signature::is_small_order_encoding(&self.signature[..32])
             || trusted.key.verifying_key().verify(self.signed.as_bytes(), &signature).is_err()
@@ -283,25 +269,27 @@ pub fn assemble(signing_input: &str, signature: &[u8; SIGNATURE_LEN]) -> String 
     token
 }
 
-/// Signs a payload with the issuer's key into a compact token.
-#[cfg(feature = "signing")]
-pub fn seal(kind: Kind, key: &crate::signing::IssuerKey, payload: &[u8]) -> String {
+/// Signs a payload into a compact token of `kind`.
+pub fn seal<S: Signer + ?Sized>(kind: Kind, signer: &S, payload: &[u8]) -> Result<String, S::Error> {
     // `signing_input` then `assemble`, in one buffer sized once.
     let mut token = String::with_capacity(8 + KID_HEX_LEN + payload.len().div_ceil(3) * 4 + 1 + SIGNATURE_B64_LEN);
     token.push_str(kind.tag());
     token.push_str(&VERSION.to_string());
     token.push('.');
-    token.push_str(&key.kid().to_string());
+    token.push_str(&signer.kid().to_string());
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-    let signature = key.sign(token.as_bytes());
+    let signature = signer.sign(token.as_bytes())?;
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(signature, &mut token);
-    token
+    Ok(token)
 }
 
 /// Why an envelope was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[serde(untagged)]
 #[non_exhaustive]
 pub enum EnvelopeError {
     /// Nothing but whitespace was given.
@@ -404,12 +392,64 @@ impl Explain for EnvelopeError {
                 "check that the file is from your vendor, or add the vendor's public key to the keyring".into()
             }
             EnvelopeError::BadSignature { .. } => "ask the vendor to send the file again; do not edit it".into(),
-            EnvelopeError::KeyNotForKind { .. } => {
-                "ask the vendor for a file signed by the key meant for it (activator trust list shows each key's use)"
-                    .into()
-            }
+            EnvelopeError::KeyNotForKind { .. } => "ask the vendor for a file signed by the key meant for it".into(),
             EnvelopeError::Payload { .. } => "ask the vendor for a file made for this release".into(),
         }
+    }
+
+    fn case(&self) -> String {
+        crate::exit::case_of("EnvelopeError", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        crate::exit::fields_of(self)
+    }
+}
+
+impl crate::exit::Examples for EnvelopeError {
+    fn examples() -> Vec<crate::exit::Example<Self>> {
+        use crate::exit::{Example, placeholders};
+        let kind = Kind::License;
+        let kid = placeholders::kid();
+        let n = placeholders::NUMBER as usize;
+        vec![
+            Example {
+                error: EnvelopeError::Empty { expected: kind },
+                when: "The input holds nothing but spaces and line breaks: an empty file, an empty `ACTIVATOR_LICENSE`, nothing on standard input.",
+            },
+            Example {
+                error: EnvelopeError::TooLarge { expected: kind, len: n, max: n },
+                when: "Longer than any valid envelope of its kind: 64 KiB for a license, request or receipt, 1 MiB for a usage report or revocation list (twice that for the armored file).",
+            },
+            Example {
+                error: EnvelopeError::Malformed { expected: kind, detail: "<detail>".into() },
+                when: "Not an envelope: cut short, not base64url, not four `.`-separated parts, a key id that is not 16 hex digits, spaces inside a token, a damaged armor line (`armor line <n>: …`).",
+            },
+            Example {
+                error: EnvelopeError::WrongKind { expected: kind, found: Kind::ActivationReceipt },
+                when: "A valid envelope of another kind, e.g. an activation receipt given where a license is read, or a license where a receipt is imported.",
+            },
+            Example {
+                error: EnvelopeError::UnsupportedVersion { kind, version: "<version>".into() },
+                when: "The token starts with `lic2.` (or another version): made by a newer release.",
+            },
+            Example {
+                error: EnvelopeError::UntrustedKey { kind, kid, trusted: "<kids>".into() },
+                when: "Signed by a key the reader does not trust: for an install, a key it was not initialised with or told to trust (or one removed since); for the issuer, a key other than the public keys it was given.",
+            },
+            Example {
+                error: EnvelopeError::KeyNotForKind { kind: Kind::RevocationList, kid, usage: "<usage>" },
+                when: "The key is trusted with a use (`licenses` or `revocations`) that does not cover this kind of file, e.g. a revocation list signed by a licenses-only key.",
+            },
+            Example {
+                error: EnvelopeError::BadSignature { kind, kid },
+                when: "The text was edited, even by one character, after it was signed, or its type tag was changed.",
+            },
+            Example {
+                error: EnvelopeError::Payload { kind, detail: "<detail>".into() },
+                when: "The signature verifies but the signed JSON is not what this release reads: an unknown, duplicate or missing field, a wrong type.",
+            },
+        ]
     }
 }
 

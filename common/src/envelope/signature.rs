@@ -1,6 +1,8 @@
-//! The signature check: `verify_strict`'s verdicts, one envelope at a time
-//! ([`Envelope::verify`](super::Envelope::verify)) or many at once
-//! ([`verify_batch`]), and the list of small-order encodings both rely on.
+//! Many signatures at once, for the ledger audit: [`verify_batch`], with
+//! `verify_strict`'s verdicts, and the list of small-order encodings that
+//! lets it (and the audit's one-by-one re-check) skip decompressing `R`.
+//! Activation never comes here: [`Envelope::verify`](super::Envelope::verify)
+//! calls ed25519-dalek's `verify_strict` itself.
 
 #[cfg(feature = "batch")]
 use ed25519_dalek::Signature;
@@ -58,7 +60,7 @@ pub(super) fn is_small_order_encoding(r: &[u8]) -> bool {
 }
 
 /// Verifies many envelopes at once with Ed25519 batch verification, giving
-/// each the result [`Envelope::verify`] would give.
+/// each the result [`Envelope::verify`] would give (but for the case below).
 ///
 /// Before the batch equation, each envelope must pass what `verify_strict`
 /// checks outside it: a trusted key for its kind (weak keys never enter a
@@ -105,13 +107,13 @@ pub fn verify_batch<'e>(envelopes: &'e [Envelope<'_>], keyring: &Keyring) -> Vec
                     members.push(i);
                     results.push(Ok(envelope.payload.as_slice()));
                 }
-                // Outside the batch: `verify` gives the precise error.
-                None => results.push(envelope.verify(keyring)),
+                // Outside the batch: the single check gives the precise error.
+                None => results.push(envelope.verify_fast(keyring)),
             }
         }
         if !members.is_empty() && ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_err() {
             for i in members {
-                results[start + i] = chunk[i].verify(keyring);
+                results[start + i] = chunk[i].verify_fast(keyring);
             }
         }
     }
@@ -216,8 +218,9 @@ mod tests {
         sig
     }
 
-    /// `Envelope::verify` (dalek's `verify` behind the small-order list)
-    /// gives exactly `verify_strict`'s verdict: good signatures, every way of
+    /// `Envelope::verify` (dalek's `verify_strict`) and the audit's fast
+    /// single check (dalek's `verify` behind the small-order list) give
+    /// exactly `verify_strict`'s verdict: good signatures, every way of
     /// spoiling one, `R` replaced by every small-order encoding, and the
     /// holder-made identity `R` that non-strict verification accepts.
     #[test]
@@ -248,8 +251,10 @@ mod tests {
             let (input, sig) = token.rsplit_once('.').unwrap();
             let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).unwrap()).unwrap();
             let strict = vk.verify_strict(input.as_bytes(), &sig).is_ok();
-            let ours = Envelope::parse(token, Kind::License).unwrap().verify(&ring).is_ok();
-            assert_eq!(ours, strict, "{token}");
+            let envelope = Envelope::parse(token, Kind::License).unwrap();
+            assert_eq!(envelope.verify(&ring).is_ok(), strict, "{token}");
+            assert_eq!(envelope.verify_fast(&ring).is_ok(), strict, "{token}");
+            assert_eq!(envelope.verify(&ring), envelope.verify_fast(&ring), "{token}");
             if strict { accepted += 1 } else { refused += 1 }
         }
         assert_eq!((accepted, refused), (40, 40 * 20));
@@ -257,7 +262,9 @@ mod tests {
         let input = signing_input(Kind::License, KeyId::of(&vk), b"{}");
         let sig = Signature::from_bytes(&identity_r_signature(&sk, &input));
         assert!(vk.verify(input.as_bytes(), &sig).is_ok());
-        assert!(Envelope::parse(&assemble(&input, &sig.to_bytes()), Kind::License).unwrap().verify(&ring).is_err());
+        let token = assemble(&input, &sig.to_bytes());
+        let envelope = Envelope::parse(&token, Kind::License).unwrap();
+        assert!(envelope.verify(&ring).is_err() && envelope.verify_fast(&ring).is_err());
     }
 
     proptest! {
@@ -274,8 +281,10 @@ mod tests {
             let mut sig: [u8; SIGNATURE_LEN] = URL_SAFE_NO_PAD.decode(sig).unwrap().try_into().unwrap();
             sig[at] ^= xor;
             let strict = sk.verifying_key().verify_strict(input.as_bytes(), &Signature::from_bytes(&sig)).is_ok();
-            let ours = Envelope::parse(&assemble(input, &sig), Kind::License).unwrap().verify(&ring).is_ok();
-            prop_assert_eq!(ours, strict);
+            let token = assemble(input, &sig);
+            let envelope = Envelope::parse(&token, Kind::License).unwrap();
+            prop_assert_eq!(envelope.verify(&ring).is_ok(), strict);
+            prop_assert_eq!(envelope.verify_fast(&ring).is_ok(), strict);
         }
     }
 

@@ -26,12 +26,11 @@ use std::path::{Path, PathBuf};
 
 use license_common::catalog::Catalog;
 use license_common::license::License;
-use license_common::signing::IssuerKey;
 use license_common::time::Timestamp;
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{Ledger, Recorder};
+use super::{Ledger, LedgerSigner, Recorder};
 use crate::error::IssuerError;
 use crate::order::Order;
 use crate::{Issued, sign};
@@ -85,9 +84,12 @@ pub struct BatchRecord {
     pub token: String,
 }
 
-/// What a batch did (`issue --batch --json`).
+/// What a batch did (`issuer issue --batch … --json`, format 1):
+/// `{"format": 1, "batch": "<id>", "issued": N, "skipped": [[line, "reason"], …], "out_dir": "PATH"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BatchReport {
+    /// Version of this JSON shape.
+    pub format: u32,
     /// The batch id.
     pub batch: String,
     /// Licenses signed, recorded and written.
@@ -150,8 +152,8 @@ impl Checked {
 }
 
 /// What either form of output needs to sign a batch.
-struct Job<'a> {
-    key: &'a IssuerKey,
+struct Job<'a, S: ?Sized> {
+    key: &'a S,
     catalog: &'a Catalog,
     now: Timestamp,
     licenses: Vec<Checked>,
@@ -178,9 +180,7 @@ fn check_orders(
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    part.iter()
-                        .map(|l| l.order.to_license(catalog, String::new(), now).err().map(|e| e.to_string()))
-                        .collect()
+                    part.iter().map(|l| l.order.validate(catalog, now).err().map(|e| e.to_string())).collect()
                 })
             })
             .collect();
@@ -190,12 +190,7 @@ fn check_orders(
     let (mut checked, mut refused) = (Vec::with_capacity(lines.len()), Vec::new());
     for (l, verdict) in lines.into_iter().zip(verdicts.into_iter().flatten()) {
         match verdict {
-            None => checked.push(Checked {
-                line: l.line,
-                order: l.order,
-                id: uuid::Uuid::now_v7().to_string(),
-                sequence: 0,
-            }),
+            None => checked.push(Checked { line: l.line, order: l.order, id: super::signing::new_id(), sequence: 0 }),
             Some(reason) => refused.push((l.line, reason)),
         }
     }
@@ -211,18 +206,7 @@ fn check_output(output: &BatchOutput) -> Result<(), IssuerError> {
         Err(IssuerError::Io { action: "write", path: path.to_path_buf(), source: std::io::Error::new(kind, why) })
     };
     match output {
-        BatchOutput::JsonLines { path, replace } => {
-            if path.is_dir() {
-                return refuse(path, std::io::ErrorKind::IsADirectory, "it is a directory; name a file".into());
-            }
-            if !replace && std::fs::symlink_metadata(path).is_ok() {
-                return Err(IssuerError::Exists { path: path.clone() });
-            }
-            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            if !dir.is_dir() {
-                return refuse(path, std::io::ErrorKind::NotFound, format!("{} is not a directory", dir.display()));
-            }
-        }
+        BatchOutput::JsonLines { path, replace } => license_common::fsio::Output::new(path, *replace).check()?,
         BatchOutput::Files(dir) => {
             if std::fs::symlink_metadata(dir).is_ok() && !dir.is_dir() {
                 return refuse(dir, std::io::ErrorKind::NotADirectory, "it is a file, not a directory".into());
@@ -242,9 +226,9 @@ impl Ledger {
     /// refuses the whole batch unless `keep_going`, which skips it.
     /// `progress` is called with the number of licenses signed so far.
     #[allow(clippy::too_many_arguments)]
-    pub fn issue_batch(
+    pub fn issue_batch<S>(
         &mut self,
-        key: &IssuerKey,
+        key: &S,
         catalog: &Catalog,
         lines: Vec<BatchLine>,
         parse_errors: Vec<(usize, String)>,
@@ -252,7 +236,12 @@ impl Ledger {
         keep_going: bool,
         now: Timestamp,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<BatchReport, IssuerError> {
+    ) -> Result<BatchReport, IssuerError>
+    where
+        S: LedgerSigner + Sync + ?Sized,
+        S::Error: Send,
+        IssuerError: From<S::Error>,
+    {
         check_output(output)?;
         // 0. Check every order before anything is written.
         let threads = signing_threads();
@@ -263,7 +252,7 @@ impl Ledger {
             return Err(IssuerError::Batch { errors: skipped });
         }
         if licenses.is_empty() {
-            return Err(IssuerError::Usage("the order file has no orders: write one JSON order per line".into()));
+            return Err(IssuerError::EmptyBatch);
         }
         // Sequences continue each account's, in file order.
         let mut next: HashMap<String, u64> = HashMap::new();
@@ -282,7 +271,7 @@ impl Ledger {
 
         // 1. Record the batch and its staging place, then make it: a crash
         //    after the record leaves something recovery knows about.
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = super::signing::new_id();
         let staging = match output {
             BatchOutput::Files(dir) => dir.join(format!(".batch-{id}")),
             BatchOutput::JsonLines { path, .. } => {
@@ -304,7 +293,7 @@ impl Ledger {
             BatchOutput::JsonLines { path, replace } => self.batch_to_json_lines(job, path, *replace)?,
         };
         self.finish_batch(&id, "done")?;
-        Ok(BatchReport { batch: id, issued, skipped, out_dir: output.path().to_path_buf() })
+        Ok(BatchReport { format: 1, batch: id, issued, skipped, out_dir: output.path().to_path_buf() })
     }
 
     /// Marks batch `id` committed with its `count` licenses, inside the
@@ -330,7 +319,12 @@ impl Ledger {
     }
 
     /// Steps 2 to 4 for a directory of `<id>.lic` files.
-    fn batch_to_files(&mut self, job: Job<'_>, out_dir: &Path) -> Result<usize, IssuerError> {
+    fn batch_to_files<S>(&mut self, job: Job<'_, S>, out_dir: &Path) -> Result<usize, IssuerError>
+    where
+        S: LedgerSigner + Sync + ?Sized,
+        S::Error: Send,
+        IssuerError: From<S::Error>,
+    {
         let Job { key, catalog, now, licenses, staging, id, threads, progress } = job;
         std::fs::create_dir_all(staging).map_err(io("create", staging))?;
         let _lock = license_common::fsio::FileLock::acquire(&staging.join(".lock")).map_err(io("lock", staging))?;
@@ -351,7 +345,7 @@ impl Ledger {
                     s.spawn(move || -> Result<Vec<Issued>, IssuerError> {
                         let mut out = Vec::with_capacity(part.len());
                         for checked in part {
-                            let issued = sign(key, checked.license(catalog, now)?.1);
+                            let issued = sign(key, checked.license(catalog, now)?.1)?;
                             let path = staging.join(format!("{}.lic", issued.license.id));
                             let mut file = File::create(&path).map_err(io("create", &path))?;
                             file.write_all(issued.armored().as_bytes()).map_err(io("write", &path))?;
@@ -376,7 +370,7 @@ impl Ledger {
 
         // 3. Record every license and commit the batch.
         self.transaction(|rec| {
-            rec.key(key.public(), Timestamp::now())?;
+            rec.key(&key.public_key(), now)?;
             let kid = key.kid().to_string();
             for i in &issued {
                 rec.license(&i.license, &i.token, &kid)?;
@@ -392,7 +386,12 @@ impl Ledger {
     /// Steps 2 to 4 for one JSON Lines file: the signing threads hand over
     /// blocks of licenses, which are written and recorded in file order
     /// while the next ones are signed.
-    fn batch_to_json_lines(&mut self, job: Job<'_>, out_file: &Path, replace: bool) -> Result<usize, IssuerError> {
+    fn batch_to_json_lines<S>(&mut self, job: Job<'_, S>, out_file: &Path, replace: bool) -> Result<usize, IssuerError>
+    where
+        S: LedgerSigner + Sync + ?Sized,
+        S::Error: Send,
+        IssuerError: From<S::Error>,
+    {
         let Job { key, catalog, now, licenses, staging, id, threads, progress } = job;
         let total = licenses.len();
         let file =
@@ -401,7 +400,7 @@ impl Ledger {
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, &file);
 
         let recorded = self.transaction(|rec| {
-            rec.key(key.public(), Timestamp::now())?;
+            rec.key(&key.public_key(), now)?;
             let kid = key.kid().to_string();
             // Blocks dealt round-robin, owned by the thread that signs them.
             let mut queues: Vec<Vec<(usize, Vec<Checked>)>> = (0..threads).map(|_| Vec::new()).collect();
@@ -423,7 +422,7 @@ impl Ledger {
                                 .into_iter()
                                 .map(|checked| {
                                     let (line, license) = checked.license(catalog, now)?;
-                                    let issued = sign(key, license);
+                                    let issued = sign(key, license)?;
                                     let record = BatchRecordRef {
                                         line,
                                         id: &issued.license.id,

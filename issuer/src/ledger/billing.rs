@@ -72,7 +72,7 @@ pub struct Bill {
 }
 
 pub(crate) fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 impl Ledger {
@@ -168,13 +168,10 @@ impl Ledger {
 
     /// The bill of `account` from `from` to `to`, inclusive.
     pub fn bill(&self, catalog: &Catalog, account: &str, from: NaiveDate, to: NaiveDate) -> Result<Bill, IssuerError> {
-        let payg = catalog.pay_as_you_go.as_ref().ok_or_else(|| IssuerError::Catalog {
-            path: format!("the {} catalog", catalog.product.id).into(),
-            source: license_common::catalog::CatalogError {
-                line: None,
-                message: "the catalog has no [pay_as_you_go] table to bill from".into(),
-            },
-        })?;
+        let payg = catalog
+            .pay_as_you_go
+            .as_ref()
+            .ok_or_else(|| IssuerError::NotBillable { product: catalog.product.id.clone() })?;
         if from > to || (to - from).num_days() > 3660 {
             return Err(IssuerError::Period { from: from.to_string(), to: to.to_string() });
         }

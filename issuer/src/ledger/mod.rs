@@ -26,7 +26,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, Imported};
-pub use query::{Chain, Lapsed, LedgerEntry, Verification, VerifyReport};
+pub use query::{Chain, EntryStatus, Lapsed, LedgerEntry, OrderState, Verification, VerifyReport};
+pub use signing::LedgerSigner;
 
 use crate::error::IssuerError;
 

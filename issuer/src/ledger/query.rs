@@ -13,6 +13,80 @@ use serde::Serialize;
 use super::Ledger;
 use crate::error::IssuerError;
 
+/// Where a license of the ledger stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// In force.
+    Active,
+    /// Expired, in its grace period.
+    Grace,
+    /// Its grace period is over.
+    Released,
+    /// Not valid yet.
+    NotYetValid,
+    /// Replaced by a later license of its chain.
+    Superseded,
+    /// Revoked.
+    Revoked,
+    /// A pay-as-you-go order not activated within its window.
+    Lapsed,
+}
+
+impl EntryStatus {
+    /// Every status.
+    pub const ALL: [EntryStatus; 7] = [
+        EntryStatus::Active,
+        EntryStatus::Grace,
+        EntryStatus::Released,
+        EntryStatus::NotYetValid,
+        EntryStatus::Superseded,
+        EntryStatus::Revoked,
+        EntryStatus::Lapsed,
+    ];
+
+    /// The wire name, e.g. `not_yet_valid`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Active => "active",
+            EntryStatus::Grace => "grace",
+            EntryStatus::Released => "released",
+            EntryStatus::NotYetValid => "not_yet_valid",
+            EntryStatus::Superseded => "superseded",
+            EntryStatus::Revoked => "revoked",
+            EntryStatus::Lapsed => "lapsed",
+        }
+    }
+
+    fn of_phase(phase: &license_common::license::Phase) -> Self {
+        use license_common::license::Phase;
+        match phase {
+            Phase::NotYetValid { .. } => EntryStatus::NotYetValid,
+            Phase::Active { .. } => EntryStatus::Active,
+            Phase::Grace { .. } => EntryStatus::Grace,
+            Phase::Released { .. } => EntryStatus::Released,
+        }
+    }
+}
+
+impl std::fmt::Display for EntryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a pay-as-you-go order was activated within its window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Its window is still open and no receipt came yet.
+    Pending,
+    /// A receipt shows it was activated in its window.
+    Activated,
+    /// No receipt by the deadline: the account is back to community.
+    Lapsed,
+}
+
 /// One license as the ledger sees it (`ledger list --json`, one per element).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LedgerEntry {
@@ -35,12 +109,14 @@ pub struct LedgerEntry {
     /// The install it is bound to.
     pub install: Option<String>,
     /// `active`, `grace`, `released`, `not_yet_valid`, `superseded`, `revoked` or `lapsed`.
-    pub status: String,
+    pub status: EntryStatus,
 }
 
-/// A license's whole story (`ledger show ID`).
+/// A license's whole story (`ledger show ID --json`, format 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Chain {
+    /// Version of this JSON shape.
+    pub format: u32,
     /// The license asked about.
     pub id: String,
     /// Oldest first: every license in its supersedes chain, itself included.
@@ -61,12 +137,14 @@ pub struct Lapsed {
     /// The activation deadline.
     pub activate_by: String,
     /// `lapsed` (no receipt by the deadline, back to community), `activated` or `pending`.
-    pub state: String,
+    pub state: OrderState,
 }
 
-/// What `ledger verify` found.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// What `ledger verify` found (`ledger verify --json`, format 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
+    /// Version of this JSON shape.
+    pub format: u32,
     /// Licenses re-verified.
     pub licenses: usize,
     /// Receipts re-verified.
@@ -75,6 +153,12 @@ pub struct VerifyReport {
     pub usage_reports: usize,
     /// Everything that did not verify or does not match its record.
     pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    fn empty() -> Self {
+        VerifyReport { format: 1, licenses: 0, receipts: 0, usage_reports: 0, problems: Vec::new() }
+    }
 }
 
 /// How `ledger verify` checks license signatures.
@@ -165,28 +249,28 @@ fn verify_licenses(rows: &[LicenseRow], keys: &Keyring, how: Verification, repor
 }
 
 impl Ledger {
-    fn status_of(&self, id: &str, license: &License, now: Timestamp) -> Result<String, IssuerError> {
+    fn status_of(&self, id: &str, license: &License, now: Timestamp) -> Result<EntryStatus, IssuerError> {
         let conn = self.conn();
         let revoked: bool = conn
             .query_row("SELECT EXISTS(SELECT 1 FROM revocations WHERE license_id = ?1)", params![id], |r| r.get(0))
             .map_err(self.err())?;
         if revoked {
-            return Ok("revoked".into());
+            return Ok(EntryStatus::Revoked);
         }
         let superseded: bool = conn
             .query_row("SELECT EXISTS(SELECT 1 FROM licenses WHERE supersedes = ?1)", params![id], |r| r.get(0))
             .map_err(self.err())?;
         if superseded {
-            return Ok("superseded".into());
+            return Ok(EntryStatus::Superseded);
         }
         if let Some(by) = license.activate_by
             && now > by
             && license.supersedes.is_none()
             && !self.activated_by(id, by)?
         {
-            return Ok("lapsed".into());
+            return Ok(EntryStatus::Lapsed);
         }
-        Ok(license.phase_at(now).name().to_owned())
+        Ok(EntryStatus::of_phase(&license.phase_at(now)))
     }
 
     fn activated_by(&self, id: &str, deadline: Timestamp) -> Result<bool, IssuerError> {
@@ -216,7 +300,7 @@ impl Ledger {
                     expires_at: r.get(6)?,
                     supersedes: r.get(7)?,
                     install: r.get(8)?,
-                    status: String::new(),
+                    status: EntryStatus::Active,
                 },
                 r.get::<_, String>(9)?,
             ))
@@ -241,7 +325,7 @@ impl Ledger {
     pub fn list(
         &self,
         account: Option<&str>,
-        status: Option<&str>,
+        status: Option<EntryStatus>,
         now: Timestamp,
     ) -> Result<Vec<LedgerEntry>, IssuerError> {
         let entries = match account {
@@ -294,7 +378,7 @@ impl Ledger {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .ok();
-        Ok(Chain { id: id.to_owned(), licenses: chain, receipts, revocation })
+        Ok(Chain { format: 1, id: id.to_owned(), licenses: chain, receipts, revocation })
     }
 
     /// Pay-as-you-go orders and their activation windows.
@@ -313,15 +397,21 @@ impl Ledger {
             let deadline = Timestamp::parse_wire(&activate_by)
                 .map_err(|e| IssuerError::Ledger { path: self.path().to_path_buf(), detail: e.to_string() })?;
             let state = if self.activated_by(&license_id, deadline)? {
-                "activated"
+                OrderState::Activated
             } else if now > deadline {
-                "lapsed"
+                OrderState::Lapsed
             } else {
-                "pending"
+                OrderState::Pending
             };
-            out.push(Lapsed { license_id, account, activate_by, state: state.into() });
+            out.push(Lapsed { license_id, account, activate_by, state });
         }
         Ok(out)
+    }
+
+    /// The pay-as-you-go orders that lapsed by `now`: not activated within
+    /// their window, so their accounts are back to community.
+    pub fn lapsed_orders(&self, now: Timestamp) -> Result<Vec<Lapsed>, IssuerError> {
+        Ok(self.lapsed(now)?.into_iter().filter(|l| l.state == OrderState::Lapsed).collect())
     }
 
     /// Re-verifies every stored license, receipt and usage report, the
@@ -333,7 +423,7 @@ impl Ledger {
     /// Re-verifies every stored license, receipt and usage report, the
     /// licenses as `how` says.
     pub fn verify_with(&self, how: Verification) -> Result<VerifyReport, IssuerError> {
-        let mut report = VerifyReport::default();
+        let mut report = VerifyReport::empty();
         let mut keys = Keyring::new();
         for (kid, pem) in self.text_pairs("SELECT kid, public_key FROM keys")? {
             match PublicKey::from_pem(&pem) {
@@ -398,7 +488,7 @@ impl Ledger {
                 let (queue, done) = (std::sync::Arc::clone(&queue), done.clone());
                 s.spawn(move || {
                     while let Ok((index, rows)) = queue.lock().map_err(drop).and_then(|q| q.recv().map_err(drop)) {
-                        let mut part = VerifyReport::default();
+                        let mut part = VerifyReport::empty();
                         verify_licenses(&rows, keys, how, &mut part);
                         if done.send((index, part.licenses, part.problems)).is_err() {
                             break;
@@ -451,8 +541,8 @@ fn decode_unverified(token: &str) -> Result<License, IssuerError> {
     let payload = token.split('.').nth(2).unwrap_or("");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
-        .map_err(|e| IssuerError::InvalidLicense(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| IssuerError::InvalidLicense(e.to_string()))
+        .map_err(|e| IssuerError::invalid(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| IssuerError::invalid(e.to_string()))
 }
 
 impl Ledger {

@@ -1,95 +1,89 @@
 //! Signing with a record: each signature happens inside the transaction
 //! that records it.
 
-use license_common::catalog::Catalog;
-use license_common::envelope::{self, Kind};
-use license_common::keys::KeyId;
+use license_common::envelope::{self, Kind, Signer};
+use license_common::keys::{KeyId, PublicKey};
 use license_common::license::License;
 use license_common::revocation::{REVOCATION_FORMAT, RetiredKey, RevocationList, Revoked};
-use license_common::signing::IssuerKey;
 use license_common::time::Timestamp;
 use rusqlite::params;
 
 use super::{Ledger, Recorder};
 use crate::error::IssuerError;
-use crate::order::Order;
-use crate::upgrade::{self, RenewTerm, UpgradeRequest};
+use crate::order::CheckedOrder;
+use crate::upgrade::Successor;
 use crate::{Issued, sign};
+
+/// A signer the ledger can use: one whose public key it records with every
+/// signature.
+pub trait LedgerSigner: Signer {
+    /// The public key of the signing key.
+    fn public_key(&self) -> PublicKey;
+}
+
+impl LedgerSigner for license_common::signing::IssuerKey {
+    fn public_key(&self) -> PublicKey {
+        *self.public()
+    }
+}
 
 fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), IssuerError> {
     Ok(crate::order::check_text_len(field, value, max)?)
 }
 
 /// Signs `license` and records it (and the key) in `rec`.
-fn sign_and_record(
-    rec: &Recorder<'_>,
-    key: &IssuerKey,
-    license: License,
-    now: Timestamp,
-) -> Result<Issued, IssuerError> {
-    license.check_shape().map_err(IssuerError::InvalidLicense)?;
-    rec.key(key.public(), now)?;
-    let issued = sign(key, license);
+fn sign_and_record<S>(rec: &Recorder<'_>, key: &S, license: License, now: Timestamp) -> Result<Issued, IssuerError>
+where
+    S: LedgerSigner + ?Sized,
+    IssuerError: From<S::Error>,
+{
+    license.check_shape().map_err(IssuerError::invalid)?;
+    rec.key(&key.public_key(), now)?;
+    let issued = sign(key, license)?;
     rec.license(&issued.license, &issued.token, &key.kid().to_string())?;
     Ok(issued)
 }
 
 /// A successor must start from the newest license of its chain.
-fn check_not_superseded(rec: &Recorder<'_>, current: &License) -> Result<(), IssuerError> {
-    if let Some(by) = rec.superseded_by(&current.id)? {
-        return Err(IssuerError::AlreadySuperseded { id: current.id.clone(), by });
+fn check_not_superseded(rec: &Recorder<'_>, current: &str) -> Result<(), IssuerError> {
+    if let Some(by) = rec.superseded_by(current)? {
+        return Err(IssuerError::AlreadySuperseded { id: current.to_owned(), by });
     }
     Ok(())
 }
 
+/// A new license id: a UUID v7, so that ids sort in the order they were made.
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 impl Ledger {
-    /// Checks `order`, signs the license with the account's next sequence
-    /// number, and records it.
-    pub fn issue(
-        &mut self,
-        key: &IssuerKey,
-        catalog: &Catalog,
-        order: &Order,
-        now: Timestamp,
-    ) -> Result<Issued, IssuerError> {
+    /// Signs the license of a checked order with the account's next
+    /// sequence number, and records it, in one transaction.
+    pub fn issue<S>(&mut self, key: &S, order: CheckedOrder, now: Timestamp) -> Result<Issued, IssuerError>
+    where
+        S: LedgerSigner + ?Sized,
+        IssuerError: From<S::Error>,
+    {
         self.transaction(|rec| {
-            let mut license = order.to_license(catalog, uuid::Uuid::now_v7().to_string(), now)?;
-            license.sequence = rec.last_sequence(&license.account)?.map_or(1, |s| s + 1);
-            sign_and_record(rec, key, license, now)
+            let account = order.preview().account.clone();
+            let sequence = rec.last_sequence(&account)?.map_or(1, |s| s + 1);
+            sign_and_record(rec, key, order.into_license(new_id(), sequence), now)
         })
     }
 
-    /// Signs and records the upgrade of `current`.
-    pub fn upgrade(
-        &mut self,
-        key: &IssuerKey,
-        catalog: &Catalog,
-        current: &License,
-        request: &UpgradeRequest,
-        now: Timestamp,
-    ) -> Result<Issued, IssuerError> {
+    /// Signs and records a checked upgrade or renewal, unless the license it
+    /// replaces was replaced already.
+    pub fn sign_successor<S>(&mut self, key: &S, successor: Successor, now: Timestamp) -> Result<Issued, IssuerError>
+    where
+        S: LedgerSigner + ?Sized,
+        IssuerError: From<S::Error>,
+    {
         self.transaction(|rec| {
-            check_not_superseded(rec, current)?;
-            let mut license = upgrade::upgrade(catalog, current, request, uuid::Uuid::now_v7().to_string(), now)?;
-            license.sequence = license.sequence.max(rec.last_sequence(&license.account)?.map_or(0, |s| s + 1));
-            sign_and_record(rec, key, license, now)
-        })
-    }
-
-    /// Signs and records the renewal of `current`.
-    pub fn renew(
-        &mut self,
-        key: &IssuerKey,
-        catalog: &Catalog,
-        current: &License,
-        term: RenewTerm,
-        now: Timestamp,
-    ) -> Result<Issued, IssuerError> {
-        self.transaction(|rec| {
-            check_not_superseded(rec, current)?;
-            let mut license = upgrade::renew(catalog, current, term, uuid::Uuid::now_v7().to_string(), now)?;
-            license.sequence = license.sequence.max(rec.last_sequence(&license.account)?.map_or(0, |s| s + 1));
-            sign_and_record(rec, key, license, now)
+            check_not_superseded(rec, successor.supersedes())?;
+            let preview = successor.preview();
+            let sequence = preview.sequence.max(rec.last_sequence(&preview.account)?.map_or(0, |s| s + 1));
+            sign_and_record(rec, key, successor.into_license(new_id(), sequence), now)
         })
     }
 
@@ -132,11 +126,11 @@ impl Ledger {
 
     /// Signs a revocation list of everything so far with the next sequence,
     /// and records it.
-    pub fn export_revocations(
-        &mut self,
-        key: &IssuerKey,
-        now: Timestamp,
-    ) -> Result<(RevocationList, String), IssuerError> {
+    pub fn export_revocations<S>(&mut self, key: &S, now: Timestamp) -> Result<(RevocationList, String), IssuerError>
+    where
+        S: LedgerSigner + ?Sized,
+        IssuerError: From<S::Error>,
+    {
         self.transaction(|rec| {
             let tx = rec.tx();
             let err = rec.err();
@@ -175,8 +169,8 @@ impl Ledger {
                 revoked,
                 retired_keys,
             };
-            rec.key(key.public(), now)?;
-            let token = envelope::seal(Kind::RevocationList, key, &serde_json::to_vec(&list).expect("serialises"));
+            rec.key(&key.public_key(), now)?;
+            let token = envelope::seal(Kind::RevocationList, key, &serde_json::to_vec(&list).expect("serialises"))?;
             tx.execute(
                 "INSERT INTO revocation_lists (sequence, issued_at, token) VALUES (?1, ?2, ?3)",
                 params![i64::try_from(list.sequence).unwrap_or(i64::MAX), now.to_string(), token],

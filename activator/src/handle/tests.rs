@@ -1,5 +1,6 @@
 //! Unit tests of the activator handle: boundaries, atomicity, concurrency.
 use super::*;
+use license_common::envelope::Kind;
 use license_common::signing::IssuerKey;
 
 fn t(s: &str) -> Timestamp {
@@ -23,12 +24,12 @@ fn license(edit: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
 fn setup() -> (tempfile::TempDir, IssuerKey, Activator) {
     let dir = tempfile::tempdir().unwrap();
     let key = IssuerKey::from_seed(&[9; 32]);
-    let act = Activator::init(&dir.path().join("s"), "data-platform", &[*key.public()]).unwrap();
+    let (act, _) = Activator::init(&dir.path().join("s"), &Init::new("data-platform", &[*key.public()])).unwrap();
     (dir, key, act)
 }
 
 fn seal(key: &IssuerKey, v: &serde_json::Value) -> String {
-    envelope::seal(Kind::License, key, v.to_string().as_bytes())
+    key.seal(Kind::License, v.to_string().as_bytes())
 }
 
 #[test]
@@ -92,7 +93,7 @@ fn a_refusal_leaves_the_files_untouched() {
 fn init_twice_is_refused() {
     let (dir, key, _act) = setup();
     assert!(matches!(
-        Activator::init(&dir.path().join("s"), "data-platform", &[*key.public()]),
+        Activator::init(&dir.path().join("s"), &Init::new("data-platform", &[*key.public()])),
         Err(ActivatorError::AlreadyInitialised { .. })
     ));
 }
@@ -127,5 +128,71 @@ fn concurrent_writers_in_one_process_never_corrupt_the_state() {
     let mut names: Vec<_> =
         std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, [".lock", "install.key", "keyring.json", "state.json"], "no temporary file is left behind");
+    assert_eq!(names, [".lock", "install.key", "state.json"], "no temporary file is left behind");
+}
+
+#[test]
+fn a_format_1_directory_is_read_and_migrated_at_its_next_change() {
+    let (dir, key, mut act) = setup();
+    act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
+    let state_dir = dir.path().join("s");
+    // Rewrite the directory as release 1 left it: the keys in keyring.json.
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state_dir.join("state.json")).unwrap()).unwrap();
+    let keys = state["keyring"].take();
+    let obj = state.as_object_mut().unwrap();
+    obj.remove("keyring");
+    obj.insert("format".into(), 1.into());
+    std::fs::write(state_dir.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
+    std::fs::write(
+        state_dir.join(crate::LEGACY_KEYRING_FILE),
+        serde_json::to_vec(&serde_json::json!({"format": 1, "keys": keys})).unwrap(),
+    )
+    .unwrap();
+
+    let mut old = Activator::open(&state_dir).unwrap();
+    assert_eq!(old.current().unwrap().license.id, "L-1", "read as it is");
+    assert!(state_dir.join(crate::LEGACY_KEYRING_FILE).exists(), "reading writes nothing");
+    old.record_usage(t("2026-06-02").as_datetime().date_naive(), 3).unwrap();
+    assert!(!state_dir.join(crate::LEGACY_KEYRING_FILE).exists(), "one file after the first change");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state_dir.join("state.json")).unwrap()).unwrap();
+    assert_eq!(written["format"], 2);
+    assert_eq!(written["keyring"].as_array().unwrap().len(), 1);
+    assert_eq!(Activator::open(&state_dir).unwrap().current().unwrap().license.id, "L-1");
+}
+
+#[test]
+fn status_is_the_same_for_the_same_snapshot_and_time_and_writes_nothing() {
+    let (dir, key, mut act) = setup();
+    act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
+    let before = std::fs::read(dir.path().join("s/state.json")).unwrap();
+    let at = t("2026-12-20");
+    assert_eq!(act.status(at), act.status(at));
+    assert_eq!(act.status(at), Activator::open(&dir.path().join("s")).unwrap().status(at));
+    assert_eq!(std::fs::read(dir.path().join("s/state.json")).unwrap(), before);
+}
+
+#[test]
+fn keys_compiled_in_survive_a_revocation_import_and_its_retirements_apply_to_them() {
+    use license_common::revocation::{RetiredKey, RevocationList};
+    let dir = tempfile::tempdir().unwrap();
+    let key = IssuerKey::from_seed(&[9; 32]);
+    let compiled = Keyring::from_keys([*key.public()]);
+    let mut act = Activator::open_with_keyring(&dir.path().join("s"), "data-platform", compiled.clone()).unwrap();
+    act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
+    let list = RevocationList {
+        format: 1,
+        sequence: 1,
+        issued_at: t("2026-06-02"),
+        revoked: Vec::new(),
+        retired_keys: vec![RetiredKey { kid: key.kid(), not_after: t("2025-12-01"), reason: "rotated".into() }],
+    };
+    act.import_revocations(&key.seal(Kind::RevocationList, &serde_json::to_vec(&list).unwrap())).unwrap();
+    assert!(act.status(t("2026-06-03")).keys_compiled_in);
+    assert_eq!(act.keyring().get(&key.kid()).unwrap().not_after, Some(t("2025-12-01")));
+    assert!(act.current().is_none(), "the license was signed after the key's retirement");
+    let reopened = Activator::open_with_keyring(&dir.path().join("s"), "data-platform", compiled).unwrap();
+    assert_eq!(reopened.keyring().get(&key.kid()).unwrap().not_after, Some(t("2025-12-01")), "kept after a restart");
+    assert!(matches!(act.trust_remove(key.kid()), Err(ActivatorError::KeysCompiledIn)));
 }

@@ -1,8 +1,8 @@
-//! Command-line arguments of `issuer`.
+//! Command-line arguments of `issuer`: what clap checks, nothing more.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use license_common::license::Plan;
 
 /// Sign edition and entitlement licenses that installs verify offline.
@@ -14,6 +14,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
 
+    /// Print the result (or the error) as one JSON document on standard
+    /// output, in the shape docs/CLI.md documents for each command.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The command.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -27,6 +33,7 @@ pub struct PassphraseArgs {
     pub passphrase_file: Option<PathBuf>,
 }
 
+/// The `issuer` commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make a signing key: DIR/issuer.key (encrypted PKCS#8, 0600) and DIR/issuer.pub.
@@ -34,6 +41,7 @@ pub enum Command {
         /// The directory to write the key pair into.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Where the passphrase comes from.
         #[command(flatten)]
         passphrase: PassphraseArgs,
     },
@@ -94,9 +102,6 @@ pub enum Command {
         /// Last day (YYYY-MM-DD).
         #[arg(long, value_name = "DATE")]
         to: chrono::NaiveDate,
-        /// Print the documented JSON shape.
-        #[arg(long)]
-        json: bool,
     },
     /// Verify a license (with --pub) or an install's request, receipt, usage report or
     /// deactivation receipt (signed by the install's own key) and show its content.
@@ -106,9 +111,6 @@ pub enum Command {
         /// The issuer's public key (SPKI PEM); needed for licenses.
         #[arg(long = "pub", value_name = "PUB")]
         public: Option<PathBuf>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
     },
     /// Walk through keygen, issue, inspect, and activator init/activate/status/check.
     Demo {
@@ -122,12 +124,14 @@ pub enum Command {
     },
 }
 
+/// `issuer issue`: an order, from flags, a file or a batch.
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("batch_out").args(["out", "out_dir"])))]
 pub struct IssueArgs {
     /// The encrypted signing key.
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
+    /// Where the passphrase comes from.
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     /// The product catalog (TOML).
@@ -159,9 +163,9 @@ pub struct IssueArgs {
     /// Edition.
     #[arg(long, required_unless_present_any = ["order", "batch"])]
     pub edition: Option<String>,
-    /// Plan: pay_as_you_go, subscription or perpetual.
-    #[arg(long, value_parser = parse_plan, required_unless_present_any = ["order", "batch"])]
-    pub plan: Option<Plan>,
+    /// Plan.
+    #[arg(long, value_enum, required_unless_present_any = ["order", "batch"])]
+    pub plan: Option<PlanArg>,
     /// Compute engine (for products that have them; cannot be switched later).
     #[arg(long)]
     pub engine: Option<String>,
@@ -193,9 +197,6 @@ pub struct IssueArgs {
     /// Overwrite --out if it exists (with --batch too, once the batch is recorded).
     #[arg(long, requires = "out")]
     pub force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// What an upgrade raises; anything not named stays as it is.
@@ -205,8 +206,8 @@ pub struct ChangeArgs {
     #[arg(long)]
     pub edition: Option<String>,
     /// Another plan the edition is sold on.
-    #[arg(long, value_parser = parse_plan)]
-    pub plan: Option<Plan>,
+    #[arg(long, value_enum)]
+    pub plan: Option<PlanArg>,
     /// Add a package or raise its tier, NAME=TIER; repeat for several.
     #[arg(long = "package", value_name = "NAME=TIER", value_parser = parse_pair::<String>)]
     pub packages: Vec<(String, String)>,
@@ -215,6 +216,7 @@ pub struct ChangeArgs {
     pub quotas: Vec<(String, u64)>,
 }
 
+/// `issuer upgrade`.
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// The license in force (armored or compact; `-` for standard input).
@@ -223,6 +225,7 @@ pub struct UpgradeArgs {
     /// The encrypted signing key.
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
+    /// Where the passphrase comes from.
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     /// The product catalog (TOML).
@@ -231,6 +234,7 @@ pub struct UpgradeArgs {
     /// More public keys that may have signed CURRENT (after a key rotation).
     #[arg(long = "trust", value_name = "PUB")]
     pub trust: Vec<PathBuf>,
+    /// What the upgrade raises.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// The primary account: without --from, the community account to upgrade; with --from,
@@ -265,11 +269,9 @@ pub struct UpgradeArgs {
     /// Overwrite --out if it exists.
     #[arg(long, requires = "out")]
     pub force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
+/// `issuer renew`.
 #[derive(Debug, Args)]
 pub struct RenewArgs {
     /// The license in force (armored or compact; `-` for standard input).
@@ -278,6 +280,7 @@ pub struct RenewArgs {
     /// The encrypted signing key.
     #[arg(long, value_name = "KEY")]
     pub key: PathBuf,
+    /// Where the passphrase comes from.
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     /// The product catalog (TOML).
@@ -298,11 +301,9 @@ pub struct RenewArgs {
     /// Overwrite --out if it exists.
     #[arg(long, requires = "out")]
     pub force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
+/// `issuer quote`.
 #[derive(Debug, Args)]
 pub struct QuoteArgs {
     /// The license in force (armored or compact; `-` for standard input).
@@ -314,30 +315,80 @@ pub struct QuoteArgs {
     /// The product catalog (TOML) with the prices.
     #[arg(long, value_name = "CATALOG")]
     pub catalog: PathBuf,
+    /// What the upgrade raises.
     #[command(flatten)]
     pub change: ChangeArgs,
     /// The time of the upgrade (default: now).
     #[arg(long, value_name = "TIME")]
     pub at: Option<license_common::Timestamp>,
-    /// Print the documented JSON shape instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
+/// `issuer catalog …`.
 #[derive(Debug, Subcommand)]
 pub enum CatalogCommand {
     /// Validate a catalog; on error, say what is wrong and on which line.
     Check {
         /// The catalog file (TOML); `-` for standard input.
         file: PathBuf,
-        /// Print a JSON summary.
-        #[arg(long)]
-        json: bool,
     },
 }
 
-fn parse_plan(s: &str) -> Result<Plan, String> {
-    Plan::parse(s).ok_or_else(|| format!("`{s}` is not a plan: use pay_as_you_go, subscription or perpetual"))
+/// A plan, as clap checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum PlanArg {
+    /// Billed by usage; activated within the activation window.
+    #[value(alias = "payg", alias = "pay-as-you-go")]
+    PayAsYouGo,
+    /// Paid for a fixed term.
+    Subscription,
+    /// Paid once; never expires.
+    Perpetual,
+}
+
+impl From<PlanArg> for Plan {
+    fn from(p: PlanArg) -> Plan {
+        match p {
+            PlanArg::PayAsYouGo => Plan::PayAsYouGo,
+            PlanArg::Subscription => Plan::Subscription,
+            PlanArg::Perpetual => Plan::Perpetual,
+        }
+    }
+}
+
+/// A ledger status, as clap checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum StatusArg {
+    /// In force.
+    Active,
+    /// Expired, in its grace period.
+    Grace,
+    /// Its grace period is over.
+    Released,
+    /// Not valid yet.
+    NotYetValid,
+    /// Replaced by a later license of its chain.
+    Superseded,
+    /// Revoked.
+    Revoked,
+    /// A pay-as-you-go order not activated within its window.
+    Lapsed,
+}
+
+impl From<StatusArg> for license_issuer::ledger::EntryStatus {
+    fn from(s: StatusArg) -> Self {
+        use license_issuer::ledger::EntryStatus;
+        match s {
+            StatusArg::Active => EntryStatus::Active,
+            StatusArg::Grace => EntryStatus::Grace,
+            StatusArg::Released => EntryStatus::Released,
+            StatusArg::NotYetValid => EntryStatus::NotYetValid,
+            StatusArg::Superseded => EntryStatus::Superseded,
+            StatusArg::Revoked => EntryStatus::Revoked,
+            StatusArg::Lapsed => EntryStatus::Lapsed,
+        }
+    }
 }
 
 fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String> {
@@ -349,6 +400,7 @@ fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String> {
     Ok((name.to_owned(), value))
 }
 
+/// `issuer revocations …`.
 #[derive(Debug, Subcommand)]
 pub enum RevocationsCommand {
     /// Sign a revocation list of every revocation and key retirement so far, with the next sequence.
@@ -356,6 +408,7 @@ pub enum RevocationsCommand {
         /// The signing key (any key the installs trust).
         #[arg(long, value_name = "KEY")]
         key: PathBuf,
+        /// Where the passphrase comes from.
         #[command(flatten)]
         passphrase: PassphraseArgs,
         /// The file to write (armored).
@@ -364,6 +417,7 @@ pub enum RevocationsCommand {
     },
 }
 
+/// `issuer ledger …`.
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
     /// Re-verify every stored license, receipt and usage report; exit 11 on any mismatch.
@@ -373,45 +427,28 @@ pub enum LedgerCommand {
         /// Check each license signature on its own, with `verify_strict`'s verdicts, as activators do.
         #[arg(long)]
         one_by_one: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
-    /// List licenses, optionally of one account or with one status
-    /// (active, grace, released, not_yet_valid, superseded, revoked, lapsed).
+    /// List licenses, optionally of one account or with one status.
     List {
         /// Only this account.
         #[arg(long)]
         account: Option<String>,
         /// Only this status.
-        #[arg(long)]
-        status: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
     },
     /// The whole chain of a license: what it replaced, what replaced it, receipts, revocation.
     Show {
         /// The license id.
         id: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Pay-as-you-go orders not activated within their window (back to community).
-    Lapsed {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Everything on record, as JSON, for accounting.
-    Export {
-        /// Print JSON (the only format).
-        #[arg(long)]
-        json: bool,
-    },
+    Lapsed,
+    /// Everything on record, as JSON (with or without --json), for accounting.
+    Export,
 }
 
+/// `issuer receipts …` and `issuer usage …`.
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Verify and record files signed by installs; a file imported twice is recorded once.

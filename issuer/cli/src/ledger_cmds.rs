@@ -1,50 +1,77 @@
-//! `issuer ledger …`, `issuer receipts import`, `issuer usage import`.
+//! `issuer ledger …`, `issuer receipts import`, `issuer usage import` and
+//! `issuer issue --batch`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use license_common::exit::ExitClass;
+use license_cli::{Failure, Output};
 use license_common::input;
 use license_common::text::escape;
 use license_common::time::Timestamp;
-use license_issuer::ledger::{BatchOutput, Verification};
+use license_issuer::ledger::{BatchOutput, Imported, Lapsed, LedgerEntry, Verification};
+use serde::Serialize;
 
-use crate::cli::LedgerCommand;
-use crate::{Failure, emit, open_ledger};
+use crate::args::LedgerCommand;
+use crate::commands::{Outcome, open_ledger};
+use crate::error::Error;
 
-fn pretty(value: &impl serde::Serialize) -> String {
-    format!("{}\n", serde_json::to_string_pretty(value).expect("serialises"))
+/// `issuer ledger list --json` (format 1): `{"format": 1, "licenses":
+/// [LedgerEntry, …]}`, oldest first.
+#[derive(Serialize)]
+struct Listing<'a> {
+    format: u32,
+    licenses: &'a [LedgerEntry],
 }
 
-pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp, out: &mut dyn Write) -> Result<(), Failure> {
+/// `issuer ledger lapsed --json` (format 1): `{"format": 1, "orders":
+/// [{"license_id", "account", "activate_by", "state": "lapsed"}, …]}`.
+#[derive(Serialize)]
+struct LapsedOrders<'a> {
+    format: u32,
+    orders: &'a [Lapsed],
+}
+
+/// `issuer receipts import` and `usage import --json` (format 1):
+/// `{"format": 1, "imported": [{"file", "license_id", "install_id", "new"}, …]}`;
+/// `new` is false for a file imported before (recorded once).
+#[derive(Serialize)]
+struct Imports {
+    format: u32,
+    imported: Vec<ImportedFile>,
+}
+
+#[derive(Serialize)]
+struct ImportedFile {
+    file: PathBuf,
+    #[serde(flatten)]
+    done: Imported,
+}
+
+/// `issuer ledger …`.
+pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Outcome {
     let ledger = open_ledger(path)?;
     match command {
-        LedgerCommand::Verify { one_by_one, json } => {
+        LedgerCommand::Verify { one_by_one } => {
             let how = if one_by_one { Verification::OneByOne } else { Verification::Batch };
-            let report = ledger.verify_with(how)?;
-            let text = if json {
-                pretty(&report)
-            } else {
-                let mut t = format!(
-                    "verified {} licenses, {} receipts, {} usage reports: {} problems\n",
-                    report.licenses,
-                    report.receipts,
-                    report.usage_reports,
-                    report.problems.len()
-                );
-                for p in &report.problems {
-                    t.push_str(&format!("problem: {}\n", escape(p)));
-                }
-                t
-            };
-            emit(out, &text)?;
-            if report.problems.is_empty() { Ok(()) } else { Err(Failure::Exit(ExitClass::BadSignature)) }
-        }
-        LedgerCommand::List { account, status, json } => {
-            let entries = ledger.list(account.as_deref(), status.as_deref(), now)?;
-            if json {
-                return emit(out, &pretty(&entries));
+            let report = ledger.verify_with(how).map_err(Error::from)?;
+            let mut text = format!(
+                "verified {} licenses, {} receipts, {} usage reports: {} problems\n",
+                report.licenses,
+                report.receipts,
+                report.usage_reports,
+                report.problems.len()
+            );
+            for p in &report.problems {
+                text.push_str(&format!("problem: {}\n", escape(p)));
             }
+            let output = Output::new(&report, text);
+            if report.problems.is_empty() {
+                Ok(output)
+            } else {
+                Err(Failure::told_by(Error::AuditFailed { problems: report.problems.len() }, output))
+            }
+        }
+        LedgerCommand::List { account, status } => {
+            let entries = ledger.list(account.as_deref(), status.map(Into::into), now).map_err(Error::from)?;
             let mut t = format!(
                 "{:<38}{:<18}{:>4}  {:<16}{:<14}{:<22}{}\n",
                 "license", "account", "seq", "edition", "plan", "expires", "status"
@@ -61,13 +88,10 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp, out: 
                     e.status
                 ));
             }
-            emit(out, &t)
+            Ok(Output::new(&Listing { format: 1, licenses: &entries }, t))
         }
-        LedgerCommand::Show { id, json } => {
-            let chain = ledger.show(&id, now)?;
-            if json {
-                return emit(out, &pretty(&chain));
-            }
+        LedgerCommand::Show { id } => {
+            let chain = ledger.show(&id, now).map_err(Error::from)?;
             let mut t = format!("license {} and its chain, oldest first:\n", escape(&chain.id));
             for e in &chain.licenses {
                 let mark = if e.id == chain.id { "*" } else { " " };
@@ -88,13 +112,10 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp, out: 
             if let Some((reason, at)) = &chain.revocation {
                 t.push_str(&format!("revoked at {at}: {}\n", escape(reason)));
             }
-            emit(out, &t)
+            Ok(Output::new(&chain, t))
         }
-        LedgerCommand::Lapsed { json } => {
-            let lapsed: Vec<_> = ledger.lapsed(now)?.into_iter().filter(|l| l.state == "lapsed").collect();
-            if json {
-                return emit(out, &pretty(&lapsed));
-            }
+        LedgerCommand::Lapsed => {
+            let lapsed = ledger.lapsed_orders(now).map_err(Error::from)?;
             let mut t = String::new();
             for l in &lapsed {
                 t.push_str(&format!(
@@ -107,21 +128,21 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp, out: 
             if lapsed.is_empty() {
                 t.push_str("no pay-as-you-go order has lapsed\n");
             }
-            emit(out, &t)
+            Ok(Output::new(&LapsedOrders { format: 1, orders: &lapsed }, t))
         }
-        LedgerCommand::Export { json: _ } => emit(out, &pretty(&ledger.export(now)?)),
+        LedgerCommand::Export => {
+            let export = ledger.export(now).map_err(Error::from)?;
+            let text = format!("{}\n", serde_json::to_string_pretty(&export).expect("serialises"));
+            Ok(Output::new(&export, text))
+        }
     }
 }
 
-pub fn import(
-    files: Vec<PathBuf>,
-    receipts: bool,
-    path: Option<&Path>,
-    now: Timestamp,
-    out: &mut dyn Write,
-) -> Result<(), Failure> {
+/// `issuer receipts import` (`receipts`) and `issuer usage import`.
+pub fn import(files: Vec<PathBuf>, receipts: bool, path: Option<&Path>, now: Timestamp) -> Result<Output, Error> {
     let mut ledger = open_ledger(path)?;
     let mut text = String::new();
+    let mut imported = Vec::new();
     for file in files {
         let content = input::read_text(&file, 2 * license_common::envelope::MAX_INPUT_LEN)?;
         let done = if receipts { ledger.import_receipt(&content, now)? } else { ledger.import_usage(&content, now)? };
@@ -136,29 +157,31 @@ pub fn import(
         } else {
             text.push_str(&format!("{}: this {what} was imported before; recorded once\n", file.display()));
         }
+        imported.push(ImportedFile { file, done });
     }
-    emit(out, &text)
+    Ok(Output::new(&Imports { format: 1, imported }, text))
 }
 
 /// `issuer issue --batch ORDERS.jsonl --out FILE.jsonl | --out-dir DIR`.
-#[allow(clippy::too_many_arguments)]
 pub fn batch(
-    args: &crate::cli::IssueArgs,
+    args: &crate::args::IssueArgs,
     batch: &Path,
     output: &BatchOutput,
     catalog: &license_common::catalog::Catalog,
     ledger: Option<&Path>,
     now: Timestamp,
-    out: &mut dyn Write,
-) -> Result<(), Failure> {
+) -> Result<Output, Error> {
     use std::io::IsTerminal;
+    // Refuse a taken output before anyone is asked for a passphrase; the
+    // library checks it again before it signs.
     if let BatchOutput::JsonLines { path, replace } = output {
-        license_issuer::keyfile::check_out_free(Some(path), *replace)?;
+        license_common::fsio::Output::new(path, *replace).check()?;
     }
     let text = input::read_text(batch, 1 << 30)?;
     let (lines, errors) = license_issuer::ledger::parse_batch(&text);
     let total = lines.len() as u64;
-    let key = license_issuer::keyfile::read_key(&args.key, &crate::get_passphrase(&args.passphrase, false)?)?;
+    let passphrase = crate::passphrase::get_passphrase(&args.passphrase, false)?;
+    let key = license_issuer::keyfile::read_key(&args.key, &passphrase)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -173,13 +196,10 @@ pub fn batch(
         .issue_batch(&key, catalog, lines, errors, output, args.keep_going, now, &|n| bar.set_position(n as u64));
     bar.finish_and_clear();
     let report = report?;
-    if args.json {
-        return emit(out, &pretty(&report));
-    }
     let mut t =
         format!("issued {} licenses into {} (batch {})\n", report.issued, report.out_dir.display(), report.batch);
     for (line, reason) in &report.skipped {
         t.push_str(&format!("skipped line {line}: {}\n", escape(reason)));
     }
-    emit(out, &t)
+    Ok(Output::new(&report, t))
 }

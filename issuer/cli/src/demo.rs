@@ -5,18 +5,19 @@
 //! that command prints; the steps run through the same library calls as the
 //! commands themselves.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use license_activator::Activator;
+use license_activator::{Activator, Init};
 use license_common::exit::{self, Explain};
+use license_common::fsio::Output;
 use license_common::license::Plan;
 use license_common::signing::Passphrase;
 use license_common::time::Timestamp;
+use license_issuer::ledger::Ledger;
+use license_issuer::order::Order;
+use license_issuer::{catalogs, inspect, keyfile};
 
-use crate::error::IssuerError;
-use crate::order::Order;
-use crate::{catalogs, inspect, keyfile};
+use crate::error::Error;
 
 /// The default demo directory name for a given time: `license-demo-<timestamp>`.
 pub fn default_dir(now: Timestamp) -> PathBuf {
@@ -39,14 +40,19 @@ pub fn demo_order() -> Order {
     }
 }
 
-/// Runs the demo in `dir` (which must not exist, or be empty), writing the
-/// transcript to `out`.
-pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), IssuerError> {
+/// Runs the demo in `dir` (which must not exist, or be empty) and returns
+/// its transcript.
+pub fn run(dir: &Path, now: Timestamp) -> Result<String, Error> {
+    use license_issuer::IssuerError;
     if dir.exists() && std::fs::read_dir(dir).map_err(IssuerError::io("read", dir))?.next().is_some() {
-        return Err(IssuerError::Exists { path: dir.to_path_buf() });
+        return Err(Error::DemoDirTaken { path: dir.to_path_buf() });
     }
     std::fs::create_dir_all(dir).map_err(IssuerError::io("create", dir))?;
-    let mut say = |text: String| out.write_all(text.as_bytes()).map_err(IssuerError::io("write", "standard output"));
+    let mut transcript = String::new();
+    let mut say = |text: String| -> Result<(), Error> {
+        transcript.push_str(&text);
+        Ok(())
+    };
     let d = |name: &str| dir.join(name);
     let q = |p: &Path| shell_quote(&p.display().to_string());
 
@@ -54,8 +60,8 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
 
     // 1. The vendor's key, with a random passphrase kept in a 0600 file.
     let pass_file = d("passphrase.txt");
-    let passphrase = Passphrase::random();
-    keyfile::write_new(&pass_file, format!("{}\n", passphrase.expose()).as_bytes(), 0o600)?;
+    let passphrase = Passphrase::random()?;
+    Output::secret(&pass_file).write(format!("{}\n", passphrase.expose()).as_bytes())?;
     let key_dir = d("keys");
     say(format!("$ issuer keygen --out {} --passphrase-file {}\n", q(&key_dir), q(&pass_file)))?;
     let files = keyfile::keygen(&key_dir, &passphrase)?;
@@ -68,7 +74,7 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
 
     // 2. Issue a pay-as-you-go license against the data-platform catalog.
     let catalog_path = d("data-platform.toml");
-    keyfile::write_new(&catalog_path, catalogs::DATA_PLATFORM_TOML.as_bytes(), 0o644)?;
+    Output::new(&catalog_path, false).write(catalogs::DATA_PLATFORM_TOML.as_bytes())?;
     let catalog = catalogs::data_platform();
     let order = demo_order();
     let license_path = d("license.txt");
@@ -87,9 +93,9 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
         q(&license_path)
     ))?;
     let key = keyfile::read_key(&files.key, &passphrase)?;
-    let mut ledger = crate::ledger::Ledger::open(&ledger_path)?;
-    let issued = ledger.issue(&key, &catalog, &order, now)?;
-    keyfile::write_new(&license_path, issued.armored().as_bytes(), 0o644)?;
+    let mut ledger = Ledger::open(&ledger_path)?;
+    let issued = ledger.issue(&key, order.validate(&catalog, now)?, now)?;
+    Output::new(&license_path, false).write(issued.armored().as_bytes())?;
     say(format!("wrote license {} to {}\n\n", issued.license.id, license_path.display()))?;
 
     // 3. Inspect it with the public key only.
@@ -102,7 +108,8 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
     let state = d("state");
     let act = format!("activator --state {}", q(&state));
     say(format!("$ {act} init --product {} --trust {}\n", catalog.product.id, q(&files.public)))?;
-    let mut activator = Activator::init(&state, &catalog.product.id, &[keyfile::read_public(&files.public)?])?;
+    let trusted = [keyfile::read_public(&files.public)?];
+    let (mut activator, _) = Activator::init(&state, &Init::new(&catalog.product.id, &trusted))?;
     say(format!(
         "initialised {} for product {} (community edition), trusting key {}\n\n",
         state.display(),
@@ -117,16 +124,25 @@ pub fn run(dir: &Path, now: Timestamp, out: &mut dyn Write) -> Result<(), Issuer
     say(format!("$ {act} check data_service --tier api.s1.small\n"))?;
     match activator.check("data_service", Some("api.s1.small"), now) {
         Ok(grant) => say(format!("{grant}(exit status 0)\n\n"))?,
-        Err(denied) => say(format!("{}(exit status {})\n\n", exit::render(&denied), denied.class().code()))?,
+        Err(denied) => say(format!(
+            "{}(exit status {})\n\n",
+            exit::render(&denied.to_string(), &denied.hint()),
+            denied.class().code()
+        ))?,
     }
 
     say(format!("$ {act} check data_service --tier api.s2.large\n"))?;
     match activator.check("data_service", Some("api.s2.large"), now) {
         Ok(grant) => say(format!("{grant}(exit status 0)\n\n"))?,
-        Err(denied) => say(format!("{}(exit status {})\n\n", exit::render(&denied), denied.class().code()))?,
+        Err(denied) => say(format!(
+            "{}(exit status {})\n\n",
+            exit::render(&denied.to_string(), &denied.hint()),
+            denied.class().code()
+        ))?,
     }
 
-    say(format!("# Done. Try the commands above yourself; everything is in {}.\n", dir.display()))
+    say(format!("# Done. Try the commands above yourself; everything is in {}.\n", dir.display()))?;
+    Ok(transcript)
 }
 
 fn shell_quote(s: &str) -> String {
@@ -145,9 +161,7 @@ mod tests {
     fn demo_runs_end_to_end_and_keeps_its_artifacts() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("demo");
-        let mut out = Vec::new();
-        run(&dir, Timestamp::now(), &mut out).unwrap();
-        let out = String::from_utf8(out).unwrap();
+        let out = run(&dir, Timestamp::now()).unwrap();
         assert!(out.contains("activated license"), "{out}");
         assert!(out.contains("data_service: entitled at tier api.s1.small (qps 2500)"), "{out}");
         assert!(out.contains("does not include tier `api.s2.large`"), "{out}");
@@ -155,8 +169,7 @@ mod tests {
         for f in ["passphrase.txt", "keys/issuer.key", "keys/issuer.pub", "license.txt", "state/state.json"] {
             assert!(dir.join(f).exists(), "{f} missing");
         }
-        let mut again = Vec::new();
-        assert!(matches!(run(&dir, Timestamp::now(), &mut again), Err(IssuerError::Exists { .. })));
+        assert!(matches!(run(&dir, Timestamp::now()), Err(Error::DemoDirTaken { .. })));
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! Command-line arguments of `activator`.
+//! Command-line arguments of `activator`: what clap checks, nothing more.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Verify, activate and check vendor licenses on this install, offline.
 #[derive(Debug, Parser)]
@@ -13,10 +13,17 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub state: Option<PathBuf>,
 
+    /// Print the result (or the error) as one JSON document on standard
+    /// output, in the shape docs/CLI.md documents for each command.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The command.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The `activator` commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an empty state directory (community edition) trusting the vendor's keys.
@@ -30,9 +37,6 @@ pub enum Command {
         /// A vendor public key file (SPKI PEM); repeat for several keys.
         #[arg(long = "trust", value_name = "PUB", required = true)]
         trust: Vec<PathBuf>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Verify a license and make it the one in force (all or nothing).
     ///
@@ -44,15 +48,13 @@ pub enum Command {
         /// The data gateway address, ending in `?token={}` exactly as the vendor wrote it.
         #[arg(long, value_name = "URL")]
         gateway: Option<String>,
+        /// The access key pair.
         #[command(flatten)]
         credentials: CredentialArgs,
         /// Let a license of another account replace the one in force (a deliberate
         /// account change); the output says what is thrown away.
         #[arg(long)]
         replace: bool,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Write a signed activation request for the vendor (air-gapped installs).
     Request {
@@ -86,11 +88,7 @@ pub enum Command {
     #[command(subcommand)]
     Revocations(RevocationsCommand),
     /// List what was activated when, and which license replaced which.
-    History {
-        /// Print a JSON array instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    History,
     /// The data gateway address template (`...?token={}`).
     #[command(subcommand)]
     Gateway(GatewayCommand),
@@ -98,11 +96,7 @@ pub enum Command {
     #[command(subcommand)]
     Credentials(CredentialsCommand),
     /// Show the edition, license, lifecycle and packages in force now.
-    Status {
-        /// Print the documented JSON shape (format 1) instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Exit 0 when FEATURE (a package) is entitled now, 20 otherwise.
     Check {
         /// The package, e.g. data_service.
@@ -110,9 +104,6 @@ pub enum Command {
         /// The lowest tier needed, e.g. api.s1.small.
         #[arg(long)]
         tier: Option<String>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Print a shell completion script.
     Completions {
@@ -133,51 +124,38 @@ pub struct CredentialArgs {
     pub sk_file: Option<PathBuf>,
 }
 
+/// `activator gateway …`.
 #[derive(Debug, Subcommand)]
 pub enum GatewayCommand {
     /// Check and store the gateway address template.
     Set {
         /// The address, ending in `?token={}` exactly as the vendor wrote it.
         url: String,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Print the stored template, byte for byte.
-    Show {
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Show,
     /// Print the address for one workspace token (percent-encoded into `{}`).
     Render {
         /// The workspace token.
         #[arg(long)]
         token: String,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 
+/// `activator credentials …`.
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCommand {
     /// Seal and store the access key pair.
     Set {
+        /// The access key pair.
         #[command(flatten)]
         credentials: CredentialArgs,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Show the access key and the masked secret (`****` + last 4).
-    Show {
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Show,
 }
 
+/// `activator usage …`.
 #[derive(Debug, Subcommand)]
 pub enum UsageCommand {
     /// Record N collectors for a day; the day keeps the largest count recorded.
@@ -203,6 +181,7 @@ pub enum UsageCommand {
     },
 }
 
+/// `activator trust …`.
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {
     /// Trust a vendor public key (SPKI PEM), optionally only for licenses it signed until a time.
@@ -212,9 +191,9 @@ pub enum TrustCommand {
         /// Licenses this key signed after this time are refused (RFC 3339 UTC or YYYY-MM-DD).
         #[arg(long, value_name = "TIME")]
         not_after: Option<license_common::Timestamp>,
-        /// What the key may sign: all, licenses or revocations.
-        #[arg(long = "use", value_name = "USE", default_value = "all", value_parser = parse_use)]
-        usage: license_common::keys::KeyUse,
+        /// What the key may sign.
+        #[arg(long = "use", value_name = "USE", value_enum, default_value_t = UseArg::All)]
+        usage: UseArg,
     },
     /// Stop trusting a key: licenses it signed are refused from now on.
     Remove {
@@ -222,13 +201,10 @@ pub enum TrustCommand {
         kid: String,
     },
     /// List the trusted keys.
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
 }
 
+/// `activator revocations …`.
 #[derive(Debug, Subcommand)]
 pub enum RevocationsCommand {
     /// Import a signed revocation list; it must be newer than the one imported before.
@@ -238,7 +214,24 @@ pub enum RevocationsCommand {
     },
 }
 
-fn parse_use(s: &str) -> Result<license_common::keys::KeyUse, String> {
-    license_common::keys::KeyUse::parse(s)
-        .ok_or_else(|| format!("`{s}` is not a key use: give all, licenses or revocations"))
+/// What a trusted key may sign, as clap checks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum UseArg {
+    /// Licenses and revocation lists.
+    All,
+    /// Licenses only.
+    Licenses,
+    /// Revocation lists only.
+    Revocations,
+}
+
+impl From<UseArg> for license_common::keys::KeyUse {
+    fn from(u: UseArg) -> Self {
+        use license_common::keys::KeyUse;
+        match u {
+            UseArg::All => KeyUse::All,
+            UseArg::Licenses => KeyUse::Licenses,
+            UseArg::Revocations => KeyUse::Revocations,
+        }
+    }
 }

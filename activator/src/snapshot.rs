@@ -1,0 +1,176 @@
+//! A state as read and verified: the one value every answer (status,
+//! checks, quotas, replay decisions) is computed from.
+//!
+//! Building a snapshot reads nothing and writes nothing: it verifies the
+//! stored license token again with the keys in use (the stored keyring, or
+//! the keys a launcher compiled in), with the vendor's key retirements and
+//! revocations applied. A stored license that is no longer accepted does
+//! not make the snapshot fail: the install runs the community edition and
+//! the snapshot's problems say why.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use license_common::envelope::{self, Kind, Verified};
+use license_common::keys::{KeyId, Keyring, TrustedKey};
+use license_common::license::License;
+use license_common::revocation::RevocationList;
+use license_common::time::Timestamp;
+
+use crate::credentials::SealedCredentials;
+use crate::error::ActivatorError;
+use crate::gateway::GatewayTemplate;
+use crate::history::HistoryEntry;
+use crate::state::StateFile;
+
+/// How far the clock may read behind the newest trusted time seen before it
+/// counts as set back: one hour (clock corrections and small drifts pass).
+pub const CLOCK_TOLERANCE: chrono::Duration = chrono::Duration::hours(1);
+
+/// The license in force on this install, verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveLicense {
+    /// The license content.
+    pub license: License,
+    /// The key that signed it.
+    pub kid: KeyId,
+    /// When this install activated it.
+    pub activated_at: Timestamp,
+}
+
+/// Where the vendor keys in use come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    /// The keyring stored in the state (`activator init --trust`, `trust add`).
+    Stored,
+    /// Keys compiled into the launcher; the stored keyring is not used.
+    CompiledIn(Keyring),
+}
+
+/// A verified view of a state.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    pub product: String,
+    /// The keys in use, with the vendor's retirement notices applied.
+    pub keyring: Keyring,
+    pub keys_compiled_in: bool,
+    pub install_id: Option<String>,
+    pub current: Option<ActiveLicense>,
+    pub problems: Vec<String>,
+    pub gateway: Option<GatewayTemplate>,
+    pub credentials: Option<SealedCredentials>,
+    pub history: Vec<HistoryEntry>,
+    pub usage: BTreeMap<NaiveDate, u64>,
+    pub high_water: Option<Timestamp>,
+    pub revocations: Option<RevocationList>,
+    pub region: Option<String>,
+}
+
+impl Snapshot {
+    /// Verifies `state` with the keys of `source`. Only a stored keyring that
+    /// cannot be read is an error; everything else becomes a problem.
+    pub fn verify(
+        state: &StateFile,
+        source: &KeySource,
+        install_id: Option<String>,
+        path: &Path,
+    ) -> Result<Snapshot, ActivatorError> {
+        let (base, keys_compiled_in) = match source {
+            KeySource::Stored => (state.keyring(path)?, false),
+            KeySource::CompiledIn(keys) => (keys.clone(), true),
+        };
+        let keyring = with_retirements(base, state.revocations.as_ref());
+        let mut problems = Vec::new();
+        let gateway = state.gateway.as_deref().and_then(|text| match GatewayTemplate::from_stored(text) {
+            Ok(template) => Some(template),
+            Err(e) => {
+                problems.push(format!("the stored gateway address is not valid ({e})"));
+                None
+            }
+        });
+        let current = state.license.as_ref().and_then(|stored| {
+            let accepted = envelope::open::<License>(&stored.token, Kind::License, &keyring)
+                .map_err(ActivatorError::from)
+                .and_then(|v| v.content.check_shape().map(|()| v).map_err(ActivatorError::invalid))
+                .and_then(|v| still_valid(&keyring, state.revocations.as_ref(), &v.content, v.kid).map(|()| v));
+            match accepted {
+                Ok(Verified { content, kid }) => {
+                    Some(ActiveLicense { license: content, kid, activated_at: stored.activated_at })
+                }
+                Err(e) => {
+                    problems.push(format!(
+                        "the stored license is no longer accepted: {e}; the install runs the community edition"
+                    ));
+                    None
+                }
+            }
+        });
+        Ok(Snapshot {
+            product: state.product.clone(),
+            keyring,
+            keys_compiled_in,
+            install_id,
+            current,
+            problems,
+            gateway,
+            credentials: state.credentials.clone(),
+            history: state.history.clone(),
+            usage: state.usage.clone(),
+            high_water: state.high_water,
+            revocations: state.revocations.clone(),
+            region: state.region.clone(),
+        })
+    }
+
+    /// `Some(mark)` when `now` is earlier than the newest trusted time seen
+    /// by more than [`CLOCK_TOLERANCE`]: the clock was set back.
+    pub fn clock_set_back(&self, now: Timestamp) -> Option<Timestamp> {
+        let mark = self.high_water?;
+        (now.plus(CLOCK_TOLERANCE) < mark).then_some(mark)
+    }
+}
+
+/// The keyring with each key's trust ending no later than the vendor's
+/// retirement notice for it, if the newest revocation list carries one.
+fn with_retirements(keyring: Keyring, revocations: Option<&RevocationList>) -> Keyring {
+    let Some(list) = revocations else { return keyring };
+    let mut ring = Keyring::new();
+    for trusted in keyring.keys() {
+        let retired = list.retired_keys.iter().find(|r| r.kid == trusted.key.kid()).map(|r| r.not_after);
+        let not_after = match (trusted.not_after, retired) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        ring.add(TrustedKey { not_after, ..trusted.clone() });
+    }
+    ring
+}
+
+/// What can change after a license was first verified: its key's
+/// retirement date and the vendor's revocations.
+pub(crate) fn still_valid(
+    keyring: &Keyring,
+    revocations: Option<&RevocationList>,
+    license: &License,
+    kid: KeyId,
+) -> Result<(), ActivatorError> {
+    if let Some(not_after) = keyring.get(&kid).and_then(|k| k.not_after)
+        && license.issued_at > not_after
+    {
+        return Err(ActivatorError::KeyRetired {
+            id: license.id.clone(),
+            issued_at: license.issued_at,
+            kid,
+            not_after,
+        });
+    }
+    if let Some(r) = revocations.and_then(|list| list.find(&license.id)) {
+        return Err(ActivatorError::Revoked {
+            id: license.id.clone(),
+            reason: r.reason.clone(),
+            revoked_at: r.revoked_at,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The files of a state directory, and the state as it is stored.
+//!
+//! ```text
+//! STATE/
+//!   state.json     everything that changes, in one file (0600): product,
+//!                  region, trusted keys, the license in force, gateway
+//!                  template, access key and sealed secret, history, usage,
+//!                  the clock's high-water mark, the newest revocation list
+//!   install.key    this install's own signing key (0600), made once
+//!   seal.key       the key that seals the secret key (0600), made once
+//!   .lock          taken by every writer
+//! ```
+//!
+//! Every change of the state is one atomic replacement of `state.json`
+//! (temp file, fsync, rename, fsync the directory), so a crash at any
+//! moment leaves the old state or the new one. `state.json` is written last
+//! by `init`, so its presence marks an initialised directory.
+//!
+//! Format 1 kept the trusted keys in a second file, `keyring.json`; such a
+//! directory is read as it is and written in format 2 at its next change,
+//! after which `keyring.json` is removed.
+
+use std::path::{Path, PathBuf};
+
+use license_common::fsio::{self, DirLock};
+use license_common::keys::{KeyId, KeyUse, Keyring, PublicKey, TrustedKey};
+use license_common::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::SealedCredentials;
+use crate::error::ActivatorError;
+
+/// The state file's name.
+pub const STATE_FILE: &str = "state.json";
+/// The keyring file of format 1, read when found and removed once migrated.
+pub const LEGACY_KEYRING_FILE: &str = "keyring.json";
+/// The format this build writes.
+pub const STORE_FORMAT: u32 = 2;
+/// The most bytes a state file may have.
+const MAX_FILE_LEN: u64 = 4 << 20;
+
+/// What `state.json` holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateFile {
+    pub format: u32,
+    pub product: String,
+    /// The vendor keys this install trusts.
+    #[serde(default)]
+    pub keyring: Vec<KeyEntry>,
+    pub license: Option<StoredLicense>,
+    /// The gateway template, exactly as validated.
+    #[serde(default)]
+    pub gateway: Option<String>,
+    /// The access key and the sealed secret key.
+    #[serde(default)]
+    pub credentials: Option<SealedCredentials>,
+    /// What was activated when.
+    #[serde(default)]
+    pub history: Vec<crate::history::HistoryEntry>,
+    /// Collectors seen per day (the day's maximum).
+    #[serde(default)]
+    pub usage: std::collections::BTreeMap<chrono::NaiveDate, u64>,
+    /// The newest trusted time seen (clock defence).
+    #[serde(default)]
+    pub high_water: Option<Timestamp>,
+    /// The install's region or site, when set: licenses for another are refused.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The newest revocation list imported (verified when imported).
+    #[serde(default)]
+    pub revocations: Option<license_common::revocation::RevocationList>,
+}
+
+/// The activated license as stored: the exact token, verified again on load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoredLicense {
+    pub token: String,
+    pub activated_at: Timestamp,
+}
+
+/// A trusted key as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyEntry {
+    kid: KeyId,
+    public_key: String,
+    not_after: Option<Timestamp>,
+    #[serde(default)]
+    usage: KeyUse,
+}
+
+/// The keyring file of format 1.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegacyKeyringFile {
+    format: u32,
+    keys: Vec<KeyEntry>,
+}
+
+impl StateFile {
+    /// The state of a directory just initialised: the community edition.
+    pub fn new(product: &str, keyring: &Keyring, region: Option<String>) -> Self {
+        StateFile {
+            format: STORE_FORMAT,
+            product: product.to_owned(),
+            keyring: entries(keyring),
+            license: None,
+            gateway: None,
+            credentials: None,
+            history: Vec::new(),
+            usage: Default::default(),
+            high_water: None,
+            region,
+            revocations: None,
+        }
+    }
+
+    /// The stored keyring, checked: every key has the id written beside it.
+    pub fn keyring(&self, path: &Path) -> Result<Keyring, ActivatorError> {
+        let corrupt = |detail: String| ActivatorError::CorruptState { path: path.to_path_buf(), detail };
+        let mut ring = Keyring::new();
+        for entry in &self.keyring {
+            let key = PublicKey::from_pem(&entry.public_key).map_err(|e| corrupt(e.to_string()))?;
+            if key.kid() != entry.kid {
+                return Err(corrupt(format!("key {} does not have the id {} written beside it", key.kid(), entry.kid)));
+            }
+            ring.add(TrustedKey { key, not_after: entry.not_after, usage: entry.usage });
+        }
+        Ok(ring)
+    }
+
+    /// Replaces the stored keyring.
+    pub fn set_keyring(&mut self, keyring: &Keyring) {
+        self.keyring = entries(keyring);
+    }
+}
+
+fn entries(keyring: &Keyring) -> Vec<KeyEntry> {
+    keyring
+        .keys()
+        .iter()
+        .map(|k| KeyEntry { kid: k.key.kid(), public_key: k.key.to_pem(), not_after: k.not_after, usage: k.usage })
+        .collect()
+}
+
+/// A state directory's files.
+#[derive(Clone, Debug)]
+pub(crate) struct Store {
+    pub dir: PathBuf,
+}
+
+impl Store {
+    pub fn new(dir: &Path) -> Self {
+        Store { dir: dir.to_path_buf() }
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    pub fn is_initialised(&self) -> bool {
+        self.state_path().exists()
+    }
+
+    /// Takes the directory's lock: every writer holds it.
+    pub fn lock(&self) -> Result<DirLock, ActivatorError> {
+        DirLock::acquire(&self.dir).map_err(ActivatorError::io("lock", &self.dir))
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(&self, path: &Path) -> Result<T, ActivatorError> {
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ActivatorError::NotInitialised { dir: self.dir.clone() }
+            } else {
+                ActivatorError::Io { action: "read", path: path.to_path_buf(), source: e }
+            }
+        })?;
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_LEN + 1).read_to_end(&mut bytes).map_err(ActivatorError::io("read", path))?;
+        if bytes.len() as u64 > MAX_FILE_LEN {
+            return Err(ActivatorError::CorruptState {
+                path: path.to_path_buf(),
+                detail: "the file is too large".into(),
+            });
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ActivatorError::CorruptState { path: path.to_path_buf(), detail: e.to_string() })
+    }
+
+    /// Refuses a state directory owned by another user than the one running:
+    /// writing into it would leave files the service's own user cannot read.
+    pub fn check_owner(&self) -> Result<(), ActivatorError> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let Ok(dir) = std::fs::metadata(&self.dir) else { return Ok(()) };
+            // The owner of /proc/self is the effective user of this process.
+            let Ok(me) = std::fs::metadata("/proc/self") else { return Ok(()) };
+            if dir.uid() != me.uid() {
+                return Err(ActivatorError::WrongOwner { dir: self.dir.clone(), owner: dir.uid(), you: me.uid() });
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the state (a format-1 directory with its keyring file).
+    pub fn read(&self) -> Result<StateFile, ActivatorError> {
+        let mut state: StateFile = self.read_json(&self.state_path())?;
+        match state.format {
+            STORE_FORMAT => Ok(state),
+            1 => {
+                let path = self.dir.join(LEGACY_KEYRING_FILE);
+                let legacy: LegacyKeyringFile = self.read_json(&path)?;
+                if legacy.format != 1 {
+                    return Err(ActivatorError::CorruptState {
+                        path,
+                        detail: format!("format {} is not 1", legacy.format),
+                    });
+                }
+                state.keyring = legacy.keys;
+                Ok(state)
+            }
+            other => Err(ActivatorError::CorruptState {
+                path: self.state_path(),
+                detail: format!("format {other} is not {STORE_FORMAT}"),
+            }),
+        }
+    }
+
+    /// Replaces the state atomically, in format 2 (the caller holds the
+    /// lock). A format-1 keyring file is removed only after.
+    pub fn write(&self, state: &StateFile) -> Result<(), ActivatorError> {
+        let mut state = std::borrow::Cow::Borrowed(state);
+        if state.format != STORE_FORMAT {
+            state.to_mut().format = STORE_FORMAT;
+        }
+        let bytes = serde_json::to_vec_pretty(&*state).expect("state serialises");
+        fsio::write_atomic(&self.dir, STATE_FILE, &bytes, 0o600)
+            .map_err(ActivatorError::io("write", self.state_path()))?;
+        let legacy = self.dir.join(LEGACY_KEYRING_FILE);
+        if legacy.exists() {
+            std::fs::remove_file(&legacy).map_err(ActivatorError::io("remove", &legacy))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,5 @@
+//! `issuer`: parse, call the library, print, map the error to its exit status.
+
+fn main() -> std::process::ExitCode {
+    issuer_cli::main()
+}
