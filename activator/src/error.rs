@@ -385,9 +385,7 @@ impl Explain for ActivatorError {
             ActivatorError::LastTrustedKey { .. } => "trust the vendor's new key first, then remove this one".into(),
             ActivatorError::KeysCompiledIn => "change the keys in the launcher's build instead".into(),
             ActivatorError::ReversedPeriod { .. } => "give a first day on or before the last day".into(),
-            ActivatorError::NoMachineId => {
-                format!("set {} to a stable value for this install", crate::identity::MACHINE_ID_ENV)
-            }
+            ActivatorError::NoMachineId => "set ACTIVATOR_MACHINE_ID to a stable value for this install".into(),
             ActivatorError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "run as the user that owns the state directory, or fix its permissions".into()
             }

@@ -12,7 +12,7 @@ impl Examples for ActivatorError {
         let s = |v: &str| v.to_owned();
         let t = placeholders::time();
         let n = placeholders::NUMBER;
-        let kid = placeholders::kid();
+        let kid = license_common::keys::KeyId::from_bytes(placeholders::KID);
         let dir = || PathBuf::from("<dir>");
         vec![
             Example {

@@ -181,6 +181,12 @@ mod tests {
     }
 
     #[test]
+    fn the_missing_machine_id_hint_names_the_variable() {
+        use license_common::exit::Explain;
+        assert!(ActivatorError::NoMachineId.hint().contains(MACHINE_ID_ENV));
+    }
+
+    #[test]
     fn fingerprints_are_stable_and_distinct() {
         assert_eq!(host_fingerprint("abc"), host_fingerprint("abc"));
         assert_ne!(host_fingerprint("abc"), host_fingerprint("abd"));

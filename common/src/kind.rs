@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+/// The most bytes any reader accepts before it starts decoding (1 MiB).
+pub const MAX_INPUT_LEN: usize = 1 << 20;
+
 /// What an envelope carries. The tag is part of the signed bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -73,7 +76,7 @@ impl Kind {
     /// The most bytes a compact token of this kind may have.
     pub const fn max_len(self) -> usize {
         match self {
-            Kind::RevocationList | Kind::UsageReport => crate::envelope::MAX_INPUT_LEN,
+            Kind::RevocationList | Kind::UsageReport => MAX_INPUT_LEN,
             _ => 64 * 1024,
         }
     }

@@ -45,12 +45,16 @@ fn state_dir(explicit: Option<PathBuf>) -> Result<PathBuf, Error> {
     license_activator::location::state_dir(explicit).ok_or(Error::NoStateDir)
 }
 
-/// Opens the state directory and records the time (a failure to record is
-/// an error, never swallowed).
-fn open_observed(state: Option<PathBuf>, now: Timestamp) -> Result<Activator, Error> {
-    let mut activator = Activator::open(&state_dir(state)?)?;
+/// Opens the state directory.
+fn open(state: Option<PathBuf>) -> Result<Activator, Error> {
+    Ok(Activator::open(&state_dir(state)?)?)
+}
+
+/// Records the time once a command has done its work (a failure to record
+/// is an error, never swallowed; a refused command writes nothing).
+fn observed(activator: &mut Activator, now: Timestamp, output: Output) -> Result<Output, Error> {
     activator.observe_clock(now)?;
-    Ok(activator)
+    Ok(output)
 }
 
 fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Result<Output, Error> {
@@ -98,14 +102,14 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
         }
         Command::Request { out, qr } => {
             let output = out.as_ref().map(|p| checked(p)).transpose()?;
-            let mut activator = open_observed(state, now)?;
+            let mut activator = open(state)?;
             let token = activator.request(now)?;
             let install_id = activator.install_id()?;
             let value =
                 Written { format: 1, install_id: &install_id, license_id: None, token: &token, out: out.as_deref() };
             let qr_text = if qr { qr_code(&token) } else { String::new() };
-            match output {
-                None => Ok(Output::new(&value, format!("{qr_text}{token}\n"))),
+            let printed = match output {
+                None => Output::new(&value, format!("{qr_text}{token}\n")),
                 Some(output) => {
                     let text = armor::armor(
                         Kind::ActivationRequest,
@@ -117,35 +121,43 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
                         "{qr_text}wrote the activation request of install {install_id} to {}\nsend it to the vendor; the license that comes back is bound to this install\n",
                         output.path().display()
                     );
-                    Ok(Output::new(&value, said))
+                    Output::new(&value, said)
                 }
-            }
+            };
+            observed(&mut activator, now, printed)
         }
         Command::Receipt { out } => {
             let output = checked(&out)?;
-            let mut activator = open_observed(state, now)?;
+            let mut activator = open(state)?;
             let token = activator.receipt(now)?;
             output.write(armor::armor(Kind::ActivationReceipt, &token, &[]).as_bytes())?;
             let install_id = activator.install_id()?;
             let license_id = activator.current().map(|c| c.license.id.clone());
             let value = Written { format: 1, install_id: &install_id, license_id, token: &token, out: Some(&out) };
-            Ok(Output::new(&value, format!("wrote the activation receipt to {}\n", out.display())))
+            let printed = Output::new(&value, format!("wrote the activation receipt to {}\n", out.display()));
+            observed(&mut activator, now, printed)
         }
         Command::Usage(UsageCommand::Record { datakits, day }) => {
-            let mut activator = open_observed(state, now)?;
+            let mut activator = open(state)?;
             let day = day.unwrap_or_else(|| now.as_datetime().date_naive());
             let collectors = activator.record_usage(day, datakits)?;
-            Ok(Output::new(&Recorded { format: 1, day, collectors }, format!("{day}: {collectors} collectors\n")))
+            let printed =
+                Output::new(&Recorded { format: 1, day, collectors }, format!("{day}: {collectors} collectors\n"));
+            observed(&mut activator, now, printed)
         }
         Command::Usage(UsageCommand::Report { from, to, out }) => {
             let output = checked(&out)?;
-            let mut activator = open_observed(state, now)?;
+            let mut activator = open(state)?;
             let token = activator.usage_report(from, to, now)?;
             let days = activator.usage(from, to).len();
             output.write(armor::armor(Kind::UsageReport, &token, &[]).as_bytes())?;
             let text =
                 format!("wrote the usage report for {from} to {to} ({days} days with a record) to {}\n", out.display());
-            Ok(Output::new(&Reported { format: 1, from, to, days_with_a_record: days, out }, text))
+            observed(
+                &mut activator,
+                now,
+                Output::new(&Reported { format: 1, from, to, days_with_a_record: days, out }, text),
+            )
         }
         Command::Deactivate { out } => {
             // The receipt cannot be made twice: refuse a taken path before releasing anything.
@@ -269,7 +281,8 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
         }
         // `run` answers checks itself, keeping what they print with a denial.
         Command::Check { feature, tier } => {
-            let activator = open_observed(state, now)?;
+            let mut activator = open(state)?;
+            activator.observe_clock(now)?;
             let grant = activator.check(&feature, tier.as_deref(), now)?;
             Ok(Output::new(&CheckOutcome::granted(&grant), grant.to_string()))
         }

@@ -37,8 +37,7 @@ pub const VERSION: u32 = 1;
 pub const SIGNATURE_LEN: usize = 64;
 /// Length of the base64url text of a signature.
 pub const SIGNATURE_B64_LEN: usize = 86;
-/// The most bytes any reader accepts before it starts decoding (1 MiB).
-pub const MAX_INPUT_LEN: usize = 1 << 20;
+pub use crate::kind::MAX_INPUT_LEN;
 
 pub use crate::kind::Kind;
 
@@ -86,7 +85,10 @@ impl Explain for SignError {
 impl crate::exit::Examples for SignError {
     fn examples() -> Vec<crate::exit::Example<Self>> {
         vec![crate::exit::Example {
-            error: SignError { kid: crate::exit::placeholders::kid(), detail: "<detail>".into() },
+            error: SignError {
+                kid: crate::keys::KeyId::from_bytes(crate::exit::placeholders::KID),
+                detail: "<detail>".into(),
+            },
             when: "The signing key is held outside this process (a hardware module) and could not sign. Nothing was signed or recorded.",
         }]
     }
@@ -410,7 +412,7 @@ impl crate::exit::Examples for EnvelopeError {
     fn examples() -> Vec<crate::exit::Example<Self>> {
         use crate::exit::{Example, placeholders};
         let kind = Kind::License;
-        let kid = placeholders::kid();
+        let kid = crate::keys::KeyId::from_bytes(placeholders::KID);
         let n = placeholders::NUMBER as usize;
         vec![
             Example {

@@ -1,0 +1,306 @@
+//! An order, and its validation against the product catalog.
+//!
+//! An order comes from command-line flags, an order file (TOML or JSON with
+//! the same keys) or a billing system. [`Order::validate`] checks it against
+//! every catalog rule and gives a [`CheckedOrder`], the only thing the
+//! ledger signs a first license from; a refusal names the rule. A vendor
+//! checks before it asks for the passphrase, so a typo costs nothing.
+
+use std::collections::BTreeMap;
+
+use license_common::catalog::Catalog;
+use license_common::license::{LICENSE_FORMAT, License, PackageGrant, Plan};
+use license_common::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+mod error;
+
+pub use error::{OrderError, TermProblem};
+
+/// The longest text an order field may hold.
+pub const MAX_FIELD_LEN: usize = 256;
+
+/// What the customer bought.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Order {
+    /// Product id; defaults to the catalog's product.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// The primary account.
+    pub account: String,
+    /// The licensee's name.
+    pub licensee: String,
+    /// Region or site.
+    pub region: String,
+    /// Edition id.
+    pub edition: String,
+    /// Compute engine, for products that have them.
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// Plan.
+    pub plan: Option<Plan>,
+    /// Settlement account kind; defaults to the catalog's first.
+    #[serde(default)]
+    pub settlement: Option<String>,
+    /// Packages: id → tier.
+    #[serde(default)]
+    pub packages: BTreeMap<String, String>,
+    /// Quotas: id → value.
+    #[serde(default)]
+    pub quotas: BTreeMap<String, u64>,
+    /// Start; defaults to the time of issue.
+    #[serde(default)]
+    pub not_before: Option<Timestamp>,
+    /// Expiry; or use `months`; or the catalog's default term.
+    #[serde(default)]
+    pub until: Option<Timestamp>,
+    /// Term in calendar months from `not_before`.
+    #[serde(default)]
+    pub months: Option<u32>,
+    /// The install to bind the license to: set from a verified activation
+    /// request (`--bind`), never from an order file.
+    #[serde(skip)]
+    pub install: Option<String>,
+}
+
+impl Order {
+    /// Parses an order file: JSON when it starts with `{`, TOML otherwise.
+    pub fn parse(text: &str) -> Result<Order, String> {
+        if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| e.to_string())
+        } else {
+            toml::from_str(text).map_err(|e| e.to_string())
+        }
+    }
+
+    /// Checks the order against every rule of the catalog at `now` (the
+    /// time the license will be signed).
+    pub fn validate(&self, catalog: &Catalog, now: Timestamp) -> Result<CheckedOrder, OrderError> {
+        Ok(CheckedOrder {
+            license: self.to_license(catalog, String::new(), now)?,
+            catalog_product: catalog.product.id.clone(),
+        })
+    }
+
+    /// Checks the order against the catalog and builds the unsigned license.
+    /// `id` is the new license id; `now` the time of issue.
+    pub(crate) fn to_license(&self, catalog: &Catalog, id: String, now: Timestamp) -> Result<License, OrderError> {
+        let product = &catalog.product;
+        if let Some(p) = &self.product
+            && p != &product.id
+        {
+            return Err(OrderError::WrongProduct { order: p.clone(), catalog: product.id.clone() });
+        }
+        for (field, value) in [
+            ("account", &self.account),
+            ("licensee", &self.licensee),
+            ("region", &self.region),
+            ("edition", &self.edition),
+        ] {
+            check_text(field, value)?;
+        }
+        let (_, edition) = catalog.edition(&self.edition).ok_or_else(|| OrderError::UnknownEdition {
+            edition: self.edition.clone(),
+            known: list(catalog.editions.iter().map(|e| &e.id)),
+        })?;
+        if edition.free {
+            return Err(OrderError::FreeEdition { edition: edition.id.clone() });
+        }
+        let plan = self.plan.ok_or_else(|| OrderError::PlanMissing { offered: list(edition.plans.iter()) })?;
+        if !edition.plans.contains(&plan) {
+            return Err(OrderError::PlanNotOffered {
+                edition: edition.id.clone(),
+                plan,
+                offered: list(edition.plans.iter()),
+            });
+        }
+        match (&self.engine, product.engines.is_empty()) {
+            (None, false) => {
+                return Err(OrderError::EngineRequired { known: list(product.engines.iter()) });
+            }
+            (Some(e), true) => return Err(OrderError::EngineNotApplicable { engine: e.clone() }),
+            (Some(e), false) if !product.engines.contains(e) => {
+                return Err(OrderError::UnknownEngine { engine: e.clone(), known: list(product.engines.iter()) });
+            }
+            _ => {}
+        }
+        let settlement = match &self.settlement {
+            Some(s) if !product.settlements.contains(s) => {
+                return Err(OrderError::UnknownSettlement {
+                    settlement: s.clone(),
+                    known: list(product.settlements.iter()),
+                });
+            }
+            Some(s) => s.clone(),
+            None => product.settlements[0].clone(),
+        };
+        if !product.regions.is_empty() && !product.regions.contains(&self.region) {
+            return Err(OrderError::UnknownRegion { region: self.region.clone(), known: list(product.regions.iter()) });
+        }
+
+        let allowed = catalog.allowed_packages(edition, self.engine.as_deref());
+        let mut packages = BTreeMap::new();
+        for (pkg_id, tier_id) in &self.packages {
+            let (_, grant) = grant(catalog, pkg_id, tier_id)?;
+            if !allowed.contains(pkg_id) {
+                return Err(OrderError::PackageNotAllowed {
+                    package: pkg_id.clone(),
+                    edition: edition.id.clone(),
+                    engine: self.engine.clone().filter(|e| edition.engine_packages.contains_key(e)),
+                    allowed: list(allowed.iter()),
+                });
+            }
+            packages.insert(pkg_id.clone(), grant);
+        }
+        for (quota_id, value) in &self.quotas {
+            check_quota(catalog, quota_id, *value)?;
+        }
+        if let Some(missing) = catalog.quotas.iter().find(|q| q.required && !self.quotas.contains_key(&q.id)) {
+            return Err(OrderError::QuotaMissing {
+                quota: missing.id.clone(),
+                steps: list(missing.steps.iter().map(|s| s.value)),
+            });
+        }
+
+        let not_before = self.not_before.unwrap_or(now);
+        let expires_at = match (plan, self.until, self.months) {
+            (_, Some(_), Some(_)) => return Err(OrderError::Term { problem: TermProblem::UntilAndMonths }),
+            (Plan::Perpetual, None, None) => None,
+            (Plan::Perpetual, _, _) => return Err(OrderError::Term { problem: TermProblem::PerpetualExpiry }),
+            (_, Some(until), None) => Some(until),
+            (_, None, months) => {
+                let months = months.unwrap_or(product.default_term_months);
+                if months == 0 {
+                    return Err(OrderError::Term { problem: TermProblem::NoMonths });
+                }
+                Some(
+                    not_before
+                        .plus_months(months)
+                        .ok_or(OrderError::Term { problem: TermProblem::TooLong { months } })?,
+                )
+            }
+        };
+        if let Some(expires_at) = expires_at {
+            if expires_at <= not_before {
+                return Err(OrderError::Term { problem: TermProblem::EndsBeforeStart { expires_at, not_before } });
+            }
+            if expires_at <= now {
+                return Err(OrderError::Term { problem: TermProblem::AlreadyExpired { expires_at } });
+            }
+        }
+        let activate_by = (plan == Plan::PayAsYouGo).then(|| now.plus_days(product.activation_window_days));
+
+        Ok(License {
+            format: LICENSE_FORMAT,
+            id,
+            product: product.id.clone(),
+            account: self.account.trim().to_owned(),
+            licensee: self.licensee.trim().to_owned(),
+            region: self.region.clone(),
+            edition: edition.id.clone(),
+            engine: self.engine.clone(),
+            plan,
+            issued_at: now,
+            not_before,
+            expires_at,
+            grace_days: product.grace_days,
+            activate_by,
+            settlement,
+            packages,
+            quotas: self.quotas.clone(),
+            supersedes: None,
+            sequence: 1,
+            notice_days: product.notice_days,
+            install: self.install.clone(),
+        })
+    }
+}
+
+/// An order that every rule of the catalog allows, checked at one time:
+/// what its license will carry. Only the ledger turns it into a license,
+/// with the license id and the sequence the ledger gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedOrder {
+    license: License,
+    catalog_product: String,
+}
+
+impl CheckedOrder {
+    /// The license as it will be signed, but for its id (empty) and its
+    /// sequence (0), which the ledger gives.
+    pub fn preview(&self) -> &License {
+        &self.license
+    }
+
+    /// The license to sign, with its id and sequence.
+    pub(crate) fn into_license(self, id: String, sequence: u64) -> License {
+        let mut license = self.license;
+        license.id = id;
+        license.sequence = sequence;
+        license
+    }
+}
+
+/// The package grant of `tier_id` of package `pkg_id`, with the tier's rank
+/// (0 = the lowest tier).
+pub(crate) fn grant(catalog: &Catalog, pkg_id: &str, tier_id: &str) -> Result<(usize, PackageGrant), OrderError> {
+    let package = catalog.package(pkg_id).ok_or_else(|| OrderError::UnknownPackage {
+        package: pkg_id.to_owned(),
+        known: list(catalog.packages.iter().map(|p| &p.id)),
+    })?;
+    let rank = package.tiers.iter().position(|t| t.id == tier_id).ok_or_else(|| OrderError::UnknownTier {
+        package: pkg_id.to_owned(),
+        tier: tier_id.to_owned(),
+        known: list(package.tiers.iter().map(|t| &t.id)),
+    })?;
+    let tier = &package.tiers[rank];
+    Ok((
+        rank,
+        PackageGrant {
+            tier: tier.id.clone(),
+            includes: package.tiers[..=rank].iter().map(|t| t.id.clone()).collect(),
+            limits: tier.limits.clone(),
+        },
+    ))
+}
+
+/// Checks that `value` is one of the steps of quota `quota_id`.
+pub(crate) fn check_quota(catalog: &Catalog, quota_id: &str, value: u64) -> Result<(), OrderError> {
+    let quota = catalog.quota(quota_id).ok_or_else(|| OrderError::UnknownQuota {
+        quota: quota_id.to_owned(),
+        known: list(catalog.quotas.iter().map(|q| &q.id)),
+    })?;
+    if !quota.steps.iter().any(|s| s.value == value) {
+        return Err(OrderError::QuotaNotAStep {
+            quota: quota_id.to_owned(),
+            value,
+            steps: list(quota.steps.iter().map(|s| s.value)),
+        });
+    }
+    Ok(())
+}
+
+fn check_text(field: &'static str, value: &str) -> Result<(), OrderError> {
+    check_text_len(field, value, MAX_FIELD_LEN)
+}
+
+/// Refuses empty text, text longer than `max` characters, and control characters.
+pub(crate) fn check_text_len(field: &'static str, value: &str, max: usize) -> Result<(), OrderError> {
+    let problem = if value.trim().is_empty() {
+        "is empty"
+    } else if value.chars().count() > max {
+        "is too long"
+    } else if value.chars().any(char::is_control) {
+        "contains control characters"
+    } else {
+        return Ok(());
+    };
+    Err(OrderError::Field { field, problem })
+}
+
+/// Items joined with `, ` for messages (`none` when empty).
+pub fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    let items: Vec<String> = items.map(|i| i.to_string()).collect();
+    if items.is_empty() { "none".into() } else { items.join(", ") }
+}
