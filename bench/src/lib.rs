@@ -24,7 +24,13 @@ pub fn typical_license() -> License {
         ..fixture::order(0)
     };
     let now = Timestamp::parse("2026-11-23").unwrap();
-    order
-        .to_license(&license_issuer::catalogs::data_platform(), "01a209e2-7267-7053-be09-cd51886254bd".into(), now)
-        .unwrap()
+    let mut license = order.validate(&license_issuer::catalogs::data_platform(), now).unwrap().preview().clone();
+    license.id = "01a209e2-7267-7053-be09-cd51886254bd".into();
+    license.sequence = 1;
+    license
+}
+
+/// What the ledger does to sign a license: serialise it, seal the envelope.
+pub fn sign(key: &IssuerKey, license: &License) -> String {
+    key.seal(license_common::Kind::License, &serde_json::to_vec(license).unwrap())
 }
