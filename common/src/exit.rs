@@ -241,6 +241,12 @@ pub struct Example<E> {
 pub trait Examples: Explain + Sized {
     /// One example per case (more when the message has optional parts).
     fn examples() -> Vec<Example<Self>>;
+
+    /// The examples of `Self`, each wrapped into another error type (a
+    /// wrapper variant), with the same words of when it happens.
+    fn examples_as<T>(wrap: impl Fn(Self) -> T) -> impl Iterator<Item = Example<T>> {
+        Self::examples().into_iter().map(move |x| Example { error: wrap(x.error), when: x.when })
+    }
 }
 
 /// The values examples are built with, and the placeholders that replace

@@ -158,6 +158,9 @@ pub enum KeyUse {
 }
 
 impl KeyUse {
+    /// Every use.
+    pub const ALL: [KeyUse; 3] = [KeyUse::All, KeyUse::Licenses, KeyUse::Revocations];
+
     /// May a key with this use sign an envelope of `kind`? Install-signed
     /// kinds are not signed by vendor keys at all.
     pub fn allows(self, kind: crate::kind::Kind) -> bool {

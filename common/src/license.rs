@@ -46,6 +46,9 @@ pub enum Plan {
 }
 
 impl Plan {
+    /// Every plan.
+    pub const ALL: [Plan; 3] = [Plan::PayAsYouGo, Plan::Subscription, Plan::Perpetual];
+
     /// The wire name.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use license_common::keys::KeyUse;
 
 /// Verify, activate and check vendor licenses on this install, offline.
 #[derive(Debug, Parser)]
@@ -192,8 +193,8 @@ pub enum TrustCommand {
         #[arg(long, value_name = "TIME")]
         not_after: Option<license_common::Timestamp>,
         /// What the key may sign.
-        #[arg(long = "use", value_name = "USE", value_enum, default_value_t = UseArg::All)]
-        usage: UseArg,
+        #[arg(long = "use", value_name = "USE", value_parser = key_use(), default_value = "all")]
+        usage: KeyUse,
     },
     /// Stop trusting a key: licenses it signed are refused from now on.
     Remove {
@@ -214,24 +215,7 @@ pub enum RevocationsCommand {
     },
 }
 
-/// What a trusted key may sign, as clap checks it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum UseArg {
-    /// Licenses and revocation lists.
-    All,
-    /// Licenses only.
-    Licenses,
-    /// Revocation lists only.
-    Revocations,
-}
-
-impl From<UseArg> for license_common::keys::KeyUse {
-    fn from(u: UseArg) -> Self {
-        use license_common::keys::KeyUse;
-        match u {
-            UseArg::All => KeyUse::All,
-            UseArg::Licenses => KeyUse::Licenses,
-            UseArg::Revocations => KeyUse::Revocations,
-        }
-    }
+/// What a trusted key may sign: one of the library's uses.
+fn key_use() -> license_cli::OneOf<KeyUse> {
+    license_cli::one_of(&KeyUse::ALL, |u| u.as_str())
 }

@@ -176,8 +176,7 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             match command {
                 TrustCommand::Add { public, not_after, usage } => {
                     let key = read_public_key(&public)?;
-                    activator.trust_add(key, not_after, usage.into())?;
-                    let usage: license_common::keys::KeyUse = usage.into();
+                    activator.trust_add(key, not_after, usage)?;
                     let until = not_after.map(|t| format!(", for what it signed until {t}")).unwrap_or_default();
                     let text = format!("trusting key {} to sign {}{until}\n", key.kid(), usage.as_str());
                     Ok(Output::new(&Trusted { format: 1, kid: key.kid(), usage, not_after }, text))

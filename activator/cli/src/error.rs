@@ -173,24 +173,21 @@ impl Explain for Error {
 
 impl Examples for Error {
     fn examples() -> Vec<Example<Self>> {
-        fn wrap<E: Examples>(into: impl Fn(E) -> Error) -> impl Iterator<Item = Example<Error>> {
-            E::examples().into_iter().map(move |x| Example { error: into(x.error), when: x.when })
-        }
         use license_common::random::RandomError;
         let lib = |e: ActivatorError| Error::Activator(e);
         let mut all: Vec<Example<Self>> = Vec::new();
-        all.extend(wrap::<EnvelopeError>(move |e| lib(e.into())));
-        all.extend(wrap::<InputError>(move |e| lib(e.into())));
-        all.extend(wrap::<OutputError>(Error::Output));
+        all.extend(EnvelopeError::examples_as(move |e| lib(e.into())));
+        all.extend(InputError::examples_as(move |e| lib(e.into())));
+        all.extend(OutputError::examples_as(Error::Output));
         // The activator reads public keys only.
-        all.extend(wrap::<KeyError>(move |e| lib(e.into())).filter(|x| {
+        all.extend(KeyError::examples_as(move |e| lib(e.into())).filter(|x| {
             matches!(x.error, Error::Activator(ActivatorError::Key(KeyError::NotAPublicKey | KeyError::WeakKey)))
         }));
-        all.extend(wrap::<RandomError>(move |e| lib(e.into())));
-        all.extend(wrap::<GatewayError>(move |e| lib(e.into())));
-        all.extend(wrap::<CredentialsError>(move |e| lib(e.into())));
-        all.extend(wrap::<ActivatorError>(lib));
-        all.extend(wrap::<Denied>(Error::Denied));
+        all.extend(RandomError::examples_as(move |e| lib(e.into())));
+        all.extend(GatewayError::examples_as(move |e| lib(e.into())));
+        all.extend(CredentialsError::examples_as(move |e| lib(e.into())));
+        all.extend(ActivatorError::examples_as(lib));
+        all.extend(Denied::examples_as(Error::Denied));
         all.extend([
             Example {
                 error: Error::NoStateDir,

@@ -91,6 +91,42 @@ impl<E> From<E> for Failure<E> {
     }
 }
 
+/// clap's parser for a value of one of a library's closed sets (plans, key
+/// uses, ledger statuses): it offers exactly their wire names, in `--help`
+/// and completions, and refuses anything else with clap's own message. The
+/// names come from the library, so the command line never repeats them.
+#[derive(Clone)]
+pub struct OneOf<T: 'static> {
+    values: &'static [T],
+    name: fn(&T) -> &'static str,
+}
+
+/// The parser of [`OneOf`] for `values`, named by `name`.
+pub fn one_of<T: Clone + Send + Sync + 'static>(values: &'static [T], name: fn(&T) -> &'static str) -> OneOf<T> {
+    OneOf { values, name }
+}
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for OneOf<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let names = clap::builder::PossibleValuesParser::new(self.values.iter().map(self.name));
+        let chosen = names.parse_ref(cmd, arg, value)?;
+        let found = self.values.iter().find(|v| (self.name)(v) == chosen);
+        // The names parser accepted one of these names, so it is found.
+        Ok(found.unwrap_or(&self.values[0]).clone())
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(self.values.iter().map(|v| clap::builder::PossibleValue::new((self.name)(v)))))
+    }
+}
+
 /// Whether `--json` is on the command line (before a `--`).
 pub fn wants_json(args: &[OsString]) -> bool {
     args.iter().skip(1).take_while(|a| *a != "--").any(|a| a == "--json")
@@ -220,6 +256,18 @@ fn parse_failure(e: &clap::Error, json: bool) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_of_takes_the_library_names_only() {
+        use clap::builder::TypedValueParser;
+        static PLANS: [&str; 2] = ["subscription", "perpetual"];
+        let parser = one_of(&PLANS, |p| p);
+        let cmd = clap::Command::new("t");
+        assert_eq!(parser.parse_ref(&cmd, None, "perpetual".as_ref()).unwrap(), "perpetual");
+        assert!(parser.parse_ref(&cmd, None, "lifetime".as_ref()).is_err());
+        let offered: Vec<String> = parser.possible_values().unwrap().map(|v| v.get_name().to_owned()).collect();
+        assert_eq!(offered, PLANS);
+    }
 
     #[test]
     fn json_is_seen_anywhere_before_a_double_dash() {

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use license_common::license::Plan;
+use license_issuer::ledger::EntryStatus;
 
 /// Sign edition and entitlement licenses that installs verify offline.
 #[derive(Debug, Parser)]
@@ -164,8 +165,8 @@ pub struct IssueArgs {
     #[arg(long, required_unless_present_any = ["order", "batch"])]
     pub edition: Option<String>,
     /// Plan.
-    #[arg(long, value_enum, required_unless_present_any = ["order", "batch"])]
-    pub plan: Option<PlanArg>,
+    #[arg(long, value_parser = plan(), required_unless_present_any = ["order", "batch"])]
+    pub plan: Option<Plan>,
     /// Compute engine (for products that have them; cannot be switched later).
     #[arg(long)]
     pub engine: Option<String>,
@@ -206,8 +207,8 @@ pub struct ChangeArgs {
     #[arg(long)]
     pub edition: Option<String>,
     /// Another plan the edition is sold on.
-    #[arg(long, value_enum)]
-    pub plan: Option<PlanArg>,
+    #[arg(long, value_parser = plan())]
+    pub plan: Option<Plan>,
     /// Add a package or raise its tier, NAME=TIER; repeat for several.
     #[arg(long = "package", value_name = "NAME=TIER", value_parser = parse_pair::<String>)]
     pub packages: Vec<(String, String)>,
@@ -333,62 +334,14 @@ pub enum CatalogCommand {
     },
 }
 
-/// A plan, as clap checks it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum PlanArg {
-    /// Billed by usage; activated within the activation window.
-    #[value(alias = "payg", alias = "pay-as-you-go")]
-    PayAsYouGo,
-    /// Paid for a fixed term.
-    Subscription,
-    /// Paid once; never expires.
-    Perpetual,
+/// A plan: one of the library's, named as on the wire.
+fn plan() -> license_cli::OneOf<Plan> {
+    license_cli::one_of(&Plan::ALL, |p| p.as_str())
 }
 
-impl From<PlanArg> for Plan {
-    fn from(p: PlanArg) -> Plan {
-        match p {
-            PlanArg::PayAsYouGo => Plan::PayAsYouGo,
-            PlanArg::Subscription => Plan::Subscription,
-            PlanArg::Perpetual => Plan::Perpetual,
-        }
-    }
-}
-
-/// A ledger status, as clap checks it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum StatusArg {
-    /// In force.
-    Active,
-    /// Expired, in its grace period.
-    Grace,
-    /// Its grace period is over.
-    Released,
-    /// Not valid yet.
-    NotYetValid,
-    /// Replaced by a later license of its chain.
-    Superseded,
-    /// Revoked.
-    Revoked,
-    /// A pay-as-you-go order not activated within its window.
-    Lapsed,
-}
-
-impl From<StatusArg> for license_issuer::ledger::EntryStatus {
-    fn from(s: StatusArg) -> Self {
-        use license_issuer::ledger::EntryStatus;
-        match s {
-            StatusArg::Active => EntryStatus::Active,
-            StatusArg::Grace => EntryStatus::Grace,
-            StatusArg::Released => EntryStatus::Released,
-            StatusArg::NotYetValid => EntryStatus::NotYetValid,
-            StatusArg::Superseded => EntryStatus::Superseded,
-            StatusArg::Revoked => EntryStatus::Revoked,
-            StatusArg::Lapsed => EntryStatus::Lapsed,
-        }
-    }
+/// A ledger status: one of the library's, named as on the wire.
+fn status() -> license_cli::OneOf<EntryStatus> {
+    license_cli::one_of(&EntryStatus::ALL, |s| s.as_str())
 }
 
 fn parse_pair<T: std::str::FromStr>(s: &str) -> Result<(String, T), String> {
@@ -434,8 +387,8 @@ pub enum LedgerCommand {
         #[arg(long)]
         account: Option<String>,
         /// Only this status.
-        #[arg(long, value_enum)]
-        status: Option<StatusArg>,
+        #[arg(long, value_parser = status())]
+        status: Option<EntryStatus>,
     },
     /// The whole chain of a license: what it replaced, what replaced it, receipts, revocation.
     Show {

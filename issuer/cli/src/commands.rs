@@ -256,7 +256,7 @@ fn read_current(path: &Path, trusted: &license_common::Keyring) -> Result<Licens
 fn change_request(change: &ChangeArgs) -> UpgradeRequest {
     UpgradeRequest {
         edition: change.edition.clone(),
-        plan: change.plan.map(Into::into),
+        plan: change.plan,
         packages: change.packages.iter().cloned().collect(),
         quotas: change.quotas.iter().cloned().collect(),
         bind: None,
@@ -355,7 +355,7 @@ fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp) -> Result<Outpu
             region: args.region.clone().unwrap_or_default(),
             edition: args.edition.clone().unwrap_or_default(),
             engine: args.engine.clone(),
-            plan: args.plan.map(Into::into),
+            plan: args.plan,
             settlement: args.settlement.clone(),
             packages: args.packages.iter().cloned().collect(),
             quotas: args.quotas.iter().cloned().collect(),

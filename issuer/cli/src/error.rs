@@ -169,26 +169,23 @@ impl Explain for Error {
 
 impl Examples for Error {
     fn examples() -> Vec<Example<Self>> {
-        fn wrap<E: Examples>(into: impl Fn(E) -> Error) -> impl Iterator<Item = Example<Error>> {
-            E::examples().into_iter().map(move |x| Example { error: into(x.error), when: x.when })
-        }
         use license_common::catalog::CatalogError;
         use license_common::envelope::{EnvelopeError, SignError};
         use license_common::input::InputError;
         use license_common::random::RandomError;
         let lib = |e: IssuerError| Error::Issuer(e);
         let mut all: Vec<Example<Self>> = Vec::new();
-        all.extend(wrap::<EnvelopeError>(move |e| lib(e.into())));
-        all.extend(wrap::<InputError>(move |e| lib(e.into())));
-        all.extend(wrap::<OutputError>(move |e| lib(e.into())));
-        all.extend(wrap::<KeyError>(move |e| lib(e.into())));
-        all.extend(wrap::<RandomError>(move |e| lib(e.into())));
-        all.extend(wrap::<SignError>(move |e| lib(e.into())));
-        all.extend(wrap::<CatalogError>(move |e| {
+        all.extend(EnvelopeError::examples_as(move |e| lib(e.into())));
+        all.extend(InputError::examples_as(move |e| lib(e.into())));
+        all.extend(OutputError::examples_as(move |e| lib(e.into())));
+        all.extend(KeyError::examples_as(move |e| lib(e.into())));
+        all.extend(RandomError::examples_as(move |e| lib(e.into())));
+        all.extend(SignError::examples_as(move |e| lib(e.into())));
+        all.extend(CatalogError::examples_as(move |e| {
             lib(IssuerError::Catalog { path: PathBuf::from("<path>"), source: e })
         }));
-        all.extend(wrap::<OrderError>(move |e| lib(e.into())));
-        all.extend(wrap::<IssuerError>(lib));
+        all.extend(OrderError::examples_as(move |e| lib(e.into())));
+        all.extend(IssuerError::examples_as(lib));
         all.extend([
             Example {
                 error: Error::NoPassphrase,

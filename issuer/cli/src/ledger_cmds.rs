@@ -71,7 +71,7 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
             }
         }
         LedgerCommand::List { account, status } => {
-            let entries = ledger.list(account.as_deref(), status.map(Into::into), now).map_err(Error::from)?;
+            let entries = ledger.list(account.as_deref(), status, now).map_err(Error::from)?;
             let mut t = format!(
                 "{:<38}{:<18}{:>4}  {:<16}{:<14}{:<22}{}\n",
                 "license", "account", "seq", "edition", "plan", "expires", "status"
