@@ -90,19 +90,19 @@ fn every_case_of_every_error_type_has_an_example() {
 }
 
 #[test]
-fn no_library_hint_names_a_command_line_flag_or_command() {
+fn no_library_message_or_hint_names_a_command_line_flag_or_command() {
     // A launcher that embeds the libraries never shows advice about a CLI
-    // its users do not have: the libraries' hints name no flag, no binary.
-    let mut hints = Vec::new();
+    // its users do not have: the libraries' messages and hints name no
+    // flag, no binary.
     for row in errors_doc::rows() {
-        hints.push((row.case.clone(), row.library_hint.clone().unwrap_or(row.hint.clone())));
-    }
-    for (case, hint) in hints {
-        if case.starts_with("issuer::") || case.starts_with("activator::") {
+        if row.case.starts_with("issuer::") || row.case.starts_with("activator::") {
             continue;
         }
-        for word in [" --", "`issuer ", "`activator ", "ISSUER_", "ACTIVATOR_STATE", "--help"] {
-            assert!(!hint.contains(word), "{case}: the library's hint names `{word}`: {hint}");
+        let hint = row.library_hint.clone().unwrap_or(row.hint.clone());
+        for (what, text) in [("message", &row.message), ("hint", &hint)] {
+            for word in [" --", "`issuer ", "`activator ", "ISSUER_", "ACTIVATOR_STATE", "--help"] {
+                assert!(!text.contains(word), "{}: the library's {what} names `{word}`: {text}", row.case);
+            }
         }
     }
 }

@@ -51,6 +51,9 @@ pub enum Error {
         #[serde(serialize_with = "license_common::exit::serialize_path")]
         path: PathBuf,
     },
+    /// No ledger location is given and there is no home directory.
+    #[error("no ledger location: pass --ledger FILE or set ISSUER_LEDGER")]
+    NoLedgerPath,
     /// `ledger verify` found records that do not verify.
     #[error("{problems} record(s) of the ledger do not verify or do not match what was signed")]
     AuditFailed {
@@ -131,7 +134,7 @@ impl Explain for Error {
             Error::Issuer(e) => e.class(),
             Error::Activator(e) => e.class(),
             Error::NoPassphrase | Error::PassphraseMismatch | Error::Prompt { .. } => ExitClass::Key,
-            Error::NotAKeyId { .. } => ExitClass::Usage,
+            Error::NotAKeyId { .. } | Error::NoLedgerPath => ExitClass::Usage,
             Error::DemoDirTaken { .. } => ExitClass::Io,
             Error::AuditFailed { .. } => ExitClass::BadSignature,
         }
@@ -148,6 +151,7 @@ impl Explain for Error {
             Error::Prompt { .. } => "pass --passphrase-file FILE or set ISSUER_PASSPHRASE instead".into(),
             Error::NotAKeyId { .. } => "give the key id that `issuer keygen` printed (16 lowercase hex digits)".into(),
             Error::DemoDirTaken { .. } => "name a new directory for the demo, or leave DIR out".into(),
+            Error::NoLedgerPath => "set HOME or XDG_DATA_HOME, or name the ledger file".into(),
             Error::AuditFailed { .. } => {
                 "each problem line names the record; restore the ledger from its backup, or ask who edited it".into()
             }
@@ -206,6 +210,10 @@ impl Examples for Error {
             Example {
                 error: Error::DemoDirTaken { path: PathBuf::from("<path>") },
                 when: "`issuer demo DIR` with a directory that holds files already.",
+            },
+            Example {
+                error: Error::NoLedgerPath,
+                when: "Neither `--ledger`, `ISSUER_LEDGER`, `XDG_DATA_HOME` nor `HOME` says where the ledger is.",
             },
             Example {
                 error: Error::AuditFailed { problems: license_common::exit::placeholders::NUMBER as usize },
