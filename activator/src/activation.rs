@@ -128,8 +128,9 @@ pub(crate) fn apply(
 ) -> Result<Activation, ActivatorError> {
     let license = admitted.verified.content;
     let admission = replay::admit(snapshot.current.as_ref(), &snapshot.history, &license, replace_account, now)?;
-    next.high_water = next.high_water.max(Some(now)).max(Some(license.issued_at));
     if !admission.already_active {
+        // The same license again writes nothing, not even the clock's mark.
+        next.high_water = next.high_water.max(Some(now)).max(Some(license.issued_at));
         next.license = Some(StoredLicense { token: admitted.token, activated_at: now });
         next.history.push(HistoryEntry {
             at: now,

@@ -57,6 +57,7 @@ pub(crate) fn receipt(snapshot: &Snapshot, key: &InstallKey, now: Timestamp) -> 
         product: snapshot.product.clone(),
         license_id: current.license.id.clone(),
         account: current.license.account.clone(),
+        region: Some(current.license.region.clone()),
         activated_at: current.activated_at,
         created_at: now,
     };
@@ -103,6 +104,7 @@ pub(crate) fn usage_report(
         product: snapshot.product.clone(),
         license_id: current.license.id.clone(),
         account: current.license.account.clone(),
+        region: Some(current.license.region.clone()),
         from,
         to,
         days: usage(snapshot, from, to),
@@ -140,6 +142,7 @@ pub(crate) fn deactivate(
         product: snapshot.product.clone(),
         license_id: current.license.id.clone(),
         account: current.license.account.clone(),
+        region: Some(current.license.region.clone()),
         deactivated_at: now,
     };
     let token = key.seal(Kind::DeactivationReceipt, &serde_json::to_vec(&receipt).expect("serialises"));

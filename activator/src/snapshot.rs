@@ -148,7 +148,8 @@ fn with_retirements(keyring: Keyring, revocations: Option<&RevocationList>) -> K
 }
 
 /// What can change after a license was first verified: its key's
-/// retirement date and the vendor's revocations.
+/// retirement date and the vendor's revocations (of the license, of its
+/// chain up to a sequence, of its key).
 pub(crate) fn still_valid(
     keyring: &Keyring,
     revocations: Option<&RevocationList>,
@@ -165,12 +166,8 @@ pub(crate) fn still_valid(
             not_after,
         });
     }
-    if let Some(r) = revocations.and_then(|list| list.find(&license.id)) {
-        return Err(ActivatorError::Revoked {
-            id: license.id.clone(),
-            reason: r.reason.clone(),
-            revoked_at: r.revoked_at,
-        });
+    if let Some((reason, revoked_at)) = revocations.and_then(|list| list.voids(license, &kid)) {
+        return Err(ActivatorError::Revoked { id: license.id.clone(), reason, revoked_at });
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 use license_common::armor;
 use license_common::envelope::{self, Kind};
 use license_common::keys::{KeyId, KeyUse, Keyring, TrustedKey};
-use license_common::revocation::{REVOCATION_FORMAT, RevocationList};
+use license_common::revocation::{REVOCATION_FORMATS_READ, RevocationList};
 use license_common::time::Timestamp;
 use serde::Serialize;
 
@@ -15,7 +15,7 @@ use crate::state::StateFile;
 
 /// What `revocations import` did (`activator revocations import --json`,
 /// format 1): `{"format": 1, "sequence": N, "revoked": N, "retired_keys": N,
-/// "revokes_current": "0193…" | null}`.
+/// "floors": N, "distrusted_keys": N, "revokes_current": "0193…" | null}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Imported {
     /// Version of this JSON shape.
@@ -26,7 +26,11 @@ pub struct Imported {
     pub revoked: usize,
     /// How many key retirements it carries.
     pub retired_keys: usize,
-    /// The license in force, when the list revokes it.
+    /// How many chains it voids up to a sequence.
+    pub floors: usize,
+    /// How many keys it distrusts.
+    pub distrusted_keys: usize,
+    /// The license in force, when the list voids it.
     pub revokes_current: Option<String>,
 }
 
@@ -142,10 +146,10 @@ pub(crate) fn import_revocations(
 ) -> Result<Imported, ActivatorError> {
     let token = armor::read(text, Kind::RevocationList)?;
     let list = envelope::open::<RevocationList>(&token, Kind::RevocationList, &snapshot.keyring)?.content;
-    if list.format != REVOCATION_FORMAT {
+    if !REVOCATION_FORMATS_READ.contains(&list.format) {
         return Err(ActivatorError::Envelope(license_common::EnvelopeError::Payload {
             kind: Kind::RevocationList,
-            detail: format!("format {} is not {REVOCATION_FORMAT}", list.format),
+            detail: format!("format {} is not one this release reads ({REVOCATION_FORMATS_READ:?})", list.format),
         }));
     }
     if let Some(have) = &state.revocations
@@ -153,13 +157,18 @@ pub(crate) fn import_revocations(
     {
         return Err(ActivatorError::StaleRevocations { offered: list.sequence, have: have.sequence });
     }
-    let current = snapshot.current.as_ref().map(|c| c.license.id.clone());
     let imported = Imported {
         format: 1,
         sequence: list.sequence,
         revoked: list.revoked.len(),
         retired_keys: list.retired_keys.len(),
-        revokes_current: current.filter(|id| list.find(id).is_some()),
+        floors: list.floors.len(),
+        distrusted_keys: list.distrusted_keys.len(),
+        revokes_current: snapshot
+            .current
+            .as_ref()
+            .filter(|c| list.voids(&c.license, &c.kid).is_some())
+            .map(|c| c.license.id.clone()),
     };
     state.revocations = Some(list);
     Ok(imported)

@@ -37,6 +37,23 @@ pub struct Catalog {
     /// Quotas (specifications) such as processing units.
     #[serde(default)]
     pub quotas: Vec<Quota>,
+    /// Rules per plan (`[plan_rules.perpetual]`): how many installs may run
+    /// one license, and whether licenses must be bound to an install.
+    #[serde(default)]
+    pub plan_rules: BTreeMap<String, PlanRule>,
+}
+
+/// What a catalog says of every license sold on one plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRule {
+    /// At most this many installs may run one license (an order may lower it).
+    #[serde(default)]
+    pub max_installs: Option<u32>,
+    /// Every license must be bound to an install (ordered with its
+    /// activation request).
+    #[serde(default)]
+    pub require_binding: bool,
 }
 
 /// The product and its lifecycle settings.
@@ -201,6 +218,12 @@ impl Catalog {
         self.quotas.iter().find(|q| q.id == id)
     }
 
+    /// The rule for licenses sold on `plan` (the default rule when the
+    /// catalog has none).
+    pub fn plan_rule(&self, plan: Plan) -> PlanRule {
+        self.plan_rules.get(plan.as_str()).cloned().unwrap_or_default()
+    }
+
     /// The packages an edition may take on an engine.
     pub fn allowed_packages<'a>(&'a self, edition: &'a Edition, engine: Option<&str>) -> &'a [String] {
         engine.and_then(|e| edition.engine_packages.get(e)).unwrap_or(&edition.packages)
@@ -290,6 +313,20 @@ impl Catalog {
                 ));
             }
         }
+        for (plan, rule) in &self.plan_rules {
+            if Plan::parse(plan).is_none_or(|p| p.as_str() != plan) {
+                return Err((
+                    Some(format!("[plan_rules.{plan}]")),
+                    format!("[plan_rules.{plan}]: `{plan}` is not a plan (pay_as_you_go, subscription or perpetual)"),
+                ));
+            }
+            if rule.max_installs == Some(0) {
+                return Err((
+                    Some("max_installs".into()),
+                    format!("[plan_rules.{plan}]: max_installs must be at least 1"),
+                ));
+            }
+        }
         for q in &self.quotas {
             if q.steps.is_empty() || q.steps.windows(2).any(|w| w[0].value >= w[1].value) {
                 return Err((quoted(&q.id), format!("quota `{}` needs steps in strictly ascending order", q.id)));
@@ -328,7 +365,7 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
         Some(rest) => (1, rest),
         None => (0, needle),
     };
-    let is_key = !needle.starts_with('"');
+    let is_key = !needle.starts_with('"') && !needle.starts_with('[');
     text.lines()
         .enumerate()
         .filter(|(_, line)| {
@@ -439,5 +476,25 @@ tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps
         assert!(err.message.contains("declared twice"), "{err}");
         let second = dup.lines().enumerate().filter(|(_, l)| l.contains("\"pro\"")).nth(1).unwrap().0 + 1;
         assert_eq!(err.line, Some(second), "the duplicate's own line: {err}");
+    }
+
+    #[test]
+    fn plan_rules_are_read_and_checked() {
+        let c = Catalog::from_toml(&format!(
+            "{MINIMAL}\n[plan_rules.subscription]\nmax_installs = 2\nrequire_binding = true\n"
+        ))
+        .unwrap();
+        assert_eq!(c.plan_rule(Plan::Subscription), PlanRule { max_installs: Some(2), require_binding: true });
+        assert_eq!(c.plan_rule(Plan::Perpetual), PlanRule::default());
+
+        let typo = format!("{MINIMAL}\n[plan_rules.subscripton]\nmax_installs = 2\n");
+        let err = Catalog::from_toml(&typo).unwrap_err();
+        assert!(err.message.contains("`subscripton` is not a plan"), "{err}");
+        assert_eq!(err.line, Some(typo.lines().count() - 1), "{err}");
+
+        let zero = format!("{MINIMAL}\n[plan_rules.perpetual]\nmax_installs = 0\n");
+        assert!(Catalog::from_toml(&zero).unwrap_err().message.contains("at least 1"));
+        let payg = format!("{MINIMAL}\n[plan_rules.payg]\nrequire_binding = true\n");
+        assert!(Catalog::from_toml(&payg).is_err(), "only the wire name is a key");
     }
 }

@@ -115,6 +115,9 @@ pub struct ActivationReceipt {
     pub license_id: String,
     /// Its account.
     pub account: String,
+    /// Its region, as the install read it (absent in files of release 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// When it was activated on the install.
     pub activated_at: Timestamp,
     /// When this receipt was made.
@@ -138,6 +141,9 @@ pub struct UsageReport {
     pub license_id: String,
     /// Its account.
     pub account: String,
+    /// Its region, as the install read it (absent in files of release 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// First day covered (inclusive).
     pub from: NaiveDate,
     /// Last day covered (inclusive).
@@ -167,6 +173,9 @@ pub struct DeactivationReceipt {
     pub license_id: String,
     /// Its account.
     pub account: String,
+    /// Its region, as the install read it (absent in files of release 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// When it was released.
     pub deactivated_at: Timestamp,
 }

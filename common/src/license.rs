@@ -32,6 +32,9 @@ pub const DEFAULT_GRACE_DAYS: u32 = 14;
 pub const DEFAULT_NOTICE_DAYS: u32 = 30;
 /// The longest grace or notice period a license may carry.
 pub const MAX_PERIOD_DAYS: u32 = 366;
+/// The horizon: no time of a license lies more than this many years after
+/// it was signed (nor before 1970), so every date stays readable.
+pub const HORIZON_YEARS: u32 = 100;
 
 /// How the customer pays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -253,6 +256,18 @@ impl License {
             }
             _ => {}
         }
+        let horizon = self.issued_at.plus_months(HORIZON_YEARS * 12);
+        for (name, time) in
+            [("not_before", Some(self.not_before)), ("expires_at", self.expires_at), ("activate_by", self.activate_by)]
+        {
+            if let Some(t) = time
+                && (t.unix() < 0 || horizon.is_none_or(|h| t > h))
+            {
+                return Err(format!(
+                    "`{name}` ({t}) is more than {HORIZON_YEARS} years after it was signed, or before 1970"
+                ));
+            }
+        }
         if self.grace_days > MAX_PERIOD_DAYS || self.notice_days > MAX_PERIOD_DAYS {
             return Err(format!("grace and notice periods are at most {MAX_PERIOD_DAYS} days"));
         }
@@ -328,6 +343,15 @@ pub(crate) mod tests {
         assert!(!l.expiring_soon(t("2026-12-01T23:59:59Z")));
         assert!(l.expiring_soon(t("2026-12-02T00:00:00Z")));
         assert!(!l.expiring_soon(t("2027-01-02T00:00:00Z")), "in grace it is expired, not expiring");
+    }
+
+    #[test]
+    fn times_beyond_the_horizon_are_refused() {
+        let mut l = sample();
+        l.expires_at = Some(l.issued_at.plus_months(HORIZON_YEARS * 12 + 1).unwrap());
+        assert!(l.check_shape().unwrap_err().contains("100 years"));
+        l.expires_at = Some(l.issued_at.plus_months(HORIZON_YEARS * 12).unwrap());
+        l.check_shape().unwrap();
     }
 
     #[test]

@@ -11,8 +11,9 @@ use license_common::envelope::{EnvelopeError, SignError};
 use license_common::exit::{Example, Examples, ExitClass, Explain, case_of, fields_of, placeholders};
 use license_common::fsio::OutputError;
 use license_common::input::InputError;
-use license_common::keys::KeyError;
+use license_common::keys::{KeyError, KeyId};
 use license_common::random::RandomError;
+use license_common::time::Timestamp;
 use serde::Serialize;
 
 use crate::order::OrderError;
@@ -122,21 +123,23 @@ pub enum IssuerError {
         /// The license id.
         id: String,
     },
-    /// A file signed by another install than the license's.
-    #[error("license {license} belongs to install {tied}, but this file was signed by install {signer}")]
+    /// A file signed by another install than the one the license is bound to.
+    #[error("license {license} is bound to install {tied}, but this file was signed by install {signer}")]
     WrongInstall {
         /// The license.
         license: String,
-        /// The install it is bound to or was first activated on.
+        /// The install it is bound to.
         tied: String,
         /// The install that signed the file.
         signer: String,
     },
-    /// Usage for a license with no known install.
-    #[error("license {license} is not bound to an install and no receipt of it was imported yet")]
+    /// A file from an install that never sent a receipt for the license.
+    #[error("install {install} sent no activation receipt for license {license}, or for the license it replaced")]
     UnknownInstall {
         /// The license.
         license: String,
+        /// The install that signed the file.
+        install: String,
     },
     /// A billing period that makes no sense.
     #[error("the period {from} to {to} is empty or longer than ten years")]
@@ -146,6 +149,132 @@ pub enum IssuerError {
         /// Last day.
         to: String,
     },
+    /// Another issuer command held the ledger's write lock for too long.
+    #[error("ledger {}: another issuer command has held it for {seconds} seconds", path.display())]
+    LedgerBusy {
+        /// The ledger file.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
+        path: PathBuf,
+        /// How long this command waited.
+        seconds: u64,
+    },
+    /// A new order for an instance whose newest license is in force.
+    #[error(
+        "account {} already holds license {newest} (sequence {sequence}, {status}) for product {} in region {}: a new order cannot replace it",
+        .instance.account, .instance.product, .instance.region
+    )]
+    InstanceInForce {
+        /// The instance: product, account and region.
+        #[serde(flatten)]
+        instance: Box<Instance>,
+        /// The newest license of the chain.
+        newest: String,
+        /// Its sequence.
+        sequence: u64,
+        /// Where it stands: `active`, `grace` or `not_yet_valid`.
+        status: &'static str,
+    },
+    /// An upgrade or renewal from a license its chain's revocation voids.
+    #[error("license {id} is void: its chain is revoked up to sequence {floor} ({reason})")]
+    RevokedChain {
+        /// The license given as CURRENT.
+        id: String,
+        /// Every license of the chain up to this sequence is void.
+        floor: u64,
+        /// Why the chain was revoked.
+        reason: String,
+    },
+    /// A bound license moved before its install released it.
+    #[error(
+        "license {id} is bound to install {install}, which has not released it: no deactivation receipt of it is in the ledger"
+    )]
+    StillBound {
+        /// The license given as CURRENT.
+        id: String,
+        /// The install it is bound to.
+        install: String,
+    },
+    /// A key id the ledger never signed with.
+    #[error("key {kid} is not in the ledger: it never signed anything recorded here")]
+    UnknownKey {
+        /// The key id.
+        kid: KeyId,
+    },
+    /// A key the ledger retired, after its date.
+    #[error("key {kid} was retired: it signs nothing after {not_after}")]
+    KeyRetired {
+        /// The key id.
+        kid: KeyId,
+        /// Its last moment.
+        not_after: Timestamp,
+    },
+    /// A key the ledger distrusted.
+    #[error("key {kid} was distrusted on {distrusted_at}: it signs nothing any more")]
+    KeyDistrusted {
+        /// The key id.
+        kid: KeyId,
+        /// When it was distrusted.
+        distrusted_at: String,
+    },
+    /// A distrust whose new key is the distrusted one.
+    #[error("key {kid} cannot replace itself")]
+    SameKey {
+        /// The key id.
+        kid: KeyId,
+    },
+    /// An account that holds no license in the ledger.
+    #[error("account {account} holds no license in the ledger")]
+    UnknownAccount {
+        /// The account.
+        account: String,
+    },
+    /// A catalog of another product than the licenses'.
+    #[error("the catalog is product {catalog}'s, but account {account}'s licenses are for {products}")]
+    WrongCatalog {
+        /// The catalog's product.
+        catalog: String,
+        /// The account.
+        account: String,
+        /// The products the account holds licenses for, comma-separated.
+        products: String,
+    },
+    /// A file from an install that contradicts the license it names.
+    #[error("{kind} for license {license}: its {field} is `{found}`, but the license's is `{expected}`")]
+    ReportMismatch {
+        /// `activation receipt`, `usage report` or `deactivation receipt`.
+        kind: &'static str,
+        /// The license it names.
+        license: String,
+        /// The field that differs.
+        field: &'static str,
+        /// The license's value.
+        expected: String,
+        /// The file's value (escaped when printed).
+        found: String,
+    },
+    /// A day or moment of an install's file outside what it may cover.
+    #[error("{kind} for license {license}: {what} lies outside {range}")]
+    OutsideRange {
+        /// `activation receipt`, `usage report` or `deactivation receipt`.
+        kind: &'static str,
+        /// The license it names.
+        license: String,
+        /// The day or moment, e.g. `day 2026-01-05`.
+        what: String,
+        /// What it should lie in, e.g. `the license's term 2026-01-01 to 2026-12-31`.
+        range: String,
+    },
+}
+
+/// An instance: the product, account and region whose licenses form one chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Instance {
+    /// The product.
+    pub product: String,
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
 }
 
 impl From<std::convert::Infallible> for IssuerError {
@@ -181,11 +310,24 @@ impl Explain for IssuerError {
             IssuerError::OrderFile { .. } => ExitClass::OrderRefused,
             IssuerError::InvalidLicense { .. } | IssuerError::LicenseNotInstallFile => ExitClass::Malformed,
             IssuerError::Io { .. } => ExitClass::Io,
-            IssuerError::Ledger { .. } | IssuerError::NotInLedger { .. } => ExitClass::State,
+            IssuerError::Ledger { .. }
+            | IssuerError::NotInLedger { .. }
+            | IssuerError::LedgerBusy { .. }
+            | IssuerError::UnknownAccount { .. } => ExitClass::State,
             IssuerError::AlreadySuperseded { .. } => ExitClass::Superseded,
-            IssuerError::Batch { .. } => ExitClass::OrderRefused,
-            IssuerError::EmptyBatch | IssuerError::Period { .. } => ExitClass::Usage,
-            IssuerError::WrongInstall { .. } | IssuerError::UnknownInstall { .. } => ExitClass::Mismatch,
+            IssuerError::Batch { .. } | IssuerError::InstanceInForce { .. } | IssuerError::StillBound { .. } => {
+                ExitClass::OrderRefused
+            }
+            IssuerError::RevokedChain { .. } => ExitClass::Revoked,
+            IssuerError::UnknownKey { .. } | IssuerError::KeyRetired { .. } | IssuerError::KeyDistrusted { .. } => {
+                ExitClass::Key
+            }
+            IssuerError::EmptyBatch | IssuerError::Period { .. } | IssuerError::SameKey { .. } => ExitClass::Usage,
+            IssuerError::WrongInstall { .. }
+            | IssuerError::UnknownInstall { .. }
+            | IssuerError::WrongCatalog { .. }
+            | IssuerError::ReportMismatch { .. }
+            | IssuerError::OutsideRange { .. } => ExitClass::Mismatch,
         }
     }
 
@@ -219,8 +361,30 @@ impl Explain for IssuerError {
                 "this file did not come from the install the license belongs to; ask the operator for the right one"
                     .into()
             }
-            IssuerError::UnknownInstall { .. } => "import the install's activation receipt first".into(),
+            IssuerError::UnknownInstall { .. } => "import that install's activation receipt first".into(),
             IssuerError::Period { .. } => "give a first day on or before the last day, at most ten years apart".into(),
+            IssuerError::LedgerBusy { .. } => {
+                "another issuer command is still working on this ledger; try again when it is done".into()
+            }
+            IssuerError::InstanceInForce { newest, .. } => format!(
+                "upgrade or renew license {newest} instead, or revoke it first if the account's rights end now"
+            ),
+            IssuerError::RevokedChain { .. } => {
+                "a revoked chain cannot be renewed or upgraded; issue a new license once no license of the instance is in force".into()
+            }
+            IssuerError::StillBound { install, .. } => format!(
+                "import the deactivation receipt of install {install} first, or revoke its binding in the same step"
+            ),
+            IssuerError::UnknownKey { .. } => "check the key id against the ledger's keys".into(),
+            IssuerError::KeyRetired { .. } | IssuerError::KeyDistrusted { .. } => {
+                "sign with the key that replaced it".into()
+            }
+            IssuerError::SameKey { .. } => "sign the replacements with a new key".into(),
+            IssuerError::UnknownAccount { .. } => "check the account against the ledger's list".into(),
+            IssuerError::WrongCatalog { .. } => "bill with the catalog of the account's product".into(),
+            IssuerError::ReportMismatch { .. } | IssuerError::OutsideRange { .. } => {
+                "nothing was recorded; this file does not describe the license it names, so ask the operator where it came from".into()
+            }
         }
     }
 
@@ -276,7 +440,7 @@ impl Examples for IssuerError {
             },
             Example {
                 error: IssuerError::Ledger { path: path(), detail: "<detail>".into() },
-                when: "The ledger file cannot be opened, read or written by SQLite: damaged, locked for longer than 30 seconds, on a full disk, or made by a newer release (`its schema version <n> is newer than this release reads (<n>)`).",
+                when: "The ledger file cannot be opened, read or written by SQLite: damaged, not a database, on a full disk, or made by a newer release (`its schema version <n> is newer than this release reads (<n>)`).",
             },
             Example {
                 error: IssuerError::AlreadySuperseded { id: id(), by: "<by>".into() },
@@ -297,15 +461,93 @@ impl Examples for IssuerError {
                     tied: "<install>".into(),
                     signer: "<install>".into(),
                 },
-                when: "A receipt or usage report signed by another install than the one the license is bound to (or was first activated on): a copied license, or a report from the wrong machine.",
+                when: "A receipt, usage report or deactivation receipt signed by another install than the one the license is bound to: a copied license, or a file from the wrong machine.",
             },
             Example {
-                error: IssuerError::UnknownInstall { license: id() },
-                when: "A usage report for a license that is bound to no install and of which no activation receipt was imported, so the ledger cannot tell whose usage it is.",
+                error: IssuerError::UnknownInstall { license: id(), install: "<install>".into() },
+                when: "A usage report or deactivation receipt for an unbound license from an install whose activation receipt of it (or of the license it replaced) was never imported.",
             },
             Example {
                 error: IssuerError::Period { from: "<day>".into(), to: "<day>".into() },
                 when: "A bill whose first day is after its last day, or that spans more than ten years.",
+            },
+            Example {
+                error: IssuerError::LedgerBusy { path: path(), seconds: 30 },
+                when: "Another issuer command held the ledger's write lock for the whole busy timeout (30 seconds); nothing was done. Commands normally wait for each other.",
+            },
+            Example {
+                error: IssuerError::InstanceInForce {
+                    instance: Box::new(Instance {
+                        product: "<product>".into(),
+                        account: "<account>".into(),
+                        region: "<region>".into(),
+                    }),
+                    newest: id(),
+                    sequence: placeholders::NUMBER,
+                    status: "active",
+                },
+                when: "A new order for a product, account and region whose newest license is active, in grace or not valid yet: the account's rights change only by an upgrade or a renewal of that license.",
+            },
+            Example {
+                error: IssuerError::RevokedChain { id: id(), floor: placeholders::NUMBER, reason: "<reason>".into() },
+                when: "An upgrade or renewal of a license that was revoked, or that is older than a revoked license of its chain: a renewal never undoes a revocation.",
+            },
+            Example {
+                error: IssuerError::StillBound { id: id(), install: "<install>".into() },
+                when: "An upgrade or renewal moves a bound license to another install (or unbinds it) while the old install's deactivation receipt is not in the ledger.",
+            },
+            Example {
+                error: IssuerError::UnknownKey { kid: KeyId::from_bytes(placeholders::KID) },
+                when: "`retire-key` or `distrust-key` names a key id that never signed anything recorded in this ledger, e.g. a typo.",
+            },
+            Example {
+                error: IssuerError::KeyRetired {
+                    kid: KeyId::from_bytes(placeholders::KID),
+                    not_after: placeholders::time(),
+                },
+                when: "A command signs with a key the ledger retired, after its retirement date.",
+            },
+            Example {
+                error: IssuerError::KeyDistrusted {
+                    kid: KeyId::from_bytes(placeholders::KID),
+                    distrusted_at: "<time>".into(),
+                },
+                when: "A command signs with a key the ledger distrusted (compromised).",
+            },
+            Example {
+                error: IssuerError::SameKey { kid: KeyId::from_bytes(placeholders::KID) },
+                when: "`distrust-key` was given the distrusted key itself to sign the replacements.",
+            },
+            Example {
+                error: IssuerError::UnknownAccount { account: "<account>".into() },
+                when: "A bill for an account that holds no license in the ledger, e.g. a typo.",
+            },
+            Example {
+                error: IssuerError::WrongCatalog {
+                    catalog: "<product>".into(),
+                    account: "<account>".into(),
+                    products: "<products>".into(),
+                },
+                when: "A bill priced with the catalog of a product the account holds no license for.",
+            },
+            Example {
+                error: IssuerError::ReportMismatch {
+                    kind: "usage report",
+                    license: id(),
+                    field: "account",
+                    expected: "<value>".into(),
+                    found: "<value>".into(),
+                },
+                when: "A receipt, usage report or deactivation receipt names a license of the ledger but another account, product or region than that license's; nothing is recorded.",
+            },
+            Example {
+                error: IssuerError::OutsideRange {
+                    kind: "usage report",
+                    license: id(),
+                    what: "day <day>".into(),
+                    range: "<range>".into(),
+                },
+                when: "A usage report with a day outside its own range or outside the license's term, or a receipt whose activation lies outside the license's term; nothing is recorded.",
             },
         ]
     }

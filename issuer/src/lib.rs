@@ -47,13 +47,20 @@
 //! let refused = bad.validate(&catalog, now).unwrap_err();
 //! assert!(refused.to_string().contains("does not take package `asset_quality`"));
 //!
-//! // A checked order is signed by the ledger, which numbers the account's licenses.
+//! // A checked order is signed by the ledger, which numbers each instance's
+//! // licenses (one chain per product, account and region).
 //! let dir = tempfile::tempdir()?;
 //! let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite3"))?;
 //! let first = ledger.issue(&key, order.validate(&catalog, now)?, now)?;
-//! let second = ledger.issue(&key, order.validate(&catalog, now)?, now)?;
 //! assert!(first.token.starts_with("lic1."));
 //! assert_eq!(first.license.packages["data_service"].limits["qps"], 2500);
+//!
+//! // A second order for the same instance is refused while the first is in
+//! // force: the account's rights change by an upgrade or a renewal of it.
+//! let again = ledger.issue(&key, order.validate(&catalog, now)?, now).unwrap_err();
+//! assert!(again.to_string().contains(&first.id));
+//! let renewal = license_issuer::upgrade::renew(&catalog, &first.license, license_issuer::upgrade::RenewTerm::Months(12), now)?;
+//! let second = ledger.sign_successor(&key, renewal, false, now)?;
 //! assert_eq!((first.license.sequence, second.license.sequence), (1, 2));
 //! # Ok(())
 //! # }

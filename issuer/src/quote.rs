@@ -7,6 +7,10 @@
 //! remaining hours = current expiry − time of the upgrade
 //! ```
 //!
+//! A license that has not started yet is counted from its start, not from
+//! the time of the upgrade: the upgraded license keeps that start, so the
+//! hours before it are never sold.
+//!
 //! A license's monthly price is its edition's, plus each package tier's,
 //! plus each quota step's, from the catalog. Remaining hours are counted to
 //! the second (a fractional hour counts as its fraction). **Rounding:** each
@@ -57,6 +61,9 @@ pub struct Quote {
     pub account: String,
     /// The time of the upgrade.
     pub at: Timestamp,
+    /// Where the remaining time starts: the time of the upgrade, or the
+    /// license's start when it has not started yet.
+    pub counted_from: Timestamp,
     /// The current (and upgraded) expiry.
     pub expires_at: Timestamp,
     /// Remaining time, in seconds.
@@ -158,7 +165,8 @@ pub fn quote(catalog: &Catalog, old: &License, new: &License, at: Timestamp) -> 
     let expires_at = old
         .expires_at
         .ok_or_else(|| OrderError::Term { problem: TermProblem::PerpetualQuote { id: old.id.clone() } })?;
-    let remaining_seconds = expires_at.since(at).num_seconds();
+    let counted_from = at.max(old.not_before);
+    let remaining_seconds = expires_at.since(counted_from).num_seconds();
     if remaining_seconds <= 0 {
         return Err(OrderError::Term { problem: TermProblem::NoTimeLeft { id: old.id.clone(), at, expires_at } });
     }
@@ -173,6 +181,7 @@ pub fn quote(catalog: &Catalog, old: &License, new: &License, at: Timestamp) -> 
         from: old.id.clone(),
         account: old.account.clone(),
         at,
+        counted_from,
         expires_at,
         remaining_seconds,
         lines,
@@ -204,7 +213,14 @@ impl fmt::Display for Quote {
         writeln!(f, "{:<60}{:>16}{:>16}", "total per month", m(self.old_monthly), m(self.new_monthly))?;
         let hours = self.remaining_seconds / 3600;
         let rest = self.remaining_seconds % 3600;
-        writeln!(f, "remaining hours: {hours}h {}m {}s (until {})", rest / 60, rest % 60, self.expires_at)?;
+        writeln!(
+            f,
+            "remaining hours: {hours}h {}m {}s (from {} until {})",
+            rest / 60,
+            rest % 60,
+            self.counted_from,
+            self.expires_at
+        )?;
         writeln!(f, "new term: {} ÷ 30 ÷ 24 × remaining hours = {}", m(self.new_monthly), money(self.new_term, c))?;
         writeln!(f, "old term: {} ÷ 30 ÷ 24 × remaining hours = {}", m(self.old_monthly), money(self.old_term, c))?;
         writeln!(f, "price:    new term − old term = {} ({} fen)", money(self.price, c), self.price)?;

@@ -14,6 +14,8 @@
 //!   allowed while active or in grace, and refused after release.
 //! * Every new license supersedes the current one and carries the next
 //!   `sequence`, so an install never lets an older one back in.
+//! * **A license that has not started keeps its start**: neither an upgrade
+//!   nor a renewal moves it earlier.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +85,7 @@ impl CommunityUpgrade {
             not_before: None,
             until: None,
             months: self.months,
+            max_installs: None,
             install: self.install.clone(),
         }
     }
@@ -291,6 +294,9 @@ pub fn upgrade(
     if let Some(install) = &request.bind {
         next.install = Some(install.clone());
     }
+    if catalog.plan_rule(next.plan).require_binding && next.install.is_none() {
+        return Err(OrderError::BindingRequired { plan: next.plan });
+    }
     if next.edition == current.edition
         && next.install == current.install
         && next.plan == current.plan
@@ -323,6 +329,7 @@ pub fn renew(catalog: &Catalog, current: &License, term: RenewTerm, now: Timesta
     if until <= now {
         return Err(term_error(TermProblem::AlreadyExpired { expires_at: until }));
     }
+    crate::order::check_horizon(now, "the expiry", until)?;
     let mut next = current.clone();
     next.expires_at = Some(until);
     Ok(Successor { license: successor(catalog, current, next, now), change: Change::Renewal })
@@ -332,7 +339,9 @@ pub fn renew(catalog: &Catalog, current: &License, term: RenewTerm, now: Timesta
 fn successor(catalog: &Catalog, current: &License, mut next: License, now: Timestamp) -> License {
     next.id = String::new();
     next.issued_at = now;
-    next.not_before = now;
+    // A license that has not started keeps its start: an upgrade or a
+    // renewal never hands out the time before it.
+    next.not_before = current.not_before.max(now);
     next.supersedes = Some(current.id.clone());
     next.sequence = current.sequence + 1;
     next.grace_days = catalog.product.grace_days;

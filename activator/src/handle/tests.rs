@@ -187,6 +187,8 @@ fn keys_compiled_in_survive_a_revocation_import_and_its_retirements_apply_to_the
         issued_at: t("2026-06-02"),
         revoked: Vec::new(),
         retired_keys: vec![RetiredKey { kid: key.kid(), not_after: t("2025-12-01"), reason: "rotated".into() }],
+        floors: Vec::new(),
+        distrusted_keys: Vec::new(),
     };
     act.import_revocations(&key.seal(Kind::RevocationList, &serde_json::to_vec(&list).unwrap())).unwrap();
     assert!(act.status(t("2026-06-03")).keys_compiled_in);

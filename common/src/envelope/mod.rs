@@ -251,7 +251,7 @@ pub fn open<T: DeserializeOwned>(token: &str, kind: Kind, keyring: &Keyring) -> 
 
 /// Strictly decodes a verified payload. The UTF-8 is checked once, for the
 /// whole payload, rather than string by string.
-pub(crate) fn decode<T: DeserializeOwned>(payload: &[u8], kind: Kind) -> Result<T, EnvelopeError> {
+pub fn decode<T: DeserializeOwned>(payload: &[u8], kind: Kind) -> Result<T, EnvelopeError> {
     let text = std::str::from_utf8(payload)
         .map_err(|e| EnvelopeError::Payload { kind, detail: format!("the payload is not UTF-8 ({e})") })?;
     serde_json::from_str(text).map_err(|e| EnvelopeError::Payload { kind, detail: e.to_string() })

@@ -77,6 +77,26 @@ pub enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Compromise: distrust a key (everything it ever signed is void once the next revocation
+    /// list is imported) and sign the newest license of every live chain it signed again with
+    /// a new key, in one step recorded in the ledger.
+    DistrustKey {
+        /// The distrusted key id (16 hex digits).
+        kid: String,
+        /// The new signing key, which signs the replacements.
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Where the new key's passphrase comes from.
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Why; shown to the operators of the installs.
+        #[arg(long)]
+        reason: String,
+        /// Also write each replacement license to DIR/ID.lic (they are in the ledger either way:
+        /// `issuer ledger show ID --token`).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Signed revocation lists.
     #[command(subcommand)]
     Revocations(RevocationsCommand),
@@ -89,6 +109,9 @@ pub enum Command {
     /// Usage reports from installs.
     #[command(subcommand)]
     Usage(ImportCommand),
+    /// Deactivation receipts from installs (a bound license may then move to another install).
+    #[command(subcommand)]
+    Deactivations(ImportCommand),
     /// The pay-as-you-go bill of an account: collectors per day at the catalog's price.
     Bill {
         /// The account.
@@ -191,6 +214,10 @@ pub struct IssueArgs {
     /// Bind the license to the install that made this activation request.
     #[arg(long, value_name = "REQUEST")]
     pub bind: Option<PathBuf>,
+    /// At most N installs may run the license (default: the plan's cap in the catalog, if any;
+    /// 1 for a bound license). The ledger lists licenses run by more: `issuer ledger overuse`.
+    #[arg(long, value_name = "N", conflicts_with = "order")]
+    pub max_installs: Option<u32>,
     /// Write the armored license to this file instead of printing the compact token;
     /// with --batch, every license to this new JSON Lines file, one record per line.
     #[arg(long, value_name = "FILE")]
@@ -261,9 +288,14 @@ pub struct UpgradeArgs {
     #[arg(long, conflicts_with = "from")]
     pub months: Option<u32>,
     /// Bind the license to the install that made this activation request
-    /// (with --from: move it to a new machine).
+    /// (with --from: move it to a new machine, once the old install's deactivation receipt is
+    /// imported, or with --revoke-old-binding).
     #[arg(long, value_name = "REQUEST")]
     pub bind: Option<PathBuf>,
+    /// With --from and --bind: move the license although the old install never sent its
+    /// deactivation receipt, revoking CURRENT (the next revocation list tells the old install).
+    #[arg(long, requires_all = ["from", "bind"])]
+    pub revoke_old_binding: bool,
     /// Write the armored license to this file instead of printing the compact token.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -373,30 +405,59 @@ pub enum RevocationsCommand {
 /// `issuer ledger …`.
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
-    /// Re-verify every stored license, receipt and usage report; exit 11 on any mismatch.
+    /// Re-verify everything stored against the keys given (never the ledger's own), compare
+    /// every column derived from a signed token with it, recompute daily usage from the stored
+    /// usage reports; list every difference by record and column, and exit 11 on any.
     /// License signatures are checked with Ed25519 batch verification (same verdicts,
     /// about twice as fast); a batch with a bad signature is re-checked license by license.
     Verify {
+        /// A public key (SPKI PEM) the vendor trusts; repeat for every key that ever signed.
+        #[arg(long = "pub", value_name = "PUB", required = true)]
+        public: Vec<PathBuf>,
         /// Check each license signature on its own, with `verify_strict`'s verdicts, as activators do.
         #[arg(long)]
         one_by_one: bool,
     },
-    /// List licenses, optionally of one account or with one status.
+    /// List licenses, oldest first, with filters and pages.
     List {
         /// Only this account.
         #[arg(long)]
         account: Option<String>,
+        /// Only licensees whose name contains this (ignoring case).
+        #[arg(long)]
+        licensee: Option<String>,
+        /// Only this product.
+        #[arg(long)]
+        product: Option<String>,
+        /// Only this region.
+        #[arg(long)]
+        region: Option<String>,
         /// Only this status.
         #[arg(long, value_parser = status())]
         status: Option<EntryStatus>,
+        /// Only active licenses that expire within DAYS days.
+        #[arg(long, value_name = "DAYS")]
+        expiring_within: Option<u32>,
+        /// At most N licenses.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Skip the first N matching licenses.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        offset: usize,
     },
-    /// The whole chain of a license: what it replaced, what replaced it, receipts, revocation.
+    /// The whole chain of a license: every license of its instance, receipts, deactivations,
+    /// revocation; with --token, the license itself, armored, as it was signed.
     Show {
         /// The license id.
         id: String,
+        /// Print the license file again (a lost license), instead of its chain.
+        #[arg(long)]
+        token: bool,
     },
     /// Pay-as-you-go orders not activated within their window (back to community).
     Lapsed,
+    /// Licenses run by more installs than they allow (from receipts and usage reports).
+    Overuse,
     /// Everything on record, as JSON (with or without --json), for accounting.
     Export,
 }

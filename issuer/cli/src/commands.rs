@@ -64,7 +64,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             let successor = upgrade::renew(&catalog, &current, term, now)?;
             let out = out_file(args.out.as_deref(), args.force)?;
             let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
-            let issued = open_ledger(ledger.as_deref())?.sign_successor(&key, successor, now)?;
+            let issued = open_ledger(ledger.as_deref())?.sign_successor(&key, successor, false, now)?;
             issued_output(&issued, out)
         }
         Command::Quote(args) => {
@@ -81,7 +81,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
         }
         Command::Bill { account, catalog, from, to } => {
             let catalog = catalogs::load(&catalog)?;
-            let bill = open_ledger(ledger.as_deref())?.bill(&catalog, &account, from, to)?;
+            let bill = open_ledger(ledger.as_deref())?.bill(&catalog, &account, from, to, now)?;
             Ok(Output::new(&bill, bill.to_string()))
         }
         Command::Catalog(CatalogCommand::Check { file }) => {
@@ -130,6 +130,9 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             let text = format!("key {kid} retires at {not_after}; export a revocation list to send the notice\n");
             Ok(Output::new(&Retirement { format: 1, kid, not_after, reason }, text))
         }
+        Command::DistrustKey { kid, key, passphrase, reason, out_dir } => {
+            distrust_key(&kid, &key, &passphrase, &reason, out_dir.as_deref(), ledger.as_deref(), now)
+        }
         Command::Revocations(RevocationsCommand::Export { key, passphrase, out }) => {
             let mut l = open_ledger(ledger.as_deref())?;
             let output = fsio::Output::new(&out, false);
@@ -143,25 +146,36 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             );
             output.write(text.as_bytes())?;
             let said = format!(
-                "wrote revocation list {} ({} revoked, {} key retirements) to {}\n",
+                "wrote revocation list {} ({} revoked, {} chain floors, {} key retirements, {} distrusted keys) to {}\n",
                 list.sequence,
                 list.revoked.len(),
+                list.floors.len(),
                 list.retired_keys.len(),
+                list.distrusted_keys.len(),
                 out.display()
             );
             let value = ListExported {
                 format: 1,
                 sequence: list.sequence,
                 revoked: list.revoked.len(),
+                floors: list.floors.len(),
                 retired_keys: list.retired_keys.len(),
+                distrusted_keys: list.distrusted_keys.len(),
                 out,
             };
             Ok(Output::new(&value, said))
         }
         // `run` sends these to `ledger_cmds` itself, keeping what they print with a failure.
         Command::Ledger(command) => ledger_cmds::ledger(command, ledger.as_deref(), now).map_err(|f| f.error),
-        Command::Receipts(ImportCommand::Import { files }) => ledger_cmds::import(files, true, ledger.as_deref(), now),
-        Command::Usage(ImportCommand::Import { files }) => ledger_cmds::import(files, false, ledger.as_deref(), now),
+        Command::Receipts(ImportCommand::Import { files }) => {
+            ledger_cmds::import(files, ledger_cmds::Import::Receipts, ledger.as_deref(), now)
+        }
+        Command::Usage(ImportCommand::Import { files }) => {
+            ledger_cmds::import(files, ledger_cmds::Import::Usage, ledger.as_deref(), now)
+        }
+        Command::Deactivations(ImportCommand::Import { files }) => {
+            ledger_cmds::import(files, ledger_cmds::Import::Deactivations, ledger.as_deref(), now)
+        }
         Command::Demo { dir } => {
             let dir = dir.unwrap_or_else(|| demo::default_dir(now));
             let transcript = demo::run(&dir, now)?;
@@ -199,14 +213,73 @@ struct Retirement {
 }
 
 /// `issuer revocations export --json` (format 1): `{"format": 1,
-/// "sequence": N, "revoked": N, "retired_keys": N, "out": "PATH"}`.
+/// "sequence": N, "revoked": N, "floors": N, "retired_keys": N,
+/// "distrusted_keys": N, "out": "PATH"}`.
 #[derive(Serialize)]
 struct ListExported {
     format: u32,
     sequence: u64,
     revoked: usize,
+    floors: usize,
     retired_keys: usize,
+    distrusted_keys: usize,
     out: PathBuf,
+}
+
+/// `issuer distrust-key --json` (format 1): `{"format": 1, "kid": "...",
+/// "resigned": [Issued, …], "out_dir": "PATH" | null}`.
+#[derive(Serialize)]
+struct DistrustOutput<'a> {
+    #[serde(flatten)]
+    done: &'a license_issuer::ledger::Distrusted,
+    out_dir: Option<&'a Path>,
+}
+
+fn distrust_key(
+    kid: &str,
+    key: &Path,
+    passphrase: &crate::args::PassphraseArgs,
+    reason: &str,
+    out_dir: Option<&Path>,
+    ledger: Option<&Path>,
+    now: Timestamp,
+) -> Result<Output, Error> {
+    let kid: license_common::KeyId = kid.parse().map_err(|()| Error::NotAKeyId { text: kid.to_owned() })?;
+    if let Some(dir) = out_dir
+        && std::fs::symlink_metadata(dir).is_ok()
+        && !dir.is_dir()
+    {
+        return Err(license_issuer::IssuerError::io("write into", dir)(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it is a file, not a directory",
+        ))
+        .into());
+    }
+    let mut l = open_ledger(ledger)?;
+    let key = keyfile::read_key(key, &get_passphrase(passphrase, false)?)?;
+    let done = l.distrust_key(kid, &key, reason, now)?;
+    let mut text =
+        format!("key {kid} is distrusted; {} license(s) signed again with key {}:\n", done.resigned.len(), key.kid());
+    for issued in &done.resigned {
+        let l = &issued.license;
+        text.push_str(&format!(
+            "  {} (account {}, sequence {}, replaces {})\n",
+            l.id,
+            escape(&l.account),
+            l.sequence,
+            l.supersedes.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir).map_err(license_issuer::IssuerError::io("create", dir))?;
+        for issued in &done.resigned {
+            fsio::Output::new(dir.join(format!("{}.lic", issued.license.id)), false)
+                .write(issued.armored().as_bytes())?;
+        }
+        text.push_str(&format!("wrote them to {}\n", dir.display()));
+    }
+    text.push_str("export a revocation list and send it with the new licenses to every install\n");
+    Ok(Output::new(&DistrustOutput { done: &done, out_dir }, text))
 }
 
 /// `issuer demo --json` (format 1): `{"format": 1, "dir": "PATH",
@@ -325,7 +398,7 @@ fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp) -> Result<O
     let successor = upgrade::upgrade(&catalog, &current, &request, now)?;
     let out = out_file(args.out.as_deref(), args.force)?;
     let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
-    let issued = open_ledger(ledger)?.sign_successor(&key, successor, now)?;
+    let issued = open_ledger(ledger)?.sign_successor(&key, successor, args.revoke_old_binding, now)?;
     issued_output(&issued, out)
 }
 
@@ -362,6 +435,7 @@ fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp) -> Result<Outpu
             not_before: args.not_before,
             until: args.until,
             months: args.months,
+            max_installs: args.max_installs,
             install: None,
         },
     };

@@ -104,7 +104,14 @@ fn issuer_hint(e: &IssuerError) -> Option<String> {
             OrderError::EngineRequired { .. } => "add --engine ENGINE".into(),
             OrderError::PlanMissing { .. } => "add --plan PLAN".into(),
             OrderError::QuotaMissing { quota, .. } => format!("add --quota {quota}=N"),
+            OrderError::Term { problem: license_issuer::order::TermProblem::BeyondHorizon { .. } } => {
+                "check --until and --months: a term ends within 100 years".into()
+            }
             OrderError::Term { .. } => "check --not-before, --until and --months".into(),
+            OrderError::BindingRequired { .. } => {
+                "add --bind REQUEST with the install's activation request (`activator request`)".into()
+            }
+            OrderError::TooManyInstalls { cap, .. } => format!("pass --max-installs {cap} or less"),
             OrderError::NoChange { .. } => "name a higher --edition, --package NAME=TIER or --quota NAME=N".into(),
             OrderError::ExpiredUpgrade { .. } => "renew it first with `issuer renew`, then upgrade".into(),
             OrderError::Released { .. } => {
@@ -122,6 +129,20 @@ fn issuer_hint(e: &IssuerError) -> Option<String> {
             format!("start from the newest license of the chain, {by} (`issuer ledger show {by}`)")
         }
         IssuerError::Period { .. } => "give --from on or before --to, at most ten years apart".into(),
+        IssuerError::InstanceInForce { newest, .. } => format!(
+            "upgrade or renew it: `issuer ledger show {newest} --token > current.lic`, then `issuer upgrade --from current.lic …` or `issuer renew --from current.lic …`; or `issuer revoke {newest}` first if the account's rights end now"
+        ),
+        IssuerError::StillBound { .. } => {
+            "import its deactivation receipt first (`issuer deactivations import FILE`), or pass --revoke-old-binding"
+                .into()
+        }
+        IssuerError::UnknownKey { .. } => "check the key id against `issuer ledger export` (its `keys`)".into(),
+        IssuerError::KeyRetired { .. } | IssuerError::KeyDistrusted { .. } => {
+            "pass --key with the key that replaced it".into()
+        }
+        IssuerError::SameKey { .. } => "pass --key with a new key (`issuer keygen`)".into(),
+        IssuerError::UnknownAccount { .. } => "check the account with `issuer ledger list`".into(),
+        IssuerError::WrongCatalog { .. } => "pass --catalog with the catalog of the account's product".into(),
         IssuerError::LicenseNotInstallFile => "pass --pub ISSUER.pub to verify it with the vendor's key".into(),
         IssuerError::NotBillable { .. } => "pass --catalog with the catalog of a product sold pay-as-you-go".into(),
         _ => return None,

@@ -7,19 +7,38 @@ use license_cli::{Failure, Output};
 use license_common::input;
 use license_common::text::escape;
 use license_common::time::Timestamp;
-use license_issuer::ledger::{BatchOutput, Imported, Lapsed, LedgerEntry, Verification};
+use license_issuer::ledger::{BatchOutput, Filter, Imported, Lapsed, Overuse, Verification};
 use serde::Serialize;
 
 use crate::args::LedgerCommand;
 use crate::commands::{Outcome, open_ledger};
 use crate::error::Error;
 
-/// `issuer ledger list --json` (format 1): `{"format": 1, "licenses":
-/// [LedgerEntry, …]}`, oldest first.
+/// `issuer ledger overuse --json` (format 1): `{"format": 1, "licenses":
+/// [{"license_id", "account", "product", "region", "status", "max_installs", "installs": [...]}, …]}`.
 #[derive(Serialize)]
-struct Listing<'a> {
+struct Overused<'a> {
     format: u32,
-    licenses: &'a [LedgerEntry],
+    licenses: &'a [Overuse],
+}
+
+/// `issuer ledger show ID --token --json` (format 1): `{"format": 1, "id": "...", "token": "lic1.…"}`.
+#[derive(Serialize)]
+struct Token<'a> {
+    format: u32,
+    id: &'a str,
+    token: &'a str,
+}
+
+/// What `issuer receipts|usage|deactivations import` imports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Import {
+    /// Activation receipts.
+    Receipts,
+    /// Usage reports.
+    Usage,
+    /// Deactivation receipts.
+    Deactivations,
 }
 
 /// `issuer ledger lapsed --json` (format 1): `{"format": 1, "orders":
@@ -30,7 +49,7 @@ struct LapsedOrders<'a> {
     orders: &'a [Lapsed],
 }
 
-/// `issuer receipts import` and `usage import --json` (format 1):
+/// `issuer receipts|usage|deactivations import --json` (format 1):
 /// `{"format": 1, "imported": [{"file", "license_id", "install_id", "new"}, …]}`;
 /// `new` is false for a file imported before (recorded once).
 #[derive(Serialize)]
@@ -50,18 +69,25 @@ struct ImportedFile {
 pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Outcome {
     let ledger = open_ledger(path)?;
     match command {
-        LedgerCommand::Verify { one_by_one } => {
+        LedgerCommand::Verify { public, one_by_one } => {
+            let keys = public
+                .iter()
+                .map(|p| license_issuer::keyfile::read_public(p))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Error::from)?;
             let how = if one_by_one { Verification::OneByOne } else { Verification::Batch };
-            let report = ledger.verify_with(how).map_err(Error::from)?;
+            let report = ledger.verify_with(&license_common::Keyring::from_keys(keys), how).map_err(Error::from)?;
             let mut text = format!(
-                "verified {} licenses, {} receipts, {} usage reports: {} problems\n",
+                "verified {} licenses, {} receipts, {} usage reports, {} deactivation receipts, {} revocation lists: {} problems\n",
                 report.licenses,
                 report.receipts,
                 report.usage_reports,
+                report.deactivations,
+                report.revocation_lists,
                 report.problems.len()
             );
             for p in &report.problems {
-                text.push_str(&format!("problem: {}\n", escape(p)));
+                text.push_str(&format!("problem: {}\n", escape(&p.to_string())));
             }
             let output = Output::new(&report, text);
             if report.problems.is_empty() {
@@ -70,27 +96,81 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
                 Err(Failure::told_by(Error::AuditFailed { problems: report.problems.len() }, output))
             }
         }
-        LedgerCommand::List { account, status } => {
-            let entries = ledger.list(account.as_deref(), status, now).map_err(Error::from)?;
+        LedgerCommand::List { account, licensee, product, region, status, expiring_within, limit, offset } => {
+            let filter = Filter {
+                account,
+                licensee,
+                product,
+                region,
+                status,
+                expiring_within_days: expiring_within,
+                offset,
+                limit,
+            };
+            let listing = ledger.list(&filter, now).map_err(Error::from)?;
             let mut t = format!(
-                "{:<38}{:<18}{:>4}  {:<16}{:<14}{:<22}{}\n",
-                "license", "account", "seq", "edition", "plan", "expires", "status"
+                "{:<38}{:<18}{:<20}{:<14}{:<14}{:>4}  {:<14}{:<14}{:<22}{:<14}{}\n",
+                "license",
+                "account",
+                "licensee",
+                "product",
+                "region",
+                "seq",
+                "edition",
+                "plan",
+                "expires",
+                "status",
+                "packages"
             );
-            for e in &entries {
+            for e in &listing.licenses {
+                let packages: Vec<String> = e.packages.iter().map(|(p, tier)| format!("{p}={tier}")).collect();
                 t.push_str(&format!(
-                    "{:<38}{:<18}{:>4}  {:<16}{:<14}{:<22}{}\n",
+                    "{:<38}{:<18}{:<20}{:<14}{:<14}{:>4}  {:<14}{:<14}{:<22}{:<14}{}\n",
                     e.id,
                     escape(&e.account),
+                    escape(&e.licensee),
+                    escape(&e.product),
+                    escape(&e.region),
                     e.sequence,
                     e.edition,
                     e.plan,
                     e.expires_at.as_deref().unwrap_or("never"),
-                    e.status
+                    e.status,
+                    if packages.is_empty() { "-".to_owned() } else { escape(&packages.join(",")).into_owned() }
                 ));
             }
-            Ok(Output::new(&Listing { format: 1, licenses: &entries }, t))
+            let shown = listing.licenses.len();
+            t.push_str(&format!(
+                "{shown} of {} matching licenses (from {})\n",
+                listing.total,
+                if shown == 0 { listing.offset } else { listing.offset + 1 }
+            ));
+            Ok(Output::new(&listing, t))
         }
-        LedgerCommand::Show { id } => {
+        LedgerCommand::Show { id, token: true } => {
+            let issued = ledger.issued(&id).map_err(Error::from)?;
+            Ok(Output::new(&Token { format: 1, id: &id, token: &issued.token }, issued.armored()))
+        }
+        LedgerCommand::Overuse => {
+            let over = ledger.overuse(now).map_err(Error::from)?;
+            let mut t = String::new();
+            for o in &over {
+                t.push_str(&format!(
+                    "{}  account {}  {} installs for at most {} ({}): {}\n",
+                    o.license_id,
+                    escape(&o.account),
+                    o.installs.len(),
+                    o.max_installs,
+                    o.status,
+                    o.installs.join(", ")
+                ));
+            }
+            if over.is_empty() {
+                t.push_str("no license is run by more installs than it allows\n");
+            }
+            Ok(Output::new(&Overused { format: 1, licenses: &over }, t))
+        }
+        LedgerCommand::Show { id, token: false } => {
             let chain = ledger.show(&id, now).map_err(Error::from)?;
             let mut t = format!("license {} and its chain, oldest first:\n", escape(&chain.id));
             for e in &chain.licenses {
@@ -109,8 +189,14 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
             for (license, install, at) in &chain.receipts {
                 t.push_str(&format!("receipt: {license} activated on install {install} at {at}\n"));
             }
+            for (license, install, at) in &chain.deactivations {
+                t.push_str(&format!("deactivation: {license} released by install {install} at {at}\n"));
+            }
             if let Some((reason, at)) = &chain.revocation {
                 t.push_str(&format!("revoked at {at}: {}\n", escape(reason)));
+            }
+            if let Some(floor) = chain.floor {
+                t.push_str(&format!("the chain is revoked up to sequence {floor}: those licenses are void\n"));
             }
             Ok(Output::new(&chain, t))
         }
@@ -138,24 +224,27 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
     }
 }
 
-/// `issuer receipts import` (`receipts`) and `issuer usage import`.
-pub fn import(files: Vec<PathBuf>, receipts: bool, path: Option<&Path>, now: Timestamp) -> Result<Output, Error> {
+/// `issuer receipts import`, `issuer usage import` and `issuer deactivations import`.
+pub fn import(files: Vec<PathBuf>, what: Import, path: Option<&Path>, now: Timestamp) -> Result<Output, Error> {
     let mut ledger = open_ledger(path)?;
     let mut text = String::new();
     let mut imported = Vec::new();
     for file in files {
         let content = input::read_text(&file, 2 * license_common::envelope::MAX_INPUT_LEN)?;
-        let done = if receipts { ledger.import_receipt(&content, now)? } else { ledger.import_usage(&content, now)? };
-        let what = if receipts { "receipt" } else { "usage report" };
+        let (done, name) = match what {
+            Import::Receipts => (ledger.import_receipt(&content, now)?, "receipt"),
+            Import::Usage => (ledger.import_usage(&content, now)?, "usage report"),
+            Import::Deactivations => (ledger.import_deactivation(&content, now)?, "deactivation receipt"),
+        };
         if done.new {
             text.push_str(&format!(
-                "{}: {what} of license {} from install {} recorded\n",
+                "{}: {name} of license {} from install {} recorded\n",
                 file.display(),
                 done.license_id,
                 done.install_id
             ));
         } else {
-            text.push_str(&format!("{}: this {what} was imported before; recorded once\n", file.display()));
+            text.push_str(&format!("{}: this {name} was imported before; recorded once\n", file.display()));
         }
         imported.push(ImportedFile { file, done });
     }

@@ -136,6 +136,7 @@ struct Checked {
     order: Order,
     id: String,
     sequence: u64,
+    max_installs: Option<u32>,
 }
 
 impl Checked {
@@ -161,6 +162,55 @@ struct Job<'a, S: ?Sized> {
     id: &'a str,
     threads: usize,
     progress: &'a (dyn Fn(usize) + Sync),
+    keep_going: bool,
+    skipped: &'a mut Vec<Refused>,
+}
+
+/// Inside the recording transaction: gives every order its chain's next
+/// sequence, and refuses (as lines) orders for a chain whose newest license
+/// is in force, or that an earlier line of the batch already orders.
+/// Without `keep_going`, any refusal refuses the batch.
+fn allocate(
+    rec: &Recorder<'_>,
+    catalog: &Catalog,
+    licenses: &mut Vec<Checked>,
+    keep_going: bool,
+    skipped: &mut Vec<Refused>,
+    now: Timestamp,
+) -> Result<(), IssuerError> {
+    let product = catalog.product.id.as_str();
+    let mut claimed: HashMap<(String, String), usize> = HashMap::new();
+    let mut refused = Vec::new();
+    let mut kept = Vec::with_capacity(licenses.len());
+    for mut checked in licenses.drain(..) {
+        let (account, region) = (checked.order.account.trim().to_owned(), checked.order.region.clone());
+        if let Some(first) = claimed.get(&(account.clone(), region.clone())) {
+            refused.push((
+                checked.line,
+                format!("line {first} of this batch already orders product {product} for account {account} in region {region}"),
+            ));
+            continue;
+        }
+        match rec.check_chain_free(product, &account, &region, now) {
+            Err(e @ IssuerError::InstanceInForce { .. }) => {
+                refused.push((checked.line, e.to_string()));
+                continue;
+            }
+            other => other?,
+        }
+        checked.sequence = rec.last_sequence(product, &account, &region)?.map_or(1, |s| s + 1);
+        claimed.insert((account, region), checked.line);
+        kept.push(checked);
+    }
+    *licenses = kept;
+    if !refused.is_empty() {
+        skipped.extend(refused);
+        skipped.sort();
+        if !keep_going || licenses.is_empty() {
+            return Err(IssuerError::Batch { errors: std::mem::take(skipped) });
+        }
+    }
+    Ok(())
 }
 
 /// A refused line: its number and why.
@@ -175,12 +225,14 @@ fn check_orders(
     threads: usize,
 ) -> (Vec<Checked>, Vec<Refused>) {
     let chunk = lines.len().div_ceil(threads).max(1);
-    let verdicts: Vec<Vec<Option<String>>> = std::thread::scope(|s| {
+    let verdicts: Vec<Vec<Result<Option<u32>, String>>> = std::thread::scope(|s| {
         let handles: Vec<_> = lines
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    part.iter().map(|l| l.order.validate(catalog, now).err().map(|e| e.to_string())).collect()
+                    part.iter()
+                        .map(|l| l.order.validate(catalog, now).map(|c| c.max_installs()).map_err(|e| e.to_string()))
+                        .collect()
                 })
             })
             .collect();
@@ -190,8 +242,14 @@ fn check_orders(
     let (mut checked, mut refused) = (Vec::with_capacity(lines.len()), Vec::new());
     for (l, verdict) in lines.into_iter().zip(verdicts.into_iter().flatten()) {
         match verdict {
-            None => checked.push(Checked { line: l.line, order: l.order, id: super::signing::new_id(), sequence: 0 }),
-            Some(reason) => refused.push((l.line, reason)),
+            Ok(max_installs) => checked.push(Checked {
+                line: l.line,
+                order: l.order,
+                id: super::signing::new_id(),
+                sequence: 0,
+                max_installs,
+            }),
+            Err(reason) => refused.push((l.line, reason)),
         }
     }
     (checked, refused)
@@ -245,7 +303,7 @@ impl Ledger {
         check_output(output)?;
         // 0. Check every order before anything is written.
         let threads = signing_threads();
-        let (mut licenses, mut skipped) = check_orders(catalog, lines, now, threads);
+        let (licenses, mut skipped) = check_orders(catalog, lines, now, threads);
         skipped.extend(parse_errors);
         skipped.sort();
         if !skipped.is_empty() && (!keep_going || licenses.is_empty()) {
@@ -254,21 +312,6 @@ impl Ledger {
         if licenses.is_empty() {
             return Err(IssuerError::EmptyBatch);
         }
-        // Sequences continue each account's, in file order.
-        let mut next: HashMap<String, u64> = HashMap::new();
-        self.transaction(|rec| {
-            for checked in &mut licenses {
-                let account = &checked.order.account;
-                let seq = match next.get(account) {
-                    Some(s) => *s,
-                    None => rec.last_sequence(account)?.map_or(1, |s| s + 1),
-                };
-                checked.sequence = seq;
-                next.insert(account.clone(), seq + 1);
-            }
-            Ok(())
-        })?;
-
         // 1. Record the batch and its staging place, then make it: a crash
         //    after the record leaves something recovery knows about.
         let id = super::signing::new_id();
@@ -287,7 +330,18 @@ impl Ledger {
                 .map_err(rec.err())?;
             Ok(())
         })?;
-        let job = Job { key, catalog, now, licenses, staging: &staging, id: &id, threads, progress };
+        let job = Job {
+            key,
+            catalog,
+            now,
+            licenses,
+            staging: &staging,
+            id: &id,
+            threads,
+            progress,
+            keep_going,
+            skipped: &mut skipped,
+        };
         let issued = match output {
             BatchOutput::Files(dir) => self.batch_to_files(job, dir)?,
             BatchOutput::JsonLines { path, replace } => self.batch_to_json_lines(job, path, *replace)?,
@@ -325,62 +379,75 @@ impl Ledger {
         S::Error: Send,
         IssuerError: From<S::Error>,
     {
-        let Job { key, catalog, now, licenses, staging, id, threads, progress } = job;
+        let Job { key, catalog, now, mut licenses, staging, id, threads, progress, keep_going, skipped } = job;
         std::fs::create_dir_all(staging).map_err(io("create", staging))?;
-        let _lock = license_common::fsio::FileLock::acquire(&staging.join(".lock")).map_err(io("lock", staging))?;
+        let lock = license_common::fsio::FileLock::acquire(&staging.join(".lock")).map_err(io("lock", staging))?;
 
-        // 2. Sign and write into the staging directory, on every core.
-        let chunk = licenses.len().div_ceil(threads).max(1);
-        let done = std::sync::atomic::AtomicUsize::new(0);
-        let mut parts: Vec<Vec<Checked>> = Vec::new();
-        let mut rest = licenses.into_iter().peekable();
-        while rest.peek().is_some() {
-            parts.push(rest.by_ref().take(chunk).collect());
-        }
-        let issued: Vec<Issued> = std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .into_iter()
-                .map(|part| {
-                    let done = &done;
-                    s.spawn(move || -> Result<Vec<Issued>, IssuerError> {
-                        let mut out = Vec::with_capacity(part.len());
-                        for checked in part {
-                            let issued = sign(key, checked.license(catalog, now)?.1)?;
-                            let path = staging.join(format!("{}.lic", issued.license.id));
-                            let mut file = File::create(&path).map_err(io("create", &path))?;
-                            file.write_all(issued.armored().as_bytes()).map_err(io("write", &path))?;
-                            out.push(issued);
-                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            if n.is_multiple_of(BLOCK) {
-                                progress(n);
-                            }
-                        }
-                        Ok(out)
-                    })
-                })
-                .collect();
-            let mut all = Vec::new();
-            for h in handles {
-                all.extend(h.join().expect("signing threads do not panic")?);
-            }
-            Ok::<_, IssuerError>(all)
-        })?;
-        progress(issued.len());
-        license_common::fsio::sync_dir(staging).map_err(io("sync", staging))?;
-
-        // 3. Record every license and commit the batch.
-        self.transaction(|rec| {
-            rec.key(&key.public_key(), now)?;
+        // 2 and 3, in one transaction under the write lock: allocate the
+        // sequences, sign and stage, record every license, commit the batch.
+        let recorded = self.transaction(|rec| {
+            allocate(rec, catalog, &mut licenses, keep_going, skipped, now)?;
             let kid = key.kid().to_string();
-            for i in &issued {
-                rec.license(&i.license, &i.token, &kid)?;
+            let chunk = licenses.len().div_ceil(threads).max(1);
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let mut parts: Vec<Vec<Checked>> = Vec::new();
+            let mut rest = licenses.into_iter().peekable();
+            while rest.peek().is_some() {
+                parts.push(rest.by_ref().take(chunk).collect());
             }
-            Self::commit_batch(rec, id, issued.len())
-        })?;
+            let issued: Vec<(Issued, Option<u32>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = parts
+                    .into_iter()
+                    .map(|part| {
+                        let done = &done;
+                        s.spawn(move || -> Result<Vec<(Issued, Option<u32>)>, IssuerError> {
+                            let mut out = Vec::with_capacity(part.len());
+                            for checked in part {
+                                let max_installs = checked.max_installs;
+                                let issued = sign(key, checked.license(catalog, now)?.1)?;
+                                let path = staging.join(format!("{}.lic", issued.license.id));
+                                let mut file = File::create(&path).map_err(io("create", &path))?;
+                                file.write_all(issued.armored().as_bytes()).map_err(io("write", &path))?;
+                                out.push((issued, max_installs));
+                                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                                if n.is_multiple_of(BLOCK) {
+                                    progress(n);
+                                }
+                            }
+                            Ok(out)
+                        })
+                    })
+                    .collect();
+                let mut all = Vec::new();
+                for h in handles {
+                    all.extend(h.join().expect("signing threads do not panic")?);
+                }
+                Ok::<_, IssuerError>(all)
+            })?;
+            progress(issued.len());
+            license_common::fsio::sync_dir(staging).map_err(io("sync", staging))?;
+            rec.key(&key.public_key(), now)?;
+            for (i, max_installs) in &issued {
+                rec.license(&i.license, &i.token, &kid, *max_installs)?;
+            }
+            Self::commit_batch(rec, id, issued.len())?;
+            Ok(issued.len())
+        });
+        let count = match recorded {
+            Ok(count) => count,
+            Err(e) => {
+                // Nothing was recorded: leave nothing behind either.
+                drop(lock);
+                let _ = std::fs::remove_dir_all(staging);
+                let _ = self.finish_batch(id, "abandoned");
+                return Err(e);
+            }
+        };
+        drop(lock);
 
         // 4. Move the files into place.
         move_into_place(staging, out_dir)?;
-        Ok(issued.len())
+        Ok(count)
     }
 
     /// Steps 2 to 4 for one JSON Lines file: the signing threads hand over
@@ -392,14 +459,15 @@ impl Ledger {
         S::Error: Send,
         IssuerError: From<S::Error>,
     {
-        let Job { key, catalog, now, licenses, staging, id, threads, progress } = job;
-        let total = licenses.len();
+        let Job { key, catalog, now, mut licenses, staging, id, threads, progress, keep_going, skipped } = job;
         let file =
             std::fs::OpenOptions::new().write(true).create_new(true).open(staging).map_err(io("create", staging))?;
         file.lock().map_err(io("lock", staging))?;
         let mut writer = std::io::BufWriter::with_capacity(1 << 20, &file);
 
         let recorded = self.transaction(|rec| {
+            allocate(rec, catalog, &mut licenses, keep_going, skipped, now)?;
+            let total = licenses.len();
             rec.key(&key.public_key(), now)?;
             let kid = key.kid().to_string();
             // Blocks dealt round-robin, owned by the thread that signs them.
@@ -411,16 +479,17 @@ impl Ledger {
                 b += 1;
             }
             std::thread::scope(|s| -> Result<(), IssuerError> {
-                type Signed = Result<(usize, Vec<Issued>, Vec<u8>), IssuerError>;
+                type Signed = Result<(usize, Vec<(Issued, Option<u32>)>, Vec<u8>), IssuerError>;
                 let (sender, receiver) = std::sync::mpsc::sync_channel::<Signed>(threads * 4);
                 for queue in queues {
                     let sender = sender.clone();
                     s.spawn(move || {
                         for (b, block) in queue {
                             let mut text = Vec::with_capacity(block.len() * 1400);
-                            let issued: Result<Vec<Issued>, IssuerError> = block
+                            let issued: Result<Vec<(Issued, Option<u32>)>, IssuerError> = block
                                 .into_iter()
                                 .map(|checked| {
+                                    let max_installs = checked.max_installs;
                                     let (line, license) = checked.license(catalog, now)?;
                                     let issued = sign(key, license)?;
                                     let record = BatchRecordRef {
@@ -432,7 +501,7 @@ impl Ledger {
                                     };
                                     serde_json::to_writer(&mut text, &record).expect("a record serialises");
                                     text.push(b'\n');
-                                    Ok(issued)
+                                    Ok((issued, max_installs))
                                 })
                                 .collect();
                             let failed = issued.is_err();
@@ -451,8 +520,8 @@ impl Ledger {
                     waiting.insert(b, (issued, text));
                     while let Some((issued, text)) = waiting.remove(&next) {
                         writer.write_all(&text).map_err(io("write", staging))?;
-                        for i in &issued {
-                            rec.license(&i.license, &i.token, &kid)?;
+                        for (i, max_installs) in &issued {
+                            rec.license(&i.license, &i.token, &kid, *max_installs)?;
                         }
                         done += issued.len();
                         progress(done);
@@ -463,15 +532,19 @@ impl Ledger {
             })?;
             writer.flush().map_err(io("write", staging))?;
             file.sync_all().map_err(io("sync", staging))?;
-            Self::commit_batch(rec, id, total)
+            Self::commit_batch(rec, id, total)?;
+            Ok(total)
         });
-        if let Err(e) = recorded {
-            // Nothing was recorded: leave nothing behind either.
-            drop(writer);
-            let _ = std::fs::remove_file(staging);
-            let _ = self.finish_batch(id, "abandoned");
-            return Err(e);
-        }
+        let total = match recorded {
+            Ok(total) => total,
+            Err(e) => {
+                // Nothing was recorded: leave nothing behind either.
+                drop(writer);
+                let _ = std::fs::remove_file(staging);
+                let _ = self.finish_batch(id, "abandoned");
+                return Err(e);
+            }
+        };
 
         // 4. Put the file in place (over an old one only when asked to).
         license_common::fsio::fault_point("batch-committed");

@@ -1,34 +1,80 @@
-//! Receipts and usage reports from installs, and pay-as-you-go bills.
+//! Pay-as-you-go bills.
 //!
 //! Billing counts collectors (DataKits) that reported data each day: a day
 //! is billed `max(count, minimum)` × the catalog's unit price, where the
-//! count is the sum over the account's installs of each install's daily
-//! maximum. Days inside the free activation window (before the order's
-//! `activate_by`) are not billed. Days with no report are listed as missing,
-//! never guessed. Money is integer minor units throughout.
+//! count is the sum over the account's installs of the product of each
+//! install's daily maximum. Money is integer minor units throughout.
+//!
+//! A day is owed only when the account was on a pay-as-you-go term of the
+//! catalog's product that day: from the end of each order's own free window
+//! (its activation deadline; a new order after a lapse has a window of its
+//! own) to the term's end — its expiry, the license that replaced it, or
+//! its revocation. Days before the first order, in grace, after release,
+//! under a subscription or perpetual license, of an order that lapsed, or
+//! after a revocation are listed with the reason and not billed. Days owed
+//! with no report are listed as missing, never guessed. A day is a UTC
+//! calendar day.
 
 use chrono::NaiveDate;
-use license_common::armor;
 use license_common::catalog::Catalog;
-use license_common::envelope::Kind;
-use license_common::exchange::{ActivationReceipt, UsageReport, open_self_signed};
+use license_common::license::{License, Plan};
 use license_common::time::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::Ledger;
+use super::query::{decode_unverified, order_activated};
 use crate::error::IssuerError;
 
-/// What an import did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Imported {
-    /// The license the file is about.
-    pub license_id: String,
-    /// The install that signed it.
-    pub install_id: String,
-    /// False when this very file was imported before (recorded once).
-    pub new: bool,
+/// Why a day of a bill is, or is not, billed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DayState {
+    /// Before the account's first license of the product.
+    BeforeOrder,
+    /// After a license was released (its grace period over), with no
+    /// license since.
+    Released,
+    /// After a revocation, with no license since.
+    Revoked,
+    /// Under a perpetual license: paid once.
+    Perpetual,
+    /// Under a subscription: paid for by its term.
+    Subscription,
+    /// Of a pay-as-you-go order that was never activated in its window.
+    Lapsed,
+    /// Expired, in its grace period: not owed.
+    Grace,
+    /// Inside the order's free activation window.
+    FreeWindow,
+    /// Owed, but no install reported this day.
+    Missing,
+    /// Owed and billed.
+    Billed,
+}
+
+impl DayState {
+    /// The wire name, e.g. `free_window`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DayState::BeforeOrder => "before_order",
+            DayState::Released => "released",
+            DayState::Revoked => "revoked",
+            DayState::Perpetual => "perpetual",
+            DayState::Subscription => "subscription",
+            DayState::Lapsed => "lapsed",
+            DayState::Grace => "grace",
+            DayState::FreeWindow => "free_window",
+            DayState::Missing => "missing",
+            DayState::Billed => "billed",
+        }
+    }
+}
+
+impl std::fmt::Display for DayState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One day of a bill.
@@ -36,23 +82,29 @@ pub struct Imported {
 pub struct BillDay {
     /// The day.
     pub day: NaiveDate,
-    /// Collectors reported (`null` when no install reported: missing).
+    /// Collectors reported (`null` when no install reported).
     pub reported: Option<u64>,
-    /// Collectors billed: `max(reported, minimum)`; 0 when free or missing.
+    /// Collectors billed: `max(reported, minimum)`; 0 on a day not billed.
     pub billed: u64,
     /// Amount in minor units.
     pub amount: u64,
-    /// `billed`, `free` (activation window) or `missing`.
-    pub state: &'static str,
+    /// Why the day is or is not billed.
+    pub state: DayState,
+    /// The license that decides it, if any.
+    pub license: Option<String>,
+    /// The reason, in words.
+    pub reason: String,
 }
 
-/// A pay-as-you-go bill (`issuer bill --json`, format 1).
+/// A pay-as-you-go bill (`issuer bill --json`, format 2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Bill {
     /// Version of this JSON shape.
     pub format: u32,
     /// The account.
     pub account: String,
+    /// The product billed.
+    pub product: String,
     /// First day.
     pub from: NaiveDate,
     /// Last day.
@@ -65,171 +117,236 @@ pub struct Bill {
     pub minimum: u64,
     /// Every day of the period.
     pub days: Vec<BillDay>,
-    /// Days with no report.
+    /// Days owed with no report.
     pub missing: usize,
     /// The sum of the amounts.
     pub total: u64,
 }
 
-pub(crate) fn sha256_hex(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+/// A license's stretch of time, as billing sees it.
+struct Segment {
+    id: String,
+    license: License,
+    start: Timestamp,
+    /// Where the term ends: expiry, replacement or revocation (`None`: never).
+    end: Option<Timestamp>,
+    /// The revocation that ends it, if it is what ends it.
+    revoked_at: Option<Timestamp>,
+    /// A pay-as-you-go order never activated in its window.
+    lapsed: bool,
+}
+
+fn day_of(t: Timestamp) -> NaiveDate {
+    t.as_datetime().date_naive()
+}
+
+fn day_start(d: NaiveDate) -> Timestamp {
+    let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    Timestamp::from_unix(midnight.timestamp()).expect("a day of a bill is within range")
+}
+
+/// What one chain says of the day from `s` to `e`: the licenses in force
+/// that day decide (the most owed of them), else the last one that ended
+/// before it, else the day is before the chain's first license.
+fn chain_day(chain: &[Segment], s: Timestamp, e: Timestamp) -> (DayState, Option<String>, String) {
+    let in_force = chain.iter().filter(|seg| seg.start < e && seg.end.is_none_or(|end| end > s));
+    let owed = in_force
+        .map(|seg| {
+            let (l, id) = (&seg.license, Some(seg.id.clone()));
+            match l.plan {
+                Plan::Perpetual => (DayState::Perpetual, id, format!("license {} is perpetual: paid once", seg.id)),
+                Plan::Subscription => {
+                    (DayState::Subscription, id, format!("license {} is a subscription: paid by its term", seg.id))
+                }
+                Plan::PayAsYouGo if seg.lapsed => (DayState::Lapsed, id, lapsed_reason(seg)),
+                Plan::PayAsYouGo => match l.activate_by {
+                    Some(by) if day_of(s) < day_of(by) => {
+                        (DayState::FreeWindow, id, format!("license {}: free activation window until {by}", seg.id))
+                    }
+                    _ => (DayState::Billed, id, format!("license {}: pay-as-you-go", seg.id)),
+                },
+            }
+        })
+        .max_by_key(|(state, _, _)| *state);
+    if let Some(owed) = owed {
+        return owed;
+    }
+    let ended = chain.iter().filter(|seg| seg.end.is_some_and(|end| end <= s)).max_by_key(|seg| seg.end);
+    match ended {
+        Some(seg) => {
+            let id = Some(seg.id.clone());
+            let end = seg.end.expect("filtered");
+            if let Some(at) = seg.revoked_at {
+                (DayState::Revoked, id, format!("license {} was revoked on {at}", seg.id))
+            } else if seg.lapsed {
+                (DayState::Lapsed, id, lapsed_reason(seg))
+            } else if seg.license.release_at().is_some_and(|r| s < r) {
+                (DayState::Grace, id, format!("license {} expired on {end}: in grace, not owed", seg.id))
+            } else {
+                let released = seg.license.release_at().unwrap_or(end);
+                (DayState::Released, id, format!("license {} was released on {released}", seg.id))
+            }
+        }
+        None => {
+            let first = chain.iter().map(|s| s.start).min();
+            let reason = first.map_or_else(
+                || "before the account's first license".to_owned(),
+                |f| format!("before the account's first license of the product, which starts {f}"),
+            );
+            (DayState::BeforeOrder, None, reason)
+        }
+    }
+}
+
+fn lapsed_reason(seg: &Segment) -> String {
+    let by = seg.license.activate_by.map_or_else(String::new, |t| t.to_string());
+    format!("license {}'s order lapsed: not activated by {by}", seg.id)
 }
 
 impl Ledger {
-    /// The install a license is tied to: the one it is bound to, else the
-    /// one it was first activated on (from the receipts).
-    fn tied_install(&self, license_id: &str) -> Result<Option<String>, IssuerError> {
-        let bound: Option<Option<String>> = self
+    /// The segments of every chain of `account` for `product`.
+    fn segments(&self, account: &str, product: &str, now: Timestamp) -> Result<Vec<Vec<Segment>>, IssuerError> {
+        let mut stmt = self
             .conn()
-            .query_row("SELECT install FROM licenses WHERE id = ?1", params![license_id], |r| r.get(0))
-            .optional()
+            .prepare("SELECT id, token FROM licenses WHERE account = ?1 AND product = ?2 ORDER BY region, sequence")
             .map_err(self.err())?;
-        let Some(bound) = bound else { return Err(IssuerError::NotInLedger { id: license_id.to_owned() }) };
-        if bound.is_some() {
-            return Ok(bound);
-        }
-        self.conn()
-            .query_row(
-                "SELECT install_id FROM receipts WHERE license_id = ?1 ORDER BY activated_at, imported_at LIMIT 1",
-                params![license_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())
-    }
-
-    /// Verifies and records an activation receipt.
-    pub fn import_receipt(&mut self, text: &str, now: Timestamp) -> Result<Imported, IssuerError> {
-        let token = armor::read(text, Kind::ActivationReceipt)?;
-        let receipt = open_self_signed::<ActivationReceipt>(&token, Kind::ActivationReceipt)?.content;
-        if let Some(tied) = self.tied_install(&receipt.license_id)?
-            && tied != receipt.install_id
-        {
-            return Err(IssuerError::WrongInstall { license: receipt.license_id, tied, signer: receipt.install_id });
-        }
-        let hash = sha256_hex(&token);
-        let new = self
-            .conn()
-            .execute(
-                "INSERT OR IGNORE INTO receipts (token_sha256, license_id, install_id, activated_at, imported_at, token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![hash, receipt.license_id, receipt.install_id, receipt.activated_at.to_string(), now.to_string(), token],
-            )
+        let rows: Vec<(String, String)> = stmt
+            .query_map(params![account, product], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err())?
-            == 1;
-        Ok(Imported { license_id: receipt.license_id, install_id: receipt.install_id, new })
-    }
-
-    /// Verifies and records a usage report; each day keeps the install's
-    /// largest count.
-    pub fn import_usage(&mut self, text: &str, now: Timestamp) -> Result<Imported, IssuerError> {
-        let token = armor::read(text, Kind::UsageReport)?;
-        let report = open_self_signed::<UsageReport>(&token, Kind::UsageReport)?.content;
-        let tied = self
-            .tied_install(&report.license_id)?
-            .ok_or_else(|| IssuerError::UnknownInstall { license: report.license_id.clone() })?;
-        if tied != report.install_id {
-            return Err(IssuerError::WrongInstall { license: report.license_id, tied, signer: report.install_id });
-        }
-        let hash = sha256_hex(&token);
-        self.transaction(|rec| {
-            let tx = rec.tx();
-            let err = rec.err();
-            let new = tx
-                .execute(
-                    "INSERT OR IGNORE INTO usage_reports (token_sha256, license_id, install_id, account, first_day, last_day, imported_at, token)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        hash,
-                        report.license_id,
-                        report.install_id,
-                        report.account,
-                        report.from.to_string(),
-                        report.to.to_string(),
-                        now.to_string(),
-                        token
-                    ],
-                )
-                .map_err(&err)?
-                == 1;
-            if new {
-                for (day, count) in &report.days {
-                    tx.execute(
-                        "INSERT INTO usage_days (account, day, install_id, datakits) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (account, day, install_id) DO UPDATE SET datakits = MAX(datakits, excluded.datakits)",
-                        params![report.account, day.to_string(), report.install_id, i64::try_from(*count).unwrap_or(i64::MAX)],
-                    )
-                    .map_err(&err)?;
-                }
-            }
-            Ok(Imported { license_id: report.license_id.clone(), install_id: report.install_id.clone(), new })
-        })
-    }
-
-    /// The bill of `account` from `from` to `to`, inclusive.
-    pub fn bill(&self, catalog: &Catalog, account: &str, from: NaiveDate, to: NaiveDate) -> Result<Bill, IssuerError> {
-        let payg = catalog
-            .pay_as_you_go
-            .as_ref()
-            .ok_or_else(|| IssuerError::NotBillable { product: catalog.product.id.clone() })?;
-        if from > to || (to - from).num_days() > 3660 {
-            return Err(IssuerError::Period { from: from.to_string(), to: to.to_string() });
-        }
-        // The free window: from the day of the account's first pay-as-you-go
-        // order to its activation deadline.
-        let window: Option<(String, String)> = self
-            .conn()
-            .query_row(
-                "SELECT issued_at, activate_by FROM licenses WHERE account = ?1 AND activate_by IS NOT NULL
-                 ORDER BY issued_at LIMIT 1",
-                params![account],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
+            .collect::<Result<_, _>>()
             .map_err(self.err())?;
-        let day_of = |t: &str| Timestamp::parse_wire(t).ok().map(|t| t.as_datetime().date_naive());
-        let free = window.and_then(|(from, until)| Some((day_of(&from)?, day_of(&until)?)));
-        let mut days = Vec::new();
-        let mut day = from;
-        while day <= to {
-            let reported: Option<i64> = self
+        let mut chains: Vec<Vec<Segment>> = Vec::new();
+        for (id, token) in rows {
+            let license = decode_unverified(&token)?;
+            let sequence = i64::try_from(license.sequence).unwrap_or(i64::MAX);
+            let revoked: Option<String> = self
                 .conn()
                 .query_row(
-                    "SELECT SUM(datakits) FROM usage_days WHERE account = ?1 AND day = ?2",
-                    params![account, day.to_string()],
+                    "SELECT MIN(revoked_at) FROM revocations WHERE license_id = ?1
+                     OR (product = ?2 AND account = ?3 AND region = ?4 AND sequence >= ?5)",
+                    params![id, license.product, license.account, license.region, sequence],
                     |r| r.get(0),
                 )
                 .map_err(self.err())?;
-            let reported = reported.map(|n| u64::try_from(n).unwrap_or(0));
-            let entry = match reported {
-                _ if free.is_some_and(|(start, end)| start <= day && day < end) => {
-                    BillDay { day, reported, billed: 0, amount: 0, state: "free" }
+            let revoked_at = revoked.and_then(|t| Timestamp::parse_wire(&t).ok());
+            let lapsed = match license.activate_by {
+                Some(by) if now > by => !order_activated(self.conn(), &license, by).map_err(self.err())?,
+                _ => false,
+            };
+            let start = license.not_before.max(license.issued_at);
+            let seg = Segment { id, start, end: license.expires_at, revoked_at, lapsed, license };
+            match chains.last_mut() {
+                Some(chain) if chain.last().is_some_and(|l| l.license.region == seg.license.region) => chain.push(seg),
+                _ => chains.push(vec![seg]),
+            }
+        }
+        for chain in &mut chains {
+            for i in 0..chain.len() {
+                let next_start = chain.get(i + 1).map(|n| n.start);
+                let seg = &mut chain[i];
+                if let Some(next) = next_start
+                    && seg.end.is_none_or(|e| next < e)
+                {
+                    seg.end = Some(next.max(seg.start));
                 }
-                None => BillDay { day, reported, billed: 0, amount: 0, state: "missing" },
-                Some(n) => {
-                    let billed = n.max(payg.minimum_count);
-                    BillDay {
-                        day,
-                        reported,
-                        billed,
-                        amount: billed.saturating_mul(payg.unit_price_per_day),
-                        state: "billed",
+                if let Some(at) = seg.revoked_at {
+                    if seg.end.is_none_or(|e| at < e) {
+                        seg.end = Some(at.max(seg.start));
+                    } else {
+                        seg.revoked_at = None; // its term ended before the revocation
                     }
                 }
-            };
-            days.push(entry);
-            let Some(next) = day.succ_opt() else { break };
-            day = next;
+            }
+        }
+        Ok(chains)
+    }
+
+    /// The bill of `account` for the catalog's product from `from` to `to`,
+    /// inclusive, as the ledger stands at `now`.
+    pub fn bill(
+        &self,
+        catalog: &Catalog,
+        account: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        now: Timestamp,
+    ) -> Result<Bill, IssuerError> {
+        let product = &catalog.product.id;
+        let payg =
+            catalog.pay_as_you_go.as_ref().ok_or_else(|| IssuerError::NotBillable { product: product.clone() })?;
+        if from > to || (to - from).num_days() > 3660 {
+            return Err(IssuerError::Period { from: from.to_string(), to: to.to_string() });
+        }
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT DISTINCT product FROM licenses WHERE account = ?1 ORDER BY product")
+            .map_err(self.err())?;
+        let products: Vec<String> = stmt
+            .query_map(params![account], |r| r.get(0))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        if products.is_empty() {
+            return Err(IssuerError::UnknownAccount { account: account.to_owned() });
+        }
+        if !products.contains(product) {
+            return Err(IssuerError::WrongCatalog {
+                catalog: product.clone(),
+                account: account.to_owned(),
+                products: products.join(", "),
+            });
+        }
+        let chains = self.segments(account, product, now)?;
+        let mut days = Vec::new();
+        let mut day = from;
+        loop {
+            let (s, e) = (day_start(day), day_start(day.succ_opt().unwrap_or(day)));
+            let (mut state, license, mut reason) = chains
+                .iter()
+                .map(|chain| chain_day(chain, s, e))
+                .max_by_key(|(state, _, _)| *state)
+                .unwrap_or((DayState::BeforeOrder, None, "no license".into()));
+            let (mut reported, mut billed, mut amount) = (None, 0, 0);
+            if state == DayState::Billed {
+                let sum: Option<i64> = self
+                    .conn()
+                    .query_row(
+                        "SELECT SUM(datakits) FROM usage_days WHERE account = ?1 AND day = ?2 AND install_id IN
+                            (SELECT u.install_id FROM usage_reports u JOIN licenses l ON l.id = u.license_id
+                             WHERE l.product = ?3 AND l.account = ?1)",
+                        params![account, day.to_string(), product],
+                        |r| r.get(0),
+                    )
+                    .map_err(self.err())?;
+                reported = sum.map(|n| u64::try_from(n).unwrap_or(0));
+                match reported {
+                    None => {
+                        state = DayState::Missing;
+                        reason.push_str(": no install reported this day");
+                    }
+                    Some(n) => {
+                        billed = n.max(payg.minimum_count);
+                        amount = billed.saturating_mul(payg.unit_price_per_day);
+                        reason.push_str(&format!(": {n} reported, billed as {billed}"));
+                    }
+                }
+            }
+            days.push(BillDay { day, reported, billed, amount, state, license, reason });
+            match day.succ_opt() {
+                Some(next) if next <= to => day = next,
+                _ => break,
+            }
         }
         Ok(Bill {
-            format: 1,
+            format: 2,
             account: account.to_owned(),
+            product: product.clone(),
             from,
             to,
             currency: catalog.product.currency.clone(),
             unit_price: payg.unit_price_per_day,
             minimum: payg.minimum_count,
-            missing: days.iter().filter(|d| d.state == "missing").count(),
+            missing: days.iter().filter(|d| d.state == DayState::Missing).count(),
             total: days.iter().fold(0u64, |sum, d| sum.saturating_add(d.amount)),
             days,
         })
@@ -239,7 +356,7 @@ impl Ledger {
 impl std::fmt::Display for Bill {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let money = |v: u64| crate::quote::money(i64::try_from(v).unwrap_or(i64::MAX), &self.currency);
-        writeln!(f, "Bill for account {} from {} to {}", self.account, self.from, self.to)?;
+        writeln!(f, "Bill for account {} ({}) from {} to {}", self.account, self.product, self.from, self.to)?;
         writeln!(
             f,
             "{} per collector per day; fewer than {} are billed as {}",
@@ -247,17 +364,18 @@ impl std::fmt::Display for Bill {
             self.minimum,
             self.minimum
         )?;
-        writeln!(f, "{:<12}{:>10}{:>10}{:>16}  state", "day", "reported", "billed", "amount")?;
+        writeln!(f, "{:<12}{:>10}{:>10}{:>16}  {:<14}why", "day", "reported", "billed", "amount", "state")?;
         for d in &self.days {
             let reported = d.reported.map_or("-".to_owned(), |n| n.to_string());
             writeln!(
                 f,
-                "{:<12}{:>10}{:>10}{:>16}  {}",
+                "{:<12}{:>10}{:>10}{:>16}  {:<14}{}",
                 d.day.to_string(),
                 reported,
                 d.billed,
                 money(d.amount),
-                d.state
+                d.state.as_str(),
+                d.reason
             )?;
         }
         writeln!(f, "total {} ({} fen); {} days missing", money(self.total), self.total, self.missing)

@@ -9,11 +9,20 @@
 //! * Every command that signs something signs **inside** the transaction
 //!   that records it, so a crash leaves neither a license without its record
 //!   nor a record without its license (the record holds the token itself).
-//! * The file is opened in WAL mode with a busy timeout, so two issuer
-//!   commands at once wait for each other instead of failing.
+//! * Every transaction takes the write lock up front (`BEGIN IMMEDIATE`),
+//!   and the file is opened in WAL mode with a 30-second busy timeout, so two
+//!   issuer commands at once wait for each other instead of failing; one that
+//!   waited 30 seconds gives up with [`IssuerError::LedgerBusy`].
+//! * The licenses of one product, account and region form a **chain**
+//!   (an instance): sequences are allocated per chain in the transaction that
+//!   records the license, and a new order for a chain whose newest license is
+//!   in force is refused (it is an upgrade or a renewal).
 
+mod audit;
 mod batch;
 mod billing;
+mod columns;
+mod imports;
 mod query;
 mod signing;
 
@@ -22,19 +31,23 @@ use std::path::{Path, PathBuf};
 use license_common::keys::PublicKey;
 use license_common::license::License;
 use license_common::time::Timestamp;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+pub use audit::{Problem, Verification, VerifyReport};
 pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
-pub use billing::{Bill, BillDay, Imported};
-pub use query::{Chain, EntryStatus, Lapsed, LedgerEntry, OrderState, Verification, VerifyReport};
-pub use signing::LedgerSigner;
+pub use billing::{Bill, BillDay, DayState};
+pub use imports::Imported;
+pub use query::{Chain, EntryStatus, Filter, Lapsed, LedgerEntry, Listing, OrderState, Overuse};
+pub use signing::{Distrusted, LedgerSigner};
 
 use crate::error::IssuerError;
 
 /// The environment variable naming the ledger file.
 pub const LEDGER_ENV: &str = "ISSUER_LEDGER";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
+/// How long a command waits for another one that holds the ledger's lock.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 const MIGRATIONS: &[&str] = &[
     // 1: the first schema.
@@ -112,7 +125,83 @@ const MIGRATIONS: &[&str] = &[
         started_at TEXT NOT NULL,
         licenses INTEGER NOT NULL DEFAULT 0
      );",
+    // 3: chains, every derived column, floors, deactivations, distrust, limits.
+    "ALTER TABLE licenses ADD COLUMN not_before TEXT NOT NULL DEFAULT '';
+     ALTER TABLE licenses ADD COLUMN licensee TEXT NOT NULL DEFAULT '';
+     ALTER TABLE licenses ADD COLUMN engine TEXT;
+     ALTER TABLE licenses ADD COLUMN settlement TEXT NOT NULL DEFAULT '';
+     ALTER TABLE licenses ADD COLUMN packages TEXT NOT NULL DEFAULT '{}';
+     ALTER TABLE licenses ADD COLUMN quotas TEXT NOT NULL DEFAULT '{}';
+     ALTER TABLE licenses ADD COLUMN max_installs INTEGER;
+     CREATE INDEX licenses_by_chain ON licenses(product, account, region, sequence);
+     ALTER TABLE revocations ADD COLUMN product TEXT NOT NULL DEFAULT '';
+     ALTER TABLE revocations ADD COLUMN account TEXT NOT NULL DEFAULT '';
+     ALTER TABLE revocations ADD COLUMN region TEXT NOT NULL DEFAULT '';
+     ALTER TABLE revocations ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+     UPDATE revocations SET (product, account, region, sequence) =
+        (SELECT product, account, region, sequence FROM licenses WHERE licenses.id = revocations.license_id)
+        WHERE EXISTS (SELECT 1 FROM licenses WHERE licenses.id = revocations.license_id);
+     ALTER TABLE keys ADD COLUMN distrusted_at TEXT;
+     ALTER TABLE keys ADD COLUMN distrust_reason TEXT;
+     ALTER TABLE receipts ADD COLUMN account TEXT NOT NULL DEFAULT '';
+     ALTER TABLE receipts ADD COLUMN product TEXT NOT NULL DEFAULT '';
+     ALTER TABLE usage_reports ADD COLUMN product TEXT NOT NULL DEFAULT '';
+     ALTER TABLE usage_reports ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+     CREATE TABLE deactivations (
+        token_sha256 TEXT PRIMARY KEY,
+        license_id TEXT NOT NULL,
+        install_id TEXT NOT NULL,
+        deactivated_at TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        token TEXT NOT NULL
+     );
+     CREATE INDEX deactivations_by_license ON deactivations(license_id);",
 ];
+
+/// After migration 3: fills the new derived columns of the licenses already
+/// recorded from their tokens (a token that does not decode keeps the
+/// defaults, which the audit then reports).
+fn backfill_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = tx.prepare("SELECT rowid, kid, token FROM licenses")?;
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (rowid, kid, token) in rows {
+        let (Ok(license), Ok(kid)) = (query::decode_unverified(&token), kid.parse::<license_common::KeyId>()) else {
+            continue;
+        };
+        let d = columns::derived(&license, &kid);
+        tx.execute(
+            "UPDATE licenses SET not_before = ?2, licensee = ?3, engine = ?4, settlement = ?5, packages = ?6, quotas = ?7
+             WHERE rowid = ?1",
+            params![rowid, d[8], d[13], d[14], d[15], d[16], d[17]],
+        )?;
+    }
+    use license_common::exchange::{ActivationReceipt, UsageReport, open_self_signed};
+    let pairs = |sql: &str| -> rusqlite::Result<Vec<(String, String)>> {
+        let mut stmt = tx.prepare(sql)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    };
+    for (hash, token) in pairs("SELECT token_sha256, token FROM receipts")? {
+        if let Ok(v) = open_self_signed::<ActivationReceipt>(&token, license_common::envelope::Kind::ActivationReceipt)
+        {
+            tx.execute(
+                "UPDATE receipts SET account = ?2, product = ?3 WHERE token_sha256 = ?1",
+                params![hash, v.content.account, v.content.product],
+            )?;
+        }
+    }
+    for (hash, token) in pairs("SELECT token_sha256, token FROM usage_reports")? {
+        if let Ok(v) = open_self_signed::<UsageReport>(&token, license_common::envelope::Kind::UsageReport) {
+            tx.execute(
+                "UPDATE usage_reports SET product = ?2, created_at = ?3 WHERE token_sha256 = ?1",
+                params![hash, v.content.product, v.content.created_at.to_string()],
+            )?;
+        }
+    }
+    Ok(())
+}
 
 /// An open ledger.
 pub struct Ledger {
@@ -136,7 +225,18 @@ pub fn ledger_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 pub(crate) fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> IssuerError + '_ {
-    move |e| IssuerError::Ledger { path: path.to_path_buf(), detail: e.to_string() }
+    move |e| {
+        let busy = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        );
+        if busy {
+            IssuerError::LedgerBusy { path: path.to_path_buf(), seconds: BUSY_TIMEOUT.as_secs() }
+        } else {
+            IssuerError::Ledger { path: path.to_path_buf(), detail: e.to_string() }
+        }
+    }
 }
 
 impl Ledger {
@@ -147,20 +247,25 @@ impl Ledger {
         }
         let err = db_error(path);
         let mut conn = Connection::open(path).map_err(&err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(&err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(&err)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(&err)?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+        // The version is read under the write lock: two processes opening a
+        // new ledger at once migrate it once.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(&err)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
         if version > SCHEMA_VERSION {
             return Err(IssuerError::Ledger {
                 path: path.to_path_buf(),
                 detail: format!("its schema version {version} is newer than this release reads ({SCHEMA_VERSION})"),
             });
         }
-        let tx = conn.transaction().map_err(&err)?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
             tx.execute_batch(migration).map_err(&err)?;
+            if i + 1 == 3 {
+                backfill_v3(&tx).map_err(&err)?;
+            }
             tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX)).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
@@ -183,14 +288,16 @@ impl Ledger {
         db_error(&self.path)
     }
 
-    /// Runs `work` in one transaction: committed when it returns `Ok`,
-    /// rolled back otherwise (and on a crash).
+    /// Runs `work` in one transaction that holds the write lock from its
+    /// start (`BEGIN IMMEDIATE`): committed when it returns `Ok`, rolled back
+    /// otherwise (and on a crash). Another writer waits up to
+    /// [`BUSY_TIMEOUT`] for it.
     pub fn transaction<T>(
         &mut self,
         work: impl FnOnce(&mut Recorder<'_>) -> Result<T, IssuerError>,
     ) -> Result<T, IssuerError> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(db_error(&path))?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error(&path))?;
         let mut recorder = Recorder { tx, path: path.clone() };
         let out = work(&mut recorder)?;
         recorder.tx.commit().map_err(db_error(&path))?;
@@ -224,42 +331,69 @@ impl Recorder<'_> {
         Ok(())
     }
 
-    /// Records a signed license with its token.
-    pub fn license(&self, license: &License, token: &str, kid: &str) -> Result<(), IssuerError> {
-        let ts = |t: Option<Timestamp>| t.map(|t| t.to_string());
+    /// Records a signed license with its token, its derived columns, and how
+    /// many installs may run it (`None`: no limit).
+    pub fn license(
+        &self,
+        license: &License,
+        token: &str,
+        kid: &str,
+        max_installs: Option<u32>,
+    ) -> Result<(), IssuerError> {
+        let kid_value: license_common::KeyId = kid.parse().map_err(|()| IssuerError::Ledger {
+            path: self.path.clone(),
+            detail: format!("`{kid}` is not a key id"),
+        })?;
+        let d = columns::derived(license, &kid_value);
+        let sql = format!(
+            "INSERT INTO licenses ({}, token, max_installs) VALUES ({}, ?20, ?21)",
+            columns::DERIVED.join(", "),
+            (1..=columns::DERIVED.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+        );
         self.tx
-            .prepare_cached(
-                "INSERT INTO licenses (id, account, product, region, edition, plan, sequence, issued_at, expires_at,
-                                       activate_by, supersedes, install, kid, token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )
+            .prepare_cached(&sql)
             .and_then(|mut stmt| {
                 stmt.execute(params![
-                    license.id,
-                    license.account,
-                    license.product,
-                    license.region,
-                    license.edition,
-                    license.plan.as_str(),
-                    i64::try_from(license.sequence).unwrap_or(i64::MAX),
-                    license.issued_at.to_string(),
-                    ts(license.expires_at),
-                    ts(license.activate_by),
-                    license.supersedes,
-                    license.install,
-                    kid,
+                    d[0],
+                    d[1],
+                    d[2],
+                    d[3],
+                    d[4],
+                    d[5],
+                    d[6],
+                    d[7],
+                    d[8],
+                    d[9],
+                    d[10],
+                    d[11],
+                    d[12],
+                    d[13],
+                    d[14],
+                    d[15],
+                    d[16],
+                    d[17],
+                    d[18],
                     token,
+                    max_installs
                 ])
             })
             .map_err(self.err())?;
         Ok(())
     }
 
-    /// The highest sequence of any license of `account`, if any.
-    pub fn last_sequence(&self, account: &str) -> Result<Option<u64>, IssuerError> {
+    /// The highest sequence of the chain of `product`, `account` and
+    /// `region` (its licenses and its revocation floor), if any.
+    pub fn last_sequence(&self, product: &str, account: &str, region: &str) -> Result<Option<u64>, IssuerError> {
         let max: Option<i64> = self
             .tx
-            .query_row("SELECT MAX(sequence) FROM licenses WHERE account = ?1", params![account], |r| r.get(0))
+            .query_row(
+                "SELECT MAX(s) FROM (
+                    SELECT MAX(sequence) AS s FROM licenses WHERE product = ?1 AND account = ?2 AND region = ?3
+                    UNION ALL
+                    SELECT MAX(sequence) FROM revocations WHERE product = ?1 AND account = ?2 AND region = ?3)",
+                params![product, account, region],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.err())?
             .flatten();

@@ -1,16 +1,14 @@
-//! Reading the ledger: lists, chains, lapsed orders, integrity.
+//! Reading the ledger: statuses, lists, chains, lapsed orders, installs.
 
-use std::borrow::Cow;
+use std::collections::BTreeMap;
 
-use license_common::envelope::{self, Envelope, EnvelopeError, Kind};
-use license_common::exchange::{ActivationReceipt, UsageReport, open_self_signed};
-use license_common::keys::{Keyring, PublicKey};
 use license_common::license::License;
 use license_common::time::Timestamp;
-use rusqlite::params;
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::Ledger;
+use super::columns::DERIVED;
 use crate::error::IssuerError;
 
 /// Where a license of the ledger stands.
@@ -94,22 +92,70 @@ pub struct LedgerEntry {
     pub id: String,
     /// Account.
     pub account: String,
+    /// The licensee's name.
+    pub licensee: String,
+    /// Product.
+    pub product: String,
+    /// Region.
+    pub region: String,
     /// Edition.
     pub edition: String,
     /// Plan.
     pub plan: String,
-    /// Sequence.
+    /// Sequence in its chain.
     pub sequence: u64,
     /// When it was signed.
     pub issued_at: String,
+    /// When it starts.
+    pub not_before: String,
     /// Expiry.
     pub expires_at: Option<String>,
     /// The license it replaced.
     pub supersedes: Option<String>,
     /// The install it is bound to.
     pub install: Option<String>,
+    /// Packages: id → tier.
+    pub packages: BTreeMap<String, String>,
+    /// How many installs may run it (`null`: no limit).
+    pub max_installs: Option<u32>,
+    /// The key that signed it.
+    pub kid: String,
     /// `active`, `grace`, `released`, `not_yet_valid`, `superseded`, `revoked` or `lapsed`.
     pub status: EntryStatus,
+}
+
+/// Which licenses `ledger list` shows, and which page of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only this account (exactly).
+    pub account: Option<String>,
+    /// Only licensees whose name contains this, ignoring case.
+    pub licensee: Option<String>,
+    /// Only this product.
+    pub product: Option<String>,
+    /// Only this region.
+    pub region: Option<String>,
+    /// Only licenses with this status.
+    pub status: Option<EntryStatus>,
+    /// Only active licenses that expire within this many days.
+    pub expiring_within_days: Option<u32>,
+    /// Skip this many matching licenses (oldest first).
+    pub offset: usize,
+    /// At most this many.
+    pub limit: Option<usize>,
+}
+
+/// A page of licenses (`ledger list --json`, format 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Listing {
+    /// Version of this JSON shape.
+    pub format: u32,
+    /// How many licenses match the filter, on every page.
+    pub total: usize,
+    /// Where this page starts among them.
+    pub offset: usize,
+    /// This page, oldest first.
+    pub licenses: Vec<LedgerEntry>,
 }
 
 /// A license's whole story (`ledger show ID --json`, format 1).
@@ -119,12 +165,16 @@ pub struct Chain {
     pub format: u32,
     /// The license asked about.
     pub id: String,
-    /// Oldest first: every license in its supersedes chain, itself included.
+    /// Oldest first: every license of its chain (product, account and region).
     pub licenses: Vec<LedgerEntry>,
     /// Receipts of any license in the chain: (license id, install id, activated at).
     pub receipts: Vec<(String, String, String)>,
+    /// Deactivation receipts of any license in the chain: (license id, install id, deactivated at).
+    pub deactivations: Vec<(String, String, String)>,
     /// Revocation of the license, if any: (reason, revoked at).
     pub revocation: Option<(String, String)>,
+    /// The chain's revocation floor: every license up to this sequence is void.
+    pub floor: Option<u64>,
 }
 
 /// A pay-as-you-go order and whether it was activated in its window.
@@ -140,263 +190,261 @@ pub struct Lapsed {
     pub state: OrderState,
 }
 
-/// What `ledger verify` found (`ledger verify --json`, format 1).
+/// A license run by more installs than it allows (`ledger overuse --json`,
+/// one per element).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    /// Version of this JSON shape.
-    pub format: u32,
-    /// Licenses re-verified.
-    pub licenses: usize,
-    /// Receipts re-verified.
-    pub receipts: usize,
-    /// Usage reports re-verified.
-    pub usage_reports: usize,
-    /// Everything that did not verify or does not match its record.
-    pub problems: Vec<String>,
+pub struct Overuse {
+    /// The license.
+    pub license_id: String,
+    /// Its account.
+    pub account: String,
+    /// Its product.
+    pub product: String,
+    /// Its region.
+    pub region: String,
+    /// Where it stands.
+    pub status: EntryStatus,
+    /// How many installs it allows.
+    pub max_installs: u32,
+    /// The installs that sent a receipt or a usage report for it and did
+    /// not release it since, sorted.
+    pub installs: Vec<String>,
 }
 
-impl VerifyReport {
-    fn empty() -> Self {
-        VerifyReport { format: 1, licenses: 0, receipts: 0, usage_reports: 0, problems: Vec::new() }
+/// Where the license `id` (signed by `kid`) stands at `now`.
+///
+/// * revoked: revoked itself, at or below its chain's revocation floor, or
+///   signed by a distrusted key;
+/// * superseded: its chain holds a higher sequence;
+/// * lapsed: its pay-as-you-go order's activation deadline passed with no
+///   receipt of any license of that order by then;
+/// * otherwise its phase: not valid yet, active, in grace, released.
+pub(crate) fn status_of(
+    conn: &Connection,
+    id: &str,
+    kid: &str,
+    license: &License,
+    now: Timestamp,
+) -> rusqlite::Result<EntryStatus> {
+    let sequence = i64::try_from(license.sequence).unwrap_or(i64::MAX);
+    let chain = params![license.product, license.account, license.region, sequence, id, kid];
+    let revoked: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM revocations WHERE license_id = ?5
+             OR (product = ?1 AND account = ?2 AND region = ?3 AND sequence >= ?4))
+         OR EXISTS(SELECT 1 FROM keys WHERE kid = ?6 AND distrusted_at IS NOT NULL)",
+        chain,
+        |r| r.get(0),
+    )?;
+    if revoked {
+        return Ok(EntryStatus::Revoked);
     }
-}
-
-/// How `ledger verify` checks license signatures.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Verification {
-    /// [`envelope::verify_batch`]: the same verdicts, about twice as fast;
-    /// a batch with a bad signature is re-checked one license at a time.
-    #[default]
-    Batch,
-    /// `verify_strict` on each license, exactly as an activator does.
-    OneByOne,
-}
-
-/// Licenses verified per step: bounds the memory of an audit.
-const VERIFY_CHUNK: usize = 4 * envelope::BATCH_SIZE;
-
-/// A `licenses` row, as `verify` reads it.
-struct LicenseRow {
-    id: String,
-    account: String,
-    sequence: i64,
-    supersedes: Option<String>,
-    install: Option<String>,
-    kid: String,
-    token: String,
-}
-
-/// The fields of a signed license that its ledger row repeats. Only these
-/// are decoded: the signature already shows the payload is what this
-/// issuer signed, and the full decode would cost as much as the batch
-/// equation itself.
-#[derive(serde::Deserialize)]
-struct Recorded<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    account: Cow<'a, str>,
-    sequence: u64,
-    #[serde(borrow, default)]
-    supersedes: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    install: Option<Cow<'a, str>>,
-}
-
-/// Verifies the signatures of `rows` and compares each license with its record.
-fn verify_licenses(rows: &[LicenseRow], keys: &Keyring, how: Verification, report: &mut VerifyReport) {
-    let mut envelopes = Vec::with_capacity(rows.len());
-    let mut parsed = Vec::with_capacity(rows.len());
-    for row in rows {
-        report.licenses += 1;
-        match Envelope::parse(&row.token, Kind::License) {
-            Ok(e) => {
-                envelopes.push(e);
-                parsed.push(row);
-            }
-            Err(e) => report.problems.push(format!("license {}: {e}", row.id)),
-        }
+    let superseded: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM licenses WHERE product = ?1 AND account = ?2 AND region = ?3 AND sequence > ?4)
+         OR EXISTS(SELECT 1 FROM licenses WHERE supersedes = ?5)",
+        params![license.product, license.account, license.region, sequence, id],
+        |r| r.get(0),
+    )?;
+    if superseded {
+        return Ok(EntryStatus::Superseded);
     }
-    let verdicts = match how {
-        Verification::Batch => envelope::verify_batch(&envelopes, keys),
-        Verification::OneByOne => envelopes.iter().map(|e| e.verify(keys)).collect(),
-    };
-    let mut kid_text = (None, String::new()); // the last key id seen, as text
-    for ((row, e), verdict) in parsed.into_iter().zip(&envelopes).zip(verdicts) {
-        let decoded = verdict.and_then(|payload| {
-            let bad = |detail: String| EnvelopeError::Payload { kind: Kind::License, detail };
-            let text = std::str::from_utf8(payload).map_err(|err| bad(format!("the payload is not UTF-8 ({err})")))?;
-            serde_json::from_str::<Recorded>(text).map_err(|err| bad(err.to_string()))
-        });
-        if kid_text.0 != Some(e.kid()) {
-            kid_text = (Some(e.kid()), e.kid().to_string());
-        }
-        match decoded {
-            Err(err) => report.problems.push(format!("license {}: {err}", row.id)),
-            Ok(l) => {
-                if l.id != row.id
-                    || l.account != row.account
-                    || i64::try_from(l.sequence).ok() != Some(row.sequence)
-                    || l.supersedes.as_deref() != row.supersedes.as_deref()
-                    || l.install.as_deref() != row.install.as_deref()
-                    || kid_text.1 != row.kid
-                {
-                    report.problems.push(format!("license {}: the record does not match the signed license", row.id));
-                }
-            }
-        }
+    if let Some(by) = license.activate_by
+        && now > by
+        && !order_activated(conn, license, by)?
+    {
+        return Ok(EntryStatus::Lapsed);
     }
+    Ok(EntryStatus::of_phase(&license.phase_at(now)))
+}
+
+/// Whether a receipt shows the pay-as-you-go order of `license` (its
+/// licenses share its deadline) activated by `deadline`.
+pub(crate) fn order_activated(conn: &Connection, license: &License, deadline: Timestamp) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM receipts r JOIN licenses l ON l.id = r.license_id
+         WHERE l.product = ?1 AND l.account = ?2 AND l.region = ?3 AND l.activate_by = ?4 AND r.activated_at <= ?4)",
+        params![license.product, license.account, license.region, deadline.to_string()],
+        |r| r.get(0),
+    )
+}
+
+/// The `SELECT` of everything a [`LedgerEntry`] shows.
+fn entry_select(filter: &str) -> String {
+    let columns: Vec<String> = DERIVED.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();
+    format!("SELECT {}, max_installs, token FROM licenses {filter}", columns.join(", "))
+}
+
+/// A row of [`entry_select`].
+fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, String)> {
+    let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
+    let packages: BTreeMap<String, String> = serde_json::from_str(&text(16)?).unwrap_or_default();
+    Ok((
+        LedgerEntry {
+            id: text(0)?,
+            account: text(1)?,
+            licensee: text(13)?,
+            product: text(2)?,
+            region: text(3)?,
+            edition: text(4)?,
+            plan: text(5)?,
+            sequence: text(6)?.parse().unwrap_or(0),
+            issued_at: text(7)?,
+            not_before: text(8)?,
+            expires_at: r.get(9)?,
+            supersedes: r.get(11)?,
+            install: r.get(12)?,
+            packages,
+            max_installs: r.get::<_, Option<i64>>(DERIVED.len())?.and_then(|m| u32::try_from(m).ok()),
+            kid: text(18)?,
+            status: EntryStatus::Active,
+        },
+        r.get(DERIVED.len() + 1)?,
+    ))
 }
 
 impl Ledger {
-    fn status_of(&self, id: &str, license: &License, now: Timestamp) -> Result<EntryStatus, IssuerError> {
-        let conn = self.conn();
-        let revoked: bool = conn
-            .query_row("SELECT EXISTS(SELECT 1 FROM revocations WHERE license_id = ?1)", params![id], |r| r.get(0))
-            .map_err(self.err())?;
-        if revoked {
-            return Ok(EntryStatus::Revoked);
-        }
-        let superseded: bool = conn
-            .query_row("SELECT EXISTS(SELECT 1 FROM licenses WHERE supersedes = ?1)", params![id], |r| r.get(0))
-            .map_err(self.err())?;
-        if superseded {
-            return Ok(EntryStatus::Superseded);
-        }
-        if let Some(by) = license.activate_by
-            && now > by
-            && license.supersedes.is_none()
-            && !self.activated_by(id, by)?
-        {
-            return Ok(EntryStatus::Lapsed);
-        }
-        Ok(EntryStatus::of_phase(&license.phase_at(now)))
-    }
-
-    fn activated_by(&self, id: &str, deadline: Timestamp) -> Result<bool, IssuerError> {
-        self.conn()
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM receipts WHERE license_id = ?1 AND activated_at <= ?2)",
-                params![id, deadline.to_string()],
-                |r| r.get(0),
-            )
-            .map_err(self.err())
-    }
-
-    fn entries(&self, filter: &str, arg: Option<&str>, now: Timestamp) -> Result<Vec<LedgerEntry>, IssuerError> {
-        let sql = format!(
-            "SELECT id, account, edition, plan, sequence, issued_at, expires_at, supersedes, install, token FROM licenses {filter} ORDER BY issued_at, sequence"
-        );
-        let mut stmt = self.conn().prepare(&sql).map_err(self.err())?;
-        let map = |r: &rusqlite::Row<'_>| {
-            Ok((
-                LedgerEntry {
-                    id: r.get(0)?,
-                    account: r.get(1)?,
-                    edition: r.get(2)?,
-                    plan: r.get(3)?,
-                    sequence: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
-                    issued_at: r.get(5)?,
-                    expires_at: r.get(6)?,
-                    supersedes: r.get(7)?,
-                    install: r.get(8)?,
-                    status: EntryStatus::Active,
-                },
-                r.get::<_, String>(9)?,
-            ))
-        };
-        let rows: Vec<(LedgerEntry, String)> = match arg {
-            Some(a) => stmt.query_map(params![a], map),
-            None => stmt.query_map([], map),
-        }
-        .map_err(self.err())?
-        .collect::<Result<_, _>>()
-        .map_err(self.err())?;
+    fn entries(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+        now: Timestamp,
+    ) -> Result<Vec<LedgerEntry>, IssuerError> {
+        let mut stmt = self.conn().prepare(&entry_select(filter)).map_err(self.err())?;
+        let rows: Vec<(LedgerEntry, String)> =
+            stmt.query_map(args, entry_of).map_err(self.err())?.collect::<Result<_, _>>().map_err(self.err())?;
         let mut out = Vec::with_capacity(rows.len());
         for (mut entry, token) in rows {
             let license = decode_unverified(&token)?;
-            entry.status = self.status_of(&entry.id, &license, now)?;
+            entry.status = status_of(self.conn(), &entry.id, &entry.kid, &license, now).map_err(self.err())?;
             out.push(entry);
         }
         Ok(out)
     }
 
-    /// Every license, optionally of one account and/or with one status.
-    pub fn list(
-        &self,
-        account: Option<&str>,
-        status: Option<EntryStatus>,
-        now: Timestamp,
-    ) -> Result<Vec<LedgerEntry>, IssuerError> {
-        let entries = match account {
-            Some(a) => self.entries("WHERE account = ?1", Some(a), now)?,
-            None => self.entries("", None, now)?,
+    /// The licenses `filter` selects, oldest first, one page of them.
+    pub fn list(&self, filter: &Filter, now: Timestamp) -> Result<Listing, IssuerError> {
+        let mut clauses = vec!["1 = 1".to_owned()];
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        let mut arg = |clause: &str, value: Box<dyn rusqlite::ToSql>, clauses: &mut Vec<String>| {
+            args.push(value);
+            clauses.push(clause.replace('?', &format!("?{}", args.len())));
         };
-        Ok(entries.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect())
+        if let Some(a) = &filter.account {
+            arg("account = ?", Box::new(a.clone()), &mut clauses);
+        }
+        if let Some(l) = &filter.licensee {
+            arg("instr(lower(licensee), lower(?)) > 0", Box::new(l.clone()), &mut clauses);
+        }
+        if let Some(p) = &filter.product {
+            arg("product = ?", Box::new(p.clone()), &mut clauses);
+        }
+        if let Some(r) = &filter.region {
+            arg("region = ?", Box::new(r.clone()), &mut clauses);
+        }
+        if let Some(days) = filter.expiring_within_days {
+            arg("expires_at IS NOT NULL AND expires_at <= ?", Box::new(now.plus_days(days).to_string()), &mut clauses);
+        }
+        let sql = format!("WHERE {} ORDER BY issued_at, sequence, id", clauses.join(" AND "));
+        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+        let status = filter.status.or(filter.expiring_within_days.map(|_| EntryStatus::Active));
+        let matching: Vec<LedgerEntry> =
+            self.entries(&sql, &refs, now)?.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect();
+        let total = matching.len();
+        let licenses =
+            matching.into_iter().skip(filter.offset).take(filter.limit.unwrap_or(usize::MAX)).collect::<Vec<_>>();
+        Ok(Listing { format: 1, total, offset: filter.offset, licenses })
+    }
+
+    /// License `id` exactly as it was signed, from its stored token (a lost
+    /// license printed again).
+    pub fn issued(&self, id: &str) -> Result<crate::Issued, IssuerError> {
+        let token: String = self
+            .conn()
+            .query_row("SELECT token FROM licenses WHERE id = ?1", params![id], |r| r.get(0))
+            .optional()
+            .map_err(self.err())?
+            .ok_or_else(|| IssuerError::NotInLedger { id: id.to_owned() })?;
+        let license = decode_unverified(&token)?;
+        Ok(crate::Issued { id: license.id.clone(), token, license })
     }
 
     /// The whole chain of a license.
     pub fn show(&self, id: &str, now: Timestamp) -> Result<Chain, IssuerError> {
-        let one = |id: &str| -> Result<Option<LedgerEntry>, IssuerError> {
-            Ok(self.entries("WHERE id = ?1", Some(id), now)?.into_iter().next())
-        };
-        let start = one(id)?.ok_or_else(|| IssuerError::NotInLedger { id: id.to_owned() })?;
-        let mut chain = vec![start];
-        while let Some(prev) = chain[0].supersedes.clone() {
-            match one(&prev)? {
-                Some(e) if chain.iter().all(|c| c.id != e.id) => chain.insert(0, e),
-                _ => break,
-            }
-        }
-        loop {
-            let last = chain.last().expect("non-empty").id.clone();
-            let next: Option<String> = self
-                .conn()
-                .query_row("SELECT id FROM licenses WHERE supersedes = ?1 LIMIT 1", params![last], |r| r.get(0))
-                .ok();
-            match next.map(|n| one(&n)).transpose()?.flatten() {
-                Some(e) if chain.iter().all(|c| c.id != e.id) => chain.push(e),
-                _ => break,
-            }
-        }
-        let mut receipts = Vec::new();
-        for entry in &chain {
-            let mut stmt = self
-                .conn()
-                .prepare("SELECT license_id, install_id, activated_at FROM receipts WHERE license_id = ?1 ORDER BY activated_at")
-                .map_err(self.err())?;
+        let start = self
+            .entries("WHERE id = ?1", &[&id], now)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| IssuerError::NotInLedger { id: id.to_owned() })?;
+        let chain_args: [&dyn rusqlite::ToSql; 3] = [&start.product, &start.account, &start.region];
+        let licenses = self.entries(
+            "WHERE product = ?1 AND account = ?2 AND region = ?3 ORDER BY sequence, issued_at",
+            &chain_args,
+            now,
+        )?;
+        let triples = |sql: &str| -> Result<Vec<(String, String, String)>, IssuerError> {
+            let mut stmt = self.conn().prepare(sql).map_err(self.err())?;
             let rows = stmt
-                .query_map(params![entry.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map(chain_args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(self.err())?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(self.err())?;
-            receipts.extend(rows);
-        }
+            Ok(rows)
+        };
+        let receipts = triples(
+            "SELECT r.license_id, r.install_id, r.activated_at FROM receipts r JOIN licenses l ON l.id = r.license_id
+             WHERE l.product = ?1 AND l.account = ?2 AND l.region = ?3 ORDER BY r.activated_at, r.imported_at",
+        )?;
+        let deactivations = triples(
+            "SELECT d.license_id, d.install_id, d.deactivated_at FROM deactivations d JOIN licenses l ON l.id = d.license_id
+             WHERE l.product = ?1 AND l.account = ?2 AND l.region = ?3 ORDER BY d.deactivated_at, d.imported_at",
+        )?;
         let revocation = self
             .conn()
             .query_row("SELECT reason, revoked_at FROM revocations WHERE license_id = ?1", params![id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
-            .ok();
-        Ok(Chain { format: 1, id: id.to_owned(), licenses: chain, receipts, revocation })
+            .optional()
+            .map_err(self.err())?;
+        let floor: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT MAX(sequence) FROM revocations WHERE product = ?1 AND account = ?2 AND region = ?3",
+                chain_args,
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        Ok(Chain {
+            format: 1,
+            id: id.to_owned(),
+            licenses,
+            receipts,
+            deactivations,
+            revocation,
+            floor: floor.and_then(|f| u64::try_from(f).ok()),
+        })
     }
 
-    /// Pay-as-you-go orders and their activation windows.
+    /// Pay-as-you-go orders and their activation windows: the first license
+    /// of each order (one whose deadline its predecessor does not share).
     pub fn lapsed(&self, now: Timestamp) -> Result<Vec<Lapsed>, IssuerError> {
         let mut stmt = self
             .conn()
-            .prepare("SELECT id, account, activate_by FROM licenses WHERE activate_by IS NOT NULL AND supersedes IS NULL ORDER BY activate_by")
+            .prepare(
+                "SELECT l.id, l.account, l.activate_by, l.token FROM licenses l WHERE l.activate_by IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM licenses p WHERE p.id = l.supersedes AND p.activate_by = l.activate_by)
+                 ORDER BY l.activate_by, l.id",
+            )
             .map_err(self.err())?;
-        let rows: Vec<(String, String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        let rows: Vec<(String, String, String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())?;
         let mut out = Vec::new();
-        for (license_id, account, activate_by) in rows {
+        for (license_id, account, activate_by, token) in rows {
+            let license = decode_unverified(&token)?;
             let deadline = Timestamp::parse_wire(&activate_by)
                 .map_err(|e| IssuerError::Ledger { path: self.path().to_path_buf(), detail: e.to_string() })?;
-            let state = if self.activated_by(&license_id, deadline)? {
+            let state = if order_activated(self.conn(), &license, deadline).map_err(self.err())? {
                 OrderState::Activated
             } else if now > deadline {
                 OrderState::Lapsed
@@ -414,129 +462,66 @@ impl Ledger {
         Ok(self.lapsed(now)?.into_iter().filter(|l| l.state == OrderState::Lapsed).collect())
     }
 
-    /// Re-verifies every stored license, receipt and usage report, the
-    /// licenses with Ed25519 batch verification.
-    pub fn verify(&self) -> Result<VerifyReport, IssuerError> {
-        self.verify_with(Verification::Batch)
-    }
-
-    /// Re-verifies every stored license, receipt and usage report, the
-    /// licenses as `how` says.
-    pub fn verify_with(&self, how: Verification) -> Result<VerifyReport, IssuerError> {
-        let mut report = VerifyReport::empty();
-        let mut keys = Keyring::new();
-        for (kid, pem) in self.text_pairs("SELECT kid, public_key FROM keys")? {
-            match PublicKey::from_pem(&pem) {
-                Ok(k) if k.kid().to_string() == kid => {
-                    keys.add(license_common::keys::TrustedKey { key: k, not_after: None, usage: Default::default() })
-                }
-                _ => report.problems.push(format!("key {kid}: the stored public key does not match its id")),
-            }
-        }
-        self.audit_licenses(&keys, how, &mut report)?;
-        for (table, kind) in [("receipts", Kind::ActivationReceipt), ("usage_reports", Kind::UsageReport)] {
-            for (hash, token) in self.text_pairs(&format!("SELECT token_sha256, token FROM {table}"))? {
-                let ok = match kind {
-                    Kind::ActivationReceipt => open_self_signed::<ActivationReceipt>(&token, kind).map(|_| ()),
-                    _ => open_self_signed::<UsageReport>(&token, kind).map(|_| ()),
-                };
-                if table == "receipts" {
-                    report.receipts += 1;
-                } else {
-                    report.usage_reports += 1;
-                }
-                if let Err(e) = ok {
-                    report.problems.push(format!("{kind} {}: {e}", hash.get(..12).unwrap_or(&hash)));
-                } else if super::billing::sha256_hex(&token) != hash {
-                    report.problems.push(format!(
-                        "{kind} {}: the record's hash does not match its token",
-                        hash.get(..12).unwrap_or(&hash)
-                    ));
-                }
-            }
-        }
-        Ok(report)
-    }
-
-    /// Every row of a two-column text query.
-    fn text_pairs(&self, sql: &str) -> Result<Vec<(String, String)>, IssuerError> {
-        let mut stmt = self.conn().prepare(sql).map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+    /// The installs running license `id`, as far as the ledger knows: every
+    /// install that sent a receipt or a usage report for it, less those
+    /// whose last word was a deactivation receipt.
+    pub fn installs_of(&self, id: &str) -> Result<Vec<String>, IssuerError> {
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT install_id, MAX(at) FROM (
+                    SELECT install_id, activated_at AS at FROM receipts WHERE license_id = ?1
+                    UNION ALL SELECT install_id, created_at FROM usage_reports WHERE license_id = ?1)
+                 GROUP BY install_id ORDER BY install_id",
+            )
+            .map_err(self.err())?;
+        let seen: Vec<(String, String)> = stmt
+            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())?;
-        Ok(rows)
+        let mut out = Vec::new();
+        for (install, last) in seen {
+            let released: bool = self
+                .conn()
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM deactivations WHERE license_id = ?1 AND install_id = ?2 AND deactivated_at >= ?3)",
+                    params![id, install, last],
+                    |r| r.get(0),
+                )
+                .map_err(self.err())?;
+            if !released {
+                out.push(install);
+            }
+        }
+        Ok(out)
     }
 
-    /// Verifies every license: this thread reads the rows, every core
-    /// verifies chunks of them, and problems are reported in row order
-    /// whichever thread found them.
-    fn audit_licenses(&self, keys: &Keyring, how: Verification, report: &mut VerifyReport) -> Result<(), IssuerError> {
-        let mut stmt = self
-            .conn()
-            .prepare("SELECT id, account, sequence, supersedes, install, kid, token FROM licenses")
-            .map_err(self.err())?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
-        let (work, queue) = std::sync::mpsc::sync_channel::<(usize, Vec<LicenseRow>)>(threads);
-        // Shared by the workers alone: if they all stop, sending fails
-        // rather than waiting for a reader that is gone.
-        let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
-        let (done, results) = std::sync::mpsc::channel();
-        let mut found: Vec<(usize, usize, Vec<String>)> = std::thread::scope(|s| {
-            for _ in 0..threads {
-                let (queue, done) = (std::sync::Arc::clone(&queue), done.clone());
-                s.spawn(move || {
-                    while let Ok((index, rows)) = queue.lock().map_err(drop).and_then(|q| q.recv().map_err(drop)) {
-                        let mut part = VerifyReport::empty();
-                        verify_licenses(&rows, keys, how, &mut part);
-                        if done.send((index, part.licenses, part.problems)).is_err() {
-                            break;
-                        }
-                    }
+    /// Every license that more installs run than it allows.
+    pub fn overuse(&self, now: Timestamp) -> Result<Vec<Overuse>, IssuerError> {
+        let mut out = Vec::new();
+        for entry in self.entries("WHERE max_installs IS NOT NULL ORDER BY issued_at, id", &[], now)? {
+            let Some(max_installs) = entry.max_installs else { continue };
+            let installs = self.installs_of(&entry.id)?;
+            if installs.len() > max_installs as usize {
+                out.push(Overuse {
+                    license_id: entry.id,
+                    account: entry.account,
+                    product: entry.product,
+                    region: entry.region,
+                    status: entry.status,
+                    max_installs,
+                    installs,
                 });
             }
-            drop((queue, done));
-            let read: Result<(), IssuerError> = (|| {
-                let mut rows = stmt.query([]).map_err(self.err())?;
-                let mut chunk: Vec<LicenseRow> = Vec::with_capacity(VERIFY_CHUNK);
-                let mut index = 0;
-                while let Some(r) = rows.next().map_err(self.err())? {
-                    chunk.push(LicenseRow {
-                        id: r.get(0).map_err(self.err())?,
-                        account: r.get(1).map_err(self.err())?,
-                        sequence: r.get(2).map_err(self.err())?,
-                        supersedes: r.get(3).map_err(self.err())?,
-                        install: r.get(4).map_err(self.err())?,
-                        kid: r.get(5).map_err(self.err())?,
-                        token: r.get(6).map_err(self.err())?,
-                    });
-                    if chunk.len() == VERIFY_CHUNK {
-                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
-                        if work.send((index, full)).is_err() {
-                            break; // every worker stopped; the scope reports why
-                        }
-                        index += 1;
-                    }
-                }
-                let _ = work.send((index, chunk));
-                Ok(())
-            })();
-            drop(work);
-            read.map(|()| results.into_iter().collect())
-        })?;
-        found.sort_by_key(|(index, _, _)| *index);
-        for (_, licenses, problems) in found {
-            report.licenses += licenses;
-            report.problems.extend(problems);
         }
-        Ok(())
+        Ok(out)
     }
 }
 
 /// Decodes a stored license's payload without verifying it (for listing;
 /// `verify` checks the signatures).
-fn decode_unverified(token: &str) -> Result<License, IssuerError> {
+pub(crate) fn decode_unverified(token: &str) -> Result<License, IssuerError> {
     use base64::Engine as _;
     let payload = token.split('.').nth(2).unwrap_or("");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -575,15 +560,17 @@ impl Ledger {
         Ok(serde_json::json!({
             "format": 1,
             "exported_at": now,
-            "licenses": self.list(None, None, now)?,
+            "licenses": self.list(&Filter::default(), now)?.licenses,
             "orders": self.lapsed(now)?,
             "receipts": rows("SELECT license_id, install_id, activated_at, imported_at FROM receipts ORDER BY imported_at",
                 &["license_id", "install_id", "activated_at", "imported_at"])?,
             "usage": rows("SELECT account, day, install_id, datakits FROM usage_days ORDER BY account, day, install_id",
                 &["account", "day", "install_id", "datakits"])?,
-            "revocations": rows("SELECT license_id, reason, revoked_at FROM revocations ORDER BY revoked_at",
-                &["license_id", "reason", "revoked_at"])?,
-            "keys": rows("SELECT kid, first_used_at, retired_at FROM keys ORDER BY first_used_at", &["kid", "first_used_at", "retired_at"])?,
+            "revocations": rows("SELECT license_id, reason, revoked_at, product, account, region, sequence FROM revocations ORDER BY revoked_at",
+                &["license_id", "reason", "revoked_at", "product", "account", "region", "floor"])?,
+            "deactivations": rows("SELECT license_id, install_id, deactivated_at, imported_at FROM deactivations ORDER BY imported_at",
+                &["license_id", "install_id", "deactivated_at", "imported_at"])?,
+            "keys": rows("SELECT kid, first_used_at, retired_at, distrusted_at FROM keys ORDER BY first_used_at", &["kid", "first_used_at", "retired_at", "distrusted_at"])?,
         }))
     }
 }

@@ -198,6 +198,22 @@ pub enum OrderError {
         /// `upgraded` or `renewed`.
         what: &'static str,
     },
+    /// A plan whose licenses must be bound, ordered without an install.
+    #[error("licenses on plan {plan} must be bound to an install, and this order names none")]
+    BindingRequired {
+        /// The plan.
+        plan: Plan,
+    },
+    /// An order allowing more installs than its plan does.
+    #[error("the order allows {asked} installs, but plan {plan} allows at most {cap}")]
+    TooManyInstalls {
+        /// Asked for.
+        asked: u32,
+        /// The plan.
+        plan: Plan,
+        /// The plan's cap.
+        cap: u32,
+    },
     /// The new license is for another account than the current one.
     #[error(
         "the current license is for account `{current}`, not `{asked}`: only the primary account may upgrade or renew"
@@ -264,6 +280,14 @@ pub enum TermProblem {
         /// The license.
         id: String,
     },
+    /// A date past the horizon every license keeps to.
+    #[error("{what} {at} is more than {years} years after the time of issue", years = license_common::license::HORIZON_YEARS)]
+    BeyondHorizon {
+        /// `the start` or `the expiry`.
+        what: &'static str,
+        /// The date.
+        at: Timestamp,
+    },
     /// No time left to prorate.
     #[error("license {id} has no time left at {at} (it expires {expires_at})")]
     NoTimeLeft {
@@ -289,6 +313,9 @@ impl Explain for OrderError {
             OrderError::EngineRequired { .. } => "name the compute engine the customer chose".into(),
             OrderError::PlanMissing { .. } => "name the plan the customer bought".into(),
             OrderError::QuotaMissing { quota, .. } => format!("name one of the steps of quota `{quota}`"),
+            OrderError::Term { problem: TermProblem::BeyondHorizon { .. } } => {
+                format!("give a term that ends within {} years", license_common::license::HORIZON_YEARS)
+            }
             OrderError::Term { .. } => "give a term that starts before it ends and ends in the future".into(),
             OrderError::Lower { .. } => "ask for the current value or a higher one".into(),
             OrderError::NothingToUpgrade { .. } => "renew it instead, or offer a higher edition in the catalog".into(),
@@ -296,6 +323,10 @@ impl Explain for OrderError {
             OrderError::ExpiredUpgrade { .. } => "renew it first, then upgrade".into(),
             OrderError::Released { .. } => "issue a new license; the released one cannot come back".into(),
             OrderError::OtherAccount { .. } => "upgrade from the license of that account".into(),
+            OrderError::BindingRequired { .. } => {
+                "order it with the install's activation request, so the license is bound to that install".into()
+            }
+            OrderError::TooManyInstalls { cap, .. } => format!("allow at most {cap} installs, or change the catalog"),
             _ => "correct the order, or change the catalog if the product now allows it".into(),
         }
     }
@@ -416,6 +447,10 @@ impl license_common::exit::Examples for OrderError {
                 when: "The expiry is already in the past (also for a renewal).",
             },
             Example {
+                error: term(TermProblem::BeyondHorizon { what: "the expiry", at: t }),
+                when: "A start or expiry more than 100 years after the time of issue (e.g. a term of 120000 months): no license is signed that nothing could read afterwards.",
+            },
+            Example {
                 error: term(TermProblem::PerpetualRenewal { id: s("<id>") }),
                 when: "A renewal of a perpetual license: it never expires.",
             },
@@ -454,6 +489,14 @@ impl license_common::exit::Examples for OrderError {
             Example {
                 error: OrderError::OtherAccount { current: s("<current>"), asked: s("<asked>") },
                 when: "An upgrade or renewal names another account than the current license's: only the primary account may upgrade or renew.",
+            },
+            Example {
+                error: OrderError::BindingRequired { plan: Plan::Perpetual },
+                when: "The catalog's `[plan_rules.<plan>]` says `require_binding = true` and the order is not bound to an install.",
+            },
+            Example {
+                error: OrderError::TooManyInstalls { asked: n as u32, plan: Plan::Subscription, cap: n as u32 },
+                when: "The order's `max_installs` is above the cap of its plan's `[plan_rules.<plan>]`.",
             },
         ]
     }

@@ -58,6 +58,10 @@ pub struct Order {
     /// Term in calendar months from `not_before`.
     #[serde(default)]
     pub months: Option<u32>,
+    /// At most this many installs may run the license (the vendor's limit,
+    /// kept in the ledger; at most the plan's cap in the catalog).
+    #[serde(default)]
+    pub max_installs: Option<u32>,
     /// The install to bind the license to: set from a verified activation
     /// request (`--bind`), never from an order file.
     #[serde(skip)]
@@ -77,10 +81,21 @@ impl Order {
     /// Checks the order against every rule of the catalog at `now` (the
     /// time the license will be signed).
     pub fn validate(&self, catalog: &Catalog, now: Timestamp) -> Result<CheckedOrder, OrderError> {
-        Ok(CheckedOrder {
-            license: self.to_license(catalog, String::new(), now)?,
-            catalog_product: catalog.product.id.clone(),
-        })
+        let license = self.to_license(catalog, String::new(), now)?;
+        let rule = catalog.plan_rule(license.plan);
+        if rule.require_binding && license.install.is_none() {
+            return Err(OrderError::BindingRequired { plan: license.plan });
+        }
+        let max_installs = match (self.max_installs, rule.max_installs) {
+            (Some(0), _) => return Err(OrderError::Field { field: "max_installs", problem: "is zero" }),
+            (Some(asked), Some(cap)) if asked > cap => {
+                return Err(OrderError::TooManyInstalls { asked, plan: license.plan, cap });
+            }
+            (asked, cap) => asked.or(cap),
+        };
+        // A bound license runs on its install alone.
+        let max_installs = if license.install.is_some() { Some(1) } else { max_installs };
+        Ok(CheckedOrder { license, catalog_product: catalog.product.id.clone(), max_installs })
     }
 
     /// Checks the order against the catalog and builds the unsigned license.
@@ -181,7 +196,9 @@ impl Order {
                 )
             }
         };
+        check_horizon(now, "the start", not_before)?;
         if let Some(expires_at) = expires_at {
+            check_horizon(now, "the expiry", expires_at)?;
             if expires_at <= not_before {
                 return Err(OrderError::Term { problem: TermProblem::EndsBeforeStart { expires_at, not_before } });
             }
@@ -224,6 +241,7 @@ impl Order {
 pub struct CheckedOrder {
     license: License,
     catalog_product: String,
+    max_installs: Option<u32>,
 }
 
 impl CheckedOrder {
@@ -231,6 +249,12 @@ impl CheckedOrder {
     /// sequence (0), which the ledger gives.
     pub fn preview(&self) -> &License {
         &self.license
+    }
+
+    /// How many installs may run the license: the order's, else its plan's
+    /// cap in the catalog; 1 for a bound license; `None` for no limit.
+    pub fn max_installs(&self) -> Option<u32> {
+        self.max_installs
     }
 
     /// The license to sign, with its id and sequence.
@@ -277,6 +301,16 @@ pub(crate) fn check_quota(catalog: &Catalog, quota_id: &str, value: u64) -> Resu
             value,
             steps: list(quota.steps.iter().map(|s| s.value)),
         });
+    }
+    Ok(())
+}
+
+/// Refuses a time more than [`HORIZON_YEARS`](license_common::license::HORIZON_YEARS)
+/// after `now`, or before 1970.
+pub(crate) fn check_horizon(now: Timestamp, what: &'static str, at: Timestamp) -> Result<(), OrderError> {
+    let horizon = now.plus_months(license_common::license::HORIZON_YEARS * 12);
+    if at.unix() < 0 || horizon.is_none_or(|h| at > h) {
+        return Err(OrderError::Term { problem: TermProblem::BeyondHorizon { what, at } });
     }
     Ok(())
 }
