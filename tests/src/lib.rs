@@ -125,6 +125,8 @@ pub struct Vendor {
     pub catalog: PathBuf,
     /// This vendor's ledger.
     pub ledger: PathBuf,
+    /// How many licenses [`Vendor::issue_run`] made with the default account.
+    defaults_used: std::cell::Cell<u32>,
 }
 
 impl Vendor {
@@ -144,11 +146,16 @@ impl Vendor {
             pass_file,
             catalog: workspace().join("catalogs/data-platform.toml"),
             dir,
+            defaults_used: std::cell::Cell::new(0),
         }
     }
 
     /// `issuer issue` with the default demo-like order, `overrides` appended
     /// (later flags win for single-valued options). Returns the compact token.
+    ///
+    /// Without `--account`, the first license is for `acct-1001` and each
+    /// later one for a new account (`acct-1001-2`, …): the ledger refuses a
+    /// second order for an instance whose license is in force.
     pub fn issue(&self, overrides: &[&str]) -> String {
         self.issue_run(overrides).ok().trim().to_owned()
     }
@@ -158,8 +165,13 @@ impl Vendor {
         let mut cmd = self.issuer();
         cmd.arg("issue").arg("--key").arg(&self.key).arg("--passphrase-file").arg(&self.pass_file);
         cmd.arg("--catalog").arg(&self.catalog);
+        let n = self.defaults_used.get();
+        let account = if n == 0 { "acct-1001".to_owned() } else { format!("acct-1001-{}", n + 1) };
+        if !overrides.contains(&"--account") {
+            self.defaults_used.set(n + 1);
+        }
         let defaults: [(&str, &str); 6] = [
-            ("--account", "acct-1001"),
+            ("--account", &account),
             ("--licensee", "Acme Analytics"),
             ("--region", "cn-hangzhou"),
             ("--edition", "intelligent_rnd"),
@@ -181,6 +193,24 @@ impl Vendor {
         run(cmd, None)
     }
 
+    /// `issuer renew` of `token` by 12 months: the next license of its
+    /// chain. Returns the compact token.
+    pub fn renew(&self, token: &str) -> String {
+        let current = self.dir.path().join(format!("current-{}.txt", self.defaults_used.get()));
+        std::fs::write(&current, format!("{token}\n")).unwrap();
+        let mut cmd = self.issuer();
+        cmd.arg("renew").arg("--from").arg(&current).arg("--months").arg("12");
+        cmd.arg("--key")
+            .arg(&self.key)
+            .arg("--passphrase-file")
+            .arg(&self.pass_file)
+            .arg("--catalog")
+            .arg(&self.catalog);
+        let token = run(cmd, None).ok().trim().to_owned();
+        std::fs::remove_file(&current).unwrap();
+        token
+    }
+
     /// An `issuer` command that uses this vendor's ledger.
     pub fn issuer(&self) -> Command {
         let mut cmd = Command::new(bin("issuer"));
@@ -189,14 +219,16 @@ impl Vendor {
     }
 
     /// A license the CLI rightly refuses to make (already expired, odd
-    /// text, another product), signed with this vendor's real key: a normal
-    /// license is issued and then edited before signing.
+    /// text, another product, a second one for an instance), signed with
+    /// this vendor's real key: a normal license is issued and then edited
+    /// (for account `acct-1001` unless `edit` says otherwise) before signing.
     pub fn sign_custom(&self, edit: impl FnOnce(&mut license_common::License)) -> String {
         use license_common::envelope::{self, Kind};
         let token = self.issue(&[]);
         let key = self.signing_key();
         let ring = license_common::Keyring::from_keys([*key.public()]);
         let mut license = envelope::open::<license_common::License>(&token, Kind::License, &ring).unwrap().content;
+        license.account = "acct-1001".into();
         edit(&mut license);
         sign(&key, &license)
     }

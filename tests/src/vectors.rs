@@ -26,14 +26,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use license_common::armor;
 use license_common::envelope::{assemble, signing_input};
-use license_common::exchange::{
-    ActivationReceipt, ActivationRequest, DeactivationReceipt, EXCHANGE_FORMAT, UsageReport, encode_key,
-};
-use license_common::keys::{KeyId, PublicKey};
+use license_common::keys::KeyId;
 use license_common::license::{License, PackageGrant, Plan};
-use license_common::revocation::{RetiredKey, RevocationList, Revoked};
+use license_common::revocation::{DistrustedKey, Floor, RetiredKey, RevocationList, Revoked};
 use license_common::signing::IssuerKey;
 use license_common::{Kind, Timestamp};
+
+mod install;
+
+use install::{duplicate_day_report, install_files, mismatched_request, swapped_request};
 
 /// The vectors' directory in the workspace.
 pub const DIR: &str = "tests/vectors";
@@ -477,6 +478,8 @@ pub fn all() -> (String, Vec<Vector>) {
             not_after: t("2026-01-01T00:00:00Z"),
             reason: "rotated".into(),
         }],
+        floors: Vec::new(),
+        distrusted_keys: Vec::new(),
     };
     let list_token = sign(rev, &key, &json(&list));
     b.add(
@@ -485,8 +488,35 @@ pub fn all() -> (String, Vec<Vector>) {
         "success",
         "valid",
         false,
-        "a revocation list: one license revoked, one key retired",
+        "a revocation list of format 1: one license revoked, one key retired",
         &armored(rev, &list_token),
+    );
+    let v2 = RevocationList {
+        format: 2,
+        sequence: 4,
+        floors: vec![Floor {
+            product: "data-platform".into(),
+            account: "acct-1001".into(),
+            region: "cn-hangzhou".into(),
+            sequence: 2,
+            reason: "chargeback on order 7731".into(),
+            revoked_at: t("2026-05-30T00:00:00Z"),
+        }],
+        distrusted_keys: vec![DistrustedKey {
+            kid: KeyId::of(stranger().public().verifying_key()),
+            distrusted_at: t("2026-06-01T00:00:00Z"),
+            reason: "key stolen".into(),
+        }],
+        ..list.clone()
+    };
+    b.add(
+        rev,
+        "valid_format_2",
+        "success",
+        "valid",
+        false,
+        "a revocation list of format 2: also a chain voided up to sequence 2, and a distrusted key",
+        &armored(rev, &sign(rev, &key, &json(&v2))),
     );
     b.add(
         rev,
@@ -603,92 +633,4 @@ pub fn all() -> (String, Vec<Vector>) {
     );
 
     (key.public().to_pem(), b.vectors)
-}
-
-fn request_of(key: &IssuerKey) -> ActivationRequest {
-    let public: PublicKey = *key.public();
-    ActivationRequest {
-        format: EXCHANGE_FORMAT,
-        install_id: public.kid().to_string(),
-        install_key: encode_key(&public),
-        product: "data-platform".into(),
-        hostname: "node-1".into(),
-        host_fingerprint: "ab".repeat(16),
-        created_at: t("2026-11-23T08:00:00Z"),
-    }
-}
-
-/// The four files of one install (seed 0x33…): request, receipt, usage
-/// report, deactivation receipt.
-fn install_files() -> (String, String, String, String) {
-    let key = install(0x33);
-    let public = *key.public();
-    let (id, key_text) = (public.kid().to_string(), encode_key(&public));
-    let request = sign(Kind::ActivationRequest, &key, &json(&request_of(&key)));
-    let receipt = ActivationReceipt {
-        format: EXCHANGE_FORMAT,
-        install_id: id.clone(),
-        install_key: key_text.clone(),
-        product: "data-platform".into(),
-        license_id: "0192f7a0-0000-7000-8000-0000000000a1".into(),
-        account: "acct-1001".into(),
-        activated_at: t("2026-11-23T09:00:00Z"),
-        created_at: t("2026-11-23T09:00:05Z"),
-    };
-    let usage = UsageReport {
-        format: EXCHANGE_FORMAT,
-        install_id: id.clone(),
-        install_key: key_text.clone(),
-        product: "data-platform".into(),
-        license_id: "0192f7a0-0000-7000-8000-0000000000a1".into(),
-        account: "acct-1001".into(),
-        from: "2026-11-01".parse().expect("a date"),
-        to: "2026-11-03".parse().expect("a date"),
-        days: BTreeMap::from([
-            ("2026-11-01".parse().expect("a date"), 30),
-            ("2026-11-02".parse().expect("a date"), 19),
-            ("2026-11-03".parse().expect("a date"), 21),
-        ]),
-        created_at: t("2026-11-04T00:00:00Z"),
-    };
-    let deactivation = DeactivationReceipt {
-        format: EXCHANGE_FORMAT,
-        install_id: id,
-        install_key: key_text,
-        product: "data-platform".into(),
-        license_id: "0192f7a0-0000-7000-8000-0000000000a1".into(),
-        account: "acct-1001".into(),
-        deactivated_at: t("2026-12-01T00:00:00Z"),
-    };
-    (
-        request,
-        sign(Kind::ActivationReceipt, &key, &json(&receipt)),
-        sign(Kind::UsageReport, &key, &json(&usage)),
-        sign(Kind::DeactivationReceipt, &key, &json(&deactivation)),
-    )
-}
-
-/// A request that carries install 0x44's key and id, signed by install 0x33.
-fn swapped_request() -> String {
-    let claimed = request_of(&install(0x44));
-    let signer = install(0x33);
-    let input = signing_input(Kind::ActivationRequest, signer.kid(), &json(&claimed));
-    assemble(&input, &signer.sign(input.as_bytes()))
-}
-
-/// A request whose `install_id` is not the key id of its key.
-fn mismatched_request() -> String {
-    let key = install(0x33);
-    let mut request = request_of(&key);
-    request.install_id = "0000000000000000".into();
-    sign(Kind::ActivationRequest, &key, &json(&request))
-}
-
-/// A usage report with `2026-11-01` twice in `days`, properly signed.
-fn duplicate_day_report() -> String {
-    let key = install(0x33);
-    let (_, _, usage, _) = install_files();
-    let payload = URL_SAFE_NO_PAD.decode(usage.split('.').nth(2).expect("a payload")).expect("base64url");
-    let text = String::from_utf8(payload).expect("UTF-8").replacen("\"days\":{", "\"days\":{\"2026-11-01\":1,", 1);
-    sign(Kind::UsageReport, &key, text.as_bytes())
 }

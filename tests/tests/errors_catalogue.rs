@@ -317,8 +317,9 @@ fn status_16_mismatch() {
 #[test]
 fn status_17_superseded() {
     let vendor = Vendor::new();
-    // The ledger numbers an account's licenses: the second is sequence 2.
-    let (first, second) = (vendor.issue(&[]), vendor.issue(&[]));
+    // The ledger numbers an instance's licenses: the renewal is sequence 2.
+    let first = vendor.issue(&[]);
+    let second = vendor.renew(&first);
     let install = Install::new(&vendor);
     install.activate(&second).ok();
     let err = documented(&install.activate(&first), 17);

@@ -114,7 +114,7 @@ fn check_recipe(interpreter: &str, script: &str) {
             .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}):\n{}", out.stdout));
         assert_eq!(printed["id"], expected.id.as_str(), "{script} on {}", file.display());
         assert_eq!(printed["account"], expected.account.as_str());
-        assert_eq!(printed["account"], "acct-1001");
+        assert!(printed["account"].as_str().unwrap().starts_with("acct-1001"));
         assert_eq!(printed, serde_json::to_value(&expected).unwrap());
     }
 

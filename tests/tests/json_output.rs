@@ -20,7 +20,7 @@ fn json_error(what: &str, r: &Run, code: i32) -> Value {
     assert_eq!(r.code, code, "{what}: wrong exit status\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
     assert!(r.stderr.is_empty(), "{what}: --json printed on standard error: {}", r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.stdout));
-    assert_eq!(v["format"], 1, "{what}: {v}");
+    assert!(v["format"].as_u64().is_some_and(|f| f >= 1), "{what}: {v}");
     let e = &v["error"];
     assert_eq!(e["status"], code, "{what}: {v}");
     for field in ["class", "case", "message", "hint"] {
@@ -31,12 +31,18 @@ fn json_error(what: &str, r: &Run, code: i32) -> Value {
     v
 }
 
-/// Asserts that `r` succeeded with one JSON document of format 1.
+/// Asserts that `r` succeeded with one JSON document of format 1 (or of
+/// the `format` given for the shapes that changed).
 #[track_caller]
 fn json_ok(what: &str, r: &Run) -> Value {
+    json_ok_format(what, r, 1)
+}
+
+#[track_caller]
+fn json_ok_format(what: &str, r: &Run, format: u64) -> Value {
     assert_eq!(r.code, 0, "{what}: failed\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
     let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {}", r.stdout));
-    assert_eq!(v["format"], 1, "{what}: no format 1: {v}");
+    assert_eq!(v["format"], format, "{what}: no format {format}: {v}");
     v
 }
 
@@ -183,13 +189,18 @@ fn every_issuer_command_fails_as_one_json_object() {
     // `ledger verify` with a problem: its report, and the error beside it.
     let ledger = vendor.ledger.clone();
     tamper_first_license(&ledger);
-    let v = json_error("ledger verify", &issuer(&vendor, &["ledger", "verify"]), 11);
+    let v = json_error("ledger verify", &issuer(&vendor, &["ledger", "verify", "--pub", s(&vendor.public)]), 11);
+    assert_eq!(v["format"], 2, "{v}");
     assert_eq!(v["problems"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["problems"][0]["column"], "account", "{v}");
     assert_eq!(v["error"]["case"], "issuer::AuditFailed");
     // A ledger that cannot be opened: every ledger command says so in JSON.
     let not_a_ledger = dir.join("not-a-ledger");
     std::fs::create_dir(&not_a_ledger).unwrap();
-    for sub in [&["ledger", "list"][..], &["ledger", "lapsed"], &["ledger", "export"], &["ledger", "verify"]] {
+    let public = s(&vendor.public);
+    for sub in
+        [&["ledger", "list"][..], &["ledger", "lapsed"], &["ledger", "export"], &["ledger", "verify", "--pub", public]]
+    {
         let mut cmd = Command::new(bin("issuer"));
         cmd.arg("--json").arg("--ledger").arg(&not_a_ledger).args(sub);
         let v = json_error(&format!("{sub:?}"), &run(cmd, None), 30);
@@ -244,7 +255,10 @@ fn every_issuer_command_that_prints_succeeds_with_json() {
     json_ok("ledger show", &issuer(&vendor, &["ledger", "show", &id]));
     json_ok("ledger lapsed", &issuer(&vendor, &["ledger", "lapsed"]));
     json_ok("ledger export", &issuer(&vendor, &["ledger", "export"]));
-    json_ok("ledger verify", &issuer(&vendor, &["ledger", "verify"]));
+    json_ok_format("ledger verify", &issuer(&vendor, &["ledger", "verify", "--pub", s(&vendor.public)]), 2);
+    json_ok("ledger overuse", &issuer(&vendor, &["ledger", "overuse"]));
+    let v = json_ok("ledger show --token", &issuer(&vendor, &["ledger", "show", &id, "--token"]));
+    assert_eq!(v["id"], id.as_str());
     json_ok("inspect", &issuer(&vendor, &["inspect", s(&out), "--pub", s(&vendor.public)]));
     let kid = std::fs::read_to_string(&out).unwrap();
     let kid =

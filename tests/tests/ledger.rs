@@ -10,7 +10,7 @@ use license_common::license::Plan;
 use license_common::signing::IssuerKey;
 use license_issuer::IssuerError;
 use license_issuer::catalogs;
-use license_issuer::ledger::{EntryStatus, Ledger, OrderState};
+use license_issuer::ledger::{DayState, EntryStatus, Filter, Ledger, OrderState};
 use license_issuer::order::Order;
 use license_issuer::upgrade::{self, RenewTerm, UpgradeRequest};
 use license_tests::{Vendor, run};
@@ -70,8 +70,9 @@ fn a_lapsed_order_and_an_activated_one() {
     assert_eq!(state(t0().plus_days(6), &lapsing.license.id), OrderState::Pending);
     assert_eq!(state(t0().plus_days(8), &lapsing.license.id), OrderState::Lapsed, "no receipt within 7 days");
     assert_eq!(state(t0().plus_days(8), &activated.license.id), OrderState::Activated);
-    let listed = w.ledger.list(None, Some(EntryStatus::Lapsed), t0().plus_days(8)).unwrap();
-    assert_eq!(listed.iter().map(|e| e.account.as_str()).collect::<Vec<_>>(), ["acct-lapse"]);
+    let filter = Filter { status: Some(EntryStatus::Lapsed), ..Filter::default() };
+    let listed = w.ledger.list(&filter, t0().plus_days(8)).unwrap();
+    assert_eq!(listed.licenses.iter().map(|e| e.account.as_str()).collect::<Vec<_>>(), ["acct-lapse"]);
 }
 
 #[test]
@@ -100,10 +101,11 @@ fn dk_billing_minimum_twenty_at_five_cny_and_duplicates_once() {
         "the same file twice is recorded once"
     );
 
-    let bill = w.ledger.bill(&catalog, "acct-dk", day("2026-05-07"), day("2026-05-14")).unwrap();
+    let bill =
+        w.ledger.bill(&catalog, "acct-dk", day("2026-05-07"), day("2026-05-14"), order_at.plus_days(31)).unwrap();
     let by_day = |d: &str| bill.days.iter().find(|x| x.day == day(d)).unwrap().clone();
-    assert_eq!(by_day("2026-05-07").state, "free", "inside the 7-day activation window");
-    assert_eq!(by_day("2026-05-08").state, "missing", "no report: listed, not guessed");
+    assert_eq!(by_day("2026-05-07").state, DayState::FreeWindow, "inside the 7-day activation window");
+    assert_eq!(by_day("2026-05-08").state, DayState::Missing, "no report: listed, not guessed");
     for d in ["2026-05-10", "2026-05-11", "2026-05-12"] {
         let x = by_day(d);
         assert_eq!((x.reported, x.billed, x.amount), (Some(15), 20, 10_000), "15 DKs are billed as 20 at 5 CNY");
@@ -115,10 +117,12 @@ fn dk_billing_minimum_twenty_at_five_cny_and_duplicates_once() {
 }
 
 #[test]
-fn usage_from_another_install_is_refused() {
+fn usage_from_an_install_without_a_receipt_is_refused_and_every_install_counts_toward_the_limit() {
     let mut w = world();
     let catalog = catalogs::observability();
-    let issued = w.ledger.issue(&w.key, payg_order("acct-two").validate(&catalog, t0()).unwrap(), t0()).unwrap();
+    let mut order = payg_order("acct-two");
+    order.max_installs = Some(1);
+    let issued = w.ledger.issue(&w.key, order.validate(&catalog, t0()).unwrap(), t0()).unwrap();
     let mut first = w.install("first");
     let mut second = w.install("second");
     first.activate(&issued.token, t0().plus_days(1)).unwrap();
@@ -127,9 +131,15 @@ fn usage_from_another_install_is_refused() {
     second.record_usage(day("2026-05-20"), 40).unwrap();
     let report = second.usage_report(day("2026-05-01"), day("2026-05-31"), t0().plus_days(30)).unwrap();
     let err = w.ledger.import_usage(&report, t0().plus_days(30)).unwrap_err();
-    assert!(matches!(err, IssuerError::WrongInstall { .. }), "{err}");
-    let err = w.ledger.import_receipt(&second.receipt(t0().plus_days(1)).unwrap(), t0().plus_days(1)).unwrap_err();
-    assert!(matches!(err, IssuerError::WrongInstall { .. }), "{err}");
+    assert!(matches!(err, IssuerError::UnknownInstall { .. }), "{err}");
+    assert!(w.ledger.overuse(t0().plus_days(30)).unwrap().is_empty(), "one install, as allowed");
+
+    // The second install's receipt is recorded, and the license shows as overused.
+    w.ledger.import_receipt(&second.receipt(t0().plus_days(1)).unwrap(), t0().plus_days(1)).unwrap();
+    assert!(w.ledger.import_usage(&report, t0().plus_days(30)).unwrap().new);
+    let over = w.ledger.overuse(t0().plus_days(30)).unwrap();
+    assert_eq!(over.len(), 1);
+    assert_eq!((over[0].license_id.as_str(), over[0].max_installs, over[0].installs.len()), (issued.id.as_str(), 1, 2));
 }
 
 #[test]
@@ -153,14 +163,19 @@ fn an_already_superseded_license_cannot_be_upgraded_again() {
         ..Default::default()
     };
     let upgrade = |request| upgrade::upgrade(&catalog, &first.license, &request, t0()).unwrap();
-    w.ledger.sign_successor(&w.key, upgrade(raise("api.base")), t0()).unwrap();
-    let err = w.ledger.sign_successor(&w.key, upgrade(raise("api.s1.small")), t0()).unwrap_err();
-    assert!(matches!(err, IssuerError::AlreadySuperseded { .. }), "{err}");
+    let second = w.ledger.sign_successor(&w.key, upgrade(raise("api.base")), false, t0()).unwrap();
+    let err = w.ledger.sign_successor(&w.key, upgrade(raise("api.s1.small")), false, t0()).unwrap_err();
+    assert!(matches!(&err, IssuerError::AlreadySuperseded { by, .. } if *by == second.id), "{err}");
     let renewal = upgrade::renew(&catalog, &first.license, RenewTerm::Months(1), t0()).unwrap();
-    let err = w.ledger.sign_successor(&w.key, renewal, t0()).unwrap_err();
-    assert!(matches!(err, IssuerError::AlreadySuperseded { .. }), "{err}");
+    let err = w.ledger.sign_successor(&w.key, renewal, false, t0()).unwrap_err();
+    assert!(matches!(&err, IssuerError::AlreadySuperseded { by, .. } if *by == second.id), "{err}");
+    // A new order for the instance in force is refused, naming its newest license.
+    let err = w.ledger.issue(&w.key, order.validate(&catalog, t0()).unwrap(), t0()).unwrap_err();
+    assert!(matches!(&err, IssuerError::InstanceInForce { newest, sequence: 2, .. } if *newest == second.id), "{err}");
+    // Once the chain is revoked, a new order starts above its floor.
+    w.ledger.revoke(&second.id, "contract ended", t0()).unwrap();
     let again = w.ledger.issue(&w.key, order.validate(&catalog, t0()).unwrap(), t0()).unwrap();
-    assert_eq!(again.license.sequence, 3, "a new order of the account continues its sequence");
+    assert_eq!(again.license.sequence, 3, "a new order of the instance continues its sequence");
 }
 
 #[test]
@@ -209,7 +224,7 @@ fn the_chain_through_two_upgrades_and_a_renewal_read_back_through_the_binaries()
     assert_eq!(sequences, [1, 2, 3, 4]);
 
     let mut verify = vendor.issuer();
-    verify.args(["ledger", "verify"]);
+    verify.args(["ledger", "verify", "--pub"]).arg(&vendor.public);
     assert!(run(verify, None).ok().contains("verified 4 licenses"), "ledger verify");
 
     let mut export = vendor.issuer();
@@ -225,10 +240,10 @@ fn the_chain_through_two_upgrades_and_a_renewal_read_back_through_the_binaries()
     let conn = rusqlite_like_edit(&vendor.ledger);
     assert!(conn, "edited the ledger");
     let mut verify = vendor.issuer();
-    verify.args(["ledger", "verify"]);
+    verify.args(["ledger", "verify", "--pub"]).arg(&vendor.public);
     let r = run(verify, None);
     assert_eq!(r.code, 11, "{}", r.stdout);
-    assert!(r.stdout.contains("does not match"), "{}", r.stdout);
+    assert!(r.stdout.contains("column `account` is `acct-forged` in the ledger but `acct-1001`"), "{}", r.stdout);
 
     // A spoiled signature: batch verification and one-by-one name the same
     // license with the same words.
@@ -247,7 +262,7 @@ fn the_chain_through_two_upgrades_and_a_renewal_read_back_through_the_binaries()
     let mut outputs = Vec::new();
     for flags in [&["ledger", "verify"][..], &["ledger", "verify", "--one-by-one"][..]] {
         let mut verify = vendor.issuer();
-        verify.args(flags);
+        verify.args(flags).arg("--pub").arg(&vendor.public);
         let r = run(verify, None);
         assert_eq!(r.code, 11, "{}", r.stdout);
         assert!(
@@ -274,12 +289,15 @@ fn rusqlite_like_edit(path: &std::path::Path) -> bool {
 
 #[test]
 fn a_bill_at_the_end_of_the_calendar_does_not_panic() {
-    let w = world();
+    let mut w = world();
     let catalog = catalogs::observability();
     let last = NaiveDate::MAX;
-    let bill = w.ledger.bill(&catalog, "acct-none", last.pred_opt().unwrap(), last).unwrap();
+    let err = w.ledger.bill(&catalog, "acct-none", last.pred_opt().unwrap(), last, t0()).unwrap_err();
+    assert!(matches!(err, IssuerError::UnknownAccount { .. }), "{err}");
+    w.ledger.issue(&w.key, payg_order("acct-end").validate(&catalog, t0()).unwrap(), t0()).unwrap();
+    let bill = w.ledger.bill(&catalog, "acct-end", last.pred_opt().unwrap(), last, t0()).unwrap();
     assert_eq!(bill.days.len(), 2);
-    assert_eq!(bill.missing, 2);
+    assert!(bill.days.iter().all(|d| d.state == DayState::Released && d.amount == 0), "{bill}");
     let install = w.install("empty");
     assert!(install.usage(day("2026-05-02"), day("2026-05-01")).is_empty(), "a reversed range is empty, not a panic");
 }
@@ -319,19 +337,24 @@ fn the_audit_finds_the_same_problems_in_either_mode_across_many_chunks() {
                     }
                     5000 => {
                         license.account = "acct-forged".into();
-                        expected.push(format!("license {}: the record does not match the signed license", license.id));
+                        expected.push(format!(
+                            "license {}: column `account` is `acct-forged` in the ledger but `acct-5000` in the signed token",
+                            license.id
+                        ));
                     }
                     _ => {}
                 }
-                rec.license(&license, &token, &kid)?;
+                rec.license(&license, &token, &kid, None)?;
             }
             Ok(())
         })
         .unwrap();
-    let batch = w.ledger.verify_with(license_issuer::ledger::Verification::Batch).unwrap();
-    let one = w.ledger.verify_with(license_issuer::ledger::Verification::OneByOne).unwrap();
+    let keys = license_common::Keyring::from_keys([*w.key.public()]);
+    let batch = w.ledger.verify_with(&keys, license_issuer::ledger::Verification::Batch).unwrap();
+    let one = w.ledger.verify_with(&keys, license_issuer::ledger::Verification::OneByOne).unwrap();
     assert_eq!(batch.licenses, N);
     assert_eq!(batch, one);
-    let found: Vec<String> = batch.problems.iter().map(|p| p.split(" with key").next().unwrap().to_owned()).collect();
+    let found: Vec<String> =
+        batch.problems.iter().map(|p| p.to_string().split(" with key").next().unwrap().to_owned()).collect();
     assert_eq!(found, expected);
 }

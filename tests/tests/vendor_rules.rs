@@ -14,21 +14,23 @@ use license_issuer::order::{Order, OrderError};
 use license_issuer::upgrade::{self, RenewTerm, UpgradeRequest};
 use license_issuer::{Issued, IssuerError, catalogs, quote_upgrade};
 
-/// A ledger of its own for one signature: the ledger is the only way to sign.
-fn ledger() -> (tempfile::TempDir, Ledger) {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
-    (dir, ledger)
+thread_local! {
+    /// Each test's ledger (each test runs on a thread of its own): a
+    /// successor is signed only from a license the ledger holds.
+    static LEDGER: (tempfile::TempDir, std::cell::RefCell<Ledger>) = {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
+        (dir, std::cell::RefCell::new(ledger))
+    };
 }
 
-/// Checks `order` and signs it in a fresh ledger.
+/// Checks `order` and signs it in the test's ledger.
 fn issue(key: &IssuerKey, catalog: &Catalog, order: &Order, now: Timestamp) -> Result<Issued, IssuerError> {
     let checked = order.validate(catalog, now)?;
-    let (_dir, mut ledger) = ledger();
-    ledger.issue(key, checked, now)
+    LEDGER.with(|(_, ledger)| ledger.borrow_mut().issue(key, checked, now))
 }
 
-/// Checks the upgrade of `current` and signs it in a fresh ledger.
+/// Checks the upgrade of `current` and signs it in the test's ledger.
 fn upgrade_license(
     key: &IssuerKey,
     catalog: &Catalog,
@@ -37,11 +39,10 @@ fn upgrade_license(
     now: Timestamp,
 ) -> Result<Issued, IssuerError> {
     let successor = upgrade::upgrade(catalog, current, request, now)?;
-    let (_dir, mut ledger) = ledger();
-    ledger.sign_successor(key, successor, now)
+    LEDGER.with(|(_, ledger)| ledger.borrow_mut().sign_successor(key, successor, false, now))
 }
 
-/// Checks the renewal of `current` and signs it in a fresh ledger.
+/// Checks the renewal of `current` and signs it in the test's ledger.
 fn renew_license(
     key: &IssuerKey,
     catalog: &Catalog,
@@ -50,8 +51,7 @@ fn renew_license(
     now: Timestamp,
 ) -> Result<Issued, IssuerError> {
     let successor = upgrade::renew(catalog, current, term, now)?;
-    let (_dir, mut ledger) = ledger();
-    ledger.sign_successor(key, successor, now)
+    LEDGER.with(|(_, ledger)| ledger.borrow_mut().sign_successor(key, successor, false, now))
 }
 
 fn t0() -> Timestamp {
@@ -219,8 +219,9 @@ fn a_full_spec_license_has_nothing_to_upgrade() {
     assert!(err.to_string().contains("nothing left to upgrade"), "{err}");
 
     // One step short of the top, a no-op request says what could be raised.
-    let almost =
-        issue(&key, &catalog, &order("intelligent_rnd", "maxcompute", Plan::Subscription, &top, 200), t0()).unwrap();
+    let mut short = order("intelligent_rnd", "maxcompute", Plan::Subscription, &top, 200);
+    short.account = "acct-2002".into();
+    let almost = issue(&key, &catalog, &short, t0()).unwrap();
     let err = order_error(upgrade_license(&key, &catalog, &almost.license, &UpgradeRequest::default(), t0()));
     assert!(err.to_string().contains("`processing_units` up to 300"), "{err}");
 }
