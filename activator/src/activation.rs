@@ -3,9 +3,10 @@
 //! A license is admitted when its signature is by a trusted key, it follows
 //! the rules every license follows, its key was not retired before it was
 //! signed, it is not revoked, it is for this product (and region, and
-//! install, when they are set), it is valid now, the clock was not set back,
-//! and the replay rules ([`crate::replay`]) let it replace the license in
-//! force. The change is applied to a value of the state; the handle writes
+//! install, when they are set), it was not signed later than this machine's
+//! clock allows, it is valid now, the clock was not set back, the replay
+//! rules ([`crate::replay`]) let it replace the license in force, and it is
+//! above every floor of its chain ([`crate::chains`]). The change is applied to a value of the state; the handle writes
 //! it in one atomic step with the gateway and the credentials.
 
 use license_common::armor;
@@ -93,6 +94,9 @@ pub(crate) fn admit(snapshot: &Snapshot, text: &str, now: Timestamp) -> Result<A
             install: region.clone(),
         });
     }
+    if license.issued_at > now.plus(crate::snapshot::CLOCK_TOLERANCE) {
+        return Err(ActivatorError::IssuedInFuture { id: license.id.clone(), issued_at: license.issued_at, now });
+    }
     match license.phase_at(now) {
         Phase::NotYetValid { starts_at } => {
             return Err(ActivatorError::NotYetValid { id: license.id.clone(), starts_at });
@@ -129,8 +133,11 @@ pub(crate) fn apply(
     let license = admitted.verified.content;
     let admission = replay::admit(snapshot.current.as_ref(), &snapshot.history, &license, replace_account, now)?;
     if !admission.already_active {
-        // The same license again writes nothing, not even the clock's mark.
-        next.high_water = next.high_water.max(Some(now)).max(Some(license.issued_at));
+        crate::snapshot::floors_admit(&snapshot.chains, &license)?;
+        crate::chains::saw(&mut next.chains, &license);
+        // The same license again writes nothing, not even the clock's mark;
+        // the mark never goes past this machine's own time.
+        next.high_water = next.high_water.max(Some(now));
         next.license = Some(StoredLicense { token: admitted.token, activated_at: now });
         next.history.push(HistoryEntry {
             at: now,

@@ -4,6 +4,13 @@
 //! ([`InstallKey`]); see `license_common::exchange` for the payloads. What
 //! is here builds them from a verified snapshot, and makes the changes of
 //! the state that usage and release need.
+//!
+//! The receipts, usage reports and deactivation receipts an install makes
+//! form a **hash chain**: each carries the install's counter of such files
+//! and the SHA-256 of the one before, and the state keeps the head. A state
+//! directory restored from a backup starts again from an older head, so
+//! its next file forks the chain the vendor's ledger holds, and the ledger
+//! shows it.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +38,24 @@ pub struct Released {
     pub license_id: String,
     /// The compact deactivation receipt.
     pub receipt: String,
+    /// When it was released.
+    pub released_at: Timestamp,
+    /// False when the license was released before and this is its kept
+    /// receipt again.
+    pub now: bool,
+}
+
+/// The next link of the install's chain of files: (counter, previous hash).
+fn next_link(state: &StateFile) -> (u64, Option<String>) {
+    match &state.sent {
+        Some(head) => (head.counter + 1, Some(head.hash.clone())),
+        None => (1, None),
+    }
+}
+
+/// Makes `token` the head of the chain.
+fn link(state: &mut StateFile, counter: u64, token: &str) {
+    state.sent = Some(crate::state::SentHead { counter, hash: license_common::exchange::chain_hash(token) });
 }
 
 /// A signed activation request (`req1`) for the vendor, made at `now`.
@@ -47,9 +72,16 @@ pub(crate) fn request(snapshot: &Snapshot, key: &InstallKey, now: Timestamp) -> 
     Ok(key.seal(Kind::ActivationRequest, &serde_json::to_vec(&request).expect("serialises")))
 }
 
-/// A signed activation receipt (`rct1`) for the license in force.
-pub(crate) fn receipt(snapshot: &Snapshot, key: &InstallKey, now: Timestamp) -> Result<String, ActivatorError> {
+/// A signed activation receipt (`rct1`) for the license in force, linked
+/// into the install's chain.
+pub(crate) fn receipt(
+    state: &mut StateFile,
+    snapshot: &Snapshot,
+    key: &InstallKey,
+    now: Timestamp,
+) -> Result<String, ActivatorError> {
     let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
+    let (counter, prev) = next_link(state);
     let receipt = ActivationReceipt {
         format: EXCHANGE_FORMAT,
         install_id: key.id(),
@@ -60,8 +92,12 @@ pub(crate) fn receipt(snapshot: &Snapshot, key: &InstallKey, now: Timestamp) -> 
         region: Some(current.license.region.clone()),
         activated_at: current.activated_at,
         created_at: now,
+        counter: Some(counter),
+        prev,
     };
-    Ok(key.seal(Kind::ActivationReceipt, &serde_json::to_vec(&receipt).expect("serialises")))
+    let token = key.seal(Kind::ActivationReceipt, &serde_json::to_vec(&receipt).expect("serialises"));
+    link(state, counter, &token);
+    Ok(token)
 }
 
 /// Records `datakits` collectors for `day`, keeping the day's maximum;
@@ -85,8 +121,10 @@ pub(crate) fn usage(snapshot: &Snapshot, from: NaiveDate, to: NaiveDate) -> BTre
     snapshot.usage.range(from..=to).map(|(d, n)| (*d, *n)).collect()
 }
 
-/// A signed usage report (`use1`) of the days from `from` to `to`.
+/// A signed usage report (`use1`) of the days from `from` to `to`, linked
+/// into the install's chain.
 pub(crate) fn usage_report(
+    state: &mut StateFile,
     snapshot: &Snapshot,
     key: &InstallKey,
     from: NaiveDate,
@@ -97,6 +135,7 @@ pub(crate) fn usage_report(
         return Err(ActivatorError::ReversedPeriod { from, to });
     }
     let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
+    let (counter, prev) = next_link(state);
     let report = UsageReport {
         format: EXCHANGE_FORMAT,
         install_id: key.id(),
@@ -109,21 +148,36 @@ pub(crate) fn usage_report(
         to,
         days: usage(snapshot, from, to),
         created_at: now,
+        counter: Some(counter),
+        prev,
     };
-    Ok(key.seal(Kind::UsageReport, &serde_json::to_vec(&report).expect("serialises")))
+    let token = key.seal(Kind::UsageReport, &serde_json::to_vec(&report).expect("serialises"));
+    link(state, counter, &token);
+    Ok(token)
 }
 
 /// Releases the license in force (back to community) and makes the signed
-/// deactivation receipt. The released license cannot be activated on this
-/// install again.
+/// deactivation receipt, kept in the state in the same change: the
+/// released license cannot be activated on this install again, and its
+/// receipt can be written out again at any time. With no license in force,
+/// gives the receipt of the license released last.
 pub(crate) fn deactivate(
     state: &mut StateFile,
     snapshot: &Snapshot,
     key: &InstallKey,
     now: Timestamp,
 ) -> Result<Released, ActivatorError> {
-    let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
+    let Some(current) = snapshot.current.as_ref() else {
+        let last = snapshot.released.last().ok_or(ActivatorError::NoLicense)?;
+        return Ok(Released {
+            license_id: last.license_id.clone(),
+            receipt: last.receipt.clone(),
+            released_at: last.at,
+            now: false,
+        });
+    };
     state.license = None;
+    crate::chains::saw(&mut state.chains, &current.license);
     state.history.push(HistoryEntry {
         at: now,
         license: current.license.id.clone(),
@@ -135,6 +189,7 @@ pub(crate) fn deactivate(
         account_change: false,
         event: HistoryEvent::Deactivated,
     });
+    let (counter, prev) = next_link(state);
     let receipt = DeactivationReceipt {
         format: EXCHANGE_FORMAT,
         install_id: key.id(),
@@ -144,7 +199,17 @@ pub(crate) fn deactivate(
         account: current.license.account.clone(),
         region: Some(current.license.region.clone()),
         deactivated_at: now,
+        counter: Some(counter),
+        prev,
     };
     let token = key.seal(Kind::DeactivationReceipt, &serde_json::to_vec(&receipt).expect("serialises"));
-    Ok(Released { license_id: current.license.id.clone(), receipt: token })
+    link(state, counter, &token);
+    state.released.push(crate::state::ReleasedLicense {
+        license_id: current.license.id.clone(),
+        at: now,
+        receipt: token.clone(),
+    });
+    let excess = state.released.len().saturating_sub(crate::state::MAX_RELEASED);
+    state.released.drain(..excess);
+    Ok(Released { license_id: current.license.id.clone(), receipt: token, released_at: now, now: true })
 }

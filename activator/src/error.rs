@@ -43,12 +43,95 @@ pub enum ActivatorError {
         mark: Timestamp,
     },
     /// The revocation list offered is not newer than the one imported.
-    #[error("revocation list {offered} is not newer than list {have} already imported")]
+    #[error(
+        "revocation list {offered} (signed {offered_at}) is not newer than list {have} (signed {have_at}) already imported"
+    )]
     StaleRevocations {
         /// The sequence offered.
         offered: u64,
+        /// When the list offered was signed.
+        offered_at: Timestamp,
         /// The sequence imported before.
         have: u64,
+        /// When that list was signed.
+        have_at: Timestamp,
+    },
+    /// A revocation list signed later than this machine's clock reads.
+    #[error("revocation list {sequence} was signed at {issued_at}, later than this machine's clock ({now})")]
+    RevocationsFromTheFuture {
+        /// Its sequence.
+        sequence: u64,
+        /// When it says it was signed.
+        issued_at: Timestamp,
+        /// What the clock reads.
+        now: Timestamp,
+    },
+    /// A revocation list signed by a key retired before the list's date.
+    #[error("revocation list {sequence} was signed on {issued_at} by key {kid}, which was retired on {not_after}")]
+    RevocationsKeyRetired {
+        /// Its sequence.
+        sequence: u64,
+        /// When it was signed.
+        issued_at: Timestamp,
+        /// The key.
+        kid: license_common::KeyId,
+        /// The key's retirement.
+        not_after: Timestamp,
+    },
+    /// A license signed later than this machine's clock reads.
+    #[error(
+        "license {id} was signed at {issued_at}, later than this machine's clock ({now}) allows: the vendor's clock or this one is wrong"
+    )]
+    IssuedInFuture {
+        /// The license.
+        id: String,
+        /// When it says it was signed.
+        issued_at: Timestamp,
+        /// What the clock reads.
+        now: Timestamp,
+    },
+    /// A time attestation for another install or product.
+    #[error("this time attestation is for install {install} of product {product}, not this one ({this})")]
+    AttestationMismatch {
+        /// The install it names.
+        install: String,
+        /// The product it names.
+        product: String,
+        /// This install.
+        this: String,
+    },
+    /// A time attestation not newer than the one imported before.
+    #[error("this time attestation ({time}) is not newer than the one imported before ({have})")]
+    StaleAttestation {
+        /// Its time.
+        time: Timestamp,
+        /// The time of the one imported before.
+        have: Timestamp,
+    },
+    /// The state was changed outside the activator.
+    #[error("{} is damaged: {detail}", path.display())]
+    DamagedState {
+        /// The file.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A state directory others may write into.
+    #[error("{} can be written by other users (mode {mode:o}): they could plant or remove the install's files", dir.display())]
+    UnsafeDirectory {
+        /// The directory.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
+        dir: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A key file found in a directory not yet initialised.
+    #[error("{} already exists, but the directory is not initialised: it was not made by this install", path.display())]
+    KeyFilePresent {
+        /// The file.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
+        path: PathBuf,
     },
     /// The license was revoked by the vendor.
     #[error("license {id} was revoked on {revoked_at}: {reason}")]
@@ -150,6 +233,20 @@ pub enum ActivatorError {
         id: String,
         /// The deadline.
         activate_by: Timestamp,
+    },
+    /// A license not newer than one this install has already seen in its chain.
+    #[error(
+        "license {id} (sequence {sequence}) is not newer than license {seen_license} (sequence {seen}), which this install has already had for the same account and region: an older license never comes back"
+    )]
+    BelowFloor {
+        /// The refused license.
+        id: String,
+        /// Its sequence.
+        sequence: u64,
+        /// The newest license of the chain seen here.
+        seen_license: String,
+        /// Its sequence.
+        seen: u64,
     },
     /// A license that is not newer than the one in force.
     #[error(
@@ -304,8 +401,16 @@ impl Explain for ActivatorError {
             ActivatorError::Random(e) => e.class(),
             ActivatorError::NoGateway => ExitClass::State,
             ActivatorError::NoLicense => ExitClass::State,
-            ActivatorError::StaleRevocations { .. } | ActivatorError::Revoked { .. } => ExitClass::Revoked,
-            ActivatorError::KeyRetired { .. } => ExitClass::UntrustedKey,
+            ActivatorError::StaleRevocations { .. }
+            | ActivatorError::Revoked { .. }
+            | ActivatorError::RevocationsFromTheFuture { .. } => ExitClass::Revoked,
+            ActivatorError::KeyRetired { .. } | ActivatorError::RevocationsKeyRetired { .. } => ExitClass::UntrustedKey,
+            ActivatorError::IssuedInFuture { .. } => ExitClass::NotYetValid,
+            ActivatorError::AttestationMismatch { .. } => ExitClass::Mismatch,
+            ActivatorError::StaleAttestation { .. } => ExitClass::Superseded,
+            ActivatorError::DamagedState { .. }
+            | ActivatorError::UnsafeDirectory { .. }
+            | ActivatorError::KeyFilePresent { .. } => ExitClass::State,
             ActivatorError::ClockSetBack { .. } => ExitClass::State,
             ActivatorError::OtherInstall { .. } => ExitClass::Mismatch,
             ActivatorError::OtherProduct { .. } => ExitClass::State,
@@ -314,7 +419,9 @@ impl Explain for ActivatorError {
             ActivatorError::NotYetValid { .. } => ExitClass::NotYetValid,
             ActivatorError::Expired { .. } => ExitClass::Expired,
             ActivatorError::ActivationWindowClosed { .. } => ExitClass::ActivationWindowClosed,
-            ActivatorError::Superseded { .. } | ActivatorError::AlreadyReplaced { .. } => ExitClass::Superseded,
+            ActivatorError::Superseded { .. }
+            | ActivatorError::AlreadyReplaced { .. }
+            | ActivatorError::BelowFloor { .. } => ExitClass::Superseded,
             ActivatorError::OtherAccount { .. } => ExitClass::Mismatch,
             ActivatorError::NotInitialised { .. }
             | ActivatorError::AlreadyInitialised { .. }
@@ -341,6 +448,28 @@ impl Explain for ActivatorError {
             ActivatorError::Random(e) => e.hint(),
             ActivatorError::NoLicense => "activate a license first".into(),
             ActivatorError::StaleRevocations { .. } => "import the newest revocation list the vendor sent".into(),
+            ActivatorError::RevocationsFromTheFuture { .. } => {
+                "check this machine's clock (UTC); if it is right, the vendor's was ahead: import the list once the clock reaches that time, or ask the vendor for a new one".into()
+            }
+            ActivatorError::RevocationsKeyRetired { .. } => {
+                "ask the vendor for a list signed by its current key".into()
+            }
+            ActivatorError::IssuedInFuture { .. } => {
+                "check this machine's clock (UTC); if it is right, ask the vendor to check theirs and send the license again".into()
+            }
+            ActivatorError::AttestationMismatch { .. } => {
+                "ask the vendor for an attestation made from this install's activation request".into()
+            }
+            ActivatorError::StaleAttestation { .. } => "ask the vendor for a new time attestation".into(),
+            ActivatorError::DamagedState { .. } => {
+                "the state was edited, or an old copy put back: restore the whole directory from its backup, or move it away, initialise it again and activate the license again (the vendor can send it again)".into()
+            }
+            ActivatorError::UnsafeDirectory { .. } => {
+                "remove write access for group and others (chmod 700 on the directory), then run again".into()
+            }
+            ActivatorError::KeyFilePresent { .. } => {
+                "remove that file (or use an empty directory) and initialise again".into()
+            }
             ActivatorError::Revoked { .. } => "contact the vendor; a revoked license cannot be activated".into(),
             ActivatorError::KeyRetired { .. } => "ask the vendor for a license signed by its current key".into(),
             ActivatorError::ClockSetBack { .. } => {
@@ -361,7 +490,9 @@ impl Explain for ActivatorError {
             ActivatorError::ActivationWindowClosed { .. } => {
                 "the order has lapsed back to community; ask the vendor to reissue the license".into()
             }
-            ActivatorError::Superseded { .. } | ActivatorError::AlreadyReplaced { .. } => {
+            ActivatorError::Superseded { .. }
+            | ActivatorError::AlreadyReplaced { .. }
+            | ActivatorError::BelowFloor { .. } => {
                 "use the newest license the vendor sent; a license replaced or released here cannot come back".into()
             }
             ActivatorError::OtherAccount { current, .. } => format!(

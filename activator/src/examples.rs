@@ -20,8 +20,48 @@ impl Examples for ActivatorError {
                 when: "Activation while the clock reads earlier than a time this install has already seen (the high-water mark kept in `state.json`).",
             },
             Example {
-                error: ActivatorError::StaleRevocations { offered: n, have: n },
-                when: "A revocation list whose sequence is not higher than the one imported before (the same list again, or an older one).",
+                error: ActivatorError::StaleRevocations { offered: n, offered_at: t, have: n, have_at: t },
+                when: "A revocation list not signed later than the one imported before (the same list again, or an older one). Lists are ordered by the time they were signed, so no list can block the vendor's later ones.",
+            },
+            Example {
+                error: ActivatorError::RevocationsFromTheFuture { sequence: n, issued_at: t, now: t },
+                when: "A revocation list signed more than an hour later than this machine's clock reads.",
+            },
+            Example {
+                error: ActivatorError::RevocationsKeyRetired { sequence: n, issued_at: t, kid, not_after: t },
+                when: "A revocation list signed by a key retired (by an earlier list, by the list itself, or when it was trusted) before the list's own date.",
+            },
+            Example {
+                error: ActivatorError::BelowFloor { id: s("<id>"), sequence: n, seen_license: s("<id>"), seen: n },
+                when: "A license whose sequence is not above the highest this install has ever had for its account and region (activated, replaced, revoked or released), whether or not a license is in force: after a revocation or a deactivation, an older license does not come back.",
+            },
+            Example {
+                error: ActivatorError::IssuedInFuture { id: s("<id>"), issued_at: t, now: t },
+                when: "A license signed more than an hour later than this machine's clock reads (a vendor clock ahead, or this one behind); nothing is changed, and the clock's mark is not raised.",
+            },
+            Example {
+                error: ActivatorError::AttestationMismatch {
+                    install: s("<install>"),
+                    product: s("<product>"),
+                    this: s("<install>"),
+                },
+                when: "A time attestation made for another install's activation request, or another product.",
+            },
+            Example {
+                error: ActivatorError::StaleAttestation { time: t, have: t },
+                when: "A time attestation not newer than the one imported before (the same file again, or an older one).",
+            },
+            Example {
+                error: ActivatorError::DamagedState { path: PathBuf::from("<path>"), detail: s("<detail>") },
+                when: "`state.json` does not match its MAC (it was edited by hand: revocations removed, the clock mark lowered, a binding, product or region changed), is older than `state.gen` says (an old copy put back beside newer files), is of an older format in a directory written in format 3, or `state.key` is missing. Details: `its MAC does not match: …`, `it is an older copy (generation <n>) than the directory last wrote (generation <n>)`.",
+            },
+            Example {
+                error: ActivatorError::UnsafeDirectory { dir: dir(), mode: 0o777 },
+                when: "The state directory is writable by its group or by everyone.",
+            },
+            Example {
+                error: ActivatorError::KeyFilePresent { path: PathBuf::from("<path>") },
+                when: "`init` found `install.key`, `seal.key` or `state.key` in a directory that is not initialised: a key planted beforehand is never adopted.",
             },
             Example {
                 error: ActivatorError::Revoked { id: s("<id>"), reason: s("<reason>"), revoked_at: t },

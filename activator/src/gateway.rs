@@ -4,10 +4,14 @@
 //! address exactly as it is; `{}` is a placeholder the install fills with
 //! each workspace's token. [`GatewayTemplate::parse`] accepts exactly that
 //! and refuses, with a message saying what to type instead, everything
-//! operators get wrong. The address is parsed with the `url` crate; the text
-//! stored is the operator's own (ports, paths, IPv6 hosts, IDNs and other
-//! query parameters untouched), except that a percent-encoded placeholder
-//! (`%7B%7D`) is stored in its canonical form `{}`.
+//! operators get wrong. The address is parsed with the `url` crate (the
+//! WHATWG URL standard) and **stored as that parser serialises it**: host
+//! in lower case, IDNs in punycode, a default port dropped, `.` and `..`
+//! path segments resolved, and a percent-encoded placeholder (`%7B%7D`)
+//! written `{}`; each change is noted. What is stored is what every client
+//! reads the same way: an address where parsers disagree — a backslash
+//! before the query, user info or an `@` in the authority, a
+//! percent-encoded host — is refused.
 
 use std::fmt;
 
@@ -76,6 +80,19 @@ impl GatewayTemplate {
         if !url.username().is_empty() || url.password().is_some() {
             return Err(GatewayError::UserInfo);
         }
+        // Where parsers disagree: other clients may read another host.
+        let after_scheme = &input[input.find("://").map_or(0, |i| i + 3)..];
+        let authority = &after_scheme[..after_scheme.find(['/', '?', '#', '\\']).unwrap_or(after_scheme.len())];
+        let before_query = &input[..input.find(['?', '#']).unwrap_or(input.len())];
+        if before_query.contains('\\') {
+            return Err(GatewayError::Ambiguous { what: "a backslash" });
+        }
+        if authority.contains('@') {
+            return Err(GatewayError::UserInfo);
+        }
+        if authority.contains('%') {
+            return Err(GatewayError::Ambiguous { what: "a percent-encoded host name" });
+        }
         let tokens: Vec<String> =
             url.query_pairs().filter(|(k, _)| k == TOKEN_PARAM).map(|(_, v)| v.into_owned()).collect();
         match tokens.as_slice() {
@@ -122,7 +139,17 @@ impl GatewayTemplate {
         if text.matches(PLACEHOLDER).count() != 1 {
             return Err(GatewayError::StrayPlaceholder);
         }
-        Ok(Parsed { template: GatewayTemplate(text), notes })
+        // Store what the parser makes of it, so that what is kept is read
+        // the same way by every client.
+        let normal = Url::parse(&text).map_err(|e| GatewayError::NotAUrl { detail: e.to_string() })?;
+        let normal = normal.as_str();
+        if normal.matches(PLACEHOLDER).count() != 1 || !normal.contains("token={}") {
+            return Err(GatewayError::StrayPlaceholder);
+        }
+        if normal != text {
+            notes.push(format!("stored as `{normal}`, as URL parsers read it"));
+        }
+        Ok(Parsed { template: GatewayTemplate(normal.to_owned()), notes })
     }
 
     /// Wraps text that was validated before (read back from the state file).
@@ -249,6 +276,12 @@ pub enum GatewayError {
         /// How many.
         count: usize,
     },
+    /// An address that URL parsers read differently.
+    #[error("the gateway address has {what} before the query, which URL parsers read differently")]
+    Ambiguous {
+        /// What was found.
+        what: &'static str,
+    },
     /// `{}` somewhere else too.
     #[error("`{{}}` appears in the gateway address outside the one `token={{}}` parameter")]
     StrayPlaceholder,
@@ -285,6 +318,10 @@ impl Explain for GatewayError {
             }
             GatewayError::DuplicateToken { .. } => "keep a single `token={}`".into(),
             GatewayError::StrayPlaceholder => "use `{}` only as the value of `token`".into(),
+            GatewayError::Ambiguous { .. } => {
+                "write the host plainly, with forward slashes only, e.g. https://gateway.example.com/v1/write?token={}"
+                    .into()
+            }
             GatewayError::EmptyToken | GatewayError::TokenTooLong => "pass the workspace's token".into(),
         }
     }
@@ -337,6 +374,10 @@ impl license_common::exit::Examples for GatewayError {
             },
             Example { error: GatewayError::DuplicateToken { count: n }, when: "`token=` appears more than once." },
             Example { error: GatewayError::StrayPlaceholder, when: "`{}` elsewhere in the address." },
+            Example {
+                error: GatewayError::Ambiguous { what: "a backslash" },
+                when: "An address that URL parsers read differently: a backslash before the query (`https://evil.example\\@gw.example.com/…`), a percent-encoded host name.",
+            },
             Example { error: GatewayError::EmptyToken, when: "Rendering the address for an empty workspace token." },
             Example {
                 error: GatewayError::TokenTooLong,
@@ -359,8 +400,14 @@ mod tests {
         ("http://localhost:9529/v1/write/metric?token={}", Ok("http://localhost:9529/v1/write/metric?token={}")),
         ("https://gw.example.com:8443/v1/write?precision=ms&token={}&rp=7d", Ok("https://gw.example.com:8443/v1/write?precision=ms&token={}&rp=7d")),
         ("https://[2001:db8::1]:8443/v1/write?token={}", Ok("https://[2001:db8::1]:8443/v1/write?token={}")),
-        ("https://网关.例子.cn/v1/write?token={}", Ok("https://网关.例子.cn/v1/write?token={}")),
-        ("https://GW.Example.com/V1/Write?token={}", Ok("https://GW.Example.com/V1/Write?token={}")),
+        ("https://网关.例子.cn/v1/write?token={}", Ok("https://xn--d6q013i.xn--fsqu00a.cn/v1/write?token={}")),
+        ("https://GW.Example.com/V1/Write?token={}", Ok("https://gw.example.com/V1/Write?token={}")),
+        ("https://gw.example.com:443/a/./b/../write?token={}", Ok("https://gw.example.com/a/write?token={}")),
+        ("https://evil.example\\@gw.example.com/v1/write?token={}", Err("a backslash")),
+        ("https://gw.example.com\\v1/write?token={}", Err("a backslash")),
+        ("https://gw.example.com/v1\\write?token={}", Err("a backslash")),
+        ("https://gw%2Eexample.com/v1/write?token={}", Err("percent-encoded host")),
+        ("https://@gw.example.com/v1/write?token={}", Err("user name or password")),
         ("https://gw.example.com/x?token={}#section", Ok("https://gw.example.com/x?token={}#section")),
         ("https://gw.example.com/v1/write?token=%7B%7D", Ok("https://gw.example.com/v1/write?token={}")),
         ("https://gw.example.com/v1/write?rp=7d&token=%7b%7d", Ok("https://gw.example.com/v1/write?rp=7d&token={}")),
@@ -431,6 +478,20 @@ mod tests {
     fn stored_text_must_be_canonical() {
         assert!(GatewayTemplate::from_stored("https://gw.example.com/v1/write?token={}").is_ok());
         assert!(GatewayTemplate::from_stored("https://gw.example.com/v1/write?token=%7B%7D").is_err());
+        assert!(GatewayTemplate::from_stored("https://GW.example.com/v1/write?token={}").is_err());
+    }
+
+    #[test]
+    fn what_is_stored_parses_to_itself() {
+        for (input, expected) in CASES {
+            if expected.is_ok() {
+                let stored = GatewayTemplate::parse(input).unwrap().template;
+                assert_eq!(Url::parse(stored.as_str()).unwrap().as_str(), stored.as_str(), "{input}");
+                assert!(GatewayTemplate::from_stored(stored.as_str()).is_ok(), "{input}");
+            }
+        }
+        let noted = GatewayTemplate::parse("https://GW.example.com/v1/write?token={}").unwrap();
+        assert!(noted.notes.iter().any(|n| n.contains("stored as `https://gw.example.com/")), "{:?}", noted.notes);
     }
 
     fn templates() -> impl Strategy<Value = String> {

@@ -109,9 +109,22 @@ impl Activator {
         license_common::fsio::create_private_dir(dir).map_err(ActivatorError::io("create", dir))?;
         let store = Store::new(dir);
         store.check_owner()?;
+        store.check_permissions()?;
         let _lock = store.lock()?;
         if store.is_initialised() {
             return Err(ActivatorError::AlreadyInitialised { dir: dir.to_path_buf() });
+        }
+        // A key found before init was not made here: never adopt it.
+        for name in [
+            crate::identity::INSTALL_KEY_FILE,
+            crate::credentials::SEAL_KEY_FILE,
+            crate::integrity::STATE_KEY_FILE,
+            crate::integrity::GENERATION_FILE,
+        ] {
+            let path = dir.join(name);
+            if std::fs::symlink_metadata(&path).is_ok() {
+                return Err(ActivatorError::KeyFilePresent { path });
+            }
         }
         let keyring = Keyring::from_keys(init.keys.iter().copied());
         let install_id = InstallKey::load_or_create(dir)?.id();
@@ -166,6 +179,7 @@ impl Activator {
     fn open_with(dir: &Path, keys: KeySource) -> Result<Self, ActivatorError> {
         let store = Store::new(dir);
         store.check_owner()?;
+        store.check_permissions()?;
         let state = store.read()?;
         let install_id = InstallKey::load(dir, false)?.map(|k| k.id());
         let snapshot = Snapshot::verify(&state, &keys, install_id, &store.state_path())?;
@@ -187,6 +201,13 @@ impl Activator {
         let path = self.store.state_path();
         let snapshot = Snapshot::verify(&state, &self.keys, install_id.clone(), &path)?;
         let mut next = state.clone();
+        if state.format < crate::state::STORE_FORMAT {
+            // A directory of an earlier release: seed what format 3 keeps.
+            if let Some(current) = &snapshot.current {
+                crate::chains::saw(&mut next.chains, &current.license);
+            }
+            next.machine = next.machine.take().or_else(crate::identity::machine_fingerprint);
+        }
         let out = change(&mut next, &snapshot, &self.store.dir)?;
         if next != state || state.format != crate::state::STORE_FORMAT {
             self.store.write(&next)?;
@@ -371,12 +392,49 @@ impl Activator {
         self.transact(|state, snapshot, dir| trust::remove(state, snapshot, dir, kid))
     }
 
-    /// Verifies and imports a revocation list (armored or compact): it must
-    /// be signed by a trusted key and newer than the list already imported.
-    /// A revoked license in force drops the install to community; key
-    /// retirement notices end the trust of the keys they name.
-    pub fn import_revocations(&mut self, text: &str) -> Result<Imported, ActivatorError> {
-        self.transact(|state, snapshot, _| trust::import_revocations(state, snapshot, text))
+    /// Verifies and imports a revocation list (armored or compact) at `now`:
+    /// it must be signed by a key trusted for revocation lists, not retired
+    /// by the list's date, later than the list already imported and not
+    /// later than the clock allows. A revoked license in force drops the
+    /// install to community; key retirement notices end the trust of the
+    /// keys they name; chain floors are kept for good. The compiled-in keys
+    /// of a launcher stay the keys in use.
+    pub fn import_revocations(&mut self, text: &str, now: Timestamp) -> Result<Imported, ActivatorError> {
+        self.transact(|state, snapshot, _| trust::import_revocations(state, snapshot, text, now))
+    }
+
+    /// Verifies and imports the vendor's time attestation for this install
+    /// (`issuer attest-time --bind REQUEST`): the clock's high-water mark
+    /// becomes the vendor's time, so an install whose mark a wrong clock
+    /// pushed forward works again once its clock is right. It must be for
+    /// this install and product, signed by a key trusted for licenses, and
+    /// newer than the attestation imported before. Returns the new mark.
+    pub fn import_time(&mut self, text: &str) -> Result<Timestamp, ActivatorError> {
+        let install_id = self.install_id()?;
+        self.transact(|state, snapshot, _| {
+            let token = license_common::armor::read(text, license_common::Kind::TimeAttestation)?;
+            let att = license_common::envelope::open::<license_common::exchange::TimeAttestation>(
+                &token,
+                license_common::Kind::TimeAttestation,
+                &snapshot.keyring,
+            )?
+            .content;
+            if att.install_id != install_id || att.product != snapshot.product {
+                return Err(ActivatorError::AttestationMismatch {
+                    install: att.install_id,
+                    product: att.product,
+                    this: install_id.clone(),
+                });
+            }
+            if let Some(have) = state.attested
+                && att.time <= have
+            {
+                return Err(ActivatorError::StaleAttestation { time: att.time, have });
+            }
+            state.attested = Some(att.time);
+            state.high_water = Some(att.time);
+            Ok(att.time)
+        })
     }
 
     /// The install key, made (under the lock) on first use.
@@ -398,10 +456,11 @@ impl Activator {
         airgap::request(&self.snapshot, &key, now)
     }
 
-    /// A signed activation receipt (`rct1`) for the license in force.
+    /// A signed activation receipt (`rct1`) for the license in force, the
+    /// next link of the install's chain of files (recorded in the state).
     pub fn receipt(&mut self, now: Timestamp) -> Result<String, ActivatorError> {
         let key = self.install_key()?;
-        airgap::receipt(&self.snapshot, &key, now)
+        self.transact(|state, snapshot, _| airgap::receipt(state, snapshot, &key, now))
     }
 
     /// Records `datakits` collectors for `day`, keeping the day's maximum;
@@ -416,15 +475,19 @@ impl Activator {
         airgap::usage(&self.snapshot, from, to)
     }
 
-    /// A signed usage report (`use1`) of the days from `from` to `to`.
+    /// A signed usage report (`use1`) of the days from `from` to `to`, the
+    /// next link of the install's chain of files (recorded in the state).
     pub fn usage_report(&mut self, from: NaiveDate, to: NaiveDate, now: Timestamp) -> Result<String, ActivatorError> {
         let key = self.install_key()?;
-        airgap::usage_report(&self.snapshot, &key, from, to, now)
+        self.transact(|state, snapshot, _| airgap::usage_report(state, snapshot, &key, from, to, now))
     }
 
     /// Releases the license in force (back to community) and returns the
     /// signed deactivation receipt (`dea1`) for the vendor, who can then bind
-    /// the license to a new machine. The released license cannot be
+    /// the license to a new machine. The receipt is kept in the state in the
+    /// same atomic change, so it can be given again: with no license in
+    /// force, this returns the receipt of the license released last
+    /// ([`Released::now`] is then false). The released license cannot be
     /// activated on this install again.
     pub fn deactivate(&mut self, now: Timestamp) -> Result<Released, ActivatorError> {
         let key = self.install_key()?;

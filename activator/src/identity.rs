@@ -148,6 +148,11 @@ pub fn host_fingerprint(machine_id: &str) -> String {
     hex::encode(&digest[..16])
 }
 
+/// This machine's host fingerprint, when it has a machine id.
+pub fn machine_fingerprint() -> Option<String> {
+    machine_id().ok().map(|id| host_fingerprint(&id))
+}
+
 /// The host name, for people reading a request.
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

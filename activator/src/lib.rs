@@ -94,6 +94,7 @@
 
 mod activation;
 mod airgap;
+pub mod chains;
 pub mod credentials;
 pub mod entitlement;
 pub mod error;
@@ -102,6 +103,7 @@ pub mod gateway;
 mod handle;
 pub mod history;
 pub mod identity;
+pub mod integrity;
 pub mod location;
 mod replay;
 mod snapshot;

@@ -2,11 +2,14 @@
 //! checks, quotas, replay decisions) is computed from.
 //!
 //! Building a snapshot reads nothing and writes nothing: it verifies the
-//! stored license token again with the keys in use (the stored keyring, or
-//! the keys a launcher compiled in), with the vendor's key retirements and
-//! revocations applied. A stored license that is no longer accepted does
-//! not make the snapshot fail: the install runs the community edition and
-//! the snapshot's problems say why.
+//! stored revocation list and license tokens again with the keys in use
+//! (the stored keyring, or the keys a launcher compiled in), and re-derives
+//! from them everything activation checked: the kind, the rules every
+//! license follows, the key's retirement, the revocations and chain floors,
+//! the product, the region and the binding to this install (on this
+//! machine). A stored license that is no longer accepted does not make the
+//! snapshot fail: the install runs the community edition and the
+//! snapshot's problems say why.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -65,6 +68,8 @@ pub(crate) struct Snapshot {
     pub high_water: Option<Timestamp>,
     pub revocations: Option<RevocationList>,
     pub region: Option<String>,
+    pub chains: Vec<crate::chains::ChainFloor>,
+    pub released: Vec<crate::state::ReleasedLicense>,
 }
 
 impl Snapshot {
@@ -80,8 +85,31 @@ impl Snapshot {
             KeySource::Stored => (state.keyring(path)?, false),
             KeySource::CompiledIn(keys) => (keys.clone(), true),
         };
-        let keyring = with_retirements(base, state.revocations.as_ref());
         let mut problems = Vec::new();
+        let revocations = match &state.revocation_list {
+            Some(token) => match envelope::open::<RevocationList>(token, Kind::RevocationList, &base) {
+                Ok(v) => Some(v.content),
+                Err(e) => {
+                    problems.push(format!(
+                        "the stored revocation list no longer verifies ({e}); import the vendor's newest list again"
+                    ));
+                    state.revocations.clone()
+                }
+            },
+            None => state.revocations.clone(),
+        };
+        let keyring = with_retirements(base, revocations.as_ref());
+        let here = crate::identity::machine_fingerprint();
+        let moved_from = match (&state.machine, &here) {
+            (Some(made), Some(here)) if made != here => Some(made.clone()),
+            _ => None,
+        };
+        if let (Some(made), Some(here)) = (&moved_from, &here) {
+            problems.push(format!(
+                "this state directory was made on another machine (host fingerprint {made}; this one is {here}): a license bound to the install is not accepted here; if the machine id changed (a new container image), set {} to the old value, else ask the vendor to bind the license to this machine",
+                crate::identity::MACHINE_ID_ENV
+            ));
+        }
         let gateway = state.gateway.as_deref().and_then(|text| match GatewayTemplate::from_stored(text) {
             Ok(template) => Some(template),
             Err(e) => {
@@ -89,11 +117,13 @@ impl Snapshot {
                 None
             }
         });
+        let here_install = install_id.clone();
         let current = state.license.as_ref().and_then(|stored| {
             let accepted = envelope::open::<License>(&stored.token, Kind::License, &keyring)
                 .map_err(ActivatorError::from)
                 .and_then(|v| v.content.check_shape().map(|()| v).map_err(ActivatorError::invalid))
-                .and_then(|v| still_valid(&keyring, state.revocations.as_ref(), &v.content, v.kid).map(|()| v));
+                .and_then(|v| still_valid(&keyring, revocations.as_ref(), &v.content, v.kid).map(|()| v))
+                .and_then(|v| rederive(&v.content, state, here_install.as_deref(), moved_from.is_some()).map(|()| v));
             match accepted {
                 Ok(Verified { content, kid }) => {
                     Some(ActiveLicense { license: content, kid, activated_at: stored.activated_at })
@@ -118,8 +148,10 @@ impl Snapshot {
             history: state.history.clone(),
             usage: state.usage.clone(),
             high_water: state.high_water,
-            revocations: state.revocations.clone(),
+            revocations,
             region: state.region.clone(),
+            chains: state.chains.clone(),
+            released: state.released.clone(),
         })
     }
 
@@ -128,6 +160,54 @@ impl Snapshot {
     pub fn clock_set_back(&self, now: Timestamp) -> Option<Timestamp> {
         let mark = self.high_water?;
         (now.plus(CLOCK_TOLERANCE) < mark).then_some(mark)
+    }
+}
+
+/// What activation checked of the license in force, checked again against
+/// the state as it is now: the product, the region, the binding to this
+/// install on this machine, and the chain floors.
+fn rederive(license: &License, state: &StateFile, install_id: Option<&str>, moved: bool) -> Result<(), ActivatorError> {
+    if license.product != state.product {
+        return Err(ActivatorError::WrongProduct {
+            id: license.id.clone(),
+            license: license.product.clone(),
+            install: state.product.clone(),
+        });
+    }
+    if let Some(region) = &state.region
+        && &license.region != region
+    {
+        return Err(ActivatorError::WrongRegion {
+            id: license.id.clone(),
+            license: license.region.clone(),
+            install: region.clone(),
+        });
+    }
+    if let Some(bound) = &license.install
+        && (install_id != Some(bound.as_str()) || moved)
+    {
+        let this = install_id.unwrap_or("none: no install key").to_owned();
+        let this = if moved { format!("{this}, on another machine than it was made on") } else { this };
+        return Err(ActivatorError::OtherInstall { id: license.id.clone(), bound: bound.clone(), this });
+    }
+    floors_admit(&state.chains, license)
+}
+
+/// Refuses a license at or below a floor of its chain.
+pub(crate) fn floors_admit(chains: &[crate::chains::ChainFloor], license: &License) -> Result<(), ActivatorError> {
+    match crate::chains::refuses(chains, license) {
+        None => Ok(()),
+        Some(crate::chains::Refusal::Revoked(floor, reason)) => Err(ActivatorError::Revoked {
+            id: license.id.clone(),
+            reason: format!("its chain is revoked up to sequence {floor} ({reason})"),
+            revoked_at: license.issued_at,
+        }),
+        Some(crate::chains::Refusal::Seen(chain)) => Err(ActivatorError::BelowFloor {
+            id: license.id.clone(),
+            sequence: license.sequence,
+            seen_license: chain.seen_license.clone(),
+            seen: chain.seen,
+        }),
     }
 }
 

@@ -3,22 +3,32 @@
 //! ```text
 //! STATE/
 //!   state.json     everything that changes, in one file (0600): product,
-//!                  region, trusted keys, the license in force, gateway
-//!                  template, access key and sealed secret, history, usage,
-//!                  the clock's high-water mark, the newest revocation list
+//!                  region, trusted keys, the license in force (its signed
+//!                  token), gateway template, access key and sealed secret,
+//!                  history, usage, the clock's high-water mark, the newest
+//!                  revocation list (its signed token), the floors of every
+//!                  chain met, deactivation receipts kept, the head of the
+//!                  install's chain of files, the machine it was made on, a
+//!                  generation number and a MAC over all of it
+//!   state.gen      the generation last written, with its MAC
+//!   state.key      the MAC key (0600), made once
 //!   install.key    this install's own signing key (0600), made once
 //!   seal.key       the key that seals the secret key (0600), made once
 //!   .lock          taken by every writer
 //! ```
 //!
 //! Every change of the state is one atomic replacement of `state.json`
-//! (temp file, fsync, rename, fsync the directory), so a crash at any
-//! moment leaves the old state or the new one. `state.json` is written last
-//! by `init`, so its presence marks an initialised directory.
+//! (temp file, fsync, rename, fsync the directory), then of `state.gen`, so
+//! a crash at any moment leaves the old state or the new one.
+//! `state.json` is written last by `init`, so its presence marks an
+//! initialised directory. [`crate::integrity`] says what the MAC and the
+//! generation protect against.
 //!
-//! Format 1 kept the trusted keys in a second file, `keyring.json`; such a
-//! directory is read as it is and written in format 2 at its next change,
-//! after which `keyring.json` is removed.
+//! Format 1 kept the trusted keys in a second file, `keyring.json`; format 2
+//! kept the newest revocation list decoded and had no MAC. Both are read as
+//! they are, while the directory has no `state.key`, and written in format 3
+//! at their next change (a format-2 list stays, decoded, under the MAC until
+//! the next list is imported).
 
 use std::path::{Path, PathBuf};
 
@@ -29,13 +39,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::credentials::SealedCredentials;
 use crate::error::ActivatorError;
+use crate::integrity::{STATE_KEY_FILE, StateKey};
 
 /// The state file's name.
 pub const STATE_FILE: &str = "state.json";
 /// The keyring file of format 1, read when found and removed once migrated.
 pub const LEGACY_KEYRING_FILE: &str = "keyring.json";
 /// The format this build writes.
-pub const STORE_FORMAT: u32 = 2;
+pub const STORE_FORMAT: u32 = 3;
 /// The most bytes a state file may have.
 const MAX_FILE_LEN: u64 = 4 << 20;
 
@@ -67,9 +78,55 @@ pub(crate) struct StateFile {
     /// The install's region or site, when set: licenses for another are refused.
     #[serde(default)]
     pub region: Option<String>,
-    /// The newest revocation list imported (verified when imported).
-    #[serde(default)]
+    /// Format 2's newest revocation list, decoded (kept under the MAC until
+    /// the next list is imported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocations: Option<license_common::revocation::RevocationList>,
+    /// The newest revocation list imported, as signed; verified on every open.
+    #[serde(default)]
+    pub revocation_list: Option<String>,
+    /// Every chain met, with its floors.
+    #[serde(default)]
+    pub chains: Vec<crate::chains::ChainFloor>,
+    /// The deactivation receipts of the licenses released here, newest last.
+    #[serde(default)]
+    pub released: Vec<ReleasedLicense>,
+    /// The head of the install's chain of files for the vendor.
+    #[serde(default)]
+    pub sent: Option<SentHead>,
+    /// The vendor's time of the newest time attestation imported.
+    #[serde(default)]
+    pub attested: Option<Timestamp>,
+    /// The host fingerprint of the machine the directory was made on.
+    #[serde(default)]
+    pub machine: Option<String>,
+    /// Grows with every write; `state.gen` holds the newest.
+    #[serde(default)]
+    pub generation: u64,
+    /// HMAC-SHA256 of the state without this field ([`crate::integrity`]).
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+/// A license released from this install, with its deactivation receipt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReleasedLicense {
+    pub license_id: String,
+    pub at: Timestamp,
+    /// The signed deactivation receipt (`dea1`).
+    pub receipt: String,
+}
+
+/// The most deactivation receipts kept.
+pub(crate) const MAX_RELEASED: usize = 32;
+
+/// The newest file of the install's chain: its counter and hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SentHead {
+    pub counter: u64,
+    pub hash: String,
 }
 
 /// The activated license as stored: the exact token, verified again on load.
@@ -114,7 +171,22 @@ impl StateFile {
             high_water: None,
             region,
             revocations: None,
+            revocation_list: None,
+            chains: Vec::new(),
+            released: Vec::new(),
+            sent: None,
+            attested: None,
+            machine: crate::identity::machine_fingerprint(),
+            generation: 0,
+            mac: None,
         }
+    }
+
+    /// The bytes the MAC covers: the compact JSON of the state without it.
+    fn mac_input(&self) -> Vec<u8> {
+        let mut unsealed = self.clone();
+        unsealed.mac = None;
+        serde_json::to_vec(&unsealed).expect("state serialises")
     }
 
     /// The stored keyring, checked: every key has the id written beside it.
@@ -206,40 +278,99 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the state (a format-1 directory with its keyring file).
+    /// Refuses a state directory that others may write into: they could
+    /// plant files the activator would then trust, or remove its own.
+    pub fn check_permissions(&self) -> Result<(), ActivatorError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(&self.dir) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o022 != 0 {
+                    return Err(ActivatorError::UnsafeDirectory { dir: self.dir.clone(), mode });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the state, checking its MAC and generation (a directory of
+    /// format 1 or 2, which has neither, is read as it is while it has no
+    /// state key).
     pub fn read(&self) -> Result<StateFile, ActivatorError> {
-        let mut state: StateFile = self.read_json(&self.state_path())?;
-        match state.format {
-            STORE_FORMAT => Ok(state),
-            1 => {
-                let path = self.dir.join(LEGACY_KEYRING_FILE);
-                let legacy: LegacyKeyringFile = self.read_json(&path)?;
+        let path = self.state_path();
+        // The generation first: a writer replaces `state.json` before
+        // `state.gen`, so a reader without the lock never sees a state
+        // older than the generation it read.
+        let key = StateKey::load(&self.dir)?;
+        let newest = match &key {
+            Some(key) => key.read_generation(&self.dir)?,
+            None => None,
+        };
+        let mut state: StateFile = self.read_json(&path)?;
+        let damaged = |detail: String| ActivatorError::DamagedState { path: path.clone(), detail };
+        match (state.format, &key) {
+            (STORE_FORMAT, Some(key)) => {
+                let tag = state.mac.clone().unwrap_or_default();
+                if !key.verify(&state.mac_input(), &tag) {
+                    return Err(damaged("its MAC does not match: it was changed outside the activator".into()));
+                }
+                if let Some(newest) = newest
+                    && state.generation < newest
+                {
+                    return Err(damaged(format!(
+                        "it is an older copy (generation {}) than the directory last wrote (generation {newest})",
+                        state.generation
+                    )));
+                }
+                Ok(state)
+            }
+            (STORE_FORMAT, None) => {
+                Err(damaged(format!("{STATE_KEY_FILE}, the key its MAC is checked with, is missing")))
+            }
+            (1 | 2, Some(_)) => Err(damaged(format!(
+                "it is of format {}, but this directory has been written in format {STORE_FORMAT} (an old copy put back?)",
+                state.format
+            ))),
+            (2, None) => Ok(state),
+            (1, None) => {
+                let legacy_path = self.dir.join(LEGACY_KEYRING_FILE);
+                let legacy: LegacyKeyringFile = self.read_json(&legacy_path)?;
                 if legacy.format != 1 {
                     return Err(ActivatorError::CorruptState {
-                        path,
+                        path: legacy_path,
                         detail: format!("format {} is not 1", legacy.format),
                     });
                 }
                 state.keyring = legacy.keys;
                 Ok(state)
             }
-            other => Err(ActivatorError::CorruptState {
+            (other, _) => Err(ActivatorError::CorruptState {
                 path: self.state_path(),
                 detail: format!("format {other} is not {STORE_FORMAT}"),
             }),
         }
     }
 
-    /// Replaces the state atomically, in format 2 (the caller holds the
-    /// lock). A format-1 keyring file is removed only after.
+    /// Replaces the state atomically, in format 3, with the next generation
+    /// and a MAC (the caller holds the lock); then the generation file. The
+    /// state key is made on the first write of an older directory; a
+    /// format-1 keyring file is removed only after.
     pub fn write(&self, state: &StateFile) -> Result<(), ActivatorError> {
-        let mut state = std::borrow::Cow::Borrowed(state);
-        if state.format != STORE_FORMAT {
-            state.to_mut().format = STORE_FORMAT;
-        }
-        let bytes = serde_json::to_vec_pretty(&*state).expect("state serialises");
+        let key = match StateKey::load(&self.dir)? {
+            Some(key) => key,
+            None => StateKey::create(&self.dir)?,
+        };
+        let mut state = state.clone();
+        state.format = STORE_FORMAT;
+        state.generation += 1;
+        state.mac = None;
+        state.mac = Some(key.seal(&state.mac_input()));
+        let bytes = serde_json::to_vec_pretty(&state).expect("state serialises");
         fsio::write_atomic(&self.dir, STATE_FILE, &bytes, 0o600)
             .map_err(ActivatorError::io("write", self.state_path()))?;
+        fsio::fault_point("state-written");
+        key.write_generation(&self.dir, state.generation)?;
         let legacy = self.dir.join(LEGACY_KEYRING_FILE);
         if legacy.exists() {
             std::fs::remove_file(&legacy).map_err(ActivatorError::io("remove", &legacy))?;

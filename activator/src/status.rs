@@ -293,6 +293,13 @@ impl fmt::Display for Status {
         if let Some(g) = &self.gateway {
             row(f, "Gateway:", &escape(g))?;
         }
+        row(f, "Install id:", &self.install_id.as_deref().unwrap_or("none yet (made on first use)"))?;
+        let keys = if self.keys_compiled_in {
+            "compiled into the launcher (the state's keyring is not used)"
+        } else {
+            "the state's keyring (activator trust list)"
+        };
+        row(f, "Vendor keys:", &keys)?;
         if let Some(c) = &self.credentials {
             row(f, "Access key:", &format!("{} (secret {})", escape(&c.access_key), c.secret_key))?;
         }

@@ -138,24 +138,62 @@ pub(crate) fn remove(
 }
 
 /// Verifies a revocation list (armored or compact) with the keys in use and
-/// makes it the newest one: it must be newer than the list imported before.
+/// makes it the newest one, kept as signed and verified again on every open.
+///
+/// Lists are ordered by the time they were signed, then (within one second)
+/// by sequence: a list must come after the one imported before, and not be
+/// signed later than this machine's clock allows — so a list dated far ahead
+/// cannot block the vendor's later ones, nor can an absurd sequence. The key that signed it must
+/// be trusted for revocation lists and not retired — by an earlier list, by
+/// the list itself, or when it was trusted — before the list's own date.
+/// The list's chain floors are added to the install's, which never go down.
 pub(crate) fn import_revocations(
     state: &mut StateFile,
     snapshot: &Snapshot,
     text: &str,
+    now: Timestamp,
 ) -> Result<Imported, ActivatorError> {
     let token = armor::read(text, Kind::RevocationList)?;
-    let list = envelope::open::<RevocationList>(&token, Kind::RevocationList, &snapshot.keyring)?.content;
+    let verified = envelope::open::<RevocationList>(&token, Kind::RevocationList, &snapshot.keyring)?;
+    let (list, kid) = (verified.content, verified.kid);
     if !REVOCATION_FORMATS_READ.contains(&list.format) {
         return Err(ActivatorError::Envelope(license_common::EnvelopeError::Payload {
             kind: Kind::RevocationList,
             detail: format!("format {} is not one this release reads ({REVOCATION_FORMATS_READ:?})", list.format),
         }));
     }
-    if let Some(have) = &state.revocations
-        && list.sequence <= have.sequence
+    if list.issued_at > now.plus(crate::snapshot::CLOCK_TOLERANCE) {
+        return Err(ActivatorError::RevocationsFromTheFuture {
+            sequence: list.sequence,
+            issued_at: list.issued_at,
+            now,
+        });
+    }
+    let own = list.retired_keys.iter().find(|r| r.kid == kid).map(|r| r.not_after);
+    let trusted_until = snapshot.keyring.get(&kid).and_then(|k| k.not_after);
+    let retired = match (own, trusted_until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if let Some(not_after) = retired
+        && list.issued_at > not_after
     {
-        return Err(ActivatorError::StaleRevocations { offered: list.sequence, have: have.sequence });
+        return Err(ActivatorError::RevocationsKeyRetired {
+            sequence: list.sequence,
+            issued_at: list.issued_at,
+            kid,
+            not_after,
+        });
+    }
+    if let Some(have) = &snapshot.revocations
+        && (list.issued_at, list.sequence) <= (have.issued_at, have.sequence)
+    {
+        return Err(ActivatorError::StaleRevocations {
+            offered: list.sequence,
+            offered_at: list.issued_at,
+            have: have.sequence,
+            have_at: have.issued_at,
+        });
     }
     let imported = Imported {
         format: 1,
@@ -167,9 +205,14 @@ pub(crate) fn import_revocations(
         revokes_current: snapshot
             .current
             .as_ref()
-            .filter(|c| list.voids(&c.license, &c.kid).is_some())
+            .filter(|c| {
+                list.voids(&c.license, &c.kid).is_some()
+                    || list.retired_keys.iter().any(|r| r.kid == c.kid && c.license.issued_at > r.not_after)
+            })
             .map(|c| c.license.id.clone()),
     };
-    state.revocations = Some(list);
+    crate::chains::import(&mut state.chains, &list);
+    state.revocation_list = Some(token);
+    state.revocations = None;
     Ok(imported)
 }

@@ -122,6 +122,15 @@ pub struct ActivationReceipt {
     pub activated_at: Timestamp,
     /// When this receipt was made.
     pub created_at: Timestamp,
+    /// The install's count of the files it signed for the vendor (receipts,
+    /// usage reports, deactivation receipts), this one included; absent in
+    /// files of release 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
+    /// SHA-256 (hex) of the previous such file's token, absent for the first:
+    /// the install's files form a hash chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 self_signed!(ActivationReceipt);
 
@@ -154,6 +163,15 @@ pub struct UsageReport {
     pub days: BTreeMap<NaiveDate, u64>,
     /// When this report was made.
     pub created_at: Timestamp,
+    /// The install's count of the files it signed for the vendor (receipts,
+    /// usage reports, deactivation receipts), this one included; absent in
+    /// files of release 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
+    /// SHA-256 (hex) of the previous such file's token, absent for the first:
+    /// the install's files form a hash chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 self_signed!(UsageReport);
 
@@ -178,8 +196,63 @@ pub struct DeactivationReceipt {
     pub region: Option<String>,
     /// When it was released.
     pub deactivated_at: Timestamp,
+    /// The install's count of the files it signed for the vendor (receipts,
+    /// usage reports, deactivation receipts), this one included; absent in
+    /// files of release 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter: Option<u64>,
+    /// SHA-256 (hex) of the previous such file's token, absent for the first:
+    /// the install's files form a hash chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
 }
 self_signed!(DeactivationReceipt);
+
+/// A link of an install's chain of files: its counter and the hash of the
+/// file before it.
+pub trait Chained {
+    /// The counter, if the file has one.
+    fn counter(&self) -> Option<u64>;
+    /// The previous file's hash, if any.
+    fn prev(&self) -> Option<&str>;
+}
+
+macro_rules! chained {
+    ($t:ty) => {
+        impl Chained for $t {
+            fn counter(&self) -> Option<u64> {
+                self.counter
+            }
+            fn prev(&self) -> Option<&str> {
+                self.prev.as_deref()
+            }
+        }
+    };
+}
+chained!(ActivationReceipt);
+chained!(UsageReport);
+chained!(DeactivationReceipt);
+
+/// The hash that links an install's files: SHA-256 of the token, hex.
+pub fn chain_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// `att1`: the vendor's word of the time, bound to one install, so that an
+/// install whose clock mark a wrong clock pushed forward can come back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeAttestation {
+    /// [`EXCHANGE_FORMAT`].
+    pub format: u32,
+    /// The install it is for (from its activation request).
+    pub install_id: String,
+    /// The product.
+    pub product: String,
+    /// The vendor's time when it signed.
+    pub time: Timestamp,
+}
 
 #[cfg(test)]
 mod tests {

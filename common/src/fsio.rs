@@ -12,7 +12,7 @@ use crate::exit::{ExitClass, Explain};
 
 /// Prefix of temporary files; a crash may leave one behind, and the next
 /// writer (holding the lock) removes it.
-pub const TEMP_PREFIX: &str = ".tmp-";
+pub const TEMP_PREFIX: &str = ".tmp-license-";
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -339,6 +339,33 @@ impl Drop for FileLock {
     }
 }
 
+/// Whether `name` is a temporary file of ours (`.tmp-license-<name>-<pid>-<n>`)
+/// whose writer is gone: only those are removed, never another program's
+/// files nor a temporary file a live process is still writing.
+fn is_stale_temp(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(TEMP_PREFIX) else { return false };
+    let mut parts = rest.rsplitn(3, '-');
+    let (Some(n), Some(pid), Some(_)) = (parts.next(), parts.next(), parts.next()) else { return false };
+    let (Ok(_), Ok(pid)) = (n.parse::<u64>(), pid.parse::<u32>()) else { return false };
+    !process_alive(pid)
+}
+
+/// Whether process `pid` is running (on Linux; elsewhere, only this
+/// process is known to be, so nothing else is removed).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false; // this process holds the lock: none of its writes is in flight
+    }
+    #[cfg(target_os = "linux")]
+    {
+        Path::new("/proc").join(pid.to_string()).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
+}
+
 /// An exclusive lock on a state directory, released on drop.
 pub struct DirLock {
     file: File,
@@ -354,7 +381,7 @@ impl DirLock {
         let file = options.open(dir.join(".lock"))?;
         file.lock()?;
         for entry in fs::read_dir(dir)?.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            if is_stale_temp(&entry.file_name().to_string_lossy()) {
                 let _ = fs::remove_file(entry.path());
             }
         }
@@ -417,11 +444,21 @@ mod tests {
     }
 
     #[test]
-    fn lock_cleans_stale_temp_files() {
+    fn lock_cleans_only_its_own_stale_temp_files() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(format!("{TEMP_PREFIX}state.json-1-0")), b"half").unwrap();
+        // A writer that is gone (no process has this pid), one that is alive
+        // (pid 1), and other programs' files.
+        let dead = format!("{TEMP_PREFIX}state.json-4194999-0");
+        let alive = format!("{TEMP_PREFIX}state.json-1-0");
+        for name in [dead.as_str(), alive.as_str(), ".tmp-editor-swap", ".tmp-license-notours"] {
+            fs::write(dir.path().join(name), b"half").unwrap();
+        }
         let _lock = DirLock::acquire(dir.path()).unwrap();
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from(".lock")]);
+        let mut names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        let mut expected = vec![".lock".to_owned(), alive, ".tmp-editor-swap".into(), ".tmp-license-notours".into()];
+        expected.sort();
+        assert_eq!(names, expected);
     }
 }

@@ -121,6 +121,16 @@ impl PublicKey {
         self.kid
     }
 
+    /// The SHA-256 fingerprint of the key's SPKI DER encoding, as
+    /// `openssl pkey -pubin -outform DER | sha256sum` prints it, in pairs of
+    /// hex digits joined by `:`: what an operator compares with the
+    /// vendor's published fingerprint before trusting the key.
+    pub fn fingerprint(&self) -> String {
+        let der = self.key.to_public_key_der().expect("an Ed25519 public key always encodes as SPKI");
+        let digest = Sha256::digest(der.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    }
+
     /// The ed25519-dalek key.
     pub fn verifying_key(&self) -> &VerifyingKey {
         &self.key
@@ -162,13 +172,15 @@ impl KeyUse {
     pub const ALL: [KeyUse; 3] = [KeyUse::All, KeyUse::Licenses, KeyUse::Revocations];
 
     /// May a key with this use sign an envelope of `kind`? Install-signed
-    /// kinds are not signed by vendor keys at all.
+    /// kinds are not signed by vendor keys at all. A time attestation goes
+    /// with the licenses.
     pub fn allows(self, kind: crate::kind::Kind) -> bool {
         use crate::kind::Kind;
         match (self, kind) {
-            (KeyUse::All, Kind::License | Kind::RevocationList) => true,
-            (KeyUse::Licenses, Kind::License) | (KeyUse::Revocations, Kind::RevocationList) => true,
-            (_, Kind::License | Kind::RevocationList) => false,
+            (KeyUse::All, Kind::License | Kind::RevocationList | Kind::TimeAttestation) => true,
+            (KeyUse::Licenses, Kind::License | Kind::TimeAttestation) => true,
+            (KeyUse::Revocations, Kind::RevocationList) => true,
+            (_, Kind::License | Kind::RevocationList | Kind::TimeAttestation) => false,
             _ => true,
         }
     }

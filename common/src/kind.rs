@@ -24,17 +24,20 @@ pub enum Kind {
     RevocationList,
     /// A deactivation receipt signed by an install (`dea`).
     DeactivationReceipt,
+    /// The vendor's word of the time, for one install (`att`).
+    TimeAttestation,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::License,
         Kind::ActivationRequest,
         Kind::ActivationReceipt,
         Kind::UsageReport,
         Kind::RevocationList,
         Kind::DeactivationReceipt,
+        Kind::TimeAttestation,
     ];
 
     /// The three-letter tag that starts the compact form.
@@ -46,6 +49,7 @@ impl Kind {
             Kind::UsageReport => "use",
             Kind::RevocationList => "rev",
             Kind::DeactivationReceipt => "dea",
+            Kind::TimeAttestation => "att",
         }
     }
 
@@ -58,6 +62,7 @@ impl Kind {
             Kind::UsageReport => "USAGE REPORT",
             Kind::RevocationList => "REVOCATION LIST",
             Kind::DeactivationReceipt => "DEACTIVATION RECEIPT",
+            Kind::TimeAttestation => "TIME ATTESTATION",
         }
     }
 
@@ -70,6 +75,7 @@ impl Kind {
             Kind::UsageReport => "usage report",
             Kind::RevocationList => "revocation list",
             Kind::DeactivationReceipt => "deactivation receipt",
+            Kind::TimeAttestation => "time attestation",
         }
     }
 

@@ -272,6 +272,19 @@ impl Install {
         install
     }
 
+    /// `activator init` as [`Install::new`], on a machine whose id is
+    /// `machine` (`ACTIVATOR_MACHINE_ID`, as in a container).
+    pub fn on_machine(vendor: &Vendor, machine: &str) -> Install {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let install = Install { dir, state };
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&install.state).env("ACTIVATOR_MACHINE_ID", machine);
+        cmd.args(["init", "--product", "data-platform", "--trust"]).arg(&vendor.public);
+        run(cmd, None).ok();
+        install
+    }
+
     /// Runs `activator --state STATE ARGS...` with optional stdin.
     pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let mut cmd = Command::new(bin("activator"));

@@ -182,6 +182,14 @@ struct Builder {
 }
 
 impl Builder {
+    /// A vector in a form mail makes of a file, which this toolkit's reader
+    /// undoes (FORMAT.md §3) and the canonical recipes need not.
+    fn add_mailed(&mut self, name: &str, comment: &str, body: &str) {
+        self.add(Kind::License, name, "success", "valid", false, comment, body);
+        let last = self.vectors.last_mut().expect("just added");
+        last.text = last.text.replacen("layer: valid\n", "layer: valid\nmailed: yes\n", 1);
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn add(&mut self, kind: Kind, name: &str, class: &str, layer: &str, strict_only: bool, comment: &str, body: &str) {
         let dir = kind.name().replace(' ', "_");
@@ -316,28 +324,34 @@ pub fn all() -> (String, Vec<Vector>) {
         "a valid activation receipt where a license is expected",
         &format!("{receipt_token}\n"),
     );
-    b.add(
-        lic,
-        "fail_armor_trailing_text",
-        "malformed",
-        "envelope",
-        false,
-        "text after the END line",
-        &format!("{}thanks, Sam\n", armored(lic, &good)),
+    b.add_mailed(
+        "valid_mailed_in_a_letter",
+        "the armored license inside a letter: text before the BEGIN line and after the END line",
+        &format!("Hello,\n\nyour license:\n\n{}thanks, Sam\n", armored(lic, &good)),
     );
-    let mut short = String::from("-----BEGIN LICENSE-----\n");
-    short.push_str(&good[..20]);
-    short.push('\n');
-    short.push_str(&good[20..]);
-    short.push_str("\n-----END LICENSE-----\n");
+    b.add_mailed(
+        "valid_mailed_quoted",
+        "the armored license quoted in a reply: `> ` before every line, trailing spaces",
+        &armored(lic, &good).lines().map(|l| format!("> {l}  \n")).collect::<String>(),
+    );
+    let mut rewrapped = String::from("-----BEGIN LICENSE-----\n");
+    for chunk in good.as_bytes().chunks(76) {
+        rewrapped.push_str(std::str::from_utf8(chunk).expect("ASCII"));
+        rewrapped.push('\n');
+    }
+    rewrapped.push_str("-----END LICENSE-----\n");
+    b.add_mailed("valid_mailed_rewrapped", "the token lines re-wrapped at 76 columns", &rewrapped);
+    let mut inside = armored(lic, &good);
+    let cut = inside.find(&good[..64]).expect("the first token line") + 64;
+    inside.insert_str(cut, "\nSent from my phone");
     b.add(
         lic,
-        "fail_armor_short_line_inside",
+        "fail_armor_text_inside_token",
         "malformed",
         "envelope",
         false,
-        "a token line shorter than 64 characters before the last",
-        &short,
+        "a line of text between two token lines",
+        &inside,
     );
     b.add(
         lic,
@@ -537,6 +551,33 @@ pub fn all() -> (String, Vec<Vector>) {
         false,
         "a signed list with a field the format does not have",
         &format!("{}\n", sign(rev, &key, &json(&extra))),
+    );
+
+    // A time attestation for one install.
+    let att = Kind::TimeAttestation;
+    let attestation = license_common::exchange::TimeAttestation {
+        format: 1,
+        install_id: install(0x33).public().kid().to_string(),
+        product: "data-platform".into(),
+        time: t("2026-12-01T08:00:00Z"),
+    };
+    b.add(
+        att,
+        "valid",
+        "success",
+        "valid",
+        false,
+        "the vendor's time for install 0x33's request",
+        &armored(att, &sign(att, &key, &json(&attestation))),
+    );
+    b.add(
+        att,
+        "fail_signature_untrusted_key",
+        "untrusted_key",
+        "signature",
+        false,
+        "an attestation signed by a key nobody trusts",
+        &format!("{}\n", sign(att, &stranger(), &json(&attestation))),
     );
 
     // Files signed by an install, with the key they carry.

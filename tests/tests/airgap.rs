@@ -31,7 +31,7 @@ fn bound_license(vendor: &Vendor, request: &Path, out: &Path) {
 #[test]
 fn request_bound_license_receipt_usage_report_through_files_only() {
     let vendor = Vendor::new();
-    let install = Install::new(&vendor);
+    let install = Install::on_machine(&vendor, "machine-one");
     let files = tempfile::tempdir().unwrap();
     let f = |name: &str| files.path().join(name);
 
@@ -88,7 +88,7 @@ fn request_bound_license_receipt_usage_report_through_files_only() {
 #[test]
 fn requests_and_receipts_with_a_changed_byte_are_refused() {
     let vendor = Vendor::new();
-    let install = Install::new(&vendor);
+    let install = Install::on_machine(&vendor, "m");
     let dir = tempfile::tempdir().unwrap();
     let request = dir.path().join("request.txt");
     activator(&install, "m", &["request", "--out", s(&request)]).ok();
@@ -175,7 +175,7 @@ fn key_rotation_keeps_old_licenses_while_trusted_and_removal_refuses_them() {
     install.activate(&old_license).ok();
 
     // Rotate: trust the new key too; the old license stays valid.
-    install.run(&["trust", "add", s(&new_vendor.public)], None).ok();
+    install.run(&["trust", "add", s(&new_vendor.public), "--yes"], None).ok();
     install.run(&["check", "data_service"], None).ok();
     let listed = install.run(&["trust", "list", "--json"], None).json();
     assert_eq!(listed["keys"].as_array().unwrap().len(), 2);
@@ -219,11 +219,9 @@ fn a_clock_set_back_two_days_is_detected_and_nothing_is_deleted() {
     assert!(activator.clock_set_back(now.plus(-chrono::Duration::minutes(61))).is_some());
     assert!(activator.check("data_service", None, now).is_ok(), "works again once the clock is right");
 
-    // CLI: the install has already seen a time two days ahead of this machine's clock.
-    let state = install.state.join("state.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
-    v["high_water"] = now.plus(chrono::Duration::days(2)).to_string().into();
-    std::fs::write(&state, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    // CLI: the install has already seen a time two days ahead of this
+    // machine's clock (it ran once with the clock two days ahead).
+    activator.observe_clock(now.plus(chrono::Duration::days(2))).unwrap();
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["clock_set_back"], true);
     assert!(status["warnings"].to_string().contains("clock was set back"), "{status}");
@@ -237,8 +235,8 @@ fn a_revocation_list_signed_by_a_licenses_only_key_is_refused() {
     let vendor = Vendor::new();
     let revoker = Vendor::new();
     let install = Install::new(&vendor);
-    install.run(&["trust", "add", s(&vendor.public), "--use", "licenses"], None).ok();
-    install.run(&["trust", "add", s(&revoker.public), "--use", "revocations"], None).ok();
+    install.run(&["trust", "add", s(&vendor.public), "--use", "licenses", "--yes"], None).ok();
+    install.run(&["trust", "add", s(&revoker.public), "--use", "revocations", "--yes"], None).ok();
     install.activate(&vendor.issue(&[])).ok();
     let export = |v: &Vendor, name: &str| {
         let out = v.dir.path().join(name);
@@ -255,7 +253,7 @@ fn a_revocation_list_signed_by_a_licenses_only_key_is_refused() {
     install.run(&["revocations", "import", s(&export(&revoker, "rev-by-revocation-key.txt"))], None).ok();
     // And a license signed by the revocations-only key is refused.
     let other = Install::new(&revoker);
-    other.run(&["trust", "add", s(&revoker.public), "--use", "revocations"], None).ok();
+    other.run(&["trust", "add", s(&revoker.public), "--use", "revocations", "--yes"], None).ok();
     let err = other.activate(&revoker.issue(&[])).fails_with(12).to_owned();
     assert!(err.contains("only for revocations"), "{err}");
 }

@@ -302,7 +302,7 @@ fn a_distrusted_key_voids_all_it_signed_and_its_live_chains_are_signed_again() {
     keygen.args(["keygen", "--out", p(&new_keys), "--passphrase-file", p(&v.pass_file)]);
     run(keygen, None).ok();
     let install = Install::new(&v);
-    install.run(&["trust", "add", p(&new_keys.join("issuer.pub"))], None).ok();
+    install.run(&["trust", "add", p(&new_keys.join("issuer.pub")), "--yes"], None).ok();
     install.run(&["activate", p(&l1)], None).ok();
 
     // The same key cannot replace itself; an unknown key id is refused.

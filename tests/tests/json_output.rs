@@ -384,7 +384,10 @@ fn every_activator_command_that_prints_succeeds_with_json() {
     );
     assert_eq!(v["days_with_a_record"], 1);
     let other = Vendor::new();
-    let v = json_ok("trust add", &activator(&state, &["trust", "add", s(&other.public), "--use", "licenses"], None));
+    let v = json_ok(
+        "trust add",
+        &activator(&state, &["trust", "add", s(&other.public), "--use", "licenses", "--yes"], None),
+    );
     assert_eq!(v["use"], "licenses");
     let v = json_ok("trust list", &activator(&state, &["trust", "list"], None));
     assert_eq!(v["keys"].as_array().unwrap().len(), 2);

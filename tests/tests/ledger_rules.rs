@@ -152,6 +152,8 @@ fn files_forged_with_a_real_install_key_are_refused_and_nothing_is_recorded() {
         region: Some("cn-hangzhou".into()),
         activated_at: t0().plus_days(2),
         created_at: t0().plus_days(2),
+        counter: None,
+        prev: None,
     };
     let receipts: Vec<(&str, ActivationReceipt)> = vec![
         ("another account", ActivationReceipt { account: "acct-b".into(), ..base.clone() }),
@@ -187,6 +189,8 @@ fn files_forged_with_a_real_install_key_are_refused_and_nothing_is_recorded() {
         account: "acct-b".into(),
         region: None,
         deactivated_at: t0().plus_days(3),
+        counter: None,
+        prev: None,
     };
     let err = w.ledger.import_deactivation(&forge(&dir, Kind::DeactivationReceipt, &release), t0()).unwrap_err();
     assert!(matches!(err, IssuerError::ReportMismatch { field: "account", .. }), "{err}");

@@ -1,9 +1,9 @@
 //! The lifecycle seen through `activator status` and `check`: active,
 //! expiring soon, grace (not usable, countdown to release), released (back
 //! to community). The machine's clock is never touched: the licenses are
-//! signed with the vendor's real key to have expired already, and the state
-//! directory records an activation made before they expired, as an install
-//! that has been running for a year would.
+//! signed with the vendor's real key to have expired already, and the
+//! library activates them at a time before they expired, as an install that
+//! has been running for a year would have.
 
 use chrono::Duration;
 use license_common::Timestamp;
@@ -22,11 +22,8 @@ fn install_with(vendor: &Vendor, expires: Timestamp, activated: Timestamp) -> In
     license.expires_at = Some(expires);
     let token = license_tests::sign(&key, &license);
     let install = Install::new(vendor);
-    // As if it had been activated then: the state `init` wrote, with the license in force.
-    let path = install.state.join("state.json");
-    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    state["license"] = serde_json::json!({"token": token, "activated_at": activated.to_string()});
-    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    // Activated then (the library takes the time of each call).
+    license_activator::Activator::open(&install.state).unwrap().activate(&token, activated).unwrap();
     install
 }
 
@@ -86,7 +83,7 @@ fn after_grace_the_install_is_released_to_community() {
 }
 
 #[test]
-fn a_stored_license_that_no_longer_verifies_falls_back_to_community_with_a_warning() {
+fn a_stored_license_edited_by_hand_is_reported_as_a_damaged_state_with_what_to_do() {
     let vendor = Vendor::new();
     let install = Install::new(&vendor);
     install.activate(&vendor.issue(&[])).ok();
@@ -97,6 +94,20 @@ fn a_stored_license_that_no_longer_verifies_falls_back_to_community_with_a_warni
     let mut bytes = text.into_bytes();
     bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
     std::fs::write(&path, bytes).unwrap();
+    let err = install.run(&["status"], None).fails_with(30).to_owned();
+    assert!(err.contains("its MAC does not match") && err.contains("restore the whole directory"), "{err}");
+    install.run(&["check", "data_service"], None).fails_with(30);
+}
+
+#[test]
+fn a_stored_license_whose_key_is_no_longer_trusted_falls_back_to_community_with_a_warning() {
+    let vendor = Vendor::new();
+    let other = Vendor::new();
+    let install = Install::new(&vendor);
+    install.activate(&vendor.issue(&[])).ok();
+    install.run(&["trust", "add", other.public.to_str().unwrap(), "--yes"], None).ok();
+    let kid = vendor.issue(&[]).split('.').nth(1).unwrap().to_owned();
+    install.run(&["trust", "remove", &kid], None).ok();
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["phase"], "community");
     assert!(status["warnings"][0].as_str().unwrap().contains("no longer accepted"), "{status}");

@@ -99,11 +99,11 @@ fn every_tampered_artifact_is_refused_and_nothing_changes() {
     check("usage report", &usage, &receipt, &mut |v| open_self_signed::<UsageReport>(v, Kind::UsageReport).is_err());
     check("revocation list", &newer_revocations, &revocations, &mut |v| {
         let mut a = Activator::open(&install.state).unwrap();
-        a.import_revocations(v).is_err()
+        a.import_revocations(v, now).is_err()
     });
     assert_eq!(snapshot(&install.state), before, "the state directory changed");
     // The untampered originals still work, so the refusals were about the tampering.
-    Activator::open(&install.state).unwrap().import_revocations(&newer_revocations).unwrap();
+    Activator::open(&install.state).unwrap().import_revocations(&newer_revocations, now).unwrap();
     open_self_signed::<ActivationRequest>(&request, Kind::ActivationRequest).unwrap();
     open_self_signed::<ActivationReceipt>(&receipt, Kind::ActivationReceipt).unwrap();
     open_self_signed::<UsageReport>(&usage, Kind::UsageReport).unwrap();

@@ -77,6 +77,8 @@ pub enum Command {
     Usage(UsageCommand),
     /// Release the license from this install (back to community) and write a
     /// signed deactivation receipt, so the vendor can move it to a new machine.
+    /// The receipt is kept: run it again (with no license in force) to write
+    /// the receipt of the license released last once more.
     Deactivate {
         /// The file to write (armored).
         #[arg(long, value_name = "FILE")]
@@ -88,6 +90,9 @@ pub enum Command {
     /// Vendor revocation lists.
     #[command(subcommand)]
     Revocations(RevocationsCommand),
+    /// The vendor's word of the time, for an install whose clock mark a wrong clock pushed forward.
+    #[command(subcommand)]
+    Time(TimeCommand),
     /// List what was activated when, and which license replaced which.
     History,
     /// The data gateway address template (`...?token={}`).
@@ -195,6 +200,9 @@ pub enum TrustCommand {
         /// What the key may sign.
         #[arg(long = "use", value_name = "USE", value_parser = key_use(), default_value = "all")]
         usage: KeyUse,
+        /// Trust it without asking (for scripts; on a terminal the command asks first).
+        #[arg(long)]
+        yes: bool,
     },
     /// Stop trusting a key: licenses it signed are refused from now on.
     Remove {
@@ -203,6 +211,17 @@ pub enum TrustCommand {
     },
     /// List the trusted keys.
     List,
+}
+
+/// `activator time …`.
+#[derive(Debug, Subcommand)]
+pub enum TimeCommand {
+    /// Import a time attestation the vendor made from this install's activation request
+    /// (`issuer attest-time --bind REQUEST`): the clock mark becomes the vendor's time.
+    Import {
+        /// The attestation, armored or compact; `-` for standard input.
+        file: PathBuf,
+    },
 }
 
 /// `activator revocations …`.

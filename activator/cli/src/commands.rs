@@ -14,7 +14,9 @@ use license_common::keys::PublicKey;
 use license_common::text::escape;
 use serde::Serialize;
 
-use crate::args::{Cli, Command, CredentialsCommand, GatewayCommand, RevocationsCommand, TrustCommand, UsageCommand};
+use crate::args::{
+    Cli, Command, CredentialsCommand, GatewayCommand, RevocationsCommand, TimeCommand, TrustCommand, UsageCommand,
+};
 use crate::error::Error;
 use crate::sources::{self, LicenseSource};
 
@@ -165,21 +167,44 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             let mut activator = Activator::open(&state_dir(state)?)?;
             let released = activator.deactivate(now)?;
             output.write(armor::armor(Kind::DeactivationReceipt, &released.receipt, &[]).as_bytes())?;
-            let text = format!(
-                "released the license; this install runs the community edition\nwrote the deactivation receipt to {}; send it to the vendor\n",
-                out.display()
-            );
-            Ok(Output::new(&Deactivated { format: 1, license_id: released.license_id, out }, text))
+            let text = if released.now {
+                format!(
+                    "released license {}; this install runs the community edition\nwrote the deactivation receipt to {}; send it to the vendor (it is kept: run this again to write it once more)\n",
+                    escape(&released.license_id),
+                    out.display()
+                )
+            } else {
+                format!(
+                    "no license is in force: license {} was released on {}\nwrote its deactivation receipt again to {}\n",
+                    escape(&released.license_id),
+                    released.released_at,
+                    out.display()
+                )
+            };
+            let value = Deactivated { format: 1, license_id: released.license_id, again: !released.now, out };
+            Ok(Output::new(&value, text))
         }
         Command::Trust(command) => {
             let mut activator = Activator::open(&state_dir(state)?)?;
             match command {
-                TrustCommand::Add { public, not_after, usage } => {
+                TrustCommand::Add { public, not_after, usage, yes } => {
                     let key = read_public_key(&public)?;
-                    activator.trust_add(key, not_after, usage)?;
+                    let what = match usage {
+                        license_common::keys::KeyUse::All => "licenses, revocation lists and time attestations",
+                        license_common::keys::KeyUse::Licenses => "licenses and time attestations",
+                        license_common::keys::KeyUse::Revocations => "revocation lists",
+                    };
                     let until = not_after.map(|t| format!(", for what it signed until {t}")).unwrap_or_default();
-                    let text = format!("trusting key {} to sign {}{until}\n", key.kid(), usage.as_str());
-                    Ok(Output::new(&Trusted { format: 1, kid: key.kid(), usage, not_after }, text))
+                    let explained = format!(
+                        "key {}\nfingerprint (SHA-256 of its SPKI DER) {}\nTrusting it means: whatever it signs — {what}{until} — this install accepts as the vendor's word, and a license it signs can turn commercial features on. Compare the fingerprint with the one the vendor published before you trust it.\n",
+                        key.kid(),
+                        key.fingerprint()
+                    );
+                    confirm_trust(&explained, key.kid(), yes)?;
+                    activator.trust_add(key, not_after, usage)?;
+                    let text = format!("{explained}trusting key {} to sign {}{until}\n", key.kid(), usage.as_str());
+                    let value = Trusted { format: 1, kid: key.kid(), fingerprint: key.fingerprint(), usage, not_after };
+                    Ok(Output::new(&value, text))
                 }
                 TrustCommand::Remove { kid } => {
                     let kid: license_common::KeyId =
@@ -201,10 +226,10 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
         Command::Revocations(RevocationsCommand::Import { file }) => {
             let mut activator = Activator::open(&state_dir(state)?)?;
             let text = input::read_text(&file, 2 * MAX_INPUT_LEN)?;
-            let done = activator.import_revocations(&text)?;
+            let done = activator.import_revocations(&text, now)?;
             let mut said = format!(
-                "imported revocation list {} ({} revoked licenses, {} key retirements)\n",
-                done.sequence, done.revoked, done.retired_keys
+                "imported revocation list {} ({} revoked licenses, {} chain floors, {} key retirements, {} distrusted keys)\n",
+                done.sequence, done.revoked, done.floors, done.retired_keys, done.distrusted_keys
             );
             if let Some(id) = &done.revokes_current {
                 said.push_str(&format!(
@@ -213,6 +238,18 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
                 ));
             }
             Ok(Output::new(&done, said))
+        }
+        Command::Time(TimeCommand::Import { file }) => {
+            let mut activator = Activator::open(&state_dir(state)?)?;
+            let text = input::read_text(&file, 2 * MAX_INPUT_LEN)?;
+            let mark = activator.import_time(&text)?;
+            let mut said = format!("the vendor attests the time {mark}; this install's clock mark is now {mark}\n");
+            if activator.clock_set_back(now).is_some() {
+                said.push_str(&format!(
+                    "warning: this machine's clock reads {now}, still earlier than that: set it right (UTC)\n"
+                ));
+            }
+            Ok(Output::new(&Attested { format: 1, mark }, said))
         }
         Command::History => {
             let activator = Activator::open(&state_dir(state)?)?;
@@ -331,20 +368,30 @@ struct Reported {
 }
 
 /// `activator deactivate --json` (format 1): `{"format": 1, "license_id":
-/// "...", "out": "PATH"}`.
+/// "...", "again": false, "out": "PATH"}`; `again` is true when no license
+/// was in force and the kept receipt of the last one released was written.
 #[derive(Serialize)]
 struct Deactivated {
     format: u32,
     license_id: String,
+    again: bool,
     out: PathBuf,
 }
 
+/// `activator time import --json` (format 1): `{"format": 1, "mark": "TIME"}`.
+#[derive(Serialize)]
+struct Attested {
+    format: u32,
+    mark: Timestamp,
+}
+
 /// `activator trust add --json` (format 1): `{"format": 1, "kid": "...",
-/// "use": "all", "not_after": "TIME" | null}`.
+/// "fingerprint": "ab:cd:…", "use": "all", "not_after": "TIME" | null}`.
 #[derive(Serialize)]
 struct Trusted {
     format: u32,
     kid: license_common::KeyId,
+    fingerprint: String,
     #[serde(rename = "use")]
     usage: license_common::keys::KeyUse,
     not_after: Option<Timestamp>,
@@ -429,6 +476,25 @@ fn qr_code(token: &str) -> String {
         ),
         Err(_) => "note: the request is too long for a QR code; carry the file instead\n".to_owned(),
     }
+}
+
+/// Asks on the terminal before a key is trusted, after showing what it
+/// means; `--yes` skips the question, and without a terminal it is needed.
+fn confirm_trust(explained: &str, kid: license_common::KeyId, yes: bool) -> Result<(), Error> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        eprint!("{explained}");
+        return Err(Error::ConfirmTrust { kid });
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{explained}Trust this key? Type yes to confirm: ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|source| Error::Prompt { source })?;
+    if answer.trim() == "yes" { Ok(()) } else { Err(Error::TrustDeclined { kid }) }
 }
 
 fn read_public_key(path: &Path) -> Result<PublicKey, Error> {

@@ -54,6 +54,18 @@ pub enum Error {
     /// No source for the secret key.
     #[error("no secret key given: standard input is not a terminal and --sk-file was not given")]
     NoSecretSource,
+    /// `trust add` with no terminal to confirm on and no `--yes`.
+    #[error("trusting key {kid} needs a confirmation: standard input is not a terminal and --yes was not given")]
+    ConfirmTrust {
+        /// The key.
+        kid: license_common::KeyId,
+    },
+    /// The operator declined at the prompt.
+    #[error("key {kid} was not trusted: the answer was not yes")]
+    TrustDeclined {
+        /// The key.
+        kid: license_common::KeyId,
+    },
     /// The terminal could not be read.
     #[error("cannot read the secret key from the terminal: {source}")]
     Prompt {
@@ -106,6 +118,16 @@ fn activator_hint(e: &ActivatorError) -> Option<String> {
         ActivatorError::CorruptState { .. } => {
             "restore the directory from a backup, or move it away and run `activator init` again".into()
         }
+        ActivatorError::DamagedState { .. } => {
+            "the state was edited, or an old copy put back: restore the whole directory from its backup, or move it away, run `activator init` again and activate the license again (the vendor can print it again: `issuer ledger show ID --token`)".into()
+        }
+        ActivatorError::UnsafeDirectory { dir, .. } => {
+            format!("run `chmod 700 {}` (and check who else could have written there), then run again", dir.display())
+        }
+        ActivatorError::StaleAttestation { .. } | ActivatorError::AttestationMismatch { .. } => {
+            "send `activator request --out req.txt` to the vendor for a new one (`issuer attest-time --bind req.txt`)"
+                .into()
+        }
         ActivatorError::WrongOwner { .. } => {
             "run the command as the user that owns the state directory (e.g. with runuser -u), or fix its ownership"
                 .into()
@@ -153,6 +175,11 @@ impl Explain for Error {
                 "pass --sk-file FILE (or - for standard input), or run on a terminal to be asked".into()
             }
             Error::Prompt { .. } => "pass --sk-file FILE instead".into(),
+            Error::ConfirmTrust { .. } => {
+                "compare the fingerprint printed above with the one the vendor published, then run again with --yes"
+                    .into()
+            }
+            Error::TrustDeclined { .. } => "nothing was changed".into(),
             _ => "see `activator --help`".into(),
         }
     }
@@ -213,6 +240,14 @@ impl Examples for Error {
             Example {
                 error: Error::NoSecretSource,
                 when: "`activator activate - --ak AK` without `--sk-file`: standard input already carries the license.",
+            },
+            Example {
+                error: Error::ConfirmTrust { kid: license_common::KeyId::from_bytes(license_common::exit::placeholders::KID) },
+                when: "`activator trust add` from a script (standard input not a terminal) without `--yes`.",
+            },
+            Example {
+                error: Error::TrustDeclined { kid: license_common::KeyId::from_bytes(license_common::exit::placeholders::KID) },
+                when: "`activator trust add` at a terminal, answered with anything but `yes`.",
             },
             Example {
                 error: Error::Prompt { source: std::io::Error::other("<cause>") },

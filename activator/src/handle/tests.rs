@@ -128,7 +128,11 @@ fn concurrent_writers_in_one_process_never_corrupt_the_state() {
     let mut names: Vec<_> =
         std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
-    assert_eq!(names, [".lock", "install.key", "state.json"], "no temporary file is left behind");
+    assert_eq!(
+        names,
+        [".lock", "install.key", "state.gen", "state.json", "state.key"],
+        "no temporary file is left behind"
+    );
 }
 
 #[test]
@@ -136,13 +140,20 @@ fn a_format_1_directory_is_read_and_migrated_at_its_next_change() {
     let (dir, key, mut act) = setup();
     act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
     let state_dir = dir.path().join("s");
-    // Rewrite the directory as release 1 left it: the keys in keyring.json.
+    // Rewrite the directory as release 1 left it: the keys in keyring.json,
+    // no MAC, no state key.
     let mut state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state_dir.join("state.json")).unwrap()).unwrap();
     let keys = state["keyring"].take();
     let obj = state.as_object_mut().unwrap();
-    obj.remove("keyring");
+    for field in
+        ["keyring", "revocation_list", "chains", "released", "sent", "attested", "machine", "generation", "mac"]
+    {
+        obj.remove(field);
+    }
     obj.insert("format".into(), 1.into());
+    std::fs::remove_file(state_dir.join(crate::integrity::STATE_KEY_FILE)).unwrap();
+    std::fs::remove_file(state_dir.join(crate::integrity::GENERATION_FILE)).unwrap();
     std::fs::write(state_dir.join("state.json"), serde_json::to_vec(&state).unwrap()).unwrap();
     std::fs::write(
         state_dir.join(crate::LEGACY_KEYRING_FILE),
@@ -157,8 +168,10 @@ fn a_format_1_directory_is_read_and_migrated_at_its_next_change() {
     assert!(!state_dir.join(crate::LEGACY_KEYRING_FILE).exists(), "one file after the first change");
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state_dir.join("state.json")).unwrap()).unwrap();
-    assert_eq!(written["format"], 2);
+    assert_eq!(written["format"], 3);
     assert_eq!(written["keyring"].as_array().unwrap().len(), 1);
+    assert_eq!(written["chains"][0]["seen"], 1, "the license in force seeds its chain's floor");
+    assert!(state_dir.join(crate::integrity::STATE_KEY_FILE).exists(), "the MAC key is made at the first write");
     assert_eq!(Activator::open(&state_dir).unwrap().current().unwrap().license.id, "L-1");
 }
 
@@ -178,7 +191,8 @@ fn keys_compiled_in_survive_a_revocation_import_and_its_retirements_apply_to_the
     use license_common::revocation::{RetiredKey, RevocationList};
     let dir = tempfile::tempdir().unwrap();
     let key = IssuerKey::from_seed(&[9; 32]);
-    let compiled = Keyring::from_keys([*key.public()]);
+    let lists = IssuerKey::from_seed(&[10; 32]);
+    let compiled = Keyring::from_keys([*key.public(), *lists.public()]);
     let mut act = Activator::open_with_keyring(&dir.path().join("s"), "data-platform", compiled.clone()).unwrap();
     act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
     let list = RevocationList {
@@ -190,7 +204,11 @@ fn keys_compiled_in_survive_a_revocation_import_and_its_retirements_apply_to_the
         floors: Vec::new(),
         distrusted_keys: Vec::new(),
     };
-    act.import_revocations(&key.seal(Kind::RevocationList, &serde_json::to_vec(&list).unwrap())).unwrap();
+    // A list that retires its own signing key before its own date is refused.
+    let own = key.seal(Kind::RevocationList, &serde_json::to_vec(&list).unwrap());
+    assert!(matches!(act.import_revocations(&own, t("2026-06-03")), Err(ActivatorError::RevocationsKeyRetired { .. })));
+    act.import_revocations(&lists.seal(Kind::RevocationList, &serde_json::to_vec(&list).unwrap()), t("2026-06-03"))
+        .unwrap();
     assert!(act.status(t("2026-06-03")).keys_compiled_in);
     assert_eq!(act.keyring().get(&key.kid()).unwrap().not_after, Some(t("2025-12-01")));
     assert!(act.current().is_none(), "the license was signed after the key's retirement");

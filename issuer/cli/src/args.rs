@@ -97,6 +97,22 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Sign the vendor's time for one install (from its activation request): the install
+    /// imports it (`activator time import`) to bring back a clock mark a wrong clock pushed forward.
+    AttestTime {
+        /// The install's activation request (`activator request`).
+        #[arg(long, value_name = "REQUEST")]
+        bind: PathBuf,
+        /// The signing key (trusted by the install for licenses).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// Where the passphrase comes from.
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Write the armored attestation to this file instead of printing the compact token.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Signed revocation lists.
     #[command(subcommand)]
     Revocations(RevocationsCommand),
@@ -458,6 +474,9 @@ pub enum LedgerCommand {
     Lapsed,
     /// Licenses run by more installs than they allow (from receipts and usage reports).
     Overuse,
+    /// Forks and gaps in installs' chains of files: an install restored from a backup or
+    /// copied, or files never imported.
+    Forks,
     /// Everything on record, as JSON (with or without --json), for accounting.
     Export,
 }

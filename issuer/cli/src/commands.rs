@@ -130,6 +130,31 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             let text = format!("key {kid} retires at {not_after}; export a revocation list to send the notice\n");
             Ok(Output::new(&Retirement { format: 1, kid, not_after, reason }, text))
         }
+        Command::AttestTime { bind, key, passphrase, out } => {
+            let request = input::read_text(&bind, MAX_ENVELOPE_FILE)?;
+            let output = out_file(out.as_deref(), false)?;
+            let mut l = open_ledger(ledger.as_deref())?;
+            let key = keyfile::read_key(&key, &get_passphrase(&passphrase, false)?)?;
+            let done = l.attest_time(&key, &request, now)?;
+            let text = match &output {
+                Some(output) => {
+                    let armored = license_common::armor::armor(
+                        license_common::Kind::TimeAttestation,
+                        &done.token,
+                        &[("Install", done.install_id.clone()), ("Time", done.time.to_string())],
+                    );
+                    output.write(armored.as_bytes())?;
+                    format!(
+                        "wrote the time attestation {} for install {} to {}\nthe install imports it with `activator time import`\n",
+                        done.time,
+                        done.install_id,
+                        output.path().display()
+                    )
+                }
+                None => format!("{}\n", done.token),
+            };
+            Ok(Output::new(&done, text))
+        }
         Command::DistrustKey { kid, key, passphrase, reason, out_dir } => {
             distrust_key(&kid, &key, &passphrase, &reason, out_dir.as_deref(), ledger.as_deref(), now)
         }

@@ -22,6 +22,14 @@ struct Overused<'a> {
     licenses: &'a [Overuse],
 }
 
+/// `issuer ledger forks --json` (format 1): `{"format": 1, "flags": [{"problem":
+/// "fork" | "gap", "install_id", "license_id", "counter", "first", "second", "detail", "flagged_at"}, …]}`.
+#[derive(Serialize)]
+struct Forks<'a> {
+    format: u32,
+    flags: &'a [license_issuer::ledger::ChainFlag],
+}
+
 /// `issuer ledger show ID --token --json` (format 1): `{"format": 1, "id": "...", "token": "lic1.…"}`.
 #[derive(Serialize)]
 struct Token<'a> {
@@ -50,7 +58,7 @@ struct LapsedOrders<'a> {
 }
 
 /// `issuer receipts|usage|deactivations import --json` (format 1):
-/// `{"format": 1, "imported": [{"file", "license_id", "install_id", "new"}, …]}`;
+/// `{"format": 1, "imported": [{"file", "license_id", "install_id", "new", "flag"}, …]}`;
 /// `new` is false for a file imported before (recorded once).
 #[derive(Serialize)]
 struct Imports {
@@ -151,6 +159,26 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
             let issued = ledger.issued(&id).map_err(Error::from)?;
             Ok(Output::new(&Token { format: 1, id: &id, token: &issued.token }, issued.armored()))
         }
+        LedgerCommand::Forks => {
+            let flags = ledger.forks().map_err(Error::from)?;
+            let mut t = String::new();
+            for f in &flags {
+                t.push_str(&format!(
+                    "{}: install {}, license {}, file {}: {}\n  on record: {}\n  flagged:   {}\n",
+                    f.problem.as_str(),
+                    f.install_id,
+                    f.license_id,
+                    f.counter,
+                    f.detail,
+                    f.first.as_deref().unwrap_or("-"),
+                    f.second
+                ));
+            }
+            if flags.is_empty() {
+                t.push_str("no fork or gap in any install's chain of files\n");
+            }
+            Ok(Output::new(&Forks { format: 1, flags: &flags }, t))
+        }
         LedgerCommand::Overuse => {
             let over = ledger.overuse(now).map_err(Error::from)?;
             let mut t = String::new();
@@ -243,6 +271,9 @@ pub fn import(files: Vec<PathBuf>, what: Import, path: Option<&Path>, now: Times
                 done.license_id,
                 done.install_id
             ));
+            if let Some(flag) = &done.flag {
+                text.push_str(&format!("warning: {flag} (`issuer ledger forks`)\n"));
+            }
         } else {
             text.push_str(&format!("{}: this {name} was imported before; recorded once\n", file.display()));
         }

@@ -17,7 +17,8 @@
 //!
 //! Anything else is refused naming the field, and nothing is recorded. Each
 //! import is one transaction under the ledger's write lock; the same file
-//! twice is recorded once.
+//! twice is recorded once. A recorded file is linked into its install's
+//! chain ([`super::chain`]), which flags forks and gaps.
 
 use chrono::NaiveDate;
 use license_common::armor;
@@ -29,6 +30,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::chain::Link;
 use super::query::decode_unverified;
 use super::{Ledger, Recorder};
 use crate::error::IssuerError;
@@ -42,6 +44,9 @@ pub struct Imported {
     pub install_id: String,
     /// False when this very file was imported before (recorded once).
     pub new: bool,
+    /// A fork or gap the file makes in the install's chain of files
+    /// (the file is recorded all the same; `ledger forks` lists them).
+    pub flag: Option<super::ChainFlag>,
 }
 
 pub(crate) fn sha256_hex(text: &str) -> String {
@@ -192,7 +197,18 @@ impl Ledger {
                 )
                 .map_err(rec.err())?
                 == 1;
-            Ok(Imported { license_id: receipt.license_id.clone(), install_id: receipt.install_id.clone(), new })
+            let flag = rec.chain_link(
+                &Link {
+                    kind: Kind::ActivationReceipt,
+                    install_id: &receipt.install_id,
+                    license_id: &receipt.license_id,
+                    counter: receipt.counter,
+                    prev: receipt.prev.as_deref(),
+                    sha256: &sha256_hex(&token),
+                },
+                now,
+            )?;
+            Ok(Imported { license_id: receipt.license_id.clone(), install_id: receipt.install_id.clone(), new, flag })
         })
     }
 
@@ -266,7 +282,18 @@ impl Ledger {
                     .map_err(&err)?;
                 }
             }
-            Ok(Imported { license_id: report.license_id.clone(), install_id: report.install_id.clone(), new })
+            let flag = rec.chain_link(
+                &Link {
+                    kind: Kind::UsageReport,
+                    install_id: &report.install_id,
+                    license_id: &report.license_id,
+                    counter: report.counter,
+                    prev: report.prev.as_deref(),
+                    sha256: &sha256_hex(&token),
+                },
+                now,
+            )?;
+            Ok(Imported { license_id: report.license_id.clone(), install_id: report.install_id.clone(), new, flag })
         })
     }
 
@@ -311,7 +338,18 @@ impl Ledger {
                 )
                 .map_err(rec.err())?
                 == 1;
-            Ok(Imported { license_id: receipt.license_id.clone(), install_id: receipt.install_id.clone(), new })
+            let flag = rec.chain_link(
+                &Link {
+                    kind: Kind::DeactivationReceipt,
+                    install_id: &receipt.install_id,
+                    license_id: &receipt.license_id,
+                    counter: receipt.counter,
+                    prev: receipt.prev.as_deref(),
+                    sha256: &sha256_hex(&token),
+                },
+                now,
+            )?;
+            Ok(Imported { license_id: receipt.license_id.clone(), install_id: receipt.install_id.clone(), new, flag })
         })
     }
 }

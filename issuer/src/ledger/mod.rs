@@ -21,6 +21,7 @@
 mod audit;
 mod batch;
 mod billing;
+mod chain;
 mod columns;
 mod imports;
 mod query;
@@ -36,6 +37,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 pub use audit::{Problem, Verification, VerifyReport};
 pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, DayState};
+pub use chain::{Attestation, ChainFlag, ChainProblem};
 pub use imports::Imported;
 pub use query::{Chain, EntryStatus, Filter, Lapsed, LedgerEntry, Listing, OrderState, Overuse};
 pub use signing::{Distrusted, LedgerSigner};
@@ -45,7 +47,7 @@ use crate::error::IssuerError;
 /// The environment variable naming the ledger file.
 pub const LEDGER_ENV: &str = "ISSUER_LEDGER";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// How long a command waits for another one that holds the ledger's lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -156,6 +158,33 @@ const MIGRATIONS: &[&str] = &[
         token TEXT NOT NULL
      );
      CREATE INDEX deactivations_by_license ON deactivations(license_id);",
+    // 4: each install's chain of files, its forks and gaps; time attestations.
+    "CREATE TABLE install_chain (
+        install_id TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        token_sha256 TEXT NOT NULL,
+        prev TEXT,
+        kind TEXT NOT NULL,
+        license_id TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        PRIMARY KEY (install_id, counter, token_sha256)
+     );
+     CREATE TABLE chain_flags (
+        problem TEXT NOT NULL CHECK (problem IN ('fork', 'gap')),
+        install_id TEXT NOT NULL,
+        license_id TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        first_sha256 TEXT,
+        second_sha256 TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        flagged_at TEXT NOT NULL
+     );
+     CREATE TABLE attestations (
+        install_id TEXT NOT NULL,
+        time TEXT NOT NULL,
+        kid TEXT NOT NULL,
+        token TEXT NOT NULL
+     );",
 ];
 
 /// After migration 3: fills the new derived columns of the licenses already

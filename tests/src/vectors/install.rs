@@ -29,7 +29,8 @@ fn request_of(key: &IssuerKey) -> ActivationRequest {
 }
 
 /// The four files of one install (seed 0x33…): request, receipt, usage
-/// report, deactivation receipt.
+/// report, deactivation receipt; the last three form the install's hash
+/// chain (counters 1 to 3, each with the SHA-256 of the one before).
 pub(super) fn install_files() -> (String, String, String, String) {
     let key = install(0x33);
     let public = *key.public();
@@ -45,7 +46,10 @@ pub(super) fn install_files() -> (String, String, String, String) {
         region: Some("cn-hangzhou".into()),
         activated_at: t("2026-11-23T09:00:00Z"),
         created_at: t("2026-11-23T09:00:05Z"),
+        counter: Some(1),
+        prev: None,
     };
+    let receipt = sign(Kind::ActivationReceipt, &key, &json(&receipt));
     let usage = UsageReport {
         format: EXCHANGE_FORMAT,
         install_id: id.clone(),
@@ -62,7 +66,10 @@ pub(super) fn install_files() -> (String, String, String, String) {
             ("2026-11-03".parse().expect("a date"), 21),
         ]),
         created_at: t("2026-11-04T00:00:00Z"),
+        counter: Some(2),
+        prev: Some(license_common::exchange::chain_hash(&receipt)),
     };
+    let usage = sign(Kind::UsageReport, &key, &json(&usage));
     let deactivation = DeactivationReceipt {
         format: EXCHANGE_FORMAT,
         install_id: id,
@@ -72,13 +79,10 @@ pub(super) fn install_files() -> (String, String, String, String) {
         account: "acct-1001".into(),
         region: Some("cn-hangzhou".into()),
         deactivated_at: t("2026-12-01T00:00:00Z"),
+        counter: Some(3),
+        prev: Some(license_common::exchange::chain_hash(&usage)),
     };
-    (
-        request,
-        sign(Kind::ActivationReceipt, &key, &json(&receipt)),
-        sign(Kind::UsageReport, &key, &json(&usage)),
-        sign(Kind::DeactivationReceipt, &key, &json(&deactivation)),
-    )
+    (request, receipt, usage, sign(Kind::DeactivationReceipt, &key, &json(&deactivation)))
 }
 
 /// A request that carries install 0x44's key and id, signed by install 0x33.
