@@ -282,7 +282,11 @@ impl Activator {
     pub fn verify(&self, text: &str, now: Timestamp) -> Result<Verified<License>, ActivatorError> {
         let admitted = activation::admit(&self.snapshot, text, now)?;
         let snapshot = &self.snapshot;
-        replay::admit(snapshot.current.as_ref(), &snapshot.history, &admitted.verified.content, false, now)?;
+        let admission =
+            replay::admit(snapshot.current.as_ref(), &snapshot.history, &admitted.verified.content, false, now)?;
+        if !admission.already_active {
+            crate::snapshot::floors_admit(&snapshot.chains, &admitted.verified.content)?;
+        }
         Ok(admitted.verified)
     }
 

@@ -107,3 +107,77 @@ fn sigkill_during_activate_leaves_the_old_or_the_new_license() {
     println!("{RUNS} runs killed: {saw_old} left the old license in force, {saw_new} the new one");
     assert!(saw_old > 0 && saw_new > 0, "both outcomes occur: old {saw_old}, new {saw_new}");
 }
+
+/// `activator deactivate` killed at any moment leaves the license in force,
+/// or the license released with its receipt kept in the state, which
+/// `deactivate --out` writes again: never a released license without a
+/// receipt.
+#[test]
+fn sigkill_during_deactivate_leaves_the_license_or_its_kept_receipt() {
+    const RUNS: u32 = 200;
+    let vendor = Vendor::new();
+    let template = Install::new(&vendor);
+    let token = vendor.issue(&[]);
+    template.activate(&token).ok();
+    let key = vendor.signing_key();
+    let ring = license_common::Keyring::from_keys([*key.public()]);
+    let license_id = envelope::open::<License>(&token, Kind::License, &ring).unwrap().content.id;
+    let points = ["half-written", "before-rename", "after-rename", "state-written"];
+    let mut rng = Lcg(0xdea1);
+    let (mut in_force, mut released) = (0, 0);
+    for run in 0..RUNS {
+        let state = vendor.dir.path().join(format!("dea-state-{run}"));
+        copy_dir(&template.state, &state);
+        let out = vendor.dir.path().join(format!("dea-{run}.txt"));
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&state).arg("deactivate").arg("--out").arg(&out);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let pause = run % 2 == 0;
+        if pause {
+            let point = points[(run / 2) as usize % points.len()];
+            cmd.env("LICENSE_FAULT_PAUSE", format!("{point}:400"));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let delay = if pause { 40 + rng.next(200) } else { rng.next(15_000) / 1000 };
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+
+        let status =
+            Command::new(bin("activator")).arg("--state").arg(&state).args(["status", "--json"]).output().unwrap();
+        assert!(status.status.success(), "run {run}: {}", String::from_utf8_lossy(&status.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+        if v["license"]["id"] == license_id.as_str() {
+            in_force += 1;
+        } else {
+            // Released: its receipt is kept, and written out (again) on request.
+            assert!(v["license"].is_null(), "run {run}: {v}");
+            let again = vendor.dir.path().join(format!("dea-{run}-again.txt"));
+            let done = Command::new(bin("activator"))
+                .arg("--state")
+                .arg(&state)
+                .args(["--json", "deactivate", "--out"])
+                .arg(&again)
+                .output()
+                .unwrap();
+            assert!(done.status.success(), "run {run}: {}", String::from_utf8_lossy(&done.stdout));
+            let done: serde_json::Value = serde_json::from_slice(&done.stdout).unwrap();
+            assert_eq!((done["license_id"].as_str(), done["again"].as_bool()), (Some(license_id.as_str()), Some(true)));
+            let text = std::fs::read_to_string(&again).unwrap();
+            let receipt = license_common::armor::read(&text, Kind::DeactivationReceipt).unwrap();
+            let content = license_common::exchange::open_self_signed::<license_common::exchange::DeactivationReceipt>(
+                &receipt,
+                Kind::DeactivationReceipt,
+            )
+            .unwrap()
+            .content;
+            assert_eq!(content.license_id, license_id, "run {run}");
+            released += 1;
+        }
+        std::fs::remove_dir_all(&state).unwrap();
+    }
+    println!(
+        "{RUNS} deactivations killed: {in_force} left the license in force, {released} released it with its receipt"
+    );
+    assert!(in_force > 0 && released > 0, "both outcomes occur: {in_force} in force, {released} released");
+}

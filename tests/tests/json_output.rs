@@ -257,6 +257,8 @@ fn every_issuer_command_that_prints_succeeds_with_json() {
     json_ok("ledger export", &issuer(&vendor, &["ledger", "export"]));
     json_ok_format("ledger verify", &issuer(&vendor, &["ledger", "verify", "--pub", s(&vendor.public)]), 2);
     json_ok("ledger overuse", &issuer(&vendor, &["ledger", "overuse"]));
+    let v = json_ok("ledger forks", &issuer(&vendor, &["ledger", "forks"]));
+    assert!(v["flags"].as_array().unwrap().is_empty());
     let v = json_ok("ledger show --token", &issuer(&vendor, &["ledger", "show", &id, "--token"]));
     assert_eq!(v["id"], id.as_str());
     json_ok("inspect", &issuer(&vendor, &["inspect", s(&out), "--pub", s(&vendor.public)]));
@@ -411,6 +413,16 @@ fn every_activator_command_that_prints_succeeds_with_json() {
     assert_eq!(v["entitled"], true);
     let v = json_ok("deactivate", &activator(&state, &["deactivate", "--out", &f("dea.txt")], None));
     assert!(v["license_id"].as_str().is_some());
+    assert_eq!(v["again"], false);
+    let v = json_ok("deactivate again", &activator(&state, &["deactivate", "--out", &f("dea-again.txt")], None));
+    assert_eq!(v["again"], true);
+    let mut attest = vendor.issuer();
+    attest.args(["--json", "attest-time", "--bind", &f("req.txt"), "--out", &f("att.txt"), "--key"]);
+    attest.arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file);
+    let v = json_ok("issuer attest-time", &run(attest, None));
+    assert_eq!(v["install_id"], install_id.as_str());
+    let v = json_ok("time import", &activator(&state, &["time", "import", &f("att.txt")], None));
+    assert!(v["mark"].is_string());
     let v = json_ok("completions", &activator(&state, &["completions", "bash"], None));
     assert!(v["script"].as_str().unwrap().contains("_activator()"));
     let list = {

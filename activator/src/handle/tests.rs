@@ -216,3 +216,100 @@ fn keys_compiled_in_survive_a_revocation_import_and_its_retirements_apply_to_the
     assert_eq!(reopened.keyring().get(&key.kid()).unwrap().not_after, Some(t("2025-12-01")), "kept after a restart");
     assert!(matches!(act.trust_remove(key.kid()), Err(ActivatorError::KeysCompiledIn)));
 }
+
+/// A state written with a valid MAC (as by someone who holds `state.key`)
+/// is still checked against what it holds: a license for another install,
+/// product or region, or below a chain floor, is not accepted on open.
+#[test]
+fn a_state_with_a_valid_mac_is_still_re_derived_on_open() {
+    let (dir, key, mut act) = setup();
+    act.activate(&seal(&key, &license(|_| {})), t("2026-06-01")).unwrap();
+    let path = dir.path().join("s");
+    let store = crate::state::Store::new(&path);
+    type Edit<'a> = Box<dyn Fn(&mut crate::state::StateFile) + 'a>;
+    let cases: Vec<(&str, Edit<'_>)> = vec![
+        (
+            "bound to another install",
+            Box::new(|s| {
+                let bound = seal(&key, &license(|l| l["install"] = "00112233445566ff".into()));
+                s.license.as_mut().unwrap().token = bound;
+            }),
+        ),
+        ("another product", Box::new(|s| s.product = "observability".into())),
+        ("another region", Box::new(|s| s.region = Some("cn-beijing".into()))),
+        (
+            "below its chain's floor",
+            Box::new(|s| {
+                s.chains[0].seen = 7;
+                s.chains[0].seen_license = "L-7".into();
+            }),
+        ),
+    ];
+    let clean = store.read().unwrap();
+    for (what, edit) in cases {
+        let mut state = clean.clone();
+        edit(&mut state);
+        store.write(&state).unwrap();
+        let reopened = Activator::open(&path).unwrap();
+        assert!(reopened.current().is_none(), "{what}: the license is not accepted");
+        let warnings = reopened.status(t("2026-06-02")).warnings;
+        assert!(warnings.iter().any(|w| w.contains("no longer accepted")), "{what}: {warnings:?}");
+    }
+}
+
+/// An older license of a chain never comes back, with or without a license
+/// in force: after a deactivation, after a revocation that drops the one in
+/// force, after history is compacted.
+#[test]
+fn chain_floors_hold_without_a_license_in_force() {
+    let (_d, key, mut act) = setup();
+    let first = seal(&key, &license(|_| {}));
+    let second = seal(
+        &key,
+        &license(|l| {
+            l["id"] = "L-2".into();
+            l["sequence"] = 2.into();
+        }),
+    );
+    act.activate(&second, t("2026-06-01")).unwrap();
+    act.deactivate(t("2026-06-02")).unwrap();
+    assert!(matches!(act.activate(&first, t("2026-06-03")), Err(ActivatorError::BelowFloor { seen: 2, .. })));
+    // The receipt of the release is kept and given again.
+    let again = act.deactivate(t("2026-06-04")).unwrap();
+    assert!(!again.now && again.license_id == "L-2");
+    // A revocation floor from a list: the chain is void up to sequence 3.
+    let list = license_common::revocation::RevocationList {
+        format: 2,
+        sequence: 1,
+        issued_at: t("2026-06-05"),
+        revoked: Vec::new(),
+        retired_keys: Vec::new(),
+        floors: vec![license_common::revocation::Floor {
+            product: "data-platform".into(),
+            account: "acct-1".into(),
+            region: "cn-hangzhou".into(),
+            sequence: 3,
+            reason: "fraud".into(),
+            revoked_at: t("2026-06-05"),
+        }],
+        distrusted_keys: Vec::new(),
+    };
+    act.import_revocations(&key.seal(Kind::RevocationList, &serde_json::to_vec(&list).unwrap()), t("2026-06-06"))
+        .unwrap();
+    let third = seal(
+        &key,
+        &license(|l| {
+            l["id"] = "L-3".into();
+            l["sequence"] = 3.into();
+        }),
+    );
+    assert!(matches!(act.activate(&third, t("2026-06-07")), Err(ActivatorError::Revoked { .. })));
+    let fourth = seal(
+        &key,
+        &license(|l| {
+            l["id"] = "L-4".into();
+            l["sequence"] = 4.into();
+        }),
+    );
+    act.activate(&fourth, t("2026-06-07")).unwrap();
+}
