@@ -414,3 +414,37 @@ fn init_refuses_a_shared_directory_and_planted_keys_and_leaves_others_files_alon
     std::fs::set_permissions(&install.state, std::fs::Permissions::from_mode(0o775)).unwrap();
     install.run(&["status"], None).fails_with(30);
 }
+
+#[test]
+fn deactivate_into_a_missing_directory_releases_nothing() {
+    let v = Vendor::new();
+    let install = Install::new(&v);
+    install.activate(&v.issue(&[])).ok();
+    let before = install.snapshot();
+    let missing = install.dir.path().join("no/such/dir/released.txt");
+    let err = install.run(&["deactivate", "--out", p(&missing)], None).fails_with(3).to_owned();
+    assert!(err.contains("no/such/dir"), "{err}");
+    assert_eq!(install.snapshot(), before, "the license is still in force");
+}
+
+#[test]
+fn a_state_directory_copied_to_another_machine_does_not_run_its_bound_license() {
+    let v = Vendor::new();
+    let install = Install::on_machine(&v, "machine-one");
+    let on = |machine: &str, args: &[&str]| {
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&install.state).args(args).env("ACTIVATOR_MACHINE_ID", machine);
+        run(cmd, None)
+    };
+    let (req, lic) = (install.dir.path().join("req.txt"), install.dir.path().join("l.lic"));
+    on("machine-one", &["request", "--out", p(&req)]).ok();
+    v.issue_run(&["--bind", p(&req), "--out", p(&lic)]).ok();
+    on("machine-one", &["activate", p(&lic)]).ok();
+    on("machine-one", &["check", "data_service"]).ok();
+    // The same directory on another machine: the bound license is not accepted there.
+    let status = on("machine-two", &["status", "--json"]).json();
+    assert!(status["license"].is_null(), "{status}");
+    assert!(status["warnings"].to_string().contains("made on another machine"), "{status}");
+    on("machine-two", &["check", "data_service"]).fails_with(20);
+    on("machine-one", &["check", "data_service"]).ok();
+}
