@@ -23,7 +23,7 @@
 use chrono::NaiveDate;
 use license_common::armor;
 use license_common::envelope::Kind;
-use license_common::exchange::{ActivationReceipt, DeactivationReceipt, UsageReport, open_self_signed};
+use license_common::exchange::{ActivationReceipt, Chained, DeactivationReceipt, UsageReport, open_self_signed};
 use license_common::license::License;
 use license_common::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -145,6 +145,52 @@ fn check_known_install(rec: &Recorder<'_>, claim: &Claim<'_>, license: &License)
     Err(IssuerError::UnknownInstall { license: claim.license_id.to_owned(), install: claim.install_id.to_owned() })
 }
 
+/// Links a recorded file into its install's chain and says what was done.
+fn recorded<F>(
+    rec: &Recorder<'_>,
+    kind: Kind,
+    file: &F,
+    token: &str,
+    new: bool,
+    now: Timestamp,
+) -> Result<Imported, IssuerError>
+where
+    F: Chained + Names,
+{
+    let flag = rec.chain_link(
+        &Link {
+            kind,
+            install_id: file.install(),
+            license_id: file.license(),
+            counter: file.counter(),
+            prev: file.prev(),
+            sha256: &sha256_hex(token),
+        },
+        now,
+    )?;
+    Ok(Imported { license_id: file.license().to_owned(), install_id: file.install().to_owned(), new, flag })
+}
+
+/// The install and license a file names.
+trait Names {
+    fn install(&self) -> &str;
+    fn license(&self) -> &str;
+}
+
+macro_rules! names {
+    ($($t:ty),*) => {$(
+        impl Names for $t {
+            fn install(&self) -> &str {
+                &self.install_id
+            }
+            fn license(&self) -> &str {
+                &self.license_id
+            }
+        }
+    )*};
+}
+names!(ActivationReceipt, UsageReport, DeactivationReceipt);
+
 fn day_of(t: Timestamp) -> NaiveDate {
     t.as_datetime().date_naive()
 }
@@ -197,18 +243,7 @@ impl Ledger {
                 )
                 .map_err(rec.err())?
                 == 1;
-            let flag = rec.chain_link(
-                &Link {
-                    kind: Kind::ActivationReceipt,
-                    install_id: &receipt.install_id,
-                    license_id: &receipt.license_id,
-                    counter: receipt.counter,
-                    prev: receipt.prev.as_deref(),
-                    sha256: &sha256_hex(&token),
-                },
-                now,
-            )?;
-            Ok(Imported { license_id: receipt.license_id.clone(), install_id: receipt.install_id.clone(), new, flag })
+            recorded(rec, Kind::ActivationReceipt, &receipt, &token, new, now)
         })
     }
 
@@ -282,18 +317,7 @@ impl Ledger {
                     .map_err(&err)?;
                 }
             }
-            let flag = rec.chain_link(
-                &Link {
-                    kind: Kind::UsageReport,
-                    install_id: &report.install_id,
-                    license_id: &report.license_id,
-                    counter: report.counter,
-                    prev: report.prev.as_deref(),
-                    sha256: &sha256_hex(&token),
-                },
-                now,
-            )?;
-            Ok(Imported { license_id: report.license_id.clone(), install_id: report.install_id.clone(), new, flag })
+            recorded(rec, Kind::UsageReport, &report, &token, new, now)
         })
     }
 
@@ -338,18 +362,7 @@ impl Ledger {
                 )
                 .map_err(rec.err())?
                 == 1;
-            let flag = rec.chain_link(
-                &Link {
-                    kind: Kind::DeactivationReceipt,
-                    install_id: &receipt.install_id,
-                    license_id: &receipt.license_id,
-                    counter: receipt.counter,
-                    prev: receipt.prev.as_deref(),
-                    sha256: &sha256_hex(&token),
-                },
-                now,
-            )?;
-            Ok(Imported { license_id: receipt.license_id.clone(), install_id: receipt.install_id.clone(), new, flag })
+            recorded(rec, Kind::DeactivationReceipt, &receipt, &token, new, now)
         })
     }
 }
