@@ -24,23 +24,34 @@ pub struct Grant<'a> {
 }
 
 /// Checks `feature` (a package id) and optional minimum `tier` against the
-/// license in force.
+/// license in force, for a product with or without a free edition.
 pub fn check<'a>(
     license: Option<&'a License>,
+    free_edition: bool,
     feature: &'a str,
     tier: Option<&str>,
     now: Timestamp,
 ) -> Result<Grant<'a>, Denied> {
+    let unlicensed = |feature: &str| {
+        if free_edition {
+            Denied::Community { feature: Denied::escaped(feature) }
+        } else {
+            Denied::NoLicense { feature: Denied::escaped(feature) }
+        }
+    };
     let Some(license) = license else {
-        return Err(Denied::Community { feature: Denied::escaped(feature) });
+        return Err(unlicensed(feature));
     };
     let until = match license.phase_at(now) {
         Phase::Active { expires_at } => expires_at,
         Phase::NotYetValid { .. } => {
-            return Err(Denied::Community { feature: Denied::escaped(feature) });
+            return Err(unlicensed(feature));
         }
         Phase::Grace { expired_at, release_at } => {
             return Err(Denied::InGrace { id: license.id.clone(), expired_at, release_at });
+        }
+        Phase::Released { expired_at, released_at } if !free_edition => {
+            return Err(Denied::ReleasedForDeletion { id: license.id.clone(), expired_at, released_at });
         }
         Phase::Released { expired_at, released_at } => {
             return Err(Denied::Released { id: license.id.clone(), expired_at, released_at });

@@ -554,6 +554,24 @@ pub enum Denied {
         /// The feature asked for.
         feature: String,
     },
+    /// No license in force, for a product without a free edition.
+    #[error("`{feature}` is not available: no license is in force, and this product has no free edition")]
+    NoLicense {
+        /// The feature asked for.
+        feature: String,
+    },
+    /// Released after grace, for a product without a free edition.
+    #[error(
+        "license {id} expired on {expired_at} and the instance was released on {released_at}: the product is not usable, and its data is due for deletion since then"
+    )]
+    ReleasedForDeletion {
+        /// License id.
+        id: String,
+        /// When it expired.
+        expired_at: Timestamp,
+        /// When it was released (and its data due for deletion).
+        released_at: Timestamp,
+    },
     /// Expired, in grace.
     #[error(
         "license {id} expired on {expired_at}; the product is not usable during the grace period, which ends on {release_at}"
@@ -626,6 +644,10 @@ impl Explain for Denied {
     fn hint(&self) -> String {
         match self {
             Denied::Community { .. } => "activate a commercial license that includes it".into(),
+            Denied::NoLicense { .. } => "activate the license the vendor sent".into(),
+            Denied::ReleasedForDeletion { .. } => {
+                "the instance was released: buy a new one from the vendor; released data cannot be restored".into()
+            }
             Denied::InGrace { .. } => "renew before the grace period ends; all data is kept until then".into(),
             Denied::Released { .. } => "buy a new license from the vendor to get commercial rights back".into(),
             Denied::ClockSetBack { .. } => {

@@ -223,7 +223,15 @@ impl Examples for Denied {
             },
             Example {
                 error: Denied::Released { id: s("<id>"), expired_at: t, released_at: t },
-                when: "The grace period is over.",
+                when: "The grace period is over; the install runs the community edition.",
+            },
+            Example {
+                error: Denied::NoLicense { feature: s("<feature>") },
+                when: "No license is in force on an install of a product without a free edition (`activator init --no-free-edition`).",
+            },
+            Example {
+                error: Denied::ReleasedForDeletion { id: s("<id>"), expired_at: t, released_at: t },
+                when: "The grace period is over on a product without a free edition: the instance is released and its data due for deletion.",
             },
             Example {
                 error: Denied::ClockSetBack { now: t, mark: t },

@@ -52,17 +52,27 @@ pub struct Init<'a> {
     pub keys: &'a [PublicKey],
     /// The install's region or site, if licenses for another are to be refused.
     pub region: Option<&'a str>,
+    /// False for a product without a free edition: with no license in
+    /// force the install runs nothing (not a community edition), and a
+    /// released instance's data is due for deletion.
+    pub free_edition: bool,
 }
 
 impl<'a> Init<'a> {
-    /// An install of `product` trusting `keys`, in no particular region.
+    /// An install of `product` trusting `keys`, in no particular region,
+    /// of a product with a free (community) edition.
     pub fn new(product: &'a str, keys: &'a [PublicKey]) -> Self {
-        Init { product, keys, region: None }
+        Init { product, keys, region: None, free_edition: true }
     }
 
     /// The same in `region`.
     pub fn in_region(self, region: &'a str) -> Self {
         Init { region: Some(region), ..self }
+    }
+
+    /// The same for a product without a free edition.
+    pub fn without_free_edition(self) -> Self {
+        Init { free_edition: false, ..self }
     }
 }
 
@@ -81,7 +91,8 @@ pub struct Initialised {
     pub region: Option<String>,
     /// The trusted key ids.
     pub trusted_keys: Vec<KeyId>,
-    /// Always `community`: nothing is activated yet.
+    /// `community` (nothing is activated yet), or `none` for a product
+    /// without a free edition.
     pub edition: &'static str,
     /// The install id.
     pub install_id: String,
@@ -128,7 +139,8 @@ impl Activator {
         }
         let keyring = Keyring::from_keys(init.keys.iter().copied());
         let install_id = InstallKey::load_or_create(dir)?.id();
-        let state = StateFile::new(&product, &keyring, region.clone());
+        let mut state = StateFile::new(&product, &keyring, region.clone());
+        state.free_edition = (!init.free_edition).then_some(false);
         store.write(&state)?;
         let snapshot = Snapshot::verify(&state, &KeySource::Stored, Some(install_id.clone()), &store.state_path())?;
         let activator = Activator { store, keys: KeySource::Stored, snapshot };
@@ -138,7 +150,7 @@ impl Activator {
             product,
             region,
             trusted_keys: keyring.keys().iter().map(|k| k.key.kid()).collect(),
-            edition: "community",
+            edition: if init.free_edition { "community" } else { "none" },
             install_id,
         };
         Ok((activator, done))
@@ -544,7 +556,7 @@ impl Activator {
         if let Some(mark) = self.clock_set_back(now) {
             return Err(Denied::ClockSetBack { now, mark });
         }
-        entitlement::check(self.current().map(|c| &c.license), feature, tier, now)
+        entitlement::check(self.current().map(|c| &c.license), self.snapshot.free_edition, feature, tier, now)
     }
 }
 

@@ -70,6 +70,8 @@ pub(crate) struct Snapshot {
     pub region: Option<String>,
     pub chains: Vec<crate::chains::ChainFloor>,
     pub released: Vec<crate::state::ReleasedLicense>,
+    /// Whether the product has a free edition (the community edition).
+    pub free_edition: bool,
 }
 
 impl Snapshot {
@@ -152,6 +154,7 @@ impl Snapshot {
             region: state.region.clone(),
             chains: state.chains.clone(),
             released: state.released.clone(),
+            free_edition: state.free_edition.unwrap_or(true),
         })
     }
 

@@ -100,6 +100,11 @@ pub(crate) struct StateFile {
     /// The host fingerprint of the machine the directory was made on.
     #[serde(default)]
     pub machine: Option<String>,
+    /// False for a product without a free edition: with no license in force
+    /// the install runs nothing, and a released instance's data is due for
+    /// deletion (absent: the product has one, the community edition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_edition: Option<bool>,
     /// Grows with every write; `state.gen` holds the newest.
     #[serde(default)]
     pub generation: u64,
@@ -177,6 +182,7 @@ impl StateFile {
             sent: None,
             attested: None,
             machine: crate::identity::machine_fingerprint(),
+            free_edition: None,
             generation: 0,
             mac: None,
         }

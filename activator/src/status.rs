@@ -22,8 +22,9 @@ pub const STATUS_FORMAT: u32 = 1;
 /// {
 ///   "format": 1,                      // version of this shape
 ///   "product": "data-platform",
-///   "edition": "intelligent_rnd",     // "community" without a usable license
-///   "phase": "active",                // community | not_yet_valid | active | grace | released
+///   "edition": "intelligent_rnd",     // "community" without a usable license ("none" for a product without one)
+///   "phase": "active",                // community | unlicensed | not_yet_valid | active | grace | released
+///   "deletion_due": null,             // a product without a free edition: when a released instance's data is due for deletion
 ///   "usable": true,                   // may the commercial features be used now?
 ///   "checked_at": "2026-11-23T10:00:00Z",
 ///   "license": { ... } | null,        // see LicenseStatus
@@ -46,8 +47,12 @@ pub struct Status {
     pub product: String,
     /// The edition in force: the license's while active or in grace, else `community`.
     pub edition: String,
-    /// `community`, `not_yet_valid`, `active`, `grace` or `released`.
+    /// `community`, `unlicensed` (no license, and the product has no free
+    /// edition), `not_yet_valid`, `active`, `grace` or `released`.
     pub phase: &'static str,
+    /// For a product without a free edition, in grace or released: when the
+    /// instance's data is (or was) due for deletion, as the vendor's terms say.
+    pub deletion_due: Option<Timestamp>,
     /// True when the commercial license may be used now.
     pub usable: bool,
     /// The time this status was computed for.
@@ -130,12 +135,14 @@ impl Status {
         }
         let gateway = snapshot.gateway.as_ref().map(|g| g.as_str().to_owned());
         let credentials = snapshot.credentials.as_ref().map(|c| c.masked());
+        let unlicensed = if snapshot.free_edition { "community" } else { "none" };
         let Some(active) = snapshot.current.as_ref() else {
             return Status {
                 format: STATUS_FORMAT,
                 product: snapshot.product.clone(),
-                edition: "community".into(),
-                phase: "community",
+                edition: unlicensed.into(),
+                phase: if snapshot.free_edition { "community" } else { "unlicensed" },
+                deletion_due: None,
                 usable: false,
                 checked_at: now,
                 license: None,
@@ -158,28 +165,39 @@ impl Status {
             )),
             Phase::Grace { expired_at, release_at } => {
                 release_in_seconds = Some(release_at.since(now).num_seconds());
+                let then = if snapshot.free_edition { "released" } else { "released and all its data deleted" };
                 warnings.push(format!(
                     "license {} expired on {expired_at}; the product is not usable, all data is kept; \
-                     the instance will be released in {} (on {release_at}) unless it is renewed",
+                     the instance will be {then} in {} (on {release_at}) unless it is renewed",
                     l.id,
                     human_duration(release_at.since(now))
                 ));
             }
-            Phase::Released { released_at, .. } => warnings.push(format!(
+            Phase::Released { released_at, .. } if snapshot.free_edition => warnings.push(format!(
                 "license {} was released on {released_at} after its grace period; the install runs the community edition",
+                l.id
+            )),
+            Phase::Released { released_at, .. } => warnings.push(format!(
+                "license {} was released on {released_at} after its grace period: the instance is released and its data is due for deletion since then; this product has no free edition",
                 l.id
             )),
             _ => {}
         }
         let edition = match phase {
             Phase::Active { .. } | Phase::Grace { .. } => l.edition.clone(),
-            _ => "community".into(),
+            _ => unlicensed.into(),
+        };
+        let deletion_due = match phase {
+            Phase::Grace { release_at, .. } if !snapshot.free_edition => Some(release_at),
+            Phase::Released { released_at, .. } if !snapshot.free_edition => Some(released_at),
+            _ => None,
         };
         Status {
             format: STATUS_FORMAT,
             product: snapshot.product.clone(),
             edition,
             phase: phase.name(),
+            deletion_due,
             usable: phase.is_usable() && clock_set_back.is_none(),
             checked_at: now,
             license: Some(LicenseStatus {
@@ -225,6 +243,10 @@ impl fmt::Display for Status {
         let row = |f: &mut fmt::Formatter<'_>, label: &str, value: &dyn fmt::Display| writeln!(f, "{label:<14}{value}");
         let phase = match self.phase {
             "community" => "community edition (no commercial license)",
+            "unlicensed" => "no license in force (this product has no free edition)",
+            "released" if self.deletion_due.is_some() => {
+                "released (grace period over; the instance's data is due for deletion)"
+            }
             "active" => "active",
             "grace" => "expired, in grace period (not usable; data kept; renewable)",
             "released" => "released (grace period over; community edition)",
@@ -234,6 +256,9 @@ impl fmt::Display for Status {
         row(f, "Product:", &escape(&self.product))?;
         row(f, "Edition:", &escape(&self.edition))?;
         row(f, "State:", &phase)?;
+        if let Some(due) = self.deletion_due {
+            row(f, "Deletion due:", &due)?;
+        }
         if let Some(l) = &self.license {
             let now = self.checked_at;
             row(f, "Plan:", &l.plan)?;

@@ -54,6 +54,24 @@ pub struct PlanRule {
     /// activation request).
     #[serde(default)]
     pub require_binding: bool,
+    /// Pay-as-you-go only: days after the order within which the license
+    /// must be activated, free of charge (default: `activation_window_days`).
+    #[serde(default)]
+    pub free_window_days: Option<u32>,
+    /// How the plan is billed, as the documents say: `usage` (by the daily
+    /// meter), `term` (paid for a term) or `once` (paid once); when given it
+    /// must be the plan's own.
+    #[serde(default)]
+    pub billing: Option<String>,
+}
+
+/// How a plan is billed.
+pub fn billing_of(plan: Plan) -> &'static str {
+    match plan {
+        Plan::PayAsYouGo => "usage",
+        Plan::Subscription => "term",
+        Plan::Perpetual => "once",
+    }
 }
 
 /// The product and its lifecycle settings.
@@ -86,6 +104,35 @@ pub struct Product {
     /// Compute engines, chosen at purchase and never switched; empty means none.
     #[serde(default)]
     pub engines: Vec<String>,
+    /// Whether the product has a free edition that an install without a
+    /// license runs; when absent, whether an edition is marked `free`.
+    /// Without one, an install with no license in force runs nothing, and a
+    /// released instance's data is due for deletion.
+    #[serde(default)]
+    pub free_edition: Option<bool>,
+    /// The UTC offset at which billing days, usage days and activation
+    /// windows begin, `+HH:MM` or `-HH:MM` (default `+00:00`).
+    #[serde(default = "default_zone")]
+    pub time_zone: String,
+}
+
+fn default_zone() -> String {
+    "+00:00".into()
+}
+
+/// Minutes east of UTC of an offset written `+HH:MM` or `-HH:MM`.
+pub fn parse_utc_offset(text: &str) -> Option<i32> {
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
 }
 
 fn default_grace() -> u32 {
@@ -107,6 +154,12 @@ fn default_term() -> u32 {
 pub struct PayAsYouGo {
     /// What is counted each day, e.g. `datakit`.
     pub meter: String,
+    /// One of it, in messages, e.g. `DataKit` (default: the meter id).
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Several of it, in messages, e.g. `DataKits` (default: the unit and `s`).
+    #[serde(default)]
+    pub units: Option<String>,
     /// Price per counted unit per day, in minor units (fen).
     pub unit_price_per_day: u64,
     /// Fewer units than this are billed as this many.
@@ -174,9 +227,35 @@ pub struct Quota {
     pub name: String,
     /// Allowed values, ascending.
     pub steps: Vec<QuotaStep>,
-    /// Must every license carry it?
+    /// Must every license carry it (of the editions that offer it)?
     #[serde(default)]
     pub required: bool,
+    /// The editions that offer it; empty means every one.
+    #[serde(default)]
+    pub editions: Vec<String>,
+    /// The engines on which it is offered; empty means every one.
+    #[serde(default)]
+    pub engines: Vec<String>,
+}
+
+impl Quota {
+    /// Whether an order of `edition` on `engine` may carry it.
+    pub fn offered(&self, edition: &str, engine: Option<&str>) -> bool {
+        (self.editions.is_empty() || self.editions.iter().any(|e| e == edition))
+            && (self.engines.is_empty() || engine.is_some_and(|g| self.engines.iter().any(|e| e == g)))
+    }
+}
+
+/// The meter a pay-as-you-go license is billed by, as licenses carry it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterInfo {
+    /// What is counted each day.
+    pub meter: String,
+    /// One of it, in messages.
+    pub unit: String,
+    /// Several of it, in messages.
+    pub units: String,
 }
 
 /// One allowed value of a quota, with its price.
@@ -224,6 +303,29 @@ impl Catalog {
         self.plan_rules.get(plan.as_str()).cloned().unwrap_or_default()
     }
 
+    /// Whether an install without a license runs a free edition.
+    pub fn has_free_edition(&self) -> bool {
+        self.product.free_edition.unwrap_or_else(|| self.editions.iter().any(|e| e.free))
+    }
+
+    /// Minutes east of UTC at which the product's days begin.
+    pub fn utc_offset_minutes(&self) -> i32 {
+        parse_utc_offset(&self.product.time_zone).unwrap_or(0)
+    }
+
+    /// Days after a pay-as-you-go order within which it must be activated.
+    pub fn free_window_days(&self) -> u32 {
+        self.plan_rule(Plan::PayAsYouGo).free_window_days.unwrap_or(self.product.activation_window_days)
+    }
+
+    /// What pay-as-you-go licenses are billed by, if the product has a meter.
+    pub fn meter_info(&self) -> Option<MeterInfo> {
+        let payg = self.pay_as_you_go.as_ref()?;
+        let unit = payg.unit.clone().unwrap_or_else(|| payg.meter.clone());
+        let units = payg.units.clone().unwrap_or_else(|| format!("{unit}s"));
+        Some(MeterInfo { meter: payg.meter.clone(), unit, units })
+    }
+
     /// The packages an edition may take on an engine.
     pub fn allowed_packages<'a>(&'a self, edition: &'a Edition, engine: Option<&str>) -> &'a [String] {
         engine.and_then(|e| edition.engine_packages.get(e)).unwrap_or(&edition.packages)
@@ -255,6 +357,22 @@ impl Catalog {
         }
         if p.settlements.is_empty() {
             return Err((Some("settlements".into()), "product.settlements lists no settlement account kind".into()));
+        }
+        if parse_utc_offset(&p.time_zone).is_none() {
+            return Err((
+                Some("time_zone".into()),
+                format!("time_zone `{}` is not a UTC offset such as +08:00", p.time_zone),
+            ));
+        }
+        let free = self.editions.iter().any(|e| e.free);
+        match p.free_edition {
+            Some(true) if !free => {
+                return Err((Some("free_edition".into()), "free_edition = true, but no edition is free".into()));
+            }
+            Some(false) if free => {
+                return Err((Some("free_edition".into()), "free_edition = false, but an edition is free".into()));
+            }
+            _ => {}
         }
         unique("settlement", p.settlements.iter())?;
         unique("region", p.regions.iter())?;
@@ -320,6 +438,27 @@ impl Catalog {
                     format!("[plan_rules.{plan}]: `{plan}` is not a plan (pay_as_you_go, subscription or perpetual)"),
                 ));
             }
+            let billing = Plan::parse(plan).map(billing_of).unwrap_or_default();
+            if let Some(b) = &rule.billing
+                && b != billing
+            {
+                return Err((
+                    Some("billing".into()),
+                    format!("[plan_rules.{plan}]: plan {plan} is billed `{billing}`, not `{b}`"),
+                ));
+            }
+            if rule.free_window_days.is_some() && plan != "pay_as_you_go" {
+                return Err((
+                    Some("free_window_days".into()),
+                    format!("[plan_rules.{plan}]: only pay_as_you_go has a free window"),
+                ));
+            }
+            if rule.free_window_days.is_some_and(|d| d > MAX_PERIOD_DAYS) {
+                return Err((
+                    Some("free_window_days".into()),
+                    format!("free_window_days is at most {MAX_PERIOD_DAYS}"),
+                ));
+            }
             if rule.max_installs == Some(0) {
                 return Err((
                     Some("max_installs".into()),
@@ -328,6 +467,19 @@ impl Catalog {
             }
         }
         for q in &self.quotas {
+            for e in &q.editions {
+                if self.edition(e).is_none() {
+                    return Err((quoted(e), format!("quota `{}` names edition `{e}`, which is not declared", q.id)));
+                }
+            }
+            for e in &q.engines {
+                if !p.engines.contains(e) {
+                    return Err((
+                        quoted(e),
+                        format!("quota `{}` names engine `{e}`, which product.engines does not list", q.id),
+                    ));
+                }
+            }
             if q.steps.is_empty() || q.steps.windows(2).any(|w| w[0].value >= w[1].value) {
                 return Err((quoted(&q.id), format!("quota `{}` needs steps in strictly ascending order", q.id)));
             }
@@ -484,7 +636,10 @@ tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps
             "{MINIMAL}\n[plan_rules.subscription]\nmax_installs = 2\nrequire_binding = true\n"
         ))
         .unwrap();
-        assert_eq!(c.plan_rule(Plan::Subscription), PlanRule { max_installs: Some(2), require_binding: true });
+        assert_eq!(
+            c.plan_rule(Plan::Subscription),
+            PlanRule { max_installs: Some(2), require_binding: true, ..PlanRule::default() }
+        );
         assert_eq!(c.plan_rule(Plan::Perpetual), PlanRule::default());
 
         let typo = format!("{MINIMAL}\n[plan_rules.subscripton]\nmax_installs = 2\n");

@@ -141,6 +141,32 @@ pub struct License {
     /// The install this license is bound to (its install id), or `null`
     /// for a license any install of the product may activate.
     pub install: Option<String>,
+    /// Pay-as-you-go: what the install counts each day and when its days
+    /// begin. Absent on other plans (and in licenses of release 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageTerms>,
+}
+
+/// How a pay-as-you-go license's usage is counted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageTerms {
+    /// What is counted each day, e.g. `datakit`.
+    pub meter: String,
+    /// One of it, in messages, e.g. `DataKit`.
+    pub unit: String,
+    /// Several of it, e.g. `DataKits`.
+    pub units: String,
+    /// Minutes east of UTC at which usage days begin (480 for China
+    /// Standard Time).
+    pub utc_offset_minutes: i32,
+}
+
+impl UsageTerms {
+    /// The usage day `at` falls on.
+    pub fn day_of(&self, at: Timestamp) -> chrono::NaiveDate {
+        at.plus(chrono::Duration::minutes(i64::from(self.utc_offset_minutes))).as_datetime().date_naive()
+    }
 }
 
 /// Where a license stands at a given time.
@@ -318,6 +344,7 @@ pub(crate) mod tests {
             sequence: 1,
             notice_days: 30,
             install: None,
+            usage: None,
         }
     }
 

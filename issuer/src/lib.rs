@@ -32,7 +32,7 @@
 //!     licensee: "Acme Analytics".into(),
 //!     region: "cn-hangzhou".into(),
 //!     edition: "basic_rnd".into(),
-//!     engine: Some("hadoop".into()),
+//!     engine: Some("adb_pg".into()),
 //!     plan: Some(license_common::Plan::Subscription),
 //!     packages: [("data_service".to_string(), "api.s1.small".to_string())].into(),
 //!     quotas: [("processing_units".to_string(), 40)].into(),
@@ -41,7 +41,7 @@
 //! let now = Timestamp::parse("2026-11-23")?;
 //!
 //! // The catalog's rules are checked before any key is opened: basic R&D
-//! // on hadoop takes only data_service.
+//! // on ADB PG takes only data_service.
 //! let mut bad = order.clone();
 //! bad.packages.insert("asset_quality".into(), "standard".into());
 //! let refused = bad.validate(&catalog, now).unwrap_err();
@@ -59,7 +59,7 @@
 //! // force: the account's rights change by an upgrade or a renewal of it.
 //! let again = ledger.issue(&key, order.validate(&catalog, now)?, now).unwrap_err();
 //! assert!(again.to_string().contains(&first.id));
-//! let renewal = license_issuer::upgrade::renew(&catalog, &first.license, license_issuer::upgrade::RenewTerm::Months(12), now)?;
+//! let renewal = license_issuer::upgrade::renew(&catalog, &first.license, license_issuer::upgrade::RenewTerm::Months(12), Some("acct-1001"), now)?;
 //! let second = ledger.sign_successor(&key, renewal, false, now)?;
 //! assert_eq!((first.license.sequence, second.license.sequence), (1, 2));
 //! # Ok(())
@@ -159,6 +159,17 @@ pub fn quote_upgrade(
 ) -> Result<quote::Quote, IssuerError> {
     let next = upgrade::upgrade(catalog, current, request, at)?;
     Ok(quote::quote(catalog, current, next.preview(), at)?)
+}
+
+/// Prices the renewal of `current` by `term`, asked at `at` (nothing is
+/// signed).
+pub fn quote_renewal(
+    catalog: &license_common::catalog::Catalog,
+    current: &License,
+    term: upgrade::RenewTerm,
+    at: Timestamp,
+) -> Result<quote::Quote, IssuerError> {
+    Ok(quote::quote_renewal(catalog, current, term, at)?)
 }
 
 /// Signs a license as it is: only the ledger calls it, inside the

@@ -42,6 +42,9 @@ pub struct UpgradeRequest {
     /// The account the request is made for, when given: it must be the
     /// current license's (only the primary account upgrades).
     pub account: Option<String>,
+    /// The compute engine, when given: it must be the current license's
+    /// (the engine cannot be switched).
+    pub engine: Option<String>,
 }
 
 /// A first commercial license for an account of the community edition:
@@ -124,7 +127,7 @@ pub fn upgrade_room(catalog: &Catalog, license: &License) -> Vec<String> {
             _ => {}
         }
     }
-    for quota in &catalog.quotas {
+    for quota in catalog.quotas.iter().filter(|q| q.offered(&license.edition, license.engine.as_deref())) {
         let max = quota.steps.last().map_or(0, |s| s.value);
         if license.quotas.get(&quota.id).is_none_or(|v| *v < max) {
             room.push(format!("`{}` up to {max}", quota.id));
@@ -146,6 +149,16 @@ fn check_current(catalog: &Catalog, current: &License, now: Timestamp, what: &'s
     }
 }
 
+/// Refuses a request made for another account than the primary one.
+fn check_account(current: &License, asked: Option<&str>) -> Result<(), OrderError> {
+    match asked {
+        Some(a) if a != current.account => {
+            Err(OrderError::OtherAccount { current: current.account.clone(), asked: a.to_owned() })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A license that may replace `current`: an upgrade or a renewal that every
 /// rule allows, checked at one time. Only the ledger signs it, with the id
 /// and the sequence it gives.
@@ -153,6 +166,7 @@ fn check_current(catalog: &Catalog, current: &License, now: Timestamp, what: &'s
 pub struct Successor {
     license: License,
     change: Change,
+    requested_by: Option<String>,
 }
 
 /// What a successor changes.
@@ -178,6 +192,12 @@ impl Successor {
         self.change
     }
 
+    /// The account that asked for it, when the request named one (it is the
+    /// primary account: anything else is refused); the ledger records it.
+    pub fn requested_by(&self) -> Option<&str> {
+        self.requested_by.as_deref()
+    }
+
     /// The id of the license it replaces.
     pub fn supersedes(&self) -> &str {
         self.license.supersedes.as_deref().unwrap_or_default()
@@ -200,13 +220,19 @@ pub fn upgrade(
     now: Timestamp,
 ) -> Result<Successor, OrderError> {
     check_current(catalog, current, now, "upgraded")?;
-    if let Some(account) = &request.account
-        && account != &current.account
+    check_account(current, request.account.as_deref())?;
+    if let Some(engine) = &request.engine
+        && Some(engine) != current.engine.as_ref()
     {
-        return Err(OrderError::OtherAccount { current: current.account.clone(), asked: account.clone() });
+        return Err(OrderError::EngineSwitch {
+            id: current.id.clone(),
+            current: current.engine.clone().unwrap_or_else(|| "none".into()),
+            asked: engine.clone(),
+        });
     }
     let room = upgrade_room(catalog, current);
-    if room.is_empty() && request.bind.is_none() {
+    let plan_change = request.plan.is_some_and(|p| p != current.plan);
+    if room.is_empty() && request.bind.is_none() && !plan_change {
         return Err(OrderError::NothingToUpgrade { id: current.id.clone() });
     }
     let mut next = current.clone();
@@ -279,6 +305,7 @@ pub fn upgrade(
 
     for (quota_id, value) in &request.quotas {
         check_quota(catalog, quota_id, *value)?;
+        crate::order::check_quota_offered(catalog, quota_id, &next.edition, next.engine.as_deref())?;
         if let Some(old) = current.quotas.get(quota_id)
             && value < old
         {
@@ -305,13 +332,25 @@ pub fn upgrade(
     {
         return Err(OrderError::NoChange { room: room.join("; ") });
     }
-    Ok(Successor { license: successor(catalog, current, next, now), change: Change::Upgrade })
+    Ok(Successor {
+        license: successor(catalog, current, next, now),
+        change: Change::Upgrade,
+        requested_by: request.account.clone(),
+    })
 }
 
-/// Checks the renewal of `current` at `now`: the same content with a later
-/// expiry.
-pub fn renew(catalog: &Catalog, current: &License, term: RenewTerm, now: Timestamp) -> Result<Successor, OrderError> {
+/// Checks the renewal of `current` at `now`, asked for by `account` when
+/// the caller names one (it must be the primary account): the same content
+/// with a later expiry.
+pub fn renew(
+    catalog: &Catalog,
+    current: &License,
+    term: RenewTerm,
+    account: Option<&str>,
+    now: Timestamp,
+) -> Result<Successor, OrderError> {
     check_current(catalog, current, now, "renewed")?;
+    check_account(current, account)?;
     let term_error = |problem| OrderError::Term { problem };
     let Some(expires_at) = current.expires_at else {
         return Err(term_error(TermProblem::PerpetualRenewal { id: current.id.clone() }));
@@ -332,7 +371,11 @@ pub fn renew(catalog: &Catalog, current: &License, term: RenewTerm, now: Timesta
     crate::order::check_horizon(now, "the expiry", until)?;
     let mut next = current.clone();
     next.expires_at = Some(until);
-    Ok(Successor { license: successor(catalog, current, next, now), change: Change::Renewal })
+    Ok(Successor {
+        license: successor(catalog, current, next, now),
+        change: Change::Renewal,
+        requested_by: account.map(str::to_owned),
+    })
 }
 
 /// Fills in what every successor license carries.
@@ -352,8 +395,9 @@ fn successor(catalog: &Catalog, current: &License, mut next: License, now: Times
     // plan becomes pay-as-you-go now.
     next.activate_by = match (current.plan, next.plan) {
         (Plan::PayAsYouGo, Plan::PayAsYouGo) => current.activate_by.filter(|by| *by > now),
-        (_, Plan::PayAsYouGo) => Some(now.plus_days(catalog.product.activation_window_days)),
+        (_, Plan::PayAsYouGo) => Some(now.plus_days(catalog.free_window_days())),
         _ => None,
     };
+    next.usage = crate::order::usage_terms(catalog, next.plan);
     next
 }

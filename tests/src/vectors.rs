@@ -101,6 +101,7 @@ fn license() -> License {
         sequence: 1,
         notice_days: 30,
         install: None,
+        usage: None,
     }
 }
 

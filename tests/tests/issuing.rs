@@ -79,8 +79,8 @@ fn refusals_name_the_catalog_rule_and_sign_nothing() {
         (&["--package", "data_service=api.s9.huge"], "has no tier `api.s9.huge`"),
         (&["--package", "coffee=large"], "package `coffee` is not in the catalog"),
         (
-            &["--edition", "basic_rnd", "--engine", "hadoop", "--package", "asset_quality=standard"],
-            "edition `basic_rnd` on engine `hadoop` does not take package `asset_quality`",
+            &["--edition", "basic_rnd", "--engine", "adb_pg", "--package", "asset_quality=standard"],
+            "edition `basic_rnd` on engine `adb_pg` does not take package `asset_quality`",
         ),
         (
             &["--edition", "offline_integration", "--package", "data_service=api.base"],
@@ -107,7 +107,7 @@ fn refusals_name_the_catalog_rule_and_sign_nothing() {
 fn an_invalid_catalog_names_the_line() {
     let vendor = Vendor::new();
     let text = std::fs::read_to_string(&vendor.catalog).unwrap();
-    let broken = text.replacen("packages = [\"data_extraction\"]", "packages = [\"data_extracton\"]", 1);
+    let broken = text.replacen("adb_pg = [\"data_service\"]", "adb_pg = [\"data_extracton\"]", 1);
     assert_ne!(broken, text, "the catalog changed shape; update this test");
     let path = vendor.dir.path().join("broken.toml");
     std::fs::write(&path, &broken).unwrap();

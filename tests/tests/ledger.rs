@@ -166,7 +166,7 @@ fn an_already_superseded_license_cannot_be_upgraded_again() {
     let second = w.ledger.sign_successor(&w.key, upgrade(raise("api.base")), false, t0()).unwrap();
     let err = w.ledger.sign_successor(&w.key, upgrade(raise("api.s1.small")), false, t0()).unwrap_err();
     assert!(matches!(&err, IssuerError::AlreadySuperseded { by, .. } if *by == second.id), "{err}");
-    let renewal = upgrade::renew(&catalog, &first.license, RenewTerm::Months(1), t0()).unwrap();
+    let renewal = upgrade::renew(&catalog, &first.license, RenewTerm::Months(1), None, t0()).unwrap();
     let err = w.ledger.sign_successor(&w.key, renewal, false, t0()).unwrap_err();
     assert!(matches!(&err, IssuerError::AlreadySuperseded { by, .. } if *by == second.id), "{err}");
     // A new order for the instance in force is refused, naming its newest license.

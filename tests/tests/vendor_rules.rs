@@ -50,7 +50,7 @@ fn renew_license(
     term: RenewTerm,
     now: Timestamp,
 ) -> Result<Issued, IssuerError> {
-    let successor = upgrade::renew(catalog, current, term, now)?;
+    let successor = upgrade::renew(catalog, current, term, None, now)?;
     LEDGER.with(|(_, ledger)| ledger.borrow_mut().sign_successor(key, successor, false, now))
 }
 
@@ -176,15 +176,16 @@ fn a_package_bought_mid_term_expires_with_the_instance() {
 }
 
 #[test]
-fn basic_rnd_on_hadoop_takes_only_data_service() {
+fn basic_rnd_on_adb_pg_takes_only_data_service() {
+    // 000_142aa65c1b28cd52.txt, "升级", note: 基础研发版（ADB PG引擎）仅支持升级数据服务增值功能包.
     let key = IssuerKey::from_seed(&[4; 32]);
     let catalog = catalogs::data_platform();
-    let bad = order("basic_rnd", "hadoop", Plan::Subscription, &[("asset_governance", "standard")], 40);
+    let bad = order("basic_rnd", "adb_pg", Plan::Subscription, &[("asset_governance", "standard")], 40);
     let err = order_error(issue(&key, &catalog, &bad, t0()));
     assert!(
-        err.to_string().contains("edition `basic_rnd` on engine `hadoop` does not take package `asset_governance`")
+        err.to_string().contains("edition `basic_rnd` on engine `adb_pg` does not take package `asset_governance`")
     );
-    let current = issue(&key, &catalog, &order("basic_rnd", "hadoop", Plan::Subscription, &[], 40), t0()).unwrap();
+    let current = issue(&key, &catalog, &order("basic_rnd", "adb_pg", Plan::Subscription, &[], 40), t0()).unwrap();
     let err = order_error(upgrade_license(
         &key,
         &catalog,
@@ -206,8 +207,11 @@ fn a_full_spec_license_has_nothing_to_upgrade() {
         ("asset_security", "standard"),
         ("asset_quality", "standard"),
     ];
-    let current =
-        issue(&key, &catalog, &order("intelligent_rnd", "maxcompute", Plan::Subscription, &top, 300), t0()).unwrap();
+    // 000_142aa65c1b28cd52.txt, "升级" step 4: the highest processing units
+    // and data quality, and every package: nothing left to upgrade.
+    let mut full = order("intelligent_rnd", "maxcompute", Plan::Subscription, &top, 300);
+    full.quotas.insert("data_quality".into(), 2000);
+    let current = issue(&key, &catalog, &full, t0()).unwrap();
     let err = order_error(upgrade_license(
         &key,
         &catalog,
@@ -221,9 +225,16 @@ fn a_full_spec_license_has_nothing_to_upgrade() {
     // One step short of the top, a no-op request says what could be raised.
     let mut short = order("intelligent_rnd", "maxcompute", Plan::Subscription, &top, 200);
     short.account = "acct-2002".into();
+    short.quotas.insert("data_quality".into(), 2000);
     let almost = issue(&key, &catalog, &short, t0()).unwrap();
     let err = order_error(upgrade_license(&key, &catalog, &almost.license, &UpgradeRequest::default(), t0()));
     assert!(err.to_string().contains("`processing_units` up to 300"), "{err}");
+    // At the top of processing units but not of data quality: still room.
+    let mut no_quality = order("intelligent_rnd", "maxcompute", Plan::Subscription, &top, 300);
+    no_quality.account = "acct-2003".into();
+    let some = issue(&key, &catalog, &no_quality, t0()).unwrap();
+    let err = order_error(upgrade_license(&key, &catalog, &some.license, &UpgradeRequest::default(), t0()));
+    assert!(err.to_string().contains("`data_quality` up to 2000"), "{err}");
 }
 
 #[test]

@@ -38,6 +38,10 @@ pub enum Command {
         /// A vendor public key file (SPKI PEM); repeat for several keys.
         #[arg(long = "trust", value_name = "PUB", required = true)]
         trust: Vec<PathBuf>,
+        /// The product has no free edition: with no license in force the install runs nothing
+        /// (not a community edition), and a released instance's data is due for deletion.
+        #[arg(long)]
+        no_free_edition: bool,
     },
     /// Verify a license and make it the one in force (all or nothing).
     ///
@@ -164,12 +168,14 @@ pub enum CredentialsCommand {
 /// `activator usage …`.
 #[derive(Debug, Subcommand)]
 pub enum UsageCommand {
-    /// Record N collectors for a day; the day keeps the largest count recorded.
+    /// Record the day's count of what the license meters (DataKits that reported data,
+    /// processing units in use, …); the day keeps the largest count recorded.
     Record {
-        /// How many collectors reported data.
-        #[arg(long, value_name = "N")]
-        datakits: u64,
-        /// The day (YYYY-MM-DD, UTC) (default: today).
+        /// The count (`--datakits` is the same flag, kept for the observability platform).
+        #[arg(long, value_name = "N", visible_alias = "datakits")]
+        count: u64,
+        /// The day (YYYY-MM-DD) (default: today, in the time zone of the license's billing,
+        /// e.g. China Standard Time, else UTC).
         #[arg(long, value_name = "DATE")]
         day: Option<chrono::NaiveDate>,
     },

@@ -67,14 +67,17 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             let script = String::from_utf8_lossy(&buf).into_owned();
             Ok(Output::new(&Completions { format: 1, shell: shell.to_string(), script: script.clone() }, script))
         }
-        Command::Init { product, region, trust } => {
+        Command::Init { product, region, trust, no_free_edition } => {
             let dir = state_dir(state)?;
             let keys = trust.iter().map(|p| read_public_key(p)).collect::<Result<Vec<_>, _>>()?;
-            let init = Init { product: &product, keys: &keys, region: region.as_deref() };
+            let init =
+                Init { product: &product, keys: &keys, region: region.as_deref(), free_edition: !no_free_edition };
             let (_, done) = Activator::init(&dir, &init)?;
             let kids: Vec<String> = done.trusted_keys.iter().map(ToString::to_string).collect();
+            let edition =
+                if no_free_edition { "no license yet: this product has no free edition" } else { "community edition" };
             let text = format!(
-                "initialised {} for product {} (community edition), trusting key {}\ninstall id {}\n",
+                "initialised {} for product {} ({edition}), trusting key {}\ninstall id {}\n",
                 dir.display(),
                 escape(&done.product),
                 kids.join(", "),
@@ -139,12 +142,18 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             let printed = Output::new(&value, format!("wrote the activation receipt to {}\n", out.display()));
             observed(&mut activator, now, printed)
         }
-        Command::Usage(UsageCommand::Record { datakits, day }) => {
+        Command::Usage(UsageCommand::Record { count, day }) => {
             let mut activator = open(state)?;
-            let day = day.unwrap_or_else(|| now.as_datetime().date_naive());
-            let collectors = activator.record_usage(day, datakits)?;
-            let printed =
-                Output::new(&Recorded { format: 1, day, collectors }, format!("{day}: {collectors} collectors\n"));
+            let terms = activator.current().and_then(|c| c.license.usage.clone());
+            let day = day.unwrap_or_else(|| match &terms {
+                Some(t) => t.day_of(now),
+                None => now.as_datetime().date_naive(),
+            });
+            let collectors = activator.record_usage(day, count)?;
+            let units = terms.as_ref().map_or("units", |t| t.units.as_str()).to_owned();
+            let meter = terms.map(|t| t.meter);
+            let text = format!("{day}: {collectors} {}\n", escape(&units));
+            let printed = Output::new(&Recorded { format: 1, day, collectors, meter, units }, text);
             observed(&mut activator, now, printed)
         }
         Command::Usage(UsageCommand::Report { from, to, out }) => {
@@ -348,12 +357,16 @@ struct Written<'a> {
 }
 
 /// `activator usage record --json` (format 1): `{"format": 1, "day":
-/// "YYYY-MM-DD", "collectors": N}`, the day's largest count so far.
+/// "YYYY-MM-DD", "collectors": N, "meter": "datakit" | null, "units":
+/// "DataKits"}`: the day's largest count so far (`collectors` is the count
+/// of whatever the license meters), and the meter's words.
 #[derive(Serialize)]
 struct Recorded {
     format: u32,
     day: chrono::NaiveDate,
     collectors: u64,
+    meter: Option<String>,
+    units: String,
 }
 
 /// `activator usage report --json` (format 1): `{"format": 1, "from",

@@ -294,8 +294,9 @@ pub struct UpgradeArgs {
     /// Without --from: region or site.
     #[arg(long, conflicts_with = "from")]
     pub region: Option<String>,
-    /// Without --from: compute engine (cannot be switched later).
-    #[arg(long, conflicts_with = "from")]
+    /// The compute engine: without --from, the engine chosen (it cannot be switched later);
+    /// with --from, checked against CURRENT (an engine cannot be switched).
+    #[arg(long)]
     pub engine: Option<String>,
     /// Without --from: settlement account kind.
     #[arg(long, conflicts_with = "from")]
@@ -344,6 +345,10 @@ pub struct RenewArgs {
     /// Months added to CURRENT's expiry.
     #[arg(long, value_name = "N")]
     pub months: Option<u32>,
+    /// The account the renewal is for: it must be CURRENT's (only the primary account renews);
+    /// the ledger records it.
+    #[arg(long)]
+    pub account: Option<String>,
     /// Write the armored license to this file instead of printing the compact token.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -370,6 +375,12 @@ pub struct QuoteArgs {
     /// The time of the upgrade (default: now).
     #[arg(long, value_name = "TIME")]
     pub at: Option<license_common::Timestamp>,
+    /// Price a renewal by this many months instead of an upgrade.
+    #[arg(long, value_name = "N", conflicts_with_all = ["renew_until", "edition", "plan", "packages", "quotas"])]
+    pub renew_months: Option<u32>,
+    /// Price a renewal to this expiry instead of an upgrade.
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["edition", "plan", "packages", "quotas"])]
+    pub renew_until: Option<license_common::Timestamp>,
 }
 
 /// `issuer catalog …`.

@@ -61,7 +61,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
                 (None, months) => RenewTerm::Months(months.unwrap_or_default()),
             };
             // Check the renewal before asking for the passphrase.
-            let successor = upgrade::renew(&catalog, &current, term, now)?;
+            let successor = upgrade::renew(&catalog, &current, term, args.account.as_deref(), now)?;
             let out = out_file(args.out.as_deref(), args.force)?;
             let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
             let issued = open_ledger(ledger.as_deref())?.sign_successor(&key, successor, false, now)?;
@@ -71,12 +71,16 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             let catalog = catalogs::load(&args.catalog)?;
             let keys = args.public.iter().map(|p| keyfile::read_public(p)).collect::<Result<Vec<_>, _>>()?;
             let current = read_current(&args.from, &license_common::Keyring::from_keys(keys))?;
-            let quote = license_issuer::quote_upgrade(
-                &catalog,
-                &current,
-                &change_request(&args.change),
-                args.at.unwrap_or(now),
-            )?;
+            let at = args.at.unwrap_or(now);
+            let renewal = match (args.renew_months, args.renew_until) {
+                (Some(months), _) => Some(RenewTerm::Months(months)),
+                (None, Some(until)) => Some(RenewTerm::Until(until)),
+                (None, None) => None,
+            };
+            let quote = match renewal {
+                Some(term) => license_issuer::quote_renewal(&catalog, &current, term, at)?,
+                None => license_issuer::quote_upgrade(&catalog, &current, &change_request(&args.change), at)?,
+            };
             Ok(Output::new(&quote, quote.to_string()))
         }
         Command::Bill { account, catalog, from, to } => {
@@ -359,6 +363,7 @@ fn change_request(change: &ChangeArgs) -> UpgradeRequest {
         quotas: change.quotas.iter().cloned().collect(),
         bind: None,
         account: None,
+        engine: None,
     }
 }
 
@@ -419,6 +424,7 @@ fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp) -> Result<O
     let current = read_current(from, &keyfile::keys_for_current(&args.key, &args.trust)?)?;
     request.bind = bind;
     request.account = args.account.clone();
+    request.engine = args.engine.clone();
     // Check the upgrade before asking for the passphrase: a typo costs nothing.
     let successor = upgrade::upgrade(&catalog, &current, &request, now)?;
     let out = out_file(args.out.as_deref(), args.force)?;

@@ -109,7 +109,9 @@ pub fn run(dir: &Path, now: Timestamp) -> Result<String, Error> {
     let act = format!("activator --state {}", q(&state));
     say(format!("$ {act} init --product {} --trust {}\n", catalog.product.id, q(&files.public)))?;
     let trusted = [keyfile::read_public(&files.public)?];
-    let (mut activator, _) = Activator::init(&state, &Init::new(&catalog.product.id, &trusted))?;
+    let init = Init::new(&catalog.product.id, &trusted);
+    let init = if catalog.has_free_edition() { init } else { init.without_free_edition() };
+    let (mut activator, _) = Activator::init(&state, &init)?;
     say(format!(
         "initialised {} for product {} (community edition), trusting key {}\n\n",
         state.display(),

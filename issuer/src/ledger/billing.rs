@@ -12,8 +12,9 @@
 //! its revocation. Days before the first order, in grace, after release,
 //! under a subscription or perpetual license, of an order that lapsed, or
 //! after a revocation are listed with the reason and not billed. Days owed
-//! with no report are listed as missing, never guessed. A day is a UTC
-//! calendar day.
+//! with no report are listed as missing, never guessed. A day is a calendar
+//! day in the catalog's `time_zone` (both example catalogs: `+08:00`, China
+//! Standard Time, as the vendors bill).
 
 use chrono::NaiveDate;
 use license_common::catalog::Catalog;
@@ -136,19 +137,26 @@ struct Segment {
     lapsed: bool,
 }
 
-fn day_of(t: Timestamp) -> NaiveDate {
-    t.as_datetime().date_naive()
-}
+/// The catalog's days: UTC shifted by an offset in minutes.
+#[derive(Clone, Copy)]
+struct Days(i64);
 
-fn day_start(d: NaiveDate) -> Timestamp {
-    let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
-    Timestamp::from_unix(midnight.timestamp()).expect("a day of a bill is within range")
+impl Days {
+    fn of(self, t: Timestamp) -> NaiveDate {
+        t.plus(chrono::Duration::minutes(self.0)).as_datetime().date_naive()
+    }
+
+    fn start(self, d: NaiveDate) -> Timestamp {
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        let utc = midnight.timestamp().saturating_sub(self.0 * 60);
+        Timestamp::from_unix(utc).unwrap_or_else(|| Timestamp::from_unix(midnight.timestamp()).expect("in range"))
+    }
 }
 
 /// What one chain says of the day from `s` to `e`: the licenses in force
 /// that day decide (the most owed of them), else the last one that ended
 /// before it, else the day is before the chain's first license.
-fn chain_day(chain: &[Segment], s: Timestamp, e: Timestamp) -> (DayState, Option<String>, String) {
+fn chain_day(chain: &[Segment], days: Days, s: Timestamp, e: Timestamp) -> (DayState, Option<String>, String) {
     let in_force = chain.iter().filter(|seg| seg.start < e && seg.end.is_none_or(|end| end > s));
     let owed = in_force
         .map(|seg| {
@@ -160,7 +168,7 @@ fn chain_day(chain: &[Segment], s: Timestamp, e: Timestamp) -> (DayState, Option
                 }
                 Plan::PayAsYouGo if seg.lapsed => (DayState::Lapsed, id, lapsed_reason(seg)),
                 Plan::PayAsYouGo => match l.activate_by {
-                    Some(by) if day_of(s) < day_of(by) => {
+                    Some(by) if days.of(s) < days.of(by) => {
                         (DayState::FreeWindow, id, format!("license {}: free activation window until {by}", seg.id))
                     }
                     _ => (DayState::Billed, id, format!("license {}: pay-as-you-go", seg.id)),
@@ -297,13 +305,14 @@ impl Ledger {
             });
         }
         let chains = self.segments(account, product, now)?;
+        let zone = Days(i64::from(catalog.utc_offset_minutes()));
         let mut days = Vec::new();
         let mut day = from;
         loop {
-            let (s, e) = (day_start(day), day_start(day.succ_opt().unwrap_or(day)));
+            let (s, e) = (zone.start(day), zone.start(day.succ_opt().unwrap_or(day)));
             let (mut state, license, mut reason) = chains
                 .iter()
-                .map(|chain| chain_day(chain, s, e))
+                .map(|chain| chain_day(chain, zone, s, e))
                 .max_by_key(|(state, _, _)| *state)
                 .unwrap_or((DayState::BeforeOrder, None, "no license".into()));
             let (mut reported, mut billed, mut amount) = (None, 0, 0);

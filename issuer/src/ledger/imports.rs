@@ -20,7 +20,6 @@
 //! twice is recorded once. A recorded file is linked into its install's
 //! chain ([`super::chain`]), which flags forks and gaps.
 
-use chrono::NaiveDate;
 use license_common::armor;
 use license_common::envelope::Kind;
 use license_common::exchange::{ActivationReceipt, Chained, DeactivationReceipt, UsageReport, open_self_signed};
@@ -191,10 +190,6 @@ macro_rules! names {
 }
 names!(ActivationReceipt, UsageReport, DeactivationReceipt);
 
-fn day_of(t: Timestamp) -> NaiveDate {
-    t.as_datetime().date_naive()
-}
-
 impl Ledger {
     /// Verifies, checks and records an activation receipt.
     pub fn import_receipt(&mut self, text: &str, now: Timestamp) -> Result<Imported, IssuerError> {
@@ -265,6 +260,11 @@ impl Ledger {
             check_known_install(rec, &claim, &license)?;
             let lineage = lineage(rec.tx(), &report.license_id).map_err(rec.err())?;
             let start = lineage.last().map_or(license.not_before, |(_, first)| first.not_before);
+            // Usage days are the license's (its billing time zone), else UTC.
+            let day_of = |t: Timestamp| match &license.usage {
+                Some(terms) => terms.day_of(t),
+                None => t.as_datetime().date_naive(),
+            };
             let (first, last) = (day_of(start), license.expires_at.map(day_of));
             let made = day_of(report.created_at);
             for day in report.days.keys().copied() {

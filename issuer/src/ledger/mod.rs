@@ -47,7 +47,7 @@ use crate::error::IssuerError;
 /// The environment variable naming the ledger file.
 pub const LEDGER_ENV: &str = "ISSUER_LEDGER";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// How long a command waits for another one that holds the ledger's lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -185,6 +185,8 @@ const MIGRATIONS: &[&str] = &[
         kid TEXT NOT NULL,
         token TEXT NOT NULL
      );",
+    // 5: which account asked for each license (only the primary account may).
+    "ALTER TABLE licenses ADD COLUMN requested_by TEXT;",
 ];
 
 /// After migration 3: fills the new derived columns of the licenses already

@@ -118,6 +118,8 @@ pub struct LedgerEntry {
     pub packages: BTreeMap<String, String>,
     /// How many installs may run it (`null`: no limit).
     pub max_installs: Option<u32>,
+    /// The account that asked for it, when the request named one.
+    pub requested_by: Option<String>,
     /// The key that signed it.
     pub kid: String,
     /// `active`, `grace`, `released`, `not_yet_valid`, `superseded`, `revoked` or `lapsed`.
@@ -270,7 +272,7 @@ pub(crate) fn order_activated(conn: &Connection, license: &License, deadline: Ti
 /// The `SELECT` of everything a [`LedgerEntry`] shows.
 fn entry_select(filter: &str) -> String {
     let columns: Vec<String> = DERIVED.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();
-    format!("SELECT {}, max_installs, token FROM licenses {filter}", columns.join(", "))
+    format!("SELECT {}, max_installs, requested_by, token FROM licenses {filter}", columns.join(", "))
 }
 
 /// A row of [`entry_select`].
@@ -294,10 +296,11 @@ fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, String)> {
             install: r.get(12)?,
             packages,
             max_installs: r.get::<_, Option<i64>>(DERIVED.len())?.and_then(|m| u32::try_from(m).ok()),
+            requested_by: r.get(DERIVED.len() + 1)?,
             kid: text(18)?,
             status: EntryStatus::Active,
         },
-        r.get(DERIVED.len() + 1)?,
+        r.get(DERIVED.len() + 2)?,
     ))
 }
 

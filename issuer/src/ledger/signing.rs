@@ -238,7 +238,9 @@ impl Ledger {
             rec.check_chain_free(&preview.product, &preview.account, &preview.region, now)?;
             let sequence = rec.next_sequence(preview)?;
             let max_installs = order.max_installs();
-            sign_and_record(rec, key, order.into_license(new_id(), sequence), max_installs, now)
+            let issued = sign_and_record(rec, key, order.into_license(new_id(), sequence), max_installs, now)?;
+            rec.requested_by(&issued.id, &issued.license.account)?;
+            Ok(issued)
         })
     }
 
@@ -273,7 +275,12 @@ impl Ledger {
             // A successor keeps the limit, unless it binds the license to one install.
             let max_installs =
                 if preview.install.is_some() { Some(1) } else { max_installs.and_then(|m| u32::try_from(m).ok()) };
-            sign_and_record(rec, key, successor.into_license(new_id(), sequence), max_installs, now)
+            let requested_by = successor.requested_by().map(str::to_owned);
+            let issued = sign_and_record(rec, key, successor.into_license(new_id(), sequence), max_installs, now)?;
+            if let Some(account) = requested_by {
+                rec.requested_by(&issued.id, &account)?;
+            }
+            Ok(issued)
         })
     }
 
@@ -522,6 +529,14 @@ impl Recorder<'_> {
             )
             .map_err(self.err())?;
         Ok(n == 1)
+    }
+
+    /// Records the account that asked for license `id`.
+    fn requested_by(&self, id: &str, account: &str) -> Result<(), IssuerError> {
+        self.tx()
+            .execute("UPDATE licenses SET requested_by = ?2 WHERE id = ?1", params![id, account])
+            .map_err(self.err())?;
+        Ok(())
     }
 
     /// The install the license is bound to, if any.

@@ -142,6 +142,26 @@ pub enum OrderError {
         /// Allowed values.
         steps: String,
     },
+    /// A quota the edition (on its engine) does not offer.
+    #[error("quota `{quota}` is not offered on {on}: it is offered on {offered}")]
+    QuotaNotOffered {
+        /// The quota.
+        quota: String,
+        /// The edition (and engine) asked for, e.g. "edition `basic_rnd` with engine `hadoop`".
+        on: String,
+        /// Where it is offered, e.g. "editions intelligent_rnd and engines every one".
+        offered: String,
+    },
+    /// An upgrade or renewal that would switch the compute engine.
+    #[error("the compute engine cannot be switched: license {id} runs on `{current}`, not `{asked}`")]
+    EngineSwitch {
+        /// The current license.
+        id: String,
+        /// Its engine.
+        current: String,
+        /// The engine asked for.
+        asked: String,
+    },
     /// A required quota is missing.
     #[error("quota `{quota}` is required (steps: {steps})")]
     QuotaMissing {
@@ -323,6 +343,12 @@ impl Explain for OrderError {
             OrderError::ExpiredUpgrade { .. } => "renew it first, then upgrade".into(),
             OrderError::Released { .. } => "issue a new license; the released one cannot come back".into(),
             OrderError::OtherAccount { .. } => "upgrade from the license of that account".into(),
+            OrderError::QuotaNotOffered { quota, .. } => {
+                format!("leave quota `{quota}` out, or choose an edition that offers it")
+            }
+            OrderError::EngineSwitch { .. } => {
+                "keep the engine chosen at purchase; a different engine is a new purchase".into()
+            }
             OrderError::BindingRequired { .. } => {
                 "order it with the install's activation request, so the license is bound to that install".into()
             }
@@ -489,6 +515,18 @@ impl license_common::exit::Examples for OrderError {
             Example {
                 error: OrderError::OtherAccount { current: s("<current>"), asked: s("<asked>") },
                 when: "An upgrade or renewal names another account than the current license's: only the primary account may upgrade or renew.",
+            },
+            Example {
+                error: OrderError::QuotaNotOffered {
+                    quota: s("<quota>"),
+                    on: s("edition `<edition>`"),
+                    offered: s("editions <editions> and engines <engines>"),
+                },
+                when: "An order or upgrade gives a quota that its edition (or engine) does not offer, e.g. a data-quality spec on basic R&D.",
+            },
+            Example {
+                error: OrderError::EngineSwitch { id: s("<id>"), current: s("<engine>"), asked: s("<engine>") },
+                when: "An upgrade or renewal names another compute engine than the current license's.",
             },
             Example {
                 error: OrderError::BindingRequired { plan: Plan::Perpetual },

@@ -170,8 +170,13 @@ impl Order {
         }
         for (quota_id, value) in &self.quotas {
             check_quota(catalog, quota_id, *value)?;
+            check_quota_offered(catalog, quota_id, &edition.id, self.engine.as_deref())?;
         }
-        if let Some(missing) = catalog.quotas.iter().find(|q| q.required && !self.quotas.contains_key(&q.id)) {
+        if let Some(missing) = catalog
+            .quotas
+            .iter()
+            .find(|q| q.required && q.offered(&edition.id, self.engine.as_deref()) && !self.quotas.contains_key(&q.id))
+        {
             return Err(OrderError::QuotaMissing {
                 quota: missing.id.clone(),
                 steps: list(missing.steps.iter().map(|s| s.value)),
@@ -206,7 +211,7 @@ impl Order {
                 return Err(OrderError::Term { problem: TermProblem::AlreadyExpired { expires_at } });
             }
         }
-        let activate_by = (plan == Plan::PayAsYouGo).then(|| now.plus_days(product.activation_window_days));
+        let activate_by = (plan == Plan::PayAsYouGo).then(|| now.plus_days(catalog.free_window_days()));
 
         Ok(License {
             format: LICENSE_FORMAT,
@@ -230,6 +235,7 @@ impl Order {
             sequence: 1,
             notice_days: product.notice_days,
             install: self.install.clone(),
+            usage: usage_terms(catalog, plan),
         })
     }
 }
@@ -287,6 +293,43 @@ pub(crate) fn grant(catalog: &Catalog, pkg_id: &str, tier_id: &str) -> Result<(u
             limits: tier.limits.clone(),
         },
     ))
+}
+
+/// What a license on `plan` says of its usage: the catalog's meter and
+/// time zone, for pay-as-you-go.
+pub(crate) fn usage_terms(catalog: &Catalog, plan: Plan) -> Option<license_common::license::UsageTerms> {
+    if plan != Plan::PayAsYouGo {
+        return None;
+    }
+    let meter = catalog.meter_info()?;
+    Some(license_common::license::UsageTerms {
+        meter: meter.meter,
+        unit: meter.unit,
+        units: meter.units,
+        utc_offset_minutes: catalog.utc_offset_minutes(),
+    })
+}
+
+/// Refuses a quota that the edition (on its engine) does not offer.
+pub(crate) fn check_quota_offered(
+    catalog: &Catalog,
+    quota_id: &str,
+    edition: &str,
+    engine: Option<&str>,
+) -> Result<(), OrderError> {
+    let Some(quota) = catalog.quota(quota_id) else { return Ok(()) };
+    if quota.offered(edition, engine) {
+        return Ok(());
+    }
+    let on = |list: &[String]| if list.is_empty() { "every one".to_owned() } else { list.join(", ") };
+    Err(OrderError::QuotaNotOffered {
+        quota: quota_id.to_owned(),
+        on: match engine {
+            Some(e) => format!("edition `{edition}` with engine `{e}`"),
+            None => format!("edition `{edition}`"),
+        },
+        offered: format!("editions {} and engines {}", on(&quota.editions), on(&quota.engines)),
+    })
 }
 
 /// Checks that `value` is one of the steps of quota `quota_id`.
