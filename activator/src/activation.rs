@@ -139,6 +139,12 @@ pub(crate) fn apply(
         // the mark never goes past this machine's own time.
         next.high_water = next.high_water.max(Some(now));
         next.license = Some(StoredLicense { token: admitted.token, activated_at: now });
+        // A product without a free edition says so in its licenses; the
+        // install remembers it, so it never falls back to a community
+        // edition that does not exist.
+        if license.free_edition == Some(false) {
+            next.free_edition = Some(false);
+        }
         next.history.push(HistoryEntry {
             at: now,
             license: license.id.clone(),

@@ -488,7 +488,7 @@ impl Explain for ActivatorError {
             }
             ActivatorError::Expired { .. } => "ask the vendor for a renewal".into(),
             ActivatorError::ActivationWindowClosed { .. } => {
-                "the order has lapsed back to community; ask the vendor to reissue the license".into()
+                "the order has lapsed: the account is back where it was before it; ask the vendor to reissue the license".into()
             }
             ActivatorError::Superseded { .. }
             | ActivatorError::AlreadyReplaced { .. }

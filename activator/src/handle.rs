@@ -255,6 +255,21 @@ impl Activator {
         self.snapshot.region.as_deref()
     }
 
+    /// Whether the product has a free (community) edition to fall back to:
+    /// false when `init` said it has none, or a license of the product did.
+    pub fn has_free_edition(&self) -> bool {
+        self.snapshot.free_edition
+    }
+
+    /// What the install runs with no license in force, for messages.
+    pub fn without_license(&self) -> &'static str {
+        if self.snapshot.free_edition {
+            "this install runs the community edition"
+        } else {
+            "this install runs nothing until a license is activated (this product has no free edition)"
+        }
+    }
+
     /// What was activated when, oldest first.
     pub fn history(&self) -> &[HistoryEntry] {
         &self.snapshot.history

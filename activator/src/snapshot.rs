@@ -131,13 +131,18 @@ impl Snapshot {
                     Some(ActiveLicense { license: content, kid, activated_at: stored.activated_at })
                 }
                 Err(e) => {
-                    problems.push(format!(
-                        "the stored license is no longer accepted: {e}; the install runs the community edition"
-                    ));
+                    let then = if state.free_edition == Some(false) {
+                        "the install runs nothing until a license is activated"
+                    } else {
+                        "the install runs the community edition"
+                    };
+                    problems.push(format!("the stored license is no longer accepted: {e}; {then}"));
                     None
                 }
             }
         });
+        let free_edition = state.free_edition.unwrap_or(true)
+            && current.as_ref().is_none_or(|c| c.license.free_edition != Some(false));
         Ok(Snapshot {
             product: state.product.clone(),
             keyring,
@@ -154,7 +159,7 @@ impl Snapshot {
             region: state.region.clone(),
             chains: state.chains.clone(),
             released: state.released.clone(),
-            free_edition: state.free_edition.unwrap_or(true),
+            free_edition,
         })
     }
 

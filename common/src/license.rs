@@ -145,6 +145,12 @@ pub struct License {
     /// begin. Absent on other plans (and in licenses of release 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageTerms>,
+    /// `false` when the product has no free edition: an install that ran
+    /// this license never falls back to a community edition, and once it is
+    /// released its data is due for deletion. Absent when the product has
+    /// one (and in licenses of release 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_edition: Option<bool>,
 }
 
 /// How a pay-as-you-go license's usage is counted.
@@ -345,6 +351,7 @@ pub(crate) mod tests {
             notice_days: 30,
             install: None,
             usage: None,
+            free_edition: None,
         }
     }
 

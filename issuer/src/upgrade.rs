@@ -72,6 +72,16 @@ pub struct CommunityUpgrade {
 }
 
 impl CommunityUpgrade {
+    /// Checks the upgrade against `catalog` at `now`: the product must have
+    /// a free (community) edition to upgrade from, and the order it places
+    /// must be one the catalog allows.
+    pub fn validate(&self, catalog: &Catalog, now: Timestamp) -> Result<crate::order::CheckedOrder, OrderError> {
+        if !catalog.has_free_edition() {
+            return Err(OrderError::NoFreeEdition { product: catalog.product.id.clone() });
+        }
+        self.order().validate(catalog, now)
+    }
+
     /// The order this upgrade places.
     pub fn order(&self) -> crate::order::Order {
         crate::order::Order {
@@ -399,5 +409,6 @@ fn successor(catalog: &Catalog, current: &License, mut next: License, now: Times
         _ => None,
     };
     next.usage = crate::order::usage_terms(catalog, next.plan);
+    next.free_edition = (!catalog.has_free_edition()).then_some(false);
     next
 }

@@ -211,6 +211,22 @@ impl Vendor {
         token
     }
 
+    /// Switches this vendor to a copy of the data-platform catalog with a
+    /// free community edition below the others. The data platform has none
+    /// (so `issuer upgrade` without `--from` is refused for it); tests of
+    /// the community → commercial path use this copy.
+    pub fn with_community_edition(&mut self) {
+        let text = std::fs::read_to_string(&self.catalog).expect("the catalog");
+        let text = text.replace("free_edition = false\n", "").replacen(
+            "\n[[editions]]\n",
+            "\n[[editions]]\nid = \"community\"\nname = \"Community Edition\"\nfree = true\n\n[[editions]]\n",
+            1,
+        );
+        let path = self.dir.path().join("data-platform-with-community.toml");
+        std::fs::write(&path, text).expect("write the catalog copy");
+        self.catalog = path;
+    }
+
     /// An `issuer` command that uses this vendor's ledger.
     pub fn issuer(&self) -> Command {
         let mut cmd = Command::new(bin("issuer"));

@@ -102,6 +102,7 @@ fn license() -> License {
         notice_days: 30,
         install: None,
         usage: None,
+        free_edition: None,
     }
 }
 

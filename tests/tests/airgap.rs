@@ -80,7 +80,10 @@ fn request_bound_license_receipt_usage_report_through_files_only() {
 
     // Deactivation releases the license and says so in a signed receipt.
     activator(&install, "machine-one", &["deactivate", "--out", s(&f("deactivation.txt"))]).ok();
-    assert_eq!(activator(&install, "machine-one", &["status", "--json"]).json()["edition"], "community");
+    // The data platform has no free edition (its licenses say so): released,
+    // the install runs nothing rather than a community edition.
+    let status = activator(&install, "machine-one", &["status", "--json"]).json();
+    assert_eq!((status["edition"].as_str(), status["phase"].as_str()), (Some("none"), Some("unlicensed")), "{status}");
     let dea = issuer(&["inspect", s(&f("deactivation.txt")), "--json"]).json();
     assert_eq!(dea["content"]["license_id"], license["license"]["id"]);
 }
@@ -147,11 +150,12 @@ fn revocation_lists_only_move_forward_and_revoked_licenses_stop_working() {
     install.run(&["revocations", "import", s(&first)], None).ok();
     install.run(&["check", "data_service"], None).ok();
     let out = install.run(&["revocations", "import", s(&second)], None);
-    assert!(out.ok().contains("now runs the community edition"), "{}", out.stdout);
+    // The data platform has no free edition: the install runs nothing.
+    assert!(out.ok().contains("runs nothing until a license is activated"), "{}", out.stdout);
     let err = install.run(&["check", "data_service"], None).fails_with(20).to_owned();
-    assert!(err.contains("community"), "{err}");
+    assert!(err.contains("no license is in force, and this product has no free edition"), "{err}");
     let status = install.run(&["status", "--json"], None).json();
-    assert_eq!(status["edition"], "community");
+    assert_eq!(status["edition"], "none");
     assert!(status["warnings"][0].as_str().unwrap().contains("chargeback on order 7731"), "{status}");
 
     // An older list cannot bring it back, and the license cannot be activated again.

@@ -93,7 +93,7 @@ fn a_revoked_chain_cannot_be_renewed_or_upgraded_and_its_older_licenses_stay_voi
 
 #[test]
 fn a_new_order_for_an_instance_in_force_is_refused_naming_its_newest_license() {
-    let v = Vendor::new();
+    let mut v = Vendor::new();
     let (l1, l2) = (file(&v, "l1.lic"), file(&v, "l2.lic"));
     v.issue_run(&["--account", "acct-9", "--out", p(&l1)]).ok();
     signing(&v, &["upgrade", "--from", p(&l1), "--package", "data_service=api.s1.medium", "--out", p(&l2)]).ok();
@@ -115,7 +115,10 @@ fn a_new_order_for_an_instance_in_force_is_refused_naming_its_newest_license() {
     // Another region is another instance of the account: its own chain.
     let other = v.issue_run(&["--account", "acct-9", "--region", "cn-shanghai", "--json"]).json();
     assert_eq!(other["license"]["sequence"], 1);
-    // A community upgrade is a first license too, and refused the same way.
+    // A community upgrade is a first license too, and refused the same way
+    // (on a copy of the catalog with a community edition: the data platform
+    // has none, so its own catalog refuses the upgrade before the ledger).
+    v.with_community_edition();
     let err = signing(
         &v,
         &[

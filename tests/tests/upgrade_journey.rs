@@ -40,7 +40,9 @@ impl Journey {
 
 #[test]
 fn community_to_payg_add_package_raise_tier_renew_and_no_way_back() {
-    let vendor = Vendor::new();
+    // The journey starts on a community edition; the data platform has none.
+    let mut vendor = Vendor::new();
+    vendor.with_community_edition();
     let install = Install::new(&vendor);
     let j = Journey { vendor, install };
     assert_eq!(j.status()["edition"], "community");

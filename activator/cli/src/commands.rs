@@ -178,8 +178,9 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             output.write(armor::armor(Kind::DeactivationReceipt, &released.receipt, &[]).as_bytes())?;
             let text = if released.now {
                 format!(
-                    "released license {}; this install runs the community edition\nwrote the deactivation receipt to {}; send it to the vendor (it is kept: run this again to write it once more)\n",
+                    "released license {}; {}\nwrote the deactivation receipt to {}; send it to the vendor (it is kept: run this again to write it once more)\n",
                     escape(&released.license_id),
+                    activator.without_license(),
                     out.display()
                 )
             } else {
@@ -242,8 +243,9 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             );
             if let Some(id) = &done.revokes_current {
                 said.push_str(&format!(
-                    "license {} in force is revoked: this install now runs the community edition\n",
-                    escape(id)
+                    "license {} in force is revoked: {}\n",
+                    escape(id),
+                    activator.without_license()
                 ));
             }
             Ok(Output::new(&done, said))

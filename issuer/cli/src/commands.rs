@@ -415,7 +415,7 @@ fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp) -> Result<O
             change: request,
             install: bind,
         };
-        let checked = first.order().validate(&catalog, now)?;
+        let checked = first.validate(&catalog, now)?;
         let out = out_file(args.out.as_deref(), args.force)?;
         let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
         let issued = open_ledger(ledger)?.issue(&key, checked, now)?;

@@ -244,6 +244,12 @@ pub enum OrderError {
         /// The account asked for.
         asked: String,
     },
+    /// An upgrade from the community edition of a product that has none.
+    #[error("product `{product}` has no free edition, so there is no community account to upgrade from")]
+    NoFreeEdition {
+        /// The product.
+        product: String,
+    },
 }
 
 /// What is wrong with a license term.
@@ -343,6 +349,9 @@ impl Explain for OrderError {
             OrderError::ExpiredUpgrade { .. } => "renew it first, then upgrade".into(),
             OrderError::Released { .. } => "issue a new license; the released one cannot come back".into(),
             OrderError::OtherAccount { .. } => "upgrade from the license of that account".into(),
+            OrderError::NoFreeEdition { .. } => {
+                "sell the first license as a new order; later upgrades start from that license".into()
+            }
             OrderError::QuotaNotOffered { quota, .. } => {
                 format!("leave quota `{quota}` out, or choose an edition that offers it")
             }
@@ -515,6 +524,10 @@ impl license_common::exit::Examples for OrderError {
             Example {
                 error: OrderError::OtherAccount { current: s("<current>"), asked: s("<asked>") },
                 when: "An upgrade or renewal names another account than the current license's: only the primary account may upgrade or renew.",
+            },
+            Example {
+                error: OrderError::NoFreeEdition { product: s("<product>") },
+                when: "`issuer upgrade` without `--from` (community → commercial) for a product whose catalog has no free edition.",
             },
             Example {
                 error: OrderError::QuotaNotOffered {

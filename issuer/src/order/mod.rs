@@ -236,6 +236,7 @@ impl Order {
             notice_days: product.notice_days,
             install: self.install.clone(),
             usage: usage_terms(catalog, plan),
+            free_edition: (!catalog.has_free_edition()).then_some(false),
         })
     }
 }
