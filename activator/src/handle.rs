@@ -494,6 +494,22 @@ impl Activator {
         self.transact(|state, snapshot, _| airgap::receipt(state, snapshot, &key, now))
     }
 
+    /// How the license in force meters usage (what is counted, its words,
+    /// and when its days begin), if it is billed by usage.
+    pub fn usage_terms(&self) -> Option<&license_common::license::UsageTerms> {
+        self.current().and_then(|c| c.license.usage.as_ref())
+    }
+
+    /// The usage day `now` falls on: a calendar day in the time zone the
+    /// license's billing names (China Standard Time for both example
+    /// catalogs, so 07:00 in Beijing is already that day), else in UTC.
+    pub fn usage_day(&self, now: Timestamp) -> NaiveDate {
+        match self.usage_terms() {
+            Some(terms) => terms.day_of(now),
+            None => now.as_datetime().date_naive(),
+        }
+    }
+
     /// Records `datakits` collectors for `day`, keeping the day's maximum;
     /// returns the day's count. Safe with concurrent writers.
     pub fn record_usage(&mut self, day: NaiveDate, datakits: u64) -> Result<u64, ActivatorError> {

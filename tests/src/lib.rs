@@ -111,6 +111,14 @@ pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
     }
 }
 
+/// The id of the license in a compact token, read without verifying it.
+pub fn license_id(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.trim().split('.').nth(2).expect("a compact token");
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url");
+    serde_json::from_slice::<serde_json::Value>(&json).expect("JSON")["id"].as_str().expect("an id").to_owned()
+}
+
 /// A vendor with a fresh key in a temporary directory.
 pub struct Vendor {
     /// The temporary directory holding everything.
@@ -280,11 +288,16 @@ pub struct Install {
 impl Install {
     /// `activator init` for the data platform, trusting `vendor`.
     pub fn new(vendor: &Vendor) -> Install {
+        Install::of_product(vendor, "data-platform")
+    }
+
+    /// `activator init` for `product`, trusting `vendor`.
+    pub fn of_product(vendor: &Vendor, product: &str) -> Install {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = dir.path().join("state");
         let install = Install { dir, state };
         let public = vendor.public.to_str().unwrap().to_owned();
-        install.run(&["init", "--product", "data-platform", "--trust", &public], None).ok();
+        install.run(&["init", "--product", product, "--trust", &public], None).ok();
         install
     }
 

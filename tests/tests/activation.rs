@@ -3,7 +3,7 @@
 //! and leaves the state directory byte for byte as it was.
 
 use license_common::Timestamp;
-use license_tests::{Install, Vendor};
+use license_tests::{Install, Vendor, license_id};
 use serde_json::Value;
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
@@ -177,13 +177,6 @@ fn each_refusal_has_its_own_exit_code_and_changes_nothing() {
     assert!(err.contains("activated by 2025-06-01") && err.contains("reissue"), "{err}");
     assert_eq!(fresh.snapshot(), before);
     assert_eq!(fresh.run(&["status", "--json"], None).json()["edition"], "community");
-}
-
-fn license_id(token: &str) -> String {
-    let payload = token.split('.').nth(2).unwrap();
-    use base64::Engine as _;
-    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
-    serde_json::from_slice::<Value>(&json).unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 #[test]

@@ -144,11 +144,8 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
         }
         Command::Usage(UsageCommand::Record { count, day }) => {
             let mut activator = open(state)?;
-            let terms = activator.current().and_then(|c| c.license.usage.clone());
-            let day = day.unwrap_or_else(|| match &terms {
-                Some(t) => t.day_of(now),
-                None => now.as_datetime().date_naive(),
-            });
+            let terms = activator.usage_terms().cloned();
+            let day = day.unwrap_or_else(|| activator.usage_day(now));
             let collectors = activator.record_usage(day, count)?;
             let units = terms.as_ref().map_or("units", |t| t.units.as_str()).to_owned();
             let meter = terms.map(|t| t.meter);

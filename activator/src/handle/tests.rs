@@ -313,3 +313,26 @@ fn chain_floors_hold_without_a_license_in_force() {
     );
     act.activate(&fourth, t("2026-06-07")).unwrap();
 }
+
+// Both vendors bill by China Standard Time (catalog `time_zone = "+08:00"`):
+// a collector reporting at 07:00 in Beijing (23:00 UTC the day before) is
+// counted on the Beijing day; without usage terms the day is UTC's.
+#[test]
+fn usage_days_begin_at_midnight_in_the_licenses_billing_time_zone() {
+    let (_d, key, mut act) = setup();
+    assert_eq!(act.usage_day(t("2026-06-09T23:00:00Z")).to_string(), "2026-06-09", "no license: UTC");
+    let token = seal(
+        &key,
+        &license(|v| {
+            v["plan"] = "pay_as_you_go".into();
+            v["usage"] = serde_json::json!({
+                "meter": "datakit", "unit": "DataKit", "units": "DataKits", "utc_offset_minutes": 480
+            });
+        }),
+    );
+    act.activate(&token, t("2026-06-01")).unwrap();
+    assert_eq!(act.usage_terms().unwrap().units, "DataKits");
+    assert_eq!(act.usage_day(t("2026-06-09T23:00:00Z")).to_string(), "2026-06-10", "07:00 in Beijing");
+    assert_eq!(act.usage_day(t("2026-06-09T15:59:59Z")).to_string(), "2026-06-09", "23:59:59 in Beijing");
+    assert_eq!(act.usage_day(t("2026-06-09T16:00:00Z")).to_string(), "2026-06-10", "midnight in Beijing");
+}
