@@ -363,6 +363,27 @@ pub enum ActivatorError {
     /// The machine has no machine id to fingerprint.
     #[error("this machine has no machine id (/etc/machine-id)")]
     NoMachineId,
+    /// The collectors' check-in store could not be read or written.
+    #[error("the collectors' check-in store {} failed: {detail}", path.display())]
+    Metering {
+        /// The store.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// No service token has this id.
+    #[error("no service token has id `{id}`")]
+    UnknownToken {
+        /// The id asked for.
+        id: String,
+    },
+    /// The state keeps at most this many service tokens.
+    #[error("this install already keeps {max} service tokens")]
+    TooManyTokens {
+        /// The most kept.
+        max: usize,
+    },
     /// Reading or writing the state directory failed.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -428,7 +449,10 @@ impl Explain for ActivatorError {
             | ActivatorError::CorruptState { .. }
             | ActivatorError::WrongOwner { .. }
             | ActivatorError::KeysCompiledIn
-            | ActivatorError::NoMachineId => ExitClass::State,
+            | ActivatorError::NoMachineId
+            | ActivatorError::Metering { .. }
+            | ActivatorError::TooManyTokens { .. } => ExitClass::State,
+            ActivatorError::UnknownToken { .. } => ExitClass::Usage,
             ActivatorError::InvalidName { .. }
             | ActivatorError::NoTrustedKeys
             | ActivatorError::KeyNotTrusted { .. }
@@ -517,6 +541,11 @@ impl Explain for ActivatorError {
             ActivatorError::KeysCompiledIn => "change the keys in the launcher's build instead".into(),
             ActivatorError::ReversedPeriod { .. } => "give a first day on or before the last day".into(),
             ActivatorError::NoMachineId => "set ACTIVATOR_MACHINE_ID to a stable value for this install".into(),
+            ActivatorError::Metering { .. } => {
+                "check free disk space and permissions of the state directory; stop the service before moving it".into()
+            }
+            ActivatorError::UnknownToken { .. } => "list the tokens to see their ids".into(),
+            ActivatorError::TooManyTokens { .. } => "revoke the tokens no longer used first".into(),
             ActivatorError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
                 "run as the user that owns the state directory, or fix its permissions".into()
             }

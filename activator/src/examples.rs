@@ -72,6 +72,18 @@ impl Examples for ActivatorError {
                 when: "The key was retired (by the vendor's revocation list, or when it was trusted with an end date) before this license was signed.",
             },
             Example {
+                error: ActivatorError::Metering { path: "<dir>/collectors.sqlite3".into(), detail: s("<detail>") },
+                when: "The service cannot record a collector's check-in (disk full, permissions, a damaged store).",
+            },
+            Example {
+                error: ActivatorError::UnknownToken { id: s("<id>") },
+                when: "Revoking a service token that this install does not have.",
+            },
+            Example {
+                error: ActivatorError::TooManyTokens { max: crate::tokens::MAX_TOKENS },
+                when: "Making a service token when the state already keeps the most it keeps.",
+            },
+            Example {
                 error: ActivatorError::NoLicense,
                 when: "A receipt, usage report or deactivation on an install in the community edition.",
             },

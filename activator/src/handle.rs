@@ -41,6 +41,8 @@ pub struct Activator {
     store: Store,
     keys: KeySource,
     snapshot: Snapshot,
+    /// The state file as this handle last read or wrote it.
+    seen: Option<service::FileStamp>,
 }
 
 /// What a new state directory is made with.
@@ -143,7 +145,8 @@ impl Activator {
         state.free_edition = (!init.free_edition).then_some(false);
         store.write(&state)?;
         let snapshot = Snapshot::verify(&state, &KeySource::Stored, Some(install_id.clone()), &store.state_path())?;
-        let activator = Activator { store, keys: KeySource::Stored, snapshot };
+        let seen = service::FileStamp::of(&store.state_path());
+        let activator = Activator { store, keys: KeySource::Stored, snapshot, seen };
         let done = Initialised {
             format: 1,
             state: dir.to_path_buf(),
@@ -195,7 +198,8 @@ impl Activator {
         let state = store.read()?;
         let install_id = InstallKey::load(dir, false)?.map(|k| k.id());
         let snapshot = Snapshot::verify(&state, &keys, install_id, &store.state_path())?;
-        Ok(Activator { store, keys, snapshot })
+        let seen = service::FileStamp::of(&store.state_path());
+        Ok(Activator { store, keys, snapshot, seen })
     }
 
     /// The one way the state changes: under the directory's lock, the state
@@ -226,6 +230,7 @@ impl Activator {
         }
         let install_id = InstallKey::load(&self.store.dir, false)?.map(|k| k.id()).or(install_id);
         self.snapshot = Snapshot::verify(&next, &self.keys, install_id, &path)?;
+        self.seen = service::FileStamp::of(&path);
         Ok(out)
     }
 
@@ -518,15 +523,33 @@ impl Activator {
 
     /// The recorded daily counts from `from` to `to`, inclusive (none when
     /// `from` is after `to`).
-    pub fn usage(&self, from: NaiveDate, to: NaiveDate) -> BTreeMap<NaiveDate, u64> {
-        airgap::usage(&self.snapshot, from, to)
+    ///
+    /// A day's count is the larger of what was recorded by hand and the
+    /// distinct collectors the local service measured that day.
+    pub fn usage(&self, from: NaiveDate, to: NaiveDate) -> Result<BTreeMap<NaiveDate, u64>, ActivatorError> {
+        let mut days = airgap::usage(&self.snapshot, from, to);
+        for (day, n) in crate::metering::measured(&self.store.dir, from, to)? {
+            let entry = days.entry(day).or_insert(0);
+            *entry = (*entry).max(n);
+        }
+        Ok(days)
     }
 
     /// A signed usage report (`use1`) of the days from `from` to `to`, the
     /// next link of the install's chain of files (recorded in the state).
     pub fn usage_report(&mut self, from: NaiveDate, to: NaiveDate, now: Timestamp) -> Result<String, ActivatorError> {
         let key = self.install_key()?;
-        self.transact(|state, snapshot, _| airgap::usage_report(state, snapshot, &key, from, to, now))
+        let measured = crate::metering::measured(&self.store.dir, from, to)?;
+        self.transact(|state, snapshot, _| {
+            // What the service measured is kept with what was recorded, so
+            // the report and the state agree.
+            let mut snapshot = snapshot.clone();
+            for (day, n) in measured {
+                let count = airgap::record_usage(state, day, n);
+                snapshot.usage.insert(day, count);
+            }
+            airgap::usage_report(state, &snapshot, &key, from, to, now)
+        })
     }
 
     /// Releases the license in force (back to community) and returns the
@@ -597,5 +620,6 @@ fn seal(dir: &Path, credentials: &Credentials) -> Result<crate::credentials::Sea
     Ok(SealKey::load_or_create(dir)?.seal(credentials)?)
 }
 
+mod service;
 #[cfg(test)]
 mod tests;

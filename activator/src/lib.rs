@@ -105,10 +105,12 @@ pub mod history;
 pub mod identity;
 pub mod integrity;
 pub mod location;
+pub mod metering;
 mod replay;
 mod snapshot;
 mod state;
 pub mod status;
+pub mod tokens;
 pub mod trust;
 
 pub use activation::{Activation, Setup};

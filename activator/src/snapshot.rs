@@ -72,6 +72,8 @@ pub(crate) struct Snapshot {
     pub released: Vec<crate::state::ReleasedLicense>,
     /// Whether the product has a free edition (the community edition).
     pub free_edition: bool,
+    /// The local service's bearer tokens, hashed.
+    pub service_tokens: Vec<crate::tokens::ServiceToken>,
 }
 
 impl Snapshot {
@@ -160,6 +162,7 @@ impl Snapshot {
             chains: state.chains.clone(),
             released: state.released.clone(),
             free_edition,
+            service_tokens: state.service_tokens.clone(),
         })
     }
 

@@ -105,6 +105,9 @@ pub(crate) struct StateFile {
     /// deletion (absent: the product has one, the community edition).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_edition: Option<bool>,
+    /// The local service's bearer tokens, hashed ([`crate::tokens`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_tokens: Vec<crate::tokens::ServiceToken>,
     /// Grows with every write; `state.gen` holds the newest.
     #[serde(default)]
     pub generation: u64,
@@ -183,6 +186,7 @@ impl StateFile {
             attested: None,
             machine: crate::identity::machine_fingerprint(),
             free_edition: None,
+            service_tokens: Vec::new(),
             generation: 0,
             mac: None,
         }

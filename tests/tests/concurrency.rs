@@ -72,7 +72,7 @@ fn sixteen_processes_at_once_lose_nothing() {
     assert!(status["warnings"].as_array().unwrap().is_empty(), "{status}");
     // Every usage record is there, exact.
     let activator = license_activator::Activator::open(&install.state).unwrap();
-    let usage = activator.usage("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap());
+    let usage = activator.usage("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap()).unwrap();
     let expected: Vec<(String, u64)> = (0..8).map(|i| (format!("2026-10-{:02}", i + 1), 10 + i as u64)).collect();
     let got: Vec<(String, u64)> = usage.iter().map(|(d, n)| (d.to_string(), *n)).collect();
     assert_eq!(got, expected, "no usage record was lost");

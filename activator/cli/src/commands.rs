@@ -157,7 +157,7 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             let output = checked(&out)?;
             let mut activator = open(state)?;
             let token = activator.usage_report(from, to, now)?;
-            let days = activator.usage(from, to).len();
+            let days = activator.usage(from, to)?.len();
             output.write(armor::armor(Kind::UsageReport, &token, &[]).as_bytes())?;
             let text =
                 format!("wrote the usage report for {from} to {to} ({days} days with a record) to {}\n", out.display());
