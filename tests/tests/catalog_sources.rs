@@ -346,6 +346,22 @@ fn usage_speaks_of_what_each_product_meters() {
     assert_eq!(out, "2026-12-01: 30 processing units\n");
     let json = install.run(&["usage", "record", "--count", "12", "--day", "2026-12-01", "--json"], None).json();
     assert_eq!((json["collectors"].as_u64(), json["meter"].as_str()), (Some(30), Some("processing_unit")), "{json}");
+    // And so does its bill.
+    let bill = |v: &Vendor, account: &str| {
+        let mut cmd = v.issuer();
+        cmd.args(["bill", "--account", account, "--catalog"]).arg(&v.catalog).args([
+            "--from",
+            "2026-12-01",
+            "--to",
+            "2026-12-02",
+        ]);
+        run(cmd, None).ok().to_owned()
+    };
+    let text = bill(&v, "acct-1001");
+    assert!(
+        text.contains("per processing unit per day; fewer than 1 processing units") && !text.contains("collector"),
+        "{text}"
+    );
 
     // The observability platform's counts DataKits, with the old flag too.
     let mut o = Vendor::new();
@@ -374,6 +390,8 @@ fn usage_speaks_of_what_each_product_meters() {
     install.activate(&token).ok();
     let out = install.run(&["usage", "record", "--datakits", "7", "--day", "2026-12-01"], None).ok().to_owned();
     assert_eq!(out, "2026-12-01: 7 DataKits\n");
+    let text = bill(&o, "acct-o");
+    assert!(text.contains("5.00 CNY per DataKit per day; fewer than 20 DataKits are billed as 20"), "{text}");
 }
 
 fn t(s: &str) -> Timestamp {

@@ -481,7 +481,7 @@ pub enum LedgerCommand {
         #[arg(long)]
         token: bool,
     },
-    /// Pay-as-you-go orders not activated within their window (back to community).
+    /// Pay-as-you-go orders not activated within their window (the account is back where it was before the order: community, or no license).
     Lapsed,
     /// Licenses run by more installs than they allow (from receipts and usage reports).
     Overuse,

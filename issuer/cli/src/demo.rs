@@ -107,13 +107,16 @@ pub fn run(dir: &Path, now: Timestamp) -> Result<String, Error> {
     // 4. The install: init, activate, status, check.
     let state = d("state");
     let act = format!("activator --state {}", q(&state));
-    say(format!("$ {act} init --product {} --trust {}\n", catalog.product.id, q(&files.public)))?;
+    let free = catalog.has_free_edition();
+    let flag = if free { "" } else { " --no-free-edition" };
+    say(format!("$ {act} init --product {} --trust {}{flag}\n", catalog.product.id, q(&files.public)))?;
     let trusted = [keyfile::read_public(&files.public)?];
     let init = Init::new(&catalog.product.id, &trusted);
-    let init = if catalog.has_free_edition() { init } else { init.without_free_edition() };
+    let init = if free { init } else { init.without_free_edition() };
     let (mut activator, _) = Activator::init(&state, &init)?;
+    let edition = if free { "community edition" } else { "no license yet: this product has no free edition" };
     say(format!(
-        "initialised {} for product {} (community edition), trusting key {}\n\n",
+        "initialised {} for product {} ({edition}), trusting key {}\n\n",
         state.display(),
         catalog.product.id,
         files.kid

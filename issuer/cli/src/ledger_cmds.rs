@@ -233,7 +233,7 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
             let mut t = String::new();
             for l in &lapsed {
                 t.push_str(&format!(
-                    "{}  account {}  not activated by {}: lapsed, back to community\n",
+                    "{}  account {}  not activated by {}: lapsed, the account is back where it was before the order\n",
                     l.license_id,
                     escape(&l.account),
                     l.activate_by

@@ -1,6 +1,7 @@
 //! Pay-as-you-go bills.
 //!
-//! Billing counts collectors (DataKits) that reported data each day: a day
+//! Billing counts what the catalog's meter counts (DataKits that reported
+//! data, processing units in use) each day: a day
 //! is billed `max(count, minimum)` × the catalog's unit price, where the
 //! count is the sum over the account's installs of the product of each
 //! install's daily maximum. Money is integer minor units throughout.
@@ -112,9 +113,15 @@ pub struct Bill {
     pub to: NaiveDate,
     /// Currency of every amount.
     pub currency: String,
-    /// Price per collector per day, minor units.
+    /// What is counted each day, e.g. `datakit` or `processing_unit`.
+    pub meter: String,
+    /// One of it, in words, e.g. `DataKit`.
+    pub unit: String,
+    /// Several of it, in words, e.g. `DataKits`.
+    pub units: String,
+    /// Price per counted unit per day, minor units.
     pub unit_price: u64,
-    /// Fewer collectors than this are billed as this many.
+    /// Fewer units than this are billed as this many.
     pub minimum: u64,
     /// Every day of the period.
     pub days: Vec<BillDay>,
@@ -282,6 +289,7 @@ impl Ledger {
         let product = &catalog.product.id;
         let payg =
             catalog.pay_as_you_go.as_ref().ok_or_else(|| IssuerError::NotBillable { product: product.clone() })?;
+        let meter = catalog.meter_info().ok_or_else(|| IssuerError::NotBillable { product: product.clone() })?;
         if from > to || (to - from).num_days() > 3660 {
             return Err(IssuerError::Period { from: from.to_string(), to: to.to_string() });
         }
@@ -353,6 +361,9 @@ impl Ledger {
             from,
             to,
             currency: catalog.product.currency.clone(),
+            meter: meter.meter,
+            unit: meter.unit,
+            units: meter.units,
             unit_price: payg.unit_price_per_day,
             minimum: payg.minimum_count,
             missing: days.iter().filter(|d| d.state == DayState::Missing).count(),
@@ -368,9 +379,11 @@ impl std::fmt::Display for Bill {
         writeln!(f, "Bill for account {} ({}) from {} to {}", self.account, self.product, self.from, self.to)?;
         writeln!(
             f,
-            "{} per collector per day; fewer than {} are billed as {}",
+            "{} per {} per day; fewer than {} {} are billed as {}",
             money(self.unit_price),
+            self.unit,
             self.minimum,
+            self.units,
             self.minimum
         )?;
         writeln!(f, "{:<12}{:>10}{:>10}{:>16}  {:<14}why", "day", "reported", "billed", "amount", "state")?;
