@@ -87,6 +87,7 @@ pub fn rows() -> Vec<Row> {
             activator_cli::Error::Activator(e) => Some(e.hint()),
             activator_cli::Error::Denied(e) => Some(e.hint()),
             activator_cli::Error::Output(e) => Some(e.hint()),
+            activator_cli::Error::Service(e) => Some(e.hint()),
             _ => None,
         };
         add("activator", &example.error, example.when, library);
@@ -180,6 +181,11 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
         "Air gap, trusted keys, revocation and the clock",
         "Files carried between the vendor and an offline install ([AIRGAP.md](AIRGAP.md)): activation requests, revocation lists and key retirements, the keys an install trusts, and the install's guard against a clock set back.",
         &["ActivatorError", "activator"],
+    ),
+    (
+        "The local service",
+        "`activator serve` ([API.md](API.md)): bearer tokens and their scopes, requests the API cannot read, collector seats, listening and TLS. Over HTTP every error is `{\"format\": 1, \"error\": {…}}` with the class below and an HTTP status that fits it; the library's own errors keep their classes.",
+        &["ApiError", "ActivatorError::Metering", "ActivatorError::UnknownToken", "ActivatorError::TooManyTokens"],
     ),
     (
         "Entitlement checks",

@@ -14,6 +14,7 @@
 
 pub mod catalogue;
 pub mod errors_doc;
+pub mod service;
 pub mod vectors;
 
 use std::collections::BTreeMap;

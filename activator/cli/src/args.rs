@@ -115,6 +115,10 @@ pub enum Command {
         #[arg(long)]
         tier: Option<String>,
     },
+    /// Run the install's local license service on this state directory: an
+    /// HTTP API for launchers in any language, collector check-ins and seats,
+    /// Prometheus metrics (docs/API.md). Stops on SIGTERM or SIGINT.
+    Serve(ServeArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -243,4 +247,57 @@ pub enum RevocationsCommand {
 /// What a trusted key may sign: one of the library's uses.
 fn key_use() -> license_cli::OneOf<KeyUse> {
     license_cli::one_of(&KeyUse::ALL, |u| u.as_str())
+}
+
+/// `activator serve [OPTIONS]` and `activator serve token …`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServeArgs {
+    /// Manage the service's bearer tokens instead of serving.
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+    /// Where to listen, ADDR:PORT (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR:PORT", default_value = license_activator_service::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// TLS certificate chain (PEM): required to listen off loopback.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Listen off loopback WITHOUT TLS (the network is trusted); warned about at start.
+    #[arg(long)]
+    pub insecure_listen: bool,
+    /// Seconds a collector keeps its seat after its last check-in.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub seat_lease: u64,
+}
+
+/// `activator serve token …`.
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// The service's bearer tokens (stored hashed in the state).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `activator serve token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token and print it once (it is stored only as a hash).
+    Create {
+        /// What it may do: admin (everything), launcher (read, check, render), collector (check in).
+        #[arg(long)]
+        scope: license_activator::tokens::Scope,
+        /// A note: who or what it is for.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List the tokens (ids, scopes, labels; never the tokens).
+    List,
+    /// Revoke a token by its id; the service refuses it at once.
+    Revoke {
+        /// The token's id (the 16 hex digits after `lst1_`).
+        id: String,
+    },
 }

@@ -61,6 +61,7 @@ fn observed(activator: &mut Activator, now: Timestamp, output: Output) -> Result
 
 fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Result<Output, Error> {
     match command {
+        Command::Serve(args) => crate::serve::run(args, state, now),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "activator", &mut buf);

@@ -25,6 +25,9 @@ pub enum Error {
     /// A file for the vendor could not be written.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// Refused by the local service.
+    #[error(transparent)]
+    Service(#[from] license_activator_service::ApiError),
     /// No state directory was named.
     #[error("no state directory: pass --state DIR or set ACTIVATOR_STATE")]
     NoStateDir,
@@ -158,6 +161,7 @@ impl Explain for Error {
             Error::Activator(e) => e.class(),
             Error::Denied(e) => e.class(),
             Error::Output(e) => e.class(),
+            Error::Service(e) => e.class(),
             Error::Prompt { .. } => ExitClass::Io,
             _ => ExitClass::Usage,
         }
@@ -171,6 +175,11 @@ impl Explain for Error {
                 "choose another path: a file for the vendor is never overwritten".into()
             }
             Error::Output(e) => e.hint(),
+            Error::Service(license_activator_service::ApiError::InsecureListen { .. }) => {
+                "give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure-listen if the network is trusted"
+                    .into()
+            }
+            Error::Service(e) => e.hint(),
             Error::NoSecretSource => {
                 "pass --sk-file FILE (or - for standard input), or run on a terminal to be asked".into()
             }
@@ -189,6 +198,7 @@ impl Explain for Error {
             Error::Activator(e) => e.case(),
             Error::Denied(e) => e.case(),
             Error::Output(e) => e.case(),
+            Error::Service(e) => e.case(),
             other => case_of("activator", other),
         }
     }
@@ -215,6 +225,7 @@ impl Examples for Error {
         all.extend(CredentialsError::examples_as(move |e| lib(e.into())));
         all.extend(ActivatorError::examples_as(lib));
         all.extend(Denied::examples_as(Error::Denied));
+        all.extend(license_activator_service::ApiError::examples_as(Error::Service));
         all.extend([
             Example {
                 error: Error::NoStateDir,

@@ -16,6 +16,7 @@
 pub mod args;
 mod commands;
 pub mod error;
+mod serve;
 mod sources;
 
 pub use error::Error;

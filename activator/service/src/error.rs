@@ -1,0 +1,271 @@
+//! One JSON shape for every error of the API: `{"format": 1, "error":
+//! {"class", "status", "case", "message", "hint", "fields"}}`, the same
+//! report as the CLI's `--json`, with an HTTP status that fits the class.
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use license_activator::{ActivatorError, Denied};
+use license_common::exit::{ErrorReport, ExitClass, Explain};
+
+/// An error of the service: the library's, or the API's own.
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// What the library refused.
+    #[error(transparent)]
+    Activator(#[serde(skip)] ActivatorError),
+    /// A feature not entitled now.
+    #[error(transparent)]
+    Denied(#[serde(skip)] Denied),
+    /// No bearer token, or one that is not a live token of this install.
+    #[error("this request needs a valid bearer token (Authorization: Bearer lst1_…)")]
+    Unauthorized,
+    /// A live token whose scope does not allow the request.
+    #[error("a `{scope}` token may not do this: it needs a `{needed}` token")]
+    WrongScope {
+        /// The presented token's scope.
+        scope: String,
+        /// The scope the request needs.
+        needed: String,
+    },
+    /// Too many failed authentications from one address.
+    #[error("too many requests with a wrong token from {peer}; try again in {retry_after} seconds")]
+    RateLimited {
+        /// The client's address.
+        peer: String,
+        /// Seconds until it may try again.
+        retry_after: u64,
+    },
+    /// No such route or item.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was asked for.
+        what: String,
+    },
+    /// A request the API cannot read.
+    #[error("the request is not valid: {detail}")]
+    BadRequest {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A body over the size limit.
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// Every seat of the license's collector cap is held.
+    #[error(
+        "collector `{collector}` cannot check in: all {cap} collector seats of license {license} are held; a seat is freed {lease} seconds after its collector's last check-in"
+    )]
+    SeatsFull {
+        /// The collector refused.
+        collector: String,
+        /// The cap.
+        cap: u64,
+        /// The license that caps it.
+        license: String,
+        /// The lease time, in seconds.
+        lease: i64,
+    },
+    /// The check-in store is not running.
+    #[error("the service is not ready: {detail}")]
+    NotReady {
+        /// Why.
+        detail: String,
+    },
+    /// The service could not listen as asked.
+    #[error("cannot listen on {addr}: {detail}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        detail: String,
+    },
+    /// A TLS certificate or key that cannot be used.
+    #[error("the TLS {what} {} cannot be used: {detail}", path.display())]
+    Tls {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// An address other than loopback without TLS.
+    #[error("{addr} is not a loopback address: the service would be reachable from the network without TLS")]
+    InsecureListen {
+        /// The address asked for.
+        addr: String,
+    },
+}
+
+impl license_common::exit::Examples for ApiError {
+    fn examples() -> Vec<license_common::exit::Example<Self>> {
+        use license_common::exit::Example;
+        let s = |v: &str| v.to_owned();
+        vec![
+            Example {
+                error: ApiError::Unauthorized,
+                when: "A request to the service without a bearer token, or with one that is not a live token of this install.",
+            },
+            Example {
+                error: ApiError::WrongScope { scope: s("collector"), needed: s("launcher") },
+                when: "A token used for a route its scope does not allow (a collector token reading the status).",
+            },
+            Example {
+                error: ApiError::RateLimited { peer: s("<address>"), retry_after: 60 },
+                when: "More than 10 requests with a wrong token from one address within a minute.",
+            },
+            Example {
+                error: ApiError::NotFound { what: s("<what>") },
+                when: "A route, or a quota of the license, that does not exist.",
+            },
+            Example {
+                error: ApiError::BadRequest { detail: s("<detail>") },
+                when: "A body or query the route cannot read.",
+            },
+            Example { error: ApiError::TooLarge { limit: crate::MAX_BODY }, when: "A request body over 256 KiB." },
+            Example {
+                error: ApiError::SeatsFull { collector: s("<id>"), cap: 50, license: s("<id>"), lease: 600 },
+                when: "A collector checking in when every seat of the license's collector cap is held.",
+            },
+            Example {
+                error: ApiError::NotReady { detail: s("<detail>") },
+                when: "The check-in store stopped (disk full, a damaged file).",
+            },
+            Example {
+                error: ApiError::Listen { addr: s("<address>"), detail: s("<detail>") },
+                when: "The service cannot listen on the address (in use, not this machine's).",
+            },
+            Example {
+                error: ApiError::Tls { what: "certificate", path: "<file>".into(), detail: s("<detail>") },
+                when: "A TLS certificate or key file that cannot be read or used.",
+            },
+            Example {
+                error: ApiError::InsecureListen { addr: s("<address>") },
+                when: "Listening on an address other than loopback without TLS and without the explicit insecure flag.",
+            },
+        ]
+    }
+}
+
+impl From<ActivatorError> for ApiError {
+    fn from(e: ActivatorError) -> Self {
+        ApiError::Activator(e)
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        ApiError::Denied(e)
+    }
+}
+
+impl Explain for ApiError {
+    fn class(&self) -> ExitClass {
+        match self {
+            ApiError::Activator(e) => e.class(),
+            ApiError::Denied(e) => e.class(),
+            ApiError::SeatsFull { .. } => ExitClass::NotEntitled,
+            ApiError::NotReady { .. } => ExitClass::State,
+            ApiError::Listen { .. } => ExitClass::Io,
+            ApiError::Tls { .. } => ExitClass::Key,
+            ApiError::Unauthorized
+            | ApiError::WrongScope { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::NotFound { .. }
+            | ApiError::BadRequest { .. }
+            | ApiError::TooLarge { .. }
+            | ApiError::InsecureListen { .. } => ExitClass::Usage,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            ApiError::Activator(e) => e.hint(),
+            ApiError::Denied(e) => e.hint(),
+            ApiError::Unauthorized => {
+                "send a token made for this install (serve token create) as `Authorization: Bearer <token>`".into()
+            }
+            ApiError::WrongScope { needed, .. } => format!("use a token of scope `{needed}` (or `admin`)"),
+            ApiError::RateLimited { .. } => "check the token the client sends, then wait before retrying".into(),
+            ApiError::NotFound { .. } => "see docs/API.md (and docs/openapi.json) for the routes and names".into(),
+            ApiError::BadRequest { .. } => "send the fields docs/API.md documents for this route".into(),
+            ApiError::TooLarge { .. } => "send a smaller body: a license or list is far below the limit".into(),
+            ApiError::SeatsFull { .. } => {
+                "stop a collector you no longer use (its seat frees after the lease), or ask the vendor for more seats"
+                    .into()
+            }
+            ApiError::NotReady { .. } => "see the service's log; restart it once the cause is fixed".into(),
+            ApiError::Listen { .. } => "choose a free port, or stop what listens there".into(),
+            ApiError::Tls { .. } => "give a PEM certificate chain and its PKCS#8 (or RSA/SEC1) private key".into(),
+            ApiError::InsecureListen { .. } => {
+                "give a TLS certificate and key, listen on loopback, or say explicitly that the network is trusted"
+                    .into()
+            }
+        }
+    }
+
+    fn case(&self) -> String {
+        match self {
+            ApiError::Activator(e) => e.case(),
+            ApiError::Denied(e) => e.case(),
+            other => license_common::exit::case_of("ApiError", other),
+        }
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        match self {
+            ApiError::Activator(e) => e.fields(),
+            ApiError::Denied(e) => e.fields(),
+            other => license_common::exit::fields_of(other),
+        }
+    }
+}
+
+impl ApiError {
+    /// The HTTP status that fits.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::WrongScope { .. } | ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::SeatsFull { .. } => StatusCode::CONFLICT,
+            ApiError::NotReady { .. } | ApiError::Listen { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadRequest { .. } | ApiError::InsecureListen { .. } | ApiError::Tls { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Activator(e) => match e.class() {
+                ExitClass::Usage | ExitClass::Malformed => StatusCode::BAD_REQUEST,
+                ExitClass::State => StatusCode::CONFLICT,
+                ExitClass::Io | ExitClass::Internal => StatusCode::SERVICE_UNAVAILABLE,
+                ExitClass::NotEntitled => StatusCode::FORBIDDEN,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let report = ErrorReport::of(&self);
+        let body = serde_json::json!({ "format": 1, "error": report });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after).into());
+        }
+        if matches!(self, ApiError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,345 @@
+//! `activator serve` end to end: the real binary on a free loopback port,
+//! a real HTTP client, every response checked against docs/openapi.json
+//! (in `license_tests::service`): every route, every scope refusal, the
+//! error shape, activation through the API against `activator status`
+//! through the CLI, changes by the CLI seen at once, the address rule,
+//! rate limiting, metrics and graceful shutdown.
+
+use std::process::Command;
+
+use license_tests::service::{Served, token};
+use license_tests::{Install, Vendor, bin, run};
+use serde_json::{Value, json};
+
+const SECRET: &str = "sk-never-shown-7f3a9c";
+
+struct World {
+    vendor: Vendor,
+    install: Install,
+    admin: String,
+    launcher: String,
+    collector: String,
+}
+
+fn world() -> World {
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    let admin = token(&install.state, "admin");
+    let launcher = token(&install.state, "launcher");
+    let collector = token(&install.state, "collector");
+    World { vendor, install, admin, launcher, collector }
+}
+
+/// The routes, with the scope each needs.
+const ROUTES: [(&str, &str, &str); 17] = [
+    ("GET", "/metrics", "launcher"),
+    ("GET", "/v1/status", "launcher"),
+    ("GET", "/v1/check?package=data_service", "launcher"),
+    ("GET", "/v1/quotas/processing_units", "launcher"),
+    ("GET", "/v1/history", "launcher"),
+    ("GET", "/v1/usage", "launcher"),
+    ("GET", "/v1/collectors", "launcher"),
+    ("POST", "/v1/gateway/render", "launcher"),
+    ("POST", "/v1/collectors/dk-1/checkin", "collector"),
+    ("POST", "/v1/activate", "admin"),
+    ("PUT", "/v1/gateway", "admin"),
+    ("PUT", "/v1/credentials", "admin"),
+    ("POST", "/v1/revocations", "admin"),
+    ("POST", "/v1/files/activation-request", "admin"),
+    ("POST", "/v1/files/activation-receipt", "admin"),
+    ("POST", "/v1/files/usage-report?from=2026-12-01&to=2026-12-01", "admin"),
+    ("POST", "/v1/files/deactivation-receipt", "admin"),
+];
+
+fn call(s: &Served, method: &str, path: &str, token: Option<&str>) -> license_tests::service::Reply {
+    match method {
+        "GET" => s.get(path, token),
+        m => s.send(m, path, token, Some(&json!({}))),
+    }
+}
+
+#[test]
+fn every_route_refuses_a_missing_token_and_the_wrong_scope() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    s.get("/healthz", None).expect(200);
+    s.get("/readyz", None).expect(200);
+    for (n, (method, path, scope)) in ROUTES.into_iter().enumerate() {
+        let reply = call(&s, method, path, None);
+        let e = reply.error(401, "usage");
+        assert_eq!(e["case"], "ApiError::Unauthorized", "{method} {path}");
+        assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
+        // A wrong token (fewer than ten: more are rate-limited, see below).
+        if n % 3 == 0 {
+            call(&s, method, path, Some("lst1_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+                .error(401, "usage");
+        }
+        let wrong = match scope {
+            "launcher" => vec![&w.collector],
+            "collector" => vec![&w.launcher],
+            _ => vec![&w.launcher, &w.collector],
+        };
+        for t in wrong {
+            let e = call(&s, method, path, Some(t)).error(403, "usage");
+            assert_eq!(e["case"], "ApiError::WrongScope", "{method} {path}");
+            assert_eq!(e["fields"]["needed"], scope);
+        }
+    }
+    // Unknown routes get the same error shape.
+    s.get("/v1/nothing", Some(&w.admin)).error(404, "usage");
+}
+
+#[test]
+fn activation_through_the_api_agrees_with_the_cli_and_every_route_answers() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    let license = w.vendor.issue(&[]);
+    let before = s.get("/v1/status", Some(&w.launcher)).expect(200);
+    assert_eq!(before["license"], Value::Null);
+
+    // A gateway with a real token in it is refused, and nothing is stored.
+    let bad = json!({"license": license, "gateway": "https://gw.example.com/v1/write?token=tkn_0123456789abcdef",
+                     "access_key_id": "AKID-1", "secret_key": SECRET});
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&bad)).error(400, "usage");
+    assert_eq!(s.get("/v1/status", Some(&w.launcher)).expect(200)["license"], Value::Null, "nothing changed");
+    // Only one half of the key pair.
+    let half = json!({"license": license, "access_key_id": "AKID-1"});
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&half)).error(400, "usage");
+    // Not JSON, unknown fields, too large.
+    s.send_text("POST", "/v1/revocations", Some(&w.admin), "garbage").error(400, "malformed");
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"licence": license}))).error(400, "usage");
+    let huge = json!({"license": "x".repeat(300 * 1024)});
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&huge)).error(413, "usage");
+
+    let good = json!({"license": license, "gateway": "https://gw.example.com/v1/write?token={}",
+                      "access_key_id": "AKID-1", "secret_key": SECRET});
+    let activated = s.send("POST", "/v1/activate", Some(&w.admin), Some(&good)).expect(200);
+    assert_eq!(activated["activated"], true);
+    assert_eq!(activated["status"]["phase"], "active");
+
+    // What the API says is what the CLI says.
+    let api = s.get("/v1/status", Some(&w.launcher)).expect(200);
+    let cli = w.install.run(&["status", "--json"], None).json();
+    let strip = |mut v: Value| {
+        v["checked_at"] = Value::Null;
+        v["license"]["remaining_seconds"] = Value::Null;
+        v
+    };
+    assert_eq!(strip(api.clone()), strip(cli), "the API and the CLI agree");
+    assert_eq!(api["credentials"]["access_key"], "AKID-1");
+
+    let mut bodies = vec![activated.to_string(), api.to_string()];
+    let check = s.get("/v1/check?package=data_service&tier=api.base", Some(&w.launcher)).expect(200);
+    assert_eq!((check["entitled"].as_bool(), check["tier"].as_str()), (Some(true), Some("api.s1.small")));
+    let denied =
+        s.get("/v1/check?package=data_service&tier=api.s2.large", Some(&w.launcher)).error(403, "not_entitled");
+    assert!(denied["message"].as_str().unwrap().contains("api.s2.large"), "{denied}");
+    s.get("/v1/check?package=asset_quality", Some(&w.launcher)).error(403, "not_entitled");
+    s.get("/v1/check", Some(&w.launcher)).error(400, "usage");
+    assert_eq!(s.get("/v1/quotas/processing_units", Some(&w.launcher)).expect(200)["value"], 40);
+    s.get("/v1/quotas/collectors", Some(&w.launcher)).error(404, "usage");
+    let history = s.get("/v1/history", Some(&w.launcher)).expect(200);
+    assert_eq!(history["history"].as_array().unwrap().len(), 1);
+    let rendered = s
+        .send("POST", "/v1/gateway/render", Some(&w.launcher), Some(&json!({"workspace_token": "ws 1/x"})))
+        .expect(200);
+    assert_eq!(rendered["url"], "https://gw.example.com/v1/write?token=ws%201%2Fx");
+    s.get("/v1/usage?from=2026-12-02&to=2026-12-01", Some(&w.launcher)).error(400, "usage");
+    s.get("/v1/usage", Some(&w.launcher)).expect(200);
+    s.get("/v1/collectors", Some(&w.launcher)).expect(200);
+    s.send("PUT", "/v1/gateway", Some(&w.admin), Some(&json!({"url": "https://gw2.example.com/w?token=abc"})))
+        .error(400, "usage");
+    let gw = s
+        .send("PUT", "/v1/gateway", Some(&w.admin), Some(&json!({"url": "https://gw2.example.com/w?token={}"})))
+        .expect(200);
+    assert_eq!(gw["gateway"], "https://gw2.example.com/w?token={}");
+    let creds = s
+        .send("PUT", "/v1/credentials", Some(&w.admin), Some(&json!({"access_key_id": "AKID-2", "secret_key": SECRET})))
+        .expect(200);
+    assert_eq!(creds["credentials"]["secret_key"].as_str().unwrap().len(), 8, "{creds}");
+    bodies.push(creds.to_string());
+
+    // The air-gap files, as files.
+    for (path, begin) in [
+        ("/v1/files/activation-request", "ACTIVATION REQUEST"),
+        ("/v1/files/activation-receipt", "ACTIVATION RECEIPT"),
+        ("/v1/files/usage-report?from=2026-12-01&to=2026-12-02", "USAGE REPORT"),
+    ] {
+        let reply = s.send("POST", path, Some(&w.admin), None);
+        let text = reply.expect(200);
+        assert!(text.as_str().unwrap().contains(begin), "{path}: {text}");
+        assert!(reply.header("content-disposition").unwrap().starts_with("attachment; filename="), "{path}");
+    }
+    s.send("POST", "/v1/files/usage-report", Some(&w.admin), None).error(400, "usage");
+    let receipt = s.send("POST", "/v1/files/deactivation-receipt", Some(&w.admin), None).expect(200);
+    assert!(receipt.as_str().unwrap().contains("DEACTIVATION RECEIPT"));
+    assert_eq!(s.get("/v1/status", Some(&w.launcher)).expect(200)["phase"], "unlicensed");
+    s.get("/v1/check?package=data_service", Some(&w.launcher)).error(403, "not_entitled");
+    s.send("POST", "/v1/files/activation-receipt", Some(&w.admin), None).error(409, "state");
+    // The vendor's revocation list, through the API.
+    let mut cmd = w.vendor.issuer();
+    let list = w.vendor.dir.path().join("revocations.txt");
+    cmd.args(["revocations", "export", "--key"])
+        .arg(&w.vendor.key)
+        .arg("--passphrase-file")
+        .arg(&w.vendor.pass_file)
+        .arg("--out")
+        .arg(&list);
+    run(cmd, None).ok();
+    let imported =
+        s.send_text("POST", "/v1/revocations", Some(&w.admin), &std::fs::read_to_string(&list).unwrap()).expect(200);
+    assert_eq!(imported["revoked"], 0);
+
+    // The secret key is in no response and no log line.
+    for b in bodies {
+        assert!(!b.contains(SECRET), "the secret key leaked: {b}");
+    }
+    let log = s.log_text();
+    assert!(!log.contains(SECRET) && !log.contains(&w.admin) && !log.contains(&w.launcher), "{log}");
+}
+
+#[test]
+fn a_change_made_by_the_cli_is_seen_at_once_and_neither_side_overwrites_the_other() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    w.install.activate(&w.vendor.issue(&[])).ok();
+    assert_eq!(s.get("/v1/status", Some(&w.launcher)).expect(200)["phase"], "active", "no restart needed");
+    w.install.run(&["gateway", "set", "https://gw.example.com/a?token={}"], None).ok();
+    s.send("PUT", "/v1/credentials", Some(&w.admin), Some(&json!({"access_key_id": "AKID-9", "secret_key": SECRET})))
+        .expect(200);
+    let cli = w.install.run(&["status", "--json"], None).json();
+    assert_eq!(cli["gateway"], "https://gw.example.com/a?token={}", "the service kept the CLI's gateway");
+    assert_eq!(cli["credentials"]["access_key"], "AKID-9", "the CLI sees the service's credentials");
+    // A revoked token is refused at once.
+    let list = w.install.run(&["serve", "token", "list", "--json"], None).json();
+    let id = list["tokens"].as_array().unwrap().iter().find(|t| t["scope"] == "launcher").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!list.to_string().contains(&w.launcher), "the list never shows a token");
+    w.install.run(&["serve", "token", "revoke", &id], None).ok();
+    s.get("/v1/status", Some(&w.launcher)).error(401, "usage");
+    s.get("/v1/status", Some(&w.admin)).expect(200);
+}
+
+#[test]
+fn off_loopback_the_service_needs_tls_or_an_explicit_insecure_flag() {
+    let w = world();
+    let mut cmd = Command::new(bin("activator"));
+    cmd.arg("--state").arg(&w.install.state).args(["serve", "--listen", "0.0.0.0:0"]);
+    let err = run(cmd, None).fails_with(2).to_owned();
+    assert!(err.contains("not a loopback address") && err.contains("--tls-cert"), "{err}");
+
+    let mut insecure = Served::start(&w.install.state, &["--listen", "0.0.0.0:0", "--insecure-listen"]);
+    insecure.get("/healthz", None).expect(200);
+    assert!(insecure.log_text().contains("WITHOUT TLS"), "{}", insecure.log_text());
+    assert_eq!(insecure.terminate(), Some(0));
+
+    // With TLS (a certificate made by OpenSSL), a real client verifies it.
+    let dir = w.vendor.dir.path();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let tls =
+        Served::start(&w.install.state, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    assert!(tls.base.starts_with("https://"), "{}", tls.base);
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", cert.to_str().unwrap(), "-H", &format!("Authorization: Bearer {}", w.launcher)])
+        .arg(format!("{}/v1/status", tls.base))
+        .output()
+        .expect("curl");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("\"product\":\"data-platform\""), "{body} {}", String::from_utf8_lossy(&out.stderr));
+    let mut cmd = Command::new(bin("activator"));
+    cmd.arg("--state")
+        .arg(&w.install.state)
+        .args(["serve", "--tls-cert", cert.to_str().unwrap(), "--tls-key"])
+        .arg(dir.join("missing.pem"));
+    let err = run(cmd, None).fails_with(50).to_owned();
+    assert!(err.contains("missing.pem"), "{err}");
+}
+
+#[test]
+fn wrong_tokens_are_rate_limited_per_address() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    for _ in 0..10 {
+        s.get("/v1/status", Some("lst1_0123456789abcdef_wrongwrongwrongwrongwrongwrongwrongwrongwro"))
+            .error(401, "usage");
+    }
+    let limited = s.get("/v1/status", Some(&w.launcher));
+    let e = limited.error(429, "usage");
+    assert_eq!(e["case"], "ApiError::RateLimited");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    s.get("/healthz", None).expect(200);
+}
+
+#[test]
+fn metrics_give_expiry_remaining_time_entitlements_and_phase() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    w.install.activate(&w.vendor.issue(&[])).ok();
+    let status = s.get("/v1/status", Some(&w.launcher)).expect(200);
+    let reply = s.get("/metrics", Some(&w.launcher));
+    let text = reply.expect(200);
+    let text = text.as_str().unwrap();
+    let expiry = license_common::Timestamp::parse(status["license"]["expires_at"].as_str().unwrap()).unwrap().unix();
+    assert!(text.contains(&format!("activator_license_expiry_timestamp_seconds {expiry}")), "{text}");
+    assert!(text.contains("activator_license_phase{phase=\"active\"} 1"), "{text}");
+    assert!(text.contains("activator_entitlement{package=\"data_service\",tier=\"api.s1.small\"} 1"), "{text}");
+    let remaining: i64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("activator_license_remaining_seconds "))
+        .expect("remaining seconds")
+        .parse()
+        .unwrap();
+    assert!(remaining > 300 * 86_400, "{remaining}");
+    assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
+}
+
+#[test]
+fn sigterm_drains_and_exits_cleanly() {
+    let w = world();
+    let mut s = Served::start(&w.install.state, &[]);
+    s.get("/v1/status", Some(&w.launcher)).expect(200);
+    assert_eq!(s.terminate(), Some(0));
+    assert!(s.log_text().contains("shutting down"), "{}", s.log_text());
+}
+
+#[test]
+fn the_openapi_schemas_refuse_what_they_do_not_describe() {
+    use license_tests::service::{openapi, schema_errors};
+    let status = json!({"$ref": "#/components/schemas/Status"});
+    let w = world();
+    let good = w.install.run(&["status", "--json"], None).json();
+    assert_eq!(schema_errors(&status, &good), Vec::<String>::new(), "the CLI's status is the documented shape");
+    let mut bad = good.clone();
+    bad["phase"] = json!("happy");
+    assert!(!schema_errors(&status, &bad).is_empty());
+    bad = good.clone();
+    bad["secret_key"] = json!("x");
+    assert!(!schema_errors(&status, &bad).is_empty(), "no undocumented field");
+    let error = json!({"$ref": "#/components/schemas/Error"});
+    assert!(!schema_errors(&error, &json!({"format": 1, "error": {"message": "x"}})).is_empty());
+    assert!(openapi()["paths"].as_object().unwrap().len() >= 19);
+}
