@@ -343,3 +343,38 @@ fn the_openapi_schemas_refuse_what_they_do_not_describe() {
     assert!(!schema_errors(&error, &json!({"format": 1, "error": {"message": "x"}})).is_empty());
     assert!(openapi()["paths"].as_object().unwrap().len() >= 19);
 }
+
+#[test]
+fn the_python_client_example_activates_checks_and_checks_in() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    let license = w.vendor.dir.path().join("python.lic");
+    std::fs::write(&license, w.vendor.issue(&[])).unwrap();
+    let secret = w.vendor.dir.path().join("sk.txt");
+    std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+    let script = license_tests::workspace().join("docs/examples/client.py");
+    let run_client = |gateway: &str| {
+        Command::new("python3")
+            .arg(&script)
+            .args([license.to_str().unwrap(), "data_service", gateway, "AKID-PY"])
+            .env("ACTIVATOR_URL", &s.base)
+            .env("ACTIVATOR_ADMIN_TOKEN", &w.admin)
+            .env("ACTIVATOR_COLLECTOR_TOKEN", &w.collector)
+            .env("ACTIVATOR_SECRET_KEY_FILE", &secret)
+            .output()
+            .expect("python3")
+    };
+    // A gateway with a real token: the service's error, exit 1, nothing stored.
+    let out = run_client("https://gw.example.com/w?token=abc123");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error (400, usage)"));
+    let out = run_client("https://gw.example.com/w?token={}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("intelligent_rnd (active)"), "{stdout}");
+    assert!(stdout.contains("data_service: entitled at tier api.s1.small"), "{stdout}");
+    assert!(stdout.contains("collector dk-python-1 checked in"), "{stdout}");
+    let status = w.install.run(&["status", "--json"], None).json();
+    assert_eq!(status["credentials"]["access_key"], "AKID-PY");
+    assert_eq!(status["gateway"], "https://gw.example.com/w?token={}");
+}
