@@ -378,3 +378,35 @@ fn the_python_client_example_activates_checks_and_checks_in() {
     assert_eq!(status["credentials"]["access_key"], "AKID-PY");
     assert_eq!(status["gateway"], "https://gw.example.com/w?token={}");
 }
+
+#[test]
+fn the_systemd_unit_in_the_docs_starts_and_stops_the_service_as_written() {
+    let w = world();
+    let unit = std::fs::read_to_string(license_tests::workspace().join("docs/activator.service")).unwrap();
+    let value = |key: &str| {
+        unit.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("no {key}=")).to_owned()
+    };
+    assert_eq!(value("KillSignal"), "SIGTERM");
+    let env = value("Environment");
+    let state_dir = env.strip_prefix("ACTIVATOR_STATE=").expect("the state directory from the environment");
+    assert!(value("ReadWritePaths").contains(state_dir), "the unit may write its state directory");
+    let exec = value("ExecStart");
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("/usr/local/bin/activator"));
+    // As written, but this test's binary, state directory and a free port.
+    let args: Vec<String> = words.map(|a| a.replace("127.0.0.1:8737", "127.0.0.1:0")).collect();
+    let mut child = Command::new(bin("activator"))
+        .args(&args)
+        .env("ACTIVATOR_STATE", &w.install.state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").expect("it listens").to_owned();
+    let out = Command::new("curl").args(["-sS", &format!("{base}/healthz")]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"ok\""));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "SIGTERM stops it cleanly, as systemd expects");
+}
