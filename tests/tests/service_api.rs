@@ -410,3 +410,38 @@ fn the_systemd_unit_in_the_docs_starts_and_stops_the_service_as_written() {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0), "SIGTERM stops it cleanly, as systemd expects");
 }
+
+#[test]
+fn a_slow_or_idle_client_is_cut_off_and_cannot_hold_the_service() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    let addr = s.base.strip_prefix("http://").unwrap().to_owned();
+    let timed = |send: &'static [u8], answered: bool| {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+            c.write_all(send).unwrap();
+            let mut buf = [0u8; 4096];
+            if answered {
+                let n = c.read(&mut buf).unwrap();
+                assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&buf[..n]));
+            }
+            let start = std::time::Instant::now();
+            let n = c.read(&mut buf).unwrap_or(0);
+            (n, start.elapsed())
+        })
+    };
+    // Headers that never end (slowloris), and a keep-alive connection left idle.
+    let slow = timed(b"GET /healthz HTTP/1.1\r\nHost: x\r\n", false);
+    let idle = timed(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", true);
+    // Meanwhile the service answers everyone else.
+    s.get("/v1/status", Some(&w.launcher)).expect(200);
+    for (what, handle) in [("slow headers", slow), ("an idle connection", idle)] {
+        let (n, waited) = handle.join().unwrap();
+        assert_eq!(n, 0, "{what}: the connection is closed, not answered");
+        assert!(waited.as_secs() <= 15, "{what} was held {waited:?}");
+    }
+}
