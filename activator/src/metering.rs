@@ -227,28 +227,12 @@ pub fn measured(dir: &Path, from: NaiveDate, to: NaiveDate) -> Result<BTreeMap<N
     distinct(&conn, &path, from, to)
 }
 
-#[cfg(unix)]
 fn create_private(path: &Path) -> Result<(), ActivatorError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map(drop)
-        .map_err(ActivatorError::io("create", path.to_path_buf()))
-}
-
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> Result<(), ActivatorError> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map(drop)
-        .map_err(ActivatorError::io("create", path.to_path_buf()))
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(ActivatorError::io("create", path.to_path_buf()))
 }
 
 #[cfg(test)]

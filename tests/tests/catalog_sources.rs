@@ -279,31 +279,9 @@ fn a_product_without_a_free_edition_starts_unlicensed_and_cannot_be_upgraded_fro
     assert!(err.contains("no license is in force, and this product has no free edition"), "{err}");
 
     let dp = workspace().join("catalogs/data-platform.toml");
-    let err = issuer(
-        &v,
-        &dp,
-        &[
-            "upgrade",
-            "--account",
-            "acct-new",
-            "--product",
-            "data-platform",
-            "--licensee",
-            "New",
-            "--region",
-            "cn-beijing",
-            "--edition",
-            "basic_rnd",
-            "--engine",
-            "maxcompute",
-            "--plan",
-            "subscription",
-            "--quota",
-            "processing_units=20",
-        ],
-    )
-    .fails_with(40)
-    .to_owned();
+    let order = "upgrade --account acct-new --product data-platform --licensee New --region cn-beijing \
+                 --edition basic_rnd --engine maxcompute --plan subscription --quota processing_units=20";
+    let err = issuer(&v, &dp, &order.split_whitespace().collect::<Vec<_>>()).fails_with(40).to_owned();
     assert!(err.contains("has no free edition, so there is no community account to upgrade from"), "{err}");
 }
 
