@@ -166,9 +166,26 @@ pub struct UsageTerms {
     /// Minutes east of UTC at which usage days begin (480 for China
     /// Standard Time).
     pub utc_offset_minutes: i32,
+    /// Fewer than this many are billed as this many (the catalog's
+    /// `minimum_count`), so an install can show what a day costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_count: Option<u64>,
+    /// The price of one per day, in minor units of `currency`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price_per_day: Option<u64>,
+    /// The currency of the price (ISO 4217).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
 }
 
 impl UsageTerms {
+    /// What a day with `count` is billed: at least the minimum, and its
+    /// amount in minor units (when the license carries the price).
+    pub fn billed(&self, count: u64) -> (u64, Option<u64>) {
+        let billed = count.max(self.minimum_count.unwrap_or(0));
+        (billed, self.unit_price_per_day.map(|p| p.saturating_mul(billed)))
+    }
+
     /// The usage day `at` falls on.
     pub fn day_of(&self, at: Timestamp) -> chrono::NaiveDate {
         at.plus(chrono::Duration::minutes(i64::from(self.utc_offset_minutes))).as_datetime().date_naive()

@@ -46,7 +46,9 @@ fn a_check_in_beyond_the_cap_is_refused_and_a_lapsed_lease_frees_its_seat() {
     let (_v, install) = install("subscription", &["--quota", "collectors=5"]);
     let collector = token(&install.state, "collector");
     let launcher = token(&install.state, "launcher");
-    let s = Served::start(&install.state, &["--seat-lease", "3"]);
+    // Times are whole seconds: with a 4-second lease the sleeps below leave
+    // a second of margin either way.
+    let s = Served::start(&install.state, &["--seat-lease", "4"]);
     let check_in = |id: &str| s.send("POST", &format!("/v1/collectors/{id}/checkin"), Some(&collector), None);
     for i in 1..=5 {
         let v = check_in(&format!("dk-{i}")).expect(200);
@@ -61,11 +63,11 @@ fn a_check_in_beyond_the_cap_is_refused_and_a_lapsed_lease_frees_its_seat() {
     assert_eq!((seats["seats"]["used"].as_u64(), seats["seats"]["cap"].as_u64()), (Some(5), Some(5)), "{seats}");
 
     // dk-1..dk-4 keep checking in; dk-5 stops, and its seat is free once its lease runs out.
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2000));
     for i in 1..=4 {
         check_in(&format!("dk-{i}")).expect(200);
     }
-    std::thread::sleep(Duration::from_millis(2000));
+    std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(check_in("dk-6").expect(200)["new_seat"], true, "dk-5's seat was freed");
     check_in("dk-7").error(409, "not_entitled");
     let metrics = s.get("/metrics", Some(&launcher)).expect(200);
@@ -75,7 +77,7 @@ fn a_check_in_beyond_the_cap_is_refused_and_a_lapsed_lease_frees_its_seat() {
 
     // The seat table survives a restart.
     drop(s);
-    let s = Served::start(&install.state, &["--seat-lease", "3"]);
+    let s = Served::start(&install.state, &["--seat-lease", "4"]);
     let seats = s.get("/v1/collectors", Some(&launcher)).expect(200);
     assert_eq!(seats["seats"]["used"], 5, "{seats}");
 }
@@ -98,6 +100,9 @@ fn usage_is_measured_as_distinct_collectors_per_billing_day_and_reported() {
     let usage = s.get(&format!("/v1/usage?from={day}&to={day}"), Some(&admin)).expect(200);
     assert_eq!(usage["days"][0]["collectors"], 3, "{usage}");
     assert_eq!(usage["units"], "DataKits");
+    // 3 DataKits are billed as the minimum of 20, at 5 CNY each.
+    assert_eq!((usage["days"][0]["billed"].as_u64(), usage["days"][0]["amount"].as_u64()), (Some(20), Some(10_000)));
+    assert_eq!((usage["minimum"].as_u64(), usage["currency"].as_str()), (Some(20), Some("CNY")));
     // Bad ids are refused.
     for bad in ["a%20b", "x%2Fy"] {
         s.send("POST", &format!("/v1/collectors/{bad}/checkin"), Some(&collector), None).error(400, "usage");
@@ -189,4 +194,42 @@ fn a_service_killed_under_load_50_times_loses_no_acknowledged_check_in() {
         acked.len(),
         attempted.load(Ordering::Relaxed)
     );
+}
+
+#[test]
+fn the_billing_day_begins_at_midnight_in_the_licenses_time_zone_not_utcs() {
+    // A license whose billing time zone puts its midnight between now and
+    // the next UTC midnight (or the last one): the day a check-in counts on
+    // differs from UTC's whatever the time this test runs.
+    let now = chrono::Utc::now();
+    let since_midnight = i32::try_from(now.timestamp().rem_euclid(86_400) / 60).unwrap();
+    let to_midnight = 1440 - since_midnight;
+    let (offset, expected) = if to_midnight + 30 <= 14 * 60 {
+        (to_midnight + 30, now.date_naive().succ_opt().unwrap())
+    } else {
+        (-(since_midnight + 30), now.date_naive().pred_opt().unwrap())
+    };
+    let v = Vendor::new();
+    let license = v.sign_custom(|l| {
+        l.plan = license_common::license::Plan::PayAsYouGo;
+        l.activate_by = Some(license_common::Timestamp::now().plus_days(7));
+        l.usage = Some(license_common::license::UsageTerms {
+            meter: "processing_unit".into(),
+            unit: "processing unit".into(),
+            units: "processing units".into(),
+            utc_offset_minutes: offset,
+            minimum_count: Some(1),
+            unit_price_per_day: Some(600),
+            currency: Some("CNY".into()),
+        });
+    });
+    let install = Install::new(&v);
+    install.activate(&license).ok();
+    let collector = token(&install.state, "collector");
+    let s = Served::start(&install.state, &[]);
+    let v = s.send("POST", "/v1/collectors/pu-1/checkin", Some(&collector), None).expect(200);
+    assert_eq!(v["day"], expected.to_string(), "offset {offset} min: UTC's day is {}", now.date_naive());
+    // And the CLI's usage record takes the same day by default.
+    let out = install.run(&["usage", "record", "--count", "2"], None).ok().to_owned();
+    assert_eq!(out, format!("{expected}: 2 processing units\n"));
 }

@@ -239,14 +239,20 @@ async fn usage(
         }
         let counted = a.usage(from, to)?;
         let measured = metering::measured(a.dir(), from, to)?;
+        let terms = a.usage_terms();
         let days: Vec<Value> = counted
             .iter()
-            .map(|(day, n)| json!({"day": day, "collectors": measured.get(day).copied().unwrap_or(0), "count": n}))
+            .map(|(day, n)| {
+                let (billed, amount) = terms.map_or((*n, None), |t| t.billed(*n));
+                json!({"day": day, "collectors": measured.get(day).copied().unwrap_or(0), "count": n,
+                       "billed": billed, "amount": amount})
+            })
             .collect();
-        let terms = a.usage_terms();
         Ok(ok(json!({
             "format": 1, "from": from, "to": to,
             "meter": terms.map(|t| t.meter.clone()), "units": terms.map(|t| t.units.clone()),
+            "minimum": terms.and_then(|t| t.minimum_count), "unit_price_per_day": terms.and_then(|t| t.unit_price_per_day),
+            "currency": terms.and_then(|t| t.currency.clone()),
             "days": days,
         })))
     })

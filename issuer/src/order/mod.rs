@@ -308,6 +308,9 @@ pub(crate) fn usage_terms(catalog: &Catalog, plan: Plan) -> Option<license_commo
         unit: meter.unit,
         units: meter.units,
         utc_offset_minutes: catalog.utc_offset_minutes(),
+        minimum_count: catalog.pay_as_you_go.as_ref().map(|p| p.minimum_count),
+        unit_price_per_day: catalog.pay_as_you_go.as_ref().map(|p| p.unit_price_per_day),
+        currency: Some(catalog.product.currency.clone()),
     })
 }
 
