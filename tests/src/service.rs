@@ -110,6 +110,31 @@ impl Served {
         Reply::of(method, path, result)
     }
 
+    /// `method path` with any `headers` and an optional JSON body.
+    pub fn with_headers(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Reply {
+        let url = format!("{}{path}", self.base);
+        let result = match method {
+            "GET" | "DELETE" => {
+                let mut req = if method == "GET" { agent().get(url) } else { agent().delete(url) };
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                req.call()
+            }
+            _ => {
+                let mut req = if method == "POST" { agent().post(url) } else { agent().put(url) };
+                for (k, v) in headers {
+                    req = req.header(*k, *v);
+                }
+                match body {
+                    Some(v) => req.send_json(v),
+                    None => req.send_empty(),
+                }
+            }
+        };
+        Reply::of(method, path, result)
+    }
+
     /// `method path` with `token` and a plain-text body.
     pub fn send_text(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> Reply {
         let mut req = agent().post(format!("{}{path}", self.base));

@@ -31,7 +31,9 @@ fn world() -> World {
 }
 
 /// The routes, with the scope each needs.
-const ROUTES: [(&str, &str, &str); 17] = [
+const ROUTES: [(&str, &str, &str); 19] = [
+    ("GET", "/v1/overview", "launcher"),
+    ("POST", "/v1/gateway/check", "launcher"),
     ("GET", "/metrics", "launcher"),
     ("GET", "/v1/status", "launcher"),
     ("GET", "/v1/check?package=data_service", "launcher"),
@@ -444,4 +446,62 @@ fn a_slow_or_idle_client_is_cut_off_and_cannot_hold_the_service() {
         assert_eq!(n, 0, "{what}: the connection is closed, not answered");
         assert!(waited.as_secs() <= 15, "{what} was held {waited:?}");
     }
+}
+
+#[test]
+fn the_console_session_is_an_http_only_strict_cookie_whose_requests_need_the_csrf_token() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    // Only an admin token signs in.
+    let e = s.with_headers("POST", "/console/session", &[], Some(&json!({"token": w.launcher}))).error(403, "usage");
+    assert_eq!(e["case"], "ApiError::WrongScope");
+    s.with_headers("POST", "/console/session", &[], Some(&json!({"token": "lst1_x"}))).error(401, "usage");
+    let signed = s.with_headers("POST", "/console/session", &[], Some(&json!({"token": w.admin})));
+    let body = signed.expect(200);
+    let cookie = signed.header("set-cookie").unwrap().to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains(&w.admin), "the cookie is not the token");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let csrf = body["csrf"].as_str().unwrap().to_owned();
+    // The cookie alone (another site's request) is refused; with the CSRF token it works.
+    let e = s.with_headers("GET", "/v1/overview", &[("Cookie", &pair)], None).error(403, "usage");
+    assert_eq!(e["case"], "ApiError::Csrf");
+    s.with_headers("GET", "/v1/overview", &[("Cookie", &pair), ("X-CSRF-Token", "wrong")], None).error(403, "usage");
+    let o = s.with_headers("GET", "/v1/overview", &[("Cookie", &pair), ("X-CSRF-Token", &csrf)], None).expect(200);
+    assert_eq!(o["status"]["product"], "data-platform");
+    let checked = s
+        .with_headers(
+            "POST",
+            "/v1/gateway/check",
+            &[("Cookie", &pair), ("X-CSRF-Token", &csrf)],
+            Some(&json!({"url": "https://g.example.com/w?token=%7B%7D"})),
+        )
+        .expect(200);
+    assert_eq!(checked["gateway"], "https://g.example.com/w?token={}");
+    assert!(!checked["notes"].as_array().unwrap().is_empty(), "%7B%7D is explained: {checked}");
+    s.with_headers(
+        "POST",
+        "/v1/gateway/check",
+        &[("Cookie", &pair), ("X-CSRF-Token", &csrf)],
+        Some(&json!({"url": "https://g.example.com/w?token=real"})),
+    )
+    .error(400, "usage");
+    // Security headers on pages and API alike; the assets are served from the binary.
+    for path in ["/console/", "/console/app.js", "/console/app.css", "/v1/overview"] {
+        let r = s.with_headers("GET", path, &[], None);
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    let page = s.with_headers("GET", "/console/", &[], None);
+    assert!(
+        page.body.contains("<script src=\"app.js\" defer></script>") && !page.body.contains("<script>"),
+        "no inline script"
+    );
+    // Signing out ends the session.
+    s.with_headers("DELETE", "/console/session", &[("Cookie", &pair), ("X-CSRF-Token", &csrf)], None).expect(200);
+    s.with_headers("GET", "/v1/overview", &[("Cookie", &pair), ("X-CSRF-Token", &csrf)], None).error(401, "usage");
 }

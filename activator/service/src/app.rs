@@ -38,6 +38,9 @@ pub(crate) struct App {
     pub activator: Mutex<Activator>,
     pub writer: Writer,
     pub counters: Counters,
+    pub sessions: crate::console::Sessions,
+    /// Whether the service speaks TLS (the session cookie is then `Secure`).
+    pub tls: bool,
     failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
@@ -45,26 +48,52 @@ type Shared = State<Arc<App>>;
 type Peer = ConnectInfo<SocketAddr>;
 
 impl App {
-    pub(crate) fn new(activator: Activator, writer: Writer) -> App {
+    pub(crate) fn new(activator: Activator, writer: Writer, tls: bool) -> App {
         App {
             activator: Mutex::new(activator),
             writer,
             counters: Counters::default(),
+            sessions: crate::console::Sessions::default(),
+            tls,
             failures: Mutex::new(HashMap::new()),
         }
     }
 
     /// Runs `f` on the handle, after reading the state again if another
     /// process changed it.
-    fn with<T>(&self, f: impl FnOnce(&mut Activator) -> Result<T, ApiError>) -> Result<T, ApiError> {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Activator) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let mut activator = self.activator.lock().unwrap_or_else(|p| p.into_inner());
         activator.refresh()?;
         f(&mut activator)
     }
 
-    /// Checks the bearer token for `needed`, rate-limiting addresses that
-    /// keep sending wrong ones.
-    fn authorize(&self, headers: &HeaderMap, peer: SocketAddr, needed: Scope) -> Result<Scope, ApiError> {
+    /// Checks the request's credentials for `needed`: a bearer token, or
+    /// the console's session cookie with its CSRF header (an admin's).
+    /// Addresses that keep sending wrong tokens are rate-limited.
+    pub(crate) fn authorize(&self, headers: &HeaderMap, peer: SocketAddr, needed: Scope) -> Result<Scope, ApiError> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let scope = match presented {
+            Some(token) => self.bearer(peer, token)?,
+            None => match self.sessions.scope(headers) {
+                Some(scope) => scope?,
+                None => {
+                    self.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+                    return Err(ApiError::Unauthorized);
+                }
+            },
+        };
+        if !scope.allows(needed) {
+            return Err(ApiError::WrongScope { scope: scope.to_string(), needed: needed.to_string() });
+        }
+        Ok(scope)
+    }
+
+    /// The scope of a presented token, counting wrong ones per address.
+    pub(crate) fn bearer(&self, peer: SocketAddr, presented: &str) -> Result<Scope, ApiError> {
         let ip = peer.ip();
         {
             let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
@@ -78,33 +107,20 @@ impl App {
                 }
             }
         }
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let Some(presented) = presented else {
-            self.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
-            return Err(ApiError::Unauthorized);
-        };
-        let scope = self.with(|a| Ok(a.token_scope(presented))).ok().flatten();
-        let Some(scope) = scope else {
-            // A wrong token (not a missing one) counts towards the limit:
-            // guessing tokens is what it stops.
-            self.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
-            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            if failures.len() > 10_000 {
-                failures.retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
-            }
-            let entry = failures.entry(ip).or_insert((Instant::now(), 0));
-            entry.1 += 1;
-            tracing::warn!(peer = %ip, "request with a missing or wrong token");
-            return Err(ApiError::Unauthorized);
-        };
-        if !scope.allows(needed) {
-            return Err(ApiError::WrongScope { scope: scope.to_string(), needed: needed.to_string() });
+        if let Some(scope) = self.with(|a| Ok(a.token_scope(presented))).ok().flatten() {
+            return Ok(scope);
         }
-        Ok(scope)
+        // A wrong token (not a missing one) counts towards the limit:
+        // guessing tokens is what it stops.
+        self.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() > 10_000 {
+            failures.retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
+        }
+        let entry = failures.entry(ip).or_insert((Instant::now(), 0));
+        entry.1 += 1;
+        tracing::warn!(peer = %ip, "request with a missing or wrong token");
+        Err(ApiError::Unauthorized)
     }
 }
 
@@ -130,6 +146,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/files/activation-receipt", post(file_receipt))
         .route("/v1/files/usage-report", post(file_usage_report))
         .route("/v1/files/deactivation-receipt", post(file_deactivation))
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::NotFound { what: "route".into() } })
         .with_state(app)
 }
@@ -227,53 +244,64 @@ async fn usage(
     app.authorize(&headers, peer, Scope::Launcher)?;
     let Query(p) = query.map_err(|e| ApiError::BadRequest { detail: e.body_text() })?;
     let now = Timestamp::now();
-    app.with(|a| {
-        let today = a.usage_day(now);
-        let to = p.to.unwrap_or(today);
-        let from = p.from.unwrap_or(to - chrono::Duration::days(30));
-        if from > to {
-            return Err(license_activator::ActivatorError::ReversedPeriod { from, to }.into());
-        }
-        if (to - from).num_days() > 366 {
-            return Err(ApiError::BadRequest { detail: "a period is at most 367 days".into() });
-        }
-        let counted = a.usage(from, to)?;
-        let measured = metering::measured(a.dir(), from, to)?;
-        let terms = a.usage_terms();
-        let days: Vec<Value> = counted
-            .iter()
-            .map(|(day, n)| {
-                let (billed, amount) = terms.map_or((*n, None), |t| t.billed(*n));
-                json!({"day": day, "collectors": measured.get(day).copied().unwrap_or(0), "count": n,
-                       "billed": billed, "amount": amount})
-            })
-            .collect();
-        Ok(ok(json!({
-            "format": 1, "from": from, "to": to,
-            "meter": terms.map(|t| t.meter.clone()), "units": terms.map(|t| t.units.clone()),
-            "minimum": terms.and_then(|t| t.minimum_count), "unit_price_per_day": terms.and_then(|t| t.unit_price_per_day),
-            "currency": terms.and_then(|t| t.currency.clone()),
-            "days": days,
-        })))
-    })
+    app.with(|a| Ok(ok(usage_of(a, p.from, p.to, now)?)))
+}
+
+/// Usage by billing day from `from` to `to` (default: the last 31 days).
+pub(crate) fn usage_of(
+    a: &Activator,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
+    let to = to.unwrap_or_else(|| a.usage_day(now));
+    let from = from.unwrap_or(to - chrono::Duration::days(30));
+    if from > to {
+        return Err(license_activator::ActivatorError::ReversedPeriod { from, to }.into());
+    }
+    if (to - from).num_days() > 366 {
+        return Err(ApiError::BadRequest { detail: "a period is at most 367 days".into() });
+    }
+    let counted = a.usage(from, to)?;
+    let measured = metering::measured(a.dir(), from, to)?;
+    let terms = a.usage_terms();
+    let days: Vec<Value> = counted
+        .iter()
+        .map(|(day, n)| {
+            let (billed, amount) = terms.map_or((*n, None), |t| t.billed(*n));
+            json!({"day": day, "collectors": measured.get(day).copied().unwrap_or(0), "count": n,
+                   "billed": billed, "amount": amount})
+        })
+        .collect();
+    Ok(json!({
+        "format": 1, "from": from, "to": to,
+        "meter": terms.map(|t| t.meter.clone()), "units": terms.map(|t| t.units.clone()),
+        "minimum": terms.and_then(|t| t.minimum_count), "unit_price_per_day": terms.and_then(|t| t.unit_price_per_day),
+        "currency": terms.and_then(|t| t.currency.clone()),
+        "days": days,
+    }))
 }
 
 /// The license's collector cap and id, and the billing day of `now`.
-fn cap_of(a: &Activator, now: Timestamp) -> (Option<u64>, String, NaiveDate) {
+pub(crate) fn cap_of(a: &Activator, now: Timestamp) -> (Option<u64>, String, NaiveDate) {
     let license = a.current().map_or_else(String::new, |c| c.license.id.clone());
     (a.quota("collectors", now), license, a.usage_day(now))
 }
 
 async fn collectors(State(app): Shared, ConnectInfo(peer): Peer, headers: HeaderMap) -> Result<Response, ApiError> {
     app.authorize(&headers, peer, Scope::Launcher)?;
-    let now = Timestamp::now();
+    Ok(ok(collectors_of(&app, Timestamp::now())?))
+}
+
+/// The collectors now: active, today, seats.
+pub(crate) fn collectors_of(app: &App, now: Timestamp) -> Result<Value, ApiError> {
     let (cap, _, day) = app.with(|a| Ok(cap_of(a, now)))?;
     let seats = app.writer.seats(now, cap)?;
     let today = app.writer.on_day(day)?;
-    Ok(ok(json!({
+    Ok(json!({
         "format": 1, "day": day, "today": today, "active": seats.used,
         "seats": {"used": seats.used, "cap": seats.cap}, "lease_seconds": app.writer.lease(),
-    })))
+    }))
 }
 
 async fn checkin(
@@ -450,11 +478,25 @@ async fn import_revocations(
     change(app, move |a| Ok(ok(serde_json::to_value(a.import_revocations(&text, now)?).expect("serialises")))).await
 }
 
-async fn file_request(State(app): Shared, ConnectInfo(peer): Peer, headers: HeaderMap) -> Result<Response, ApiError> {
+#[derive(Deserialize)]
+struct RequestFormat {
+    format: Option<String>,
+}
+
+async fn file_request(
+    State(app): Shared,
+    ConnectInfo(peer): Peer,
+    headers: HeaderMap,
+    Query(f): Query<RequestFormat>,
+) -> Result<Response, ApiError> {
     app.authorize(&headers, peer, Scope::Admin)?;
     let now = Timestamp::now();
     let token = change(app, move |a| Ok(a.request(now)?)).await?;
-    Ok(file(Kind::ActivationRequest, &token, "activation-request.txt"))
+    match f.format.as_deref() {
+        None | Some("text") => Ok(file(Kind::ActivationRequest, &token, "activation-request.txt")),
+        Some("svg") => crate::console::qr_svg(&token),
+        Some(other) => Err(ApiError::BadRequest { detail: format!("format `{other}`: give text or svg") }),
+    }
 }
 
 async fn file_receipt(State(app): Shared, ConnectInfo(peer): Peer, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -31,6 +31,9 @@ pub enum ApiError {
         /// The scope the request needs.
         needed: String,
     },
+    /// A console request without its session's CSRF token.
+    #[error("this request came with the console's session cookie but without its CSRF token")]
+    Csrf,
     /// Too many failed authentications from one address.
     #[error("too many requests with a wrong token from {peer}; try again in {retry_after} seconds")]
     RateLimited {
@@ -118,6 +121,10 @@ impl license_common::exit::Examples for ApiError {
                 when: "A token used for a route its scope does not allow (a collector token reading the status).",
             },
             Example {
+                error: ApiError::Csrf,
+                when: "A request with the console's session cookie but without its `X-CSRF-Token` header (another site's form or script).",
+            },
+            Example {
                 error: ApiError::RateLimited { peer: s("<address>"), retry_after: 60 },
                 when: "More than 10 requests with a wrong token from one address within a minute.",
             },
@@ -176,6 +183,7 @@ impl Explain for ApiError {
             ApiError::Listen { .. } => ExitClass::Io,
             ApiError::Tls { .. } => ExitClass::Key,
             ApiError::Unauthorized
+            | ApiError::Csrf
             | ApiError::WrongScope { .. }
             | ApiError::RateLimited { .. }
             | ApiError::NotFound { .. }
@@ -193,6 +201,7 @@ impl Explain for ApiError {
                 "send a token made for this install (serve token create) as `Authorization: Bearer <token>`".into()
             }
             ApiError::WrongScope { needed, .. } => format!("use a token of scope `{needed}` (or `admin`)"),
+            ApiError::Csrf => "reload the console and sign in again; other sites cannot use its session".into(),
             ApiError::RateLimited { .. } => "check the token the client sends, then wait before retrying".into(),
             ApiError::NotFound { .. } => "see docs/API.md (and docs/openapi.json) for the routes and names".into(),
             ApiError::BadRequest { .. } => "send the fields docs/API.md documents for this route".into(),
@@ -233,7 +242,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::WrongScope { .. } | ApiError::Denied(_) => StatusCode::FORBIDDEN,
+            ApiError::WrongScope { .. } | ApiError::Csrf | ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -51,6 +51,7 @@
 
 mod app;
 mod checkins;
+mod console;
 pub mod error;
 mod metrics;
 mod server;
@@ -127,13 +128,14 @@ impl Service {
         let activator = Activator::open(&config.state)?;
         let lease = i64::try_from(config.seat_lease.as_secs()).unwrap_or(i64::MAX).max(1);
         let writer = checkins::Writer::start(&config.state, lease)?;
-        let app = Arc::new(app::App::new(activator, writer));
-        let router = app::router(app.clone()).layer(DefaultBodyLimit::max(MAX_BODY)).layer(
-            tower_http::timeout::TimeoutLayer::with_status_code(
+        let app = Arc::new(app::App::new(activator, writer, tls.is_some()));
+        let router = app::router(app.clone())
+            .layer(axum::middleware::from_fn(console::security_headers))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
-            ),
-        );
+            ));
         let listener = server::bind(config.listen).await?;
         Ok(Service { listener, router, tls, app })
     }
