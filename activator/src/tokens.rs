@@ -89,6 +89,13 @@ pub fn make(scope: Scope, label: &str, now: Timestamp) -> Result<NewToken, licen
     Ok(NewToken { text, stored })
 }
 
+/// The secret part of a token's text (after `lst1_<id>_`; it may itself
+/// contain `_`).
+pub fn secret_of(text: &str) -> Option<&str> {
+    claimed_id(text)?;
+    text.get(PREFIX.len() + 17..)
+}
+
 /// The id a presented token claims, if it has the shape of one.
 pub fn claimed_id(text: &str) -> Option<&str> {
     let rest = text.strip_prefix(PREFIX)?;
@@ -124,12 +131,13 @@ mod tests {
         let last = wrong.pop().unwrap();
         wrong.push(if last == 'A' { 'B' } else { 'A' });
         assert_eq!(verify(&tokens, &wrong), None);
-        let mixed = format!("{PREFIX}{}_{}", a.stored.id, b.text.rsplit('_').next().unwrap());
+        let mixed = format!("{PREFIX}{}_{}", a.stored.id, secret_of(&b.text).unwrap());
         assert_eq!(verify(&tokens, &mixed), None);
+        assert_eq!(secret_of(&a.text).unwrap().len(), 43);
         assert_eq!(verify(&tokens, ""), None);
         assert_eq!(verify(&tokens, "Bearer x"), None);
         // The stored entry never holds the secret.
-        assert!(!serde_json::to_string(&tokens).unwrap().contains(a.text.rsplit('_').next().unwrap()));
+        assert!(!serde_json::to_string(&tokens).unwrap().contains(secret_of(&a.text).unwrap()));
         // Revoked tokens do not verify.
         let mut revoked = tokens.clone();
         revoked[0].revoked_at = Some(now());

@@ -31,7 +31,12 @@ fn readme_starts_with_the_two_commands() {
     let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
     let commands: Vec<&str> =
         readme.lines().skip_while(|l| !l.starts_with("```")).skip(1).take_while(|l| !l.starts_with("```")).collect();
-    assert_eq!(commands, ["cargo run --release --bin issuer -- demo", "cargo test --workspace"]);
+    assert_eq!(commands, ["cargo run --release --bin issuer -- demo", "bash scripts/test"]);
     let ci = std::fs::read_to_string(workspace().join(".ci/run")).unwrap();
-    assert!(ci.contains("\ncargo test --workspace\n"), ".ci/run must run the README's test command");
+    assert!(ci.contains("\nbash scripts/test\n"), ".ci/run must run the README's test command");
+    let script = std::fs::read_to_string(workspace().join("scripts/test")).unwrap();
+    assert!(script.contains("\ncargo test --workspace \"$@\"\n"), "scripts/test runs every test of the workspace");
+    for package in ["chromium", "chromium-driver", "openssl", "curl"] {
+        assert!(script.contains(package), "scripts/test installs {package}");
+    }
 }

@@ -20,7 +20,7 @@ const T = {
     skHelp: "Stored sealed; never shown again, only masked.", gw: "Data gateway address",
     gwHelp: "Keep ?token={} exactly as the vendor wrote it: {} is a placeholder the product fills in per workspace. Never type a real token here.",
     gwOk: "Valid. It will be stored as:", gwSpace: "The address contains whitespace.", submit: "Activate",
-    activated_ok: "Activated.", collectors: "Collectors per day", billed: "billed", minimum: "minimum", charge: "Charge",
+    activated_ok: "Activated.", collectors: "Counted per day", billed: "billed", minimum: "minimum", charge: "Charge",
     seats: "Seats", activeNow: "Active now", today: "Today", cap: "cap", noCap: "no cap", noUsage: "No usage recorded in this period.",
     request: "Activation request", requestHelp: "For an install with no route to the vendor: give this file (or the QR code) to the vendor.",
     download: "Download", showQr: "Show as QR code", bound: "Bound license", upload: "Activate this file",
@@ -45,7 +45,7 @@ const T = {
     skHelp: "加密保存，之后不再显示，只显示掩码。", gw: "数据网关地址",
     gwHelp: "请保持 ?token={} 原样：{} 是占位符，由产品按工作空间填入。不要在这里填写真实的 token。",
     gwOk: "有效，将保存为：", gwSpace: "地址中含有空白字符。", submit: "激活",
-    activated_ok: "已激活。", collectors: "每日采集器数", billed: "计费", minimum: "最低", charge: "费用",
+    activated_ok: "已激活。", collectors: "每日计量", billed: "计费", minimum: "最低", charge: "费用",
     seats: "席位", activeNow: "当前在线", today: "今日", cap: "上限", noCap: "无上限", noUsage: "此期间没有用量记录。",
     request: "激活请求", requestHelp: "用于无法连接厂商的安装：把此文件（或二维码）交给厂商。",
     download: "下载", showQr: "显示二维码", bound: "绑定的 License", upload: "激活此文件",
@@ -76,7 +76,7 @@ function el(tag, attrs, ...children) {
     else if (k === "text") e.textContent = v;
     else e.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(typeof c === "string" ? document.createTextNode(c) : c);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) e.append(typeof c === "string" ? document.createTextNode(c) : c);
   return e;
 }
 
@@ -186,9 +186,20 @@ function overviewCard(st) {
     st.warnings.length ? el("div", { class: "notice", id: "ov-warnings" }, el("strong", { text: t("warnings") }), el("ul", {}, st.warnings.map((w) => el("li", { text: w })))) : null);
 }
 
+// Every day of the period, 0 where nothing was counted.
+function allDays(usage) {
+  const byDay = Object.fromEntries(usage.days.map((d) => [d.day, d]));
+  const out = [];
+  for (let d = new Date(usage.from + "T00:00:00Z"); d <= new Date(usage.to + "T00:00:00Z"); d.setUTCDate(d.getUTCDate() + 1)) {
+    const day = d.toISOString().slice(0, 10);
+    out.push(byDay[day] || { day, collectors: 0, count: 0, billed: 0, amount: null });
+  }
+  return out;
+}
+
 function chart(usage) {
-  const days = usage.days;
-  if (!days.length) return el("p", { class: "muted", id: "usage-empty", text: t("noUsage") });
+  if (!usage.days.length) return el("p", { class: "muted", id: "usage-empty", text: t("noUsage") });
+  const days = allDays(usage);
   const W = 720, H = 240, P = 30, max = Math.max(usage.minimum || 0, ...days.map((d) => d.count), 1);
   const bw = (W - 2 * P) / days.length;
   const ns = "http://www.w3.org/2000/svg";
@@ -202,7 +213,7 @@ function chart(usage) {
     const title = document.createElementNS(ns, "title");
     title.textContent = `${d.day}: ${d.count} (${t("billed")} ${d.billed}, ${t("charge")} ${money(d.amount, usage.currency)})`;
     bar.append(title);
-    if (days.length <= 16 || i % Math.ceil(days.length / 8) === 0) add("text", { x: P + i * bw, y: H - 10 }, d.day.slice(5));
+    if (days.length <= 16 || i % Math.ceil(days.length / 8) === 0 || i === days.length - 1) add("text", { x: P + i * bw, y: H - 10 }, d.day.slice(5));
   });
   if (usage.minimum) {
     const y = H - P - (H - 2 * P) * usage.minimum / max;
@@ -218,8 +229,9 @@ function usagePage(o) {
   const rows = u.days.slice().reverse().map((d) => el("tr", {}, el("td", { text: d.day }), el("td", { text: String(d.collectors) }),
     el("td", { text: String(d.count) }), el("td", { text: String(d.billed) }), el("td", { text: money(d.amount, u.currency) })));
   show(el("h1", { text: t("usage") }),
-    el("section", { class: "card" }, el("h2", { text: `${t("collectors")} (${u.units || ""})` }), chart(u),
+    el("section", { class: "card" }, el("h2", { text: t("collectors") + (u.units ? ` (${u.units})` : "") }), chart(u),
       el("table", { id: "usage-table" }, el("thead", {}, el("tr", {}, ["day", t("collectors"), "count", t("billed"), t("charge")].map((h) => el("th", { text: h })))), el("tbody", {}, rows))),
+    u.unit_price_per_day !== null ? el("p", { class: "help", id: "usage-price", text: `${money(u.unit_price_per_day, u.currency)} / ${t("billed")} · ${t("minimum")} ${u.minimum}` }) : null,
     el("section", { class: "card" }, el("h2", { text: t("seats") }),
       el("dl", { class: "grid" }, row(t("seats"), `${c.seats.used} / ${c.seats.cap === null ? t("noCap") : c.seats.cap}`, "seats"),
         row(t("activeNow"), String(c.active), "active-now"), row(t("today"), String(c.today), "today"))));
@@ -345,7 +357,9 @@ async function route() {
     const o = await api("GET", "/v1/overview");
     if (page === "usage") return usagePage(o);
     if (page === "history") return historyPage(o);
+    const start = performance.now();
     show(overviewCard(o.status));
+    document.body.dataset.renderMs = (performance.now() - start).toFixed(2);
   } catch (e) {
     if (e.status === 401 || e.status === 403) return signinPage();
     show(errorBox(e));

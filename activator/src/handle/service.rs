@@ -102,7 +102,7 @@ mod tests {
         let now = Timestamp::parse("2026-12-01").unwrap();
         let made = cli.token_create(Scope::Launcher, "launcher on host-1", now).unwrap();
         let state = std::fs::read_to_string(path.join("state.json")).unwrap();
-        assert!(!state.contains(made.text.rsplit('_').next().unwrap()), "only the hash is stored");
+        assert!(!state.contains(crate::tokens::secret_of(&made.text).unwrap()), "only the hash is stored");
         assert_eq!(service.token_scope(&made.text), None, "not read yet");
         assert!(service.refresh().unwrap());
         assert!(!service.refresh().unwrap(), "nothing changed since");
