@@ -246,8 +246,8 @@ function historyPage(o) {
     : el("p", { class: "muted", text: t("noHistory") }));
 }
 
-function fileInput(id, onText) {
-  const input = el("input", { type: "file", id, on: { change: async () => { if (input.files[0]) onText(await input.files[0].text()); } } });
+function fileInput(id, onText, label) {
+  const input = el("input", { type: "file", id, "aria-label": label || null, on: { change: async () => { if (input.files[0]) onText(await input.files[0].text()); } } });
   return input;
 }
 
@@ -257,7 +257,7 @@ function activatePage() {
     dragover: (e) => { e.preventDefault(); drop.classList.add("over"); },
     dragleave: () => drop.classList.remove("over"),
     drop: async (e) => { e.preventDefault(); drop.classList.remove("over"); const f = e.dataTransfer.files[0]; if (f) lic.value = await f.text(); },
-  } }, t("drop"), " ", fileInput("license-file", (text) => { lic.value = text; }));
+  } }, t("drop"), " ", fileInput("license-file", (text) => { lic.value = text; }, t("licenseText")));
   const ak = el("input", { type: "text", id: "ak", name: "ak", autocomplete: "off" });
   const sk = el("input", { type: "password", id: "sk", name: "sk", autocomplete: "new-password", "aria-describedby": "sk-help" });
   const gw = el("input", { type: "text", id: "gateway", name: "gateway", spellcheck: "false", autocomplete: "off", "aria-describedby": "gw-help gw-check", placeholder: "https://gateway.example.com/v1/write?token={}" });
