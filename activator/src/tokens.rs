@@ -35,6 +35,18 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 3] = [Scope::Admin, Scope::Launcher, Scope::Collector];
+
+    /// Its name: `admin`, `launcher`, `collector`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scope::Admin => "admin",
+            Scope::Launcher => "launcher",
+            Scope::Collector => "collector",
+        }
+    }
+
     /// Whether a token of this scope may do what `needed` allows.
     pub fn allows(self, needed: Scope) -> bool {
         self == Scope::Admin || self == needed

@@ -327,6 +327,12 @@ pub fn upgrade(
         }
         next.quotas.insert(quota_id.clone(), *value);
     }
+    // A new edition may offer (and require) quotas the old one did not, and
+    // no longer offer some it did.
+    for quota_id in next.quotas.keys() {
+        crate::order::check_quota_offered(catalog, quota_id, &next.edition, next.engine.as_deref())?;
+    }
+    crate::order::check_required_quotas(catalog, &next.edition, next.engine.as_deref(), &next.quotas)?;
 
     if let Some(install) = &request.bind {
         next.install = Some(install.clone());

@@ -99,6 +99,7 @@ fn activation_through_the_api_agrees_with_the_cli_and_every_route_answers() {
     let before = s.get("/v1/status", Some(&w.launcher)).expect(200);
     assert_eq!(before["license"], Value::Null);
 
+    let files_before = w.install.snapshot();
     // A gateway with a real token in it is refused, and nothing is stored.
     let bad = json!({"license": license, "gateway": "https://gw.example.com/v1/write?token=tkn_0123456789abcdef",
                      "access_key_id": "AKID-1", "secret_key": SECRET});
@@ -112,6 +113,18 @@ fn activation_through_the_api_agrees_with_the_cli_and_every_route_answers() {
     s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"licence": license}))).error(400, "usage");
     let huge = json!({"license": "x".repeat(300 * 1024)});
     s.send("POST", "/v1/activate", Some(&w.admin), Some(&huge)).error(413, "usage");
+
+    // An expired license, a license for another product, one signed by a stranger.
+    let expired = w.vendor.sign_custom(|l| {
+        l.not_before = license_common::Timestamp::parse("2024-01-01").unwrap();
+        l.expires_at = Some(license_common::Timestamp::parse("2024-06-01").unwrap());
+    });
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"license": expired}))).error(422, "expired");
+    let other = w.vendor.sign_custom(|l| l.product = "observability".into());
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"license": other}))).error(422, "mismatch");
+    let stranger = Vendor::new().issue(&[]);
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"license": stranger}))).error(422, "untrusted_key");
+    assert_eq!(files_before, w.install.snapshot(), "no refused request changed a byte of the state directory");
 
     let good = json!({"license": license, "gateway": "https://gw.example.com/v1/write?token={}",
                       "access_key_id": "AKID-1", "secret_key": SECRET});

@@ -301,3 +301,48 @@ fn community_to_pay_as_you_go_must_be_activated_within_seven_days() {
     assert!(matches!(err, ActivatorError::ActivationWindowClosed { .. }), "{err}");
     assert_eq!(late.status(t0().plus_days(8)).edition, "community", "the install stays community");
 }
+
+/// A quota scoped to an edition and an engine is offered, and required, only
+/// there: everywhere else it is refused, and orders need not give it; an
+/// upgrade onto the edition must give it.
+#[test]
+fn a_scoped_required_quota_is_required_where_offered_and_refused_elsewhere() {
+    let text = std::fs::read_to_string(license_tests::workspace().join("catalogs/data-platform.toml")).unwrap()
+        + "\n[[quotas]]\nid = \"gpu_nodes\"\nname = \"GPU nodes\"\nrequired = true\neditions = [\"intelligent_rnd\"]\n\
+           engines = [\"hadoop\"]\nsteps = [{ value = 1, monthly_price = 100 }, { value = 2, monthly_price = 200 }]\n";
+    let catalog = Catalog::from_toml(&text).unwrap();
+    let key = IssuerKey::from_seed(&[77; 32]);
+    let with_gpu = |mut o: Order| {
+        o.quotas.insert("gpu_nodes".into(), 1);
+        o
+    };
+    let sub = Plan::Subscription;
+    // Offered here, so required.
+    let check = |o: Order| o.validate(&catalog, t0()).map(drop).map_err(IssuerError::Order);
+    let e = order_error(check(order("intelligent_rnd", "hadoop", sub, &[], 40)));
+    assert!(matches!(e, OrderError::QuotaMissing { ref quota, .. } if quota == "gpu_nodes"), "{e}");
+    check(with_gpu(order("intelligent_rnd", "hadoop", sub, &[], 40))).unwrap();
+    // Another engine, another edition: not offered, not required.
+    check(order("intelligent_rnd", "maxcompute", sub, &[], 40)).unwrap();
+    check(order("basic_rnd", "hadoop", sub, &[], 40)).unwrap();
+    for (edition, engine) in
+        [("intelligent_rnd", "maxcompute"), ("basic_rnd", "hadoop"), ("offline_integration", "hadoop")]
+    {
+        let e = order_error(check(with_gpu(order(edition, engine, sub, &[], 40))));
+        assert!(
+            matches!(e, OrderError::QuotaNotOffered { ref quota, .. } if quota == "gpu_nodes"),
+            "{edition} {engine}: {e}"
+        );
+    }
+    // Upgrading basic R&D on Hadoop to intelligent R&D needs the quota now offered.
+    let mut first = order("basic_rnd", "hadoop", sub, &[], 40);
+    first.account = "acct-scoped-quota".into();
+    let basic = issue(&key, &catalog, &first, t0()).unwrap();
+    let to_intelligent = UpgradeRequest { edition: Some("intelligent_rnd".into()), ..Default::default() };
+    let at = t0().plus(Duration::days(10));
+    let e = order_error(upgrade_license(&key, &catalog, &basic.license, &to_intelligent, at));
+    assert!(matches!(e, OrderError::QuotaMissing { ref quota, .. } if quota == "gpu_nodes"), "{e}");
+    let mut with = to_intelligent.clone();
+    with.quotas.insert("gpu_nodes".into(), 2);
+    upgrade_license(&key, &catalog, &basic.license, &with, at).unwrap();
+}

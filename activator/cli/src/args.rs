@@ -287,7 +287,7 @@ pub enum TokenCommand {
     /// Make a token and print it once (it is stored only as a hash).
     Create {
         /// What it may do: admin (everything), launcher (read, check, render), collector (check in).
-        #[arg(long)]
+        #[arg(long, value_parser = scopes())]
         scope: license_activator::tokens::Scope,
         /// A note: who or what it is for.
         #[arg(long, default_value = "")]
@@ -300,4 +300,8 @@ pub enum TokenCommand {
         /// The token's id (the 16 hex digits after `lst1_`).
         id: String,
     },
+}
+
+fn scopes() -> license_cli::OneOf<license_activator::tokens::Scope> {
+    license_cli::one_of(&license_activator::tokens::Scope::ALL, |s| s.as_str())
 }

@@ -172,16 +172,7 @@ impl Order {
             check_quota(catalog, quota_id, *value)?;
             check_quota_offered(catalog, quota_id, &edition.id, self.engine.as_deref())?;
         }
-        if let Some(missing) = catalog
-            .quotas
-            .iter()
-            .find(|q| q.required && q.offered(&edition.id, self.engine.as_deref()) && !self.quotas.contains_key(&q.id))
-        {
-            return Err(OrderError::QuotaMissing {
-                quota: missing.id.clone(),
-                steps: list(missing.steps.iter().map(|s| s.value)),
-            });
-        }
+        check_required_quotas(catalog, &edition.id, self.engine.as_deref(), &self.quotas)?;
 
         let not_before = self.not_before.unwrap_or(now);
         let expires_at = match (plan, self.until, self.months) {
@@ -312,6 +303,23 @@ pub(crate) fn usage_terms(catalog: &Catalog, plan: Plan) -> Option<license_commo
         unit_price_per_day: catalog.pay_as_you_go.as_ref().map(|p| p.unit_price_per_day),
         currency: Some(catalog.product.currency.clone()),
     })
+}
+
+/// Refuses a set of quotas that lacks one the edition (on its engine)
+/// offers and requires.
+pub(crate) fn check_required_quotas(
+    catalog: &Catalog,
+    edition: &str,
+    engine: Option<&str>,
+    quotas: &BTreeMap<String, u64>,
+) -> Result<(), OrderError> {
+    match catalog.quotas.iter().find(|q| q.required && q.offered(edition, engine) && !quotas.contains_key(&q.id)) {
+        Some(missing) => Err(OrderError::QuotaMissing {
+            quota: missing.id.clone(),
+            steps: list(missing.steps.iter().map(|s| s.value)),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Refuses a quota that the edition (on its engine) does not offer.
