@@ -31,6 +31,9 @@ use crate::error::ActivatorError;
 /// The file beside the state.
 pub const FILE: &str = "collectors.sqlite3";
 
+/// The quota of a license that caps how many collectors run at once.
+pub const CAP_QUOTA: &str = "collectors";
+
 /// The longest collector id accepted.
 pub const MAX_ID_LEN: usize = 128;
 

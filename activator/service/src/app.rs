@@ -285,7 +285,7 @@ pub(crate) fn usage_of(
 /// The license's collector cap and id, and the billing day of `now`.
 pub(crate) fn cap_of(a: &Activator, now: Timestamp) -> (Option<u64>, String, NaiveDate) {
     let license = a.current().map_or_else(String::new, |c| c.license.id.clone());
-    (a.quota("collectors", now), license, a.usage_day(now))
+    (a.collector_cap(now), license, a.usage_day(now))
 }
 
 async fn collectors(State(app): Shared, ConnectInfo(peer): Peer, headers: HeaderMap) -> Result<Response, ApiError> {

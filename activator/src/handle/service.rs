@@ -78,6 +78,12 @@ impl Activator {
         })
     }
 
+    /// How many collectors the license in force lets run at once (its
+    /// `collectors` quota), if it caps them.
+    pub fn collector_cap(&self, now: Timestamp) -> Option<u64> {
+        self.quota(crate::metering::CAP_QUOTA, now)
+    }
+
     /// The scope of a presented bearer token, if it is a live one.
     pub fn token_scope(&self, presented: &str) -> Option<Scope> {
         tokens::verify(&self.snapshot.service_tokens, presented)
