@@ -222,6 +222,24 @@ async fn an_operator_signs_in_activates_through_the_dialog_and_sees_the_license(
     until_text(&c, "#nav-overview", "概览").await;
     until_text(&c, "#ov-state", "正常").await;
     snap(&c, "6-overview-zh-CN").await;
+    // What the API says comes in Chinese too: the gateway's refusal, its
+    // notes, and an error with its hint.
+    c.find(Locator::Css("#nav-activate")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("#gateway")).await.unwrap();
+    type_into(&c, "#gateway", "https://gw.example.com/v1/write?token=tkn_live_0123456789").await;
+    let refusal = until_text(&c, "#gw-bad", "真实令牌").await;
+    assert!(refusal.contains("`{}`"), "{refusal}");
+    type_into(&c, "#gateway", "https://gw.example.com/v1/write?token=%7B%7D").await;
+    until_text(&c, "#gw-check", "被识别为占位符").await;
+    c.find(Locator::Css("#license")).await.unwrap().send_keys("lic1.AAAA").await.unwrap();
+    type_into(&c, "#gateway", "https://gw.example.com/v1/write?token={}").await;
+    until_text(&c, "#gw-ok", "?token={}").await;
+    c.find(Locator::Css("#activate-submit")).await.unwrap().click().await.unwrap();
+    let error = until_text(&c, "#error", "许可证").await;
+    assert!(error.contains("处理建议"), "the hint, in Chinese: {error}");
+    assert!(error.contains("这不是格式正确的许可证") && error.contains("完整许可证"), "{error}");
+    snap(&c, "6b-activate-error-zh-CN").await;
+    c.find(Locator::Css("#nav-overview")).await.unwrap().click().await.unwrap();
     c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
     until_text(&c, "#nav-overview", "Overview").await;
 

@@ -518,3 +518,72 @@ fn the_console_session_is_an_http_only_strict_cookie_whose_requests_need_the_csr
     s.with_headers("DELETE", "/console/session", &[("Cookie", &pair), ("X-CSRF-Token", &csrf)], None).expect(200);
     s.with_headers("GET", "/v1/overview", &[("Cookie", &pair), ("X-CSRF-Token", &csrf)], None).error(401, "usage");
 }
+
+/// Whether `text` has Chinese characters.
+fn chinese(text: &str) -> bool {
+    text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+/// Checks that an error has its Chinese message and hint, which carry the
+/// same values (ids, times, names) as the English ones.
+fn bilingual(error: &Value) -> String {
+    let zh = &error["translations"]["zh-CN"];
+    let (message, hint) = (zh["message"].as_str().unwrap(), zh["hint"].as_str().unwrap());
+    assert!(chinese(message) && chinese(hint), "{error}");
+    assert_ne!(message, error["message"].as_str().unwrap());
+    // Ids, times, paths and addresses stay as they are (plain words such as
+    // a file's kind are translated).
+    let literal = |v: &&str| v.chars().any(|c| c.is_ascii_digit() || "/-_.:`".contains(c));
+    for value in error["fields"].as_object().unwrap().values().filter_map(Value::as_str).filter(literal) {
+        if error["message"].as_str().unwrap().contains(value) {
+            assert!(message.contains(value), "`{value}` is lost in {message}");
+        }
+    }
+    format!("{}: {message} / {hint}", error["case"].as_str().unwrap())
+}
+
+#[test]
+fn every_message_the_api_returns_comes_in_english_and_chinese() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    let license = w.vendor.issue(&["--account", "acct-old"]);
+    // Refusals of every kind, each from a real request.
+    let mut seen = vec![
+        bilingual(&s.get("/v1/status", None).error(401, "usage")),
+        bilingual(&s.get("/v1/status", Some(&w.collector)).error(403, "usage")),
+        bilingual(&s.get("/v1/nothing-here", Some(&w.admin)).error(404, "usage")),
+        bilingual(&s.get("/v1/quotas/processing_units", Some(&w.launcher)).error(404, "usage")),
+        bilingual(&s.get("/v1/check?package=data_service", Some(&w.launcher)).error(403, "not_entitled")),
+        bilingual(&s.send_text("POST", "/v1/revocations", Some(&w.admin), "garbage").error(400, "malformed")),
+    ];
+    let bad = json!({"license": license, "gateway": "https://gw.example.com/v1/write?token=tkn_0123456789abcdef"});
+    seen.push(bilingual(&s.send("POST", "/v1/activate", Some(&w.admin), Some(&bad)).error(400, "usage")));
+    let expired = w.vendor.sign_custom(|l| {
+        l.not_before = license_common::Timestamp::parse("2024-01-01").unwrap();
+        l.expires_at = Some(license_common::Timestamp::parse("2024-06-01").unwrap());
+    });
+    let e = s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"license": expired}))).error(422, "expired");
+    assert!(e["translations"]["zh-CN"]["message"].as_str().unwrap().contains("2024-06-01T00:00:00Z"), "{e}");
+    seen.push(bilingual(&e));
+    let stranger = Vendor::new().issue(&[]);
+    let e =
+        s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"license": stranger}))).error(422, "untrusted_key");
+    seen.push(bilingual(&e));
+    let renders = json!({"workspace_token": "ws-1"});
+    seen.push(bilingual(&s.send("POST", "/v1/gateway/render", Some(&w.launcher), Some(&renders)).error(409, "state")));
+
+    // Notes: how a gateway was read, and a license thrown away on an account change.
+    let put = json!({"url": "https://gw.example.com/v1/write?token=%7B%7D"});
+    let gw = s.send("PUT", "/v1/gateway", Some(&w.admin), Some(&put)).expect(200);
+    let zh_notes = gw["translations"]["zh-CN"]["notes"].as_array().unwrap();
+    assert_eq!(zh_notes.len(), gw["notes"].as_array().unwrap().len());
+    assert!(!zh_notes.is_empty() && zh_notes.iter().all(|n| chinese(n.as_str().unwrap())), "{gw}");
+    s.send("POST", "/v1/activate", Some(&w.admin), Some(&json!({"license": license}))).expect(200);
+    let other = w.vendor.issue(&["--account", "acct-new"]);
+    let moved = json!({"license": other, "replace_account": true});
+    let a = s.send("POST", "/v1/activate", Some(&w.admin), Some(&moved)).expect(200);
+    let zh = a["translations"]["zh-CN"]["notes"].as_array().unwrap();
+    assert!(a["notes"][0].as_str().unwrap().starts_with("thrown away"), "{a}");
+    assert!(zh[0].as_str().unwrap().starts_with("已丢弃") && zh[0].as_str().unwrap().contains("acct-old"), "{a}");
+    println!("{}", seen.join("\n"));
+}

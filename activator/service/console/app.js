@@ -57,7 +57,8 @@ const T = {
   },
 };
 
-// The API's error classes, in Chinese (the English message and hint come from the API).
+// The API's error classes, in Chinese: the prefix of an error the API sent
+// without its own translation (every error of this release has one).
 const CLASS_ZH = {
   usage: "请求有误", malformed: "格式错误", bad_signature: "签名无效", untrusted_key: "签名密钥不受信任", expired: "已过期",
   not_yet_valid: "尚未生效", activation_window_closed: "激活期限已过", mismatch: "不匹配（产品、地域、账号或安装）",
@@ -99,11 +100,20 @@ async function api(method, path, body, raw) {
   return type.includes("json") ? r.json() : r.blob();
 }
 
+// An error's message and hint in the console's language: the API sends
+// both languages (`translations`).
+function texts(err) {
+  const own = err.translations && err.translations[lang];
+  if (own) return own;
+  const prefix = lang === "zh-CN" && CLASS_ZH[err.class] ? CLASS_ZH[err.class] + "：" : "";
+  return { message: prefix + err.message, hint: err.hint };
+}
+
 function errorBox(e) {
   const err = e.error || { class: "internal", message: String(e), hint: "" };
-  const zh = lang === "zh-CN" && CLASS_ZH[err.class] ? CLASS_ZH[err.class] + "：" : "";
-  return el("div", { class: "error", role: "alert", id: "error" },
-    el("strong", { text: zh + err.message }), err.hint ? el("div", {}, t("hint") + ": " + err.hint) : null);
+  const { message, hint } = texts(err);
+  return el("div", { class: "error", role: "alert", id: "error", "data-case": err.case || "" },
+    el("strong", { text: message }), hint ? el("div", {}, t("hint") + ": " + hint) : null);
 }
 
 // Times: in the browser's zone, the UTC value on hover.
@@ -270,10 +280,10 @@ function activatePage() {
     try {
       const r = await api("POST", "/v1/gateway/check", { url: gw.value });
       gwValid = true;
-      check.replaceChildren(...notes, el("div", { class: "ok", id: "gw-ok" }, t("gwOk") + " ", el("code", { text: r.gateway })), ...r.notes.map((n) => el("div", { class: "help", text: n })));
+      check.replaceChildren(...notes, el("div", { class: "ok", id: "gw-ok" }, t("gwOk") + " ", el("code", { text: r.gateway })), ...((r.translations && r.translations[lang] && r.translations[lang].notes) || r.notes).map((n) => el("div", { class: "help", text: n })));
     } catch (e) {
       gwValid = false;
-      check.replaceChildren(...notes, el("div", { class: "bad", id: "gw-bad", role: "alert", text: e.error ? e.error.message : String(e) }));
+      check.replaceChildren(...notes, el("div", { class: "bad", id: "gw-bad", role: "alert", text: e.error ? texts(e.error).message : String(e) }));
     }
   };
   gw.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(validate, 200); });

@@ -220,7 +220,7 @@ async fn quota(
     let now = Timestamp::now();
     app.with(|a| match a.quota(&name, now) {
         Some(value) => Ok(ok(json!({"format": 1, "quota": name, "value": value}))),
-        None => Err(ApiError::NotFound { what: format!("quota `{name}` of the license in force") }),
+        None => Err(ApiError::NoSuchQuota { name }),
     })
 }
 
@@ -415,6 +415,7 @@ async fn activate(
         a.observe_clock(now)?;
         let mut value = serde_json::to_value(&activation).expect("serialises");
         value["status"] = serde_json::to_value(a.status(now)).expect("serialises");
+        value["translations"] = json!({crate::i18n::ZH_CN: {"notes": crate::i18n::notes_zh(&activation.notes)}});
         Ok(value)
     })
     .await?;
@@ -439,7 +440,8 @@ async fn set_gateway(
     change(app, move |a| {
         let notes = a.set_gateway(&r.url)?;
         let stored = a.gateway().map(|g| g.as_str().to_owned());
-        Ok(ok(json!({"format": 1, "gateway": stored, "notes": notes})))
+        let zh = crate::i18n::notes_zh(&notes);
+        Ok(ok(json!({"format": 1, "gateway": stored, "notes": notes, "translations": {crate::i18n::ZH_CN: {"notes": zh}}})))
     })
     .await
 }

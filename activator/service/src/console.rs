@@ -204,7 +204,9 @@ async fn check_gateway(
     let axum::Json(body) = payload.map_err(|e| ApiError::BadRequest { detail: e.body_text() })?;
     let parsed = license_activator::gateway::GatewayTemplate::parse(&body.url)
         .map_err(|e| ApiError::Activator(license_activator::ActivatorError::from(e)))?;
-    let value = json!({"format": 1, "gateway": parsed.template.as_str(), "notes": parsed.notes});
+    let zh = crate::i18n::notes_zh(&parsed.notes);
+    let value = json!({"format": 1, "gateway": parsed.template.as_str(), "notes": parsed.notes,
+        "translations": {crate::i18n::ZH_CN: {"notes": zh}}});
     Ok((StatusCode::OK, axum::Json(value)).into_response())
 }
 

@@ -48,6 +48,12 @@ pub enum ApiError {
         /// What was asked for.
         what: String,
     },
+    /// A quota the license in force does not have.
+    #[error("the license in force has no quota `{name}`")]
+    NoSuchQuota {
+        /// The quota asked for.
+        name: String,
+    },
     /// A request the API cannot read.
     #[error("the request is not valid: {detail}")]
     BadRequest {
@@ -128,9 +134,10 @@ impl license_common::exit::Examples for ApiError {
                 error: ApiError::RateLimited { peer: s("<address>"), retry_after: 60 },
                 when: "More than 10 requests with a wrong token from one address within a minute.",
             },
+            Example { error: ApiError::NotFound { what: s("<what>") }, when: "A route that does not exist." },
             Example {
-                error: ApiError::NotFound { what: s("<what>") },
-                when: "A route, or a quota of the license, that does not exist.",
+                error: ApiError::NoSuchQuota { name: s("<name>") },
+                when: "A quota the license in force does not have (or no license is in force).",
             },
             Example {
                 error: ApiError::BadRequest { detail: s("<detail>") },
@@ -187,6 +194,7 @@ impl Explain for ApiError {
             | ApiError::WrongScope { .. }
             | ApiError::RateLimited { .. }
             | ApiError::NotFound { .. }
+            | ApiError::NoSuchQuota { .. }
             | ApiError::BadRequest { .. }
             | ApiError::TooLarge { .. }
             | ApiError::InsecureListen { .. } => ExitClass::Usage,
@@ -204,6 +212,7 @@ impl Explain for ApiError {
             ApiError::Csrf => "reload the console and sign in again; other sites cannot use its session".into(),
             ApiError::RateLimited { .. } => "check the token the client sends, then wait before retrying".into(),
             ApiError::NotFound { .. } => "see docs/API.md (and docs/openapi.json) for the routes and names".into(),
+            ApiError::NoSuchQuota { .. } => "see the quotas of the license in force in its status".into(),
             ApiError::BadRequest { .. } => "send the fields docs/API.md documents for this route".into(),
             ApiError::TooLarge { .. } => "send a smaller body: a license or list is far below the limit".into(),
             ApiError::SeatsFull { .. } => {
@@ -244,7 +253,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::WrongScope { .. } | ApiError::Csrf | ApiError::Denied(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::NotFound { .. } | ApiError::NoSuchQuota { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::SeatsFull { .. } => StatusCode::CONFLICT,
             ApiError::NotReady { .. } | ApiError::Listen { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -265,7 +274,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let report = ErrorReport::of(&self);
-        let body = serde_json::json!({ "format": 1, "error": report });
+        let translations = crate::i18n::translations(&report);
+        let mut error = serde_json::to_value(&report).unwrap_or_default();
+        error["translations"] = translations;
+        let body = serde_json::json!({ "format": 1, "error": error });
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let ApiError::RateLimited { retry_after, .. } = &self {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after).into());

@@ -53,6 +53,7 @@ mod app;
 mod checkins;
 mod console;
 pub mod error;
+pub mod i18n;
 mod metrics;
 mod server;
 
