@@ -44,6 +44,9 @@ pub enum IssuerError {
     /// No random bytes.
     #[error(transparent)]
     Random(#[from] RandomError),
+    /// A key in a hardware module could not be used.
+    #[error(transparent)]
+    Hsm(#[from] crate::hsm::HsmError),
     /// The catalog is invalid.
     #[error("catalog {}: {source}", path.display())]
     Catalog {
@@ -306,6 +309,7 @@ impl Explain for IssuerError {
             IssuerError::Envelope(e) => e.class(),
             IssuerError::Sign(e) => e.class(),
             IssuerError::Random(e) => e.class(),
+            IssuerError::Hsm(e) => e.class(),
             IssuerError::Catalog { .. } | IssuerError::NotBillable { .. } => ExitClass::Catalog,
             IssuerError::OrderFile { .. } => ExitClass::OrderRefused,
             IssuerError::InvalidLicense { .. } | IssuerError::LicenseNotInstallFile => ExitClass::Malformed,
@@ -340,6 +344,7 @@ impl Explain for IssuerError {
             IssuerError::Envelope(e) => e.hint(),
             IssuerError::Sign(e) => e.hint(),
             IssuerError::Random(e) => e.hint(),
+            IssuerError::Hsm(e) => e.hint(),
             IssuerError::Catalog { source, .. } => source.hint(),
             IssuerError::NotBillable { .. } => {
                 "bill with the catalog of a product sold pay-as-you-go, which has a [pay_as_you_go] table".into()
@@ -397,6 +402,7 @@ impl Explain for IssuerError {
             IssuerError::Envelope(e) => e.case(),
             IssuerError::Sign(e) => e.case(),
             IssuerError::Random(e) => e.case(),
+            IssuerError::Hsm(e) => e.case(),
             other => case_of("IssuerError", other),
         }
     }

@@ -51,10 +51,74 @@ pub fn keygen(dir: &Path, passphrase: &Passphrase) -> Result<KeyFiles, IssuerErr
     Ok(KeyFiles { format: 1, kid: key.kid(), key: key_out.path().to_path_buf(), public: pub_out.path().to_path_buf() })
 }
 
+/// Makes a key pair inside the token `uri` names and writes its public
+/// key to `dir/issuer.pub` (refusing to overwrite it); the private key
+/// never leaves the module. Checks the public file can be written before
+/// anything is made in the token.
+pub fn keygen_pkcs11(dir: &Path, uri: &crate::hsm::Pkcs11Uri, pin: &str) -> Result<KeyFiles, IssuerError> {
+    let pub_out = Output::new(dir.join(PUB_FILE), false);
+    std::fs::create_dir_all(dir).map_err(IssuerError::io("create", dir))?;
+    pub_out.check()?;
+    let public = crate::hsm::HsmKey::generate(uri, pin)?;
+    pub_out.write(public.to_pem().as_bytes())?;
+    Ok(KeyFiles {
+        format: 1,
+        kid: public.kid(),
+        key: PathBuf::from(uri.to_string()),
+        public: pub_out.path().to_path_buf(),
+    })
+}
+
 /// Opens an encrypted private key file.
 pub fn read_key(path: &Path, passphrase: &Passphrase) -> Result<IssuerKey, IssuerError> {
     let text = zeroize::Zeroizing::new(input::read_text(path, MAX_KEY_FILE)?);
     Ok(IssuerKey::from_encrypted_pem(&text, passphrase)?)
+}
+
+/// The key that signs: an encrypted key file opened in memory, or a key
+/// that stays inside a hardware module ([`crate::hsm`]).
+#[derive(Debug)]
+pub enum SigningKey {
+    /// `issuer.key`, opened with its passphrase.
+    File(IssuerKey),
+    /// A key in a PKCS#11 token.
+    Hsm(crate::hsm::HsmKey),
+}
+
+impl SigningKey {
+    /// The key id.
+    pub fn kid(&self) -> KeyId {
+        self.public().kid()
+    }
+
+    /// The public key.
+    pub fn public(&self) -> &PublicKey {
+        match self {
+            SigningKey::File(k) => k.public(),
+            SigningKey::Hsm(k) => k.public(),
+        }
+    }
+}
+
+impl license_common::envelope::Signer for SigningKey {
+    type Error = license_common::envelope::SignError;
+
+    fn kid(&self) -> KeyId {
+        self.public().kid()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; license_common::envelope::SIGNATURE_LEN], Self::Error> {
+        match self {
+            SigningKey::File(k) => Ok(k.sign(message)),
+            SigningKey::Hsm(k) => k.sign(message),
+        }
+    }
+}
+
+impl crate::ledger::LedgerSigner for SigningKey {
+    fn public_key(&self) -> PublicKey {
+        *self.public()
+    }
 }
 
 /// Reads a public key file.
@@ -66,10 +130,13 @@ pub fn read_public(path: &Path) -> Result<PublicKey, IssuerError> {
 /// The keys that may have signed a license an upgrade or renewal starts
 /// from: the public key beside the signing key (`issuer.pub` beside
 /// `issuer.key`), and the keys the vendor names besides (after a rotation).
+///
+/// A key in a hardware module (`pkcs11:…`) has no file beside it: name its
+/// public key among `also`.
 pub fn keys_for_current(key: &Path, also: &[PathBuf]) -> Result<Keyring, IssuerError> {
     let mut keys = also.iter().map(|p| read_public(p)).collect::<Result<Vec<_>, _>>()?;
     let beside = key.with_extension("pub");
-    if beside.exists() {
+    if !key.to_str().is_some_and(crate::hsm::Pkcs11Uri::is_uri) && beside.exists() {
         keys.push(read_public(&beside)?);
     }
     Ok(Keyring::from_keys(keys))

@@ -71,6 +71,7 @@
 
 pub mod catalogs;
 pub mod error;
+pub mod hsm;
 pub mod inspect;
 pub mod keyfile;
 pub mod ledger;

@@ -120,8 +120,8 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "Keys and passphrases",
-        "The vendor's key pair (`issuer keygen`), the passphrase that opens the private key, and public keys given to `--pub`, `--trust` and `activator trust add`.",
-        &["KeyError", "issuer::NoPassphrase", "issuer::PassphraseMismatch", "issuer::Prompt"],
+        "The vendor's key pair (`issuer keygen`), the passphrase that opens the private key, a key inside a hardware module (`--key pkcs11:…`, [VENDOR.md](VENDOR.md#keys-in-a-hardware-module)) and its PIN, and public keys given to `--pub`, `--trust` and `activator trust add`.",
+        &["KeyError", "HsmError", "issuer::NoPassphrase", "issuer::PassphraseMismatch", "issuer::Prompt"],
     ),
     (
         "Catalogs and orders",

@@ -134,6 +134,9 @@ pub struct Vendor {
     pub catalog: PathBuf,
     /// This vendor's ledger.
     pub ledger: PathBuf,
+    /// Environment variables every `issuer` command of this vendor gets
+    /// (e.g. `SOFTHSM2_CONF` for a key in a hardware module).
+    pub env: Vec<(String, PathBuf)>,
     /// How many licenses [`Vendor::issue_run`] made with the default account.
     defaults_used: std::cell::Cell<u32>,
 }
@@ -155,6 +158,7 @@ impl Vendor {
             pass_file,
             catalog: workspace().join("catalogs/data-platform.toml"),
             dir,
+            env: Vec::new(),
             defaults_used: std::cell::Cell::new(0),
         }
     }
@@ -240,6 +244,7 @@ impl Vendor {
     pub fn issuer(&self) -> Command {
         let mut cmd = Command::new(bin("issuer"));
         cmd.env("ISSUER_LEDGER", &self.ledger);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

@@ -36,7 +36,7 @@ fn readme_starts_with_the_two_commands() {
     assert!(ci.contains("\nbash scripts/test\n"), ".ci/run must run the README's test command");
     let script = std::fs::read_to_string(workspace().join("scripts/test")).unwrap();
     assert!(script.contains("\ncargo test --workspace \"$@\"\n"), "scripts/test runs every test of the workspace");
-    for package in ["chromium", "chromium-driver", "openssl", "curl"] {
+    for package in ["chromium", "chromium-driver", "openssl", "curl", "softhsm2", "opensc"] {
         assert!(script.contains(package), "scripts/test installs {package}");
     }
 }

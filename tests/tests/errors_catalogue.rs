@@ -67,8 +67,9 @@ fn every_case_of_every_error_type_has_an_example() {
     all_have_examples::<license_issuer::order::OrderError>("OrderError", &[]);
     all_have_examples::<license_issuer::IssuerError>(
         "IssuerError",
-        &["Key", "Order", "Input", "Output", "Envelope", "Sign", "Random"],
+        &["Key", "Order", "Input", "Output", "Envelope", "Sign", "Random", "Hsm"],
     );
+    all_have_examples::<license_issuer::hsm::HsmError>("HsmError", &[]);
     all_have_examples::<license_activator::ActivatorError>(
         "ActivatorError",
         &["Envelope", "Input", "Key", "Gateway", "Credentials", "Random"],

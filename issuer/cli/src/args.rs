@@ -37,11 +37,17 @@ pub struct PassphraseArgs {
 /// The `issuer` commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Make a signing key: DIR/issuer.key (encrypted PKCS#8, 0600) and DIR/issuer.pub.
+    /// Make a signing key: DIR/issuer.key (encrypted PKCS#8, 0600) and DIR/issuer.pub; or, with
+    /// --pkcs11, a key inside a hardware module and DIR/issuer.pub.
     Keygen {
-        /// The directory to write the key pair into.
+        /// The directory to write the key pair (or, with --pkcs11, the public key) into.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Make the key inside this PKCS#11 token instead (RFC 7512:
+        /// pkcs11:token=LABEL;object=LABEL?module-path=MODULE); the PIN comes from the URI's
+        /// pin-source, --passphrase-file, ISSUER_PKCS11_PIN or a prompt.
+        #[arg(long, value_name = "URI")]
+        pkcs11: Option<String>,
         /// Where the passphrase comes from.
         #[command(flatten)]
         passphrase: PassphraseArgs,

@@ -40,7 +40,20 @@ pub fn run(cli: Cli) -> Outcome {
 
 fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Result<Output, Error> {
     match command {
-        Command::Keygen { out: dir, passphrase } => {
+        Command::Keygen { out: dir, pkcs11: Some(given), passphrase } => {
+            let uri = crate::passphrase::pkcs11_uri(&given)?;
+            let pin = crate::passphrase::get_pin(&uri, &passphrase)?;
+            let files = keyfile::keygen_pkcs11(&dir, &uri, pin.expose())?;
+            let text = format!(
+                "made key {} inside token `{}` (it never leaves the module); wrote {}\nsign with --key '{}'\n",
+                files.kid,
+                uri.token,
+                files.public.display(),
+                given
+            );
+            Ok(Output::new(&files, text))
+        }
+        Command::Keygen { out: dir, pkcs11: None, passphrase } => {
             let passphrase = get_passphrase(&passphrase, true)?;
             let files = keyfile::keygen(&dir, &passphrase)?;
             let text = format!(
@@ -63,7 +76,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             // Check the renewal before asking for the passphrase.
             let successor = upgrade::renew(&catalog, &current, term, args.account.as_deref(), now)?;
             let out = out_file(args.out.as_deref(), args.force)?;
-            let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
+            let key = crate::passphrase::open_key(&args.key, &args.passphrase)?;
             let issued = open_ledger(ledger.as_deref())?.sign_successor(&key, successor, false, now)?;
             issued_output(&issued, out)
         }
@@ -138,7 +151,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             let request = input::read_text(&bind, MAX_ENVELOPE_FILE)?;
             let output = out_file(out.as_deref(), false)?;
             let mut l = open_ledger(ledger.as_deref())?;
-            let key = keyfile::read_key(&key, &get_passphrase(&passphrase, false)?)?;
+            let key = crate::passphrase::open_key(&key, &passphrase)?;
             let done = l.attest_time(&key, &request, now)?;
             let text = match &output {
                 Some(output) => {
@@ -166,7 +179,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             let mut l = open_ledger(ledger.as_deref())?;
             let output = fsio::Output::new(&out, false);
             output.check()?;
-            let key = keyfile::read_key(&key, &get_passphrase(&passphrase, false)?)?;
+            let key = crate::passphrase::open_key(&key, &passphrase)?;
             let (list, token) = l.export_revocations(&key, now)?;
             let text = license_common::armor::armor(
                 license_common::Kind::RevocationList,
@@ -285,7 +298,7 @@ fn distrust_key(
         .into());
     }
     let mut l = open_ledger(ledger)?;
-    let key = keyfile::read_key(key, &get_passphrase(passphrase, false)?)?;
+    let key = crate::passphrase::open_key(key, passphrase)?;
     let done = l.distrust_key(kid, &key, reason, now)?;
     let mut text =
         format!("key {kid} is distrusted; {} license(s) signed again with key {}:\n", done.resigned.len(), key.kid());
@@ -417,7 +430,7 @@ fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp) -> Result<O
         };
         let checked = first.validate(&catalog, now)?;
         let out = out_file(args.out.as_deref(), args.force)?;
-        let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
+        let key = crate::passphrase::open_key(&args.key, &args.passphrase)?;
         let issued = open_ledger(ledger)?.issue(&key, checked, now)?;
         return issued_output(&issued, out);
     };
@@ -428,7 +441,7 @@ fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp) -> Result<O
     // Check the upgrade before asking for the passphrase: a typo costs nothing.
     let successor = upgrade::upgrade(&catalog, &current, &request, now)?;
     let out = out_file(args.out.as_deref(), args.force)?;
-    let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
+    let key = crate::passphrase::open_key(&args.key, &args.passphrase)?;
     let issued = open_ledger(ledger)?.sign_successor(&key, successor, args.revoke_old_binding, now)?;
     issued_output(&issued, out)
 }
@@ -474,7 +487,7 @@ fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp) -> Result<Outpu
     // Check the order before asking for the passphrase: a typo costs nothing.
     let checked = order.validate(&catalog, now)?;
     let out = out_file(args.out.as_deref(), args.force)?;
-    let key = keyfile::read_key(&args.key, &get_passphrase(&args.passphrase, false)?)?;
+    let key = crate::passphrase::open_key(&args.key, &args.passphrase)?;
     let issued = open_ledger(ledger)?.issue(&key, checked, now)?;
     issued_output(&issued, out)
 }

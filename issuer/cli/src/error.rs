@@ -94,6 +94,13 @@ fn issuer_hint(e: &IssuerError) -> Option<String> {
             "pass the issuer.pub file that `issuer keygen` wrote".into()
         }
         IssuerError::Key(KeyError::NotAPrivateKey) => "pass the issuer.key file that `issuer keygen` wrote".into(),
+        IssuerError::Hsm(license_issuer::hsm::HsmError::NoModule) => {
+            "add ?module-path=/path/to/module.so to the URI, or set ISSUER_PKCS11_MODULE".into()
+        }
+        IssuerError::Hsm(license_issuer::hsm::HsmError::WrongPin { .. }) => {
+            "check ISSUER_PKCS11_PIN, --passphrase-file or the URI's pin-source; too many wrong PINs lock the token"
+                .into()
+        }
         IssuerError::Key(KeyError::WrongPassphrase) => {
             "check ISSUER_PASSPHRASE or --passphrase-file (a trailing newline in the file is ignored)".into()
         }
@@ -206,6 +213,7 @@ impl Examples for Error {
         all.extend(KeyError::examples_as(move |e| lib(e.into())));
         all.extend(RandomError::examples_as(move |e| lib(e.into())));
         all.extend(SignError::examples_as(move |e| lib(e.into())));
+        all.extend(license_issuer::hsm::HsmError::examples_as(move |e| lib(e.into())));
         all.extend(CatalogError::examples_as(move |e| {
             lib(IssuerError::Catalog { path: PathBuf::from("<path>"), source: e })
         }));

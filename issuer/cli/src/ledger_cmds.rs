@@ -300,8 +300,7 @@ pub fn batch(
     let text = input::read_text(batch, 1 << 30)?;
     let (lines, errors) = license_issuer::ledger::parse_batch(&text);
     let total = lines.len() as u64;
-    let passphrase = crate::passphrase::get_passphrase(&args.passphrase, false)?;
-    let key = license_issuer::keyfile::read_key(&args.key, &passphrase)?;
+    let key = crate::passphrase::open_key(&args.key, &args.passphrase)?;
     let bar = if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(

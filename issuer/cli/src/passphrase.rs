@@ -7,11 +7,59 @@ use std::path::Path;
 use license_common::input;
 use license_common::signing::Passphrase;
 
+use license_issuer::IssuerError;
+use license_issuer::hsm::{HsmKey, Pkcs11Uri};
+use license_issuer::keyfile::{self, SigningKey};
+
 use crate::args::PassphraseArgs;
 use crate::error::Error;
 
 /// The environment variable holding the passphrase.
 pub const PASSPHRASE_ENV: &str = "ISSUER_PASSPHRASE";
+
+/// The environment variable holding a hardware module's user PIN.
+pub const PIN_ENV: &str = "ISSUER_PKCS11_PIN";
+
+/// The environment variable naming the PKCS#11 module when the URI does not.
+pub const MODULE_ENV: &str = "ISSUER_PKCS11_MODULE";
+
+/// Parses `--key pkcs11:…` (or `keygen --pkcs11`), taking the module from
+/// `ISSUER_PKCS11_MODULE` when the URI names none.
+pub fn pkcs11_uri(text: &str) -> Result<Pkcs11Uri, Error> {
+    let mut uri = Pkcs11Uri::parse(text).map_err(IssuerError::from)?;
+    if uri.module_path.is_none() {
+        uri.module_path = std::env::var_os(MODULE_ENV).map(std::path::PathBuf::from);
+    }
+    Ok(uri)
+}
+
+/// The PIN of the token `uri` names: the URI's `pin-source` file, else
+/// `--passphrase-file`, else `ISSUER_PKCS11_PIN`, else a prompt.
+pub fn get_pin(uri: &Pkcs11Uri, args: &PassphraseArgs) -> Result<Passphrase, Error> {
+    let file = uri.pin_file.as_deref().or(args.passphrase_file.as_deref());
+    if let Some(p) = passphrase_from(file, std::env::var(PIN_ENV).ok())? {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::NoPassphrase);
+    }
+    let pin = rpassword::prompt_password(format!("PIN for token `{}`: ", uri.token))
+        .map_err(|source| Error::Prompt { source })?;
+    Ok(Passphrase::new(pin)?)
+}
+
+/// Opens the signing key `--key` names: an encrypted key file with its
+/// passphrase, or a `pkcs11:` URI with its token's PIN.
+pub fn open_key(key: &Path, args: &PassphraseArgs) -> Result<SigningKey, Error> {
+    match key.to_str().filter(|k| Pkcs11Uri::is_uri(k)) {
+        Some(text) => {
+            let uri = pkcs11_uri(text)?;
+            let pin = get_pin(&uri, args)?;
+            Ok(SigningKey::Hsm(HsmKey::open(&uri, pin.expose()).map_err(IssuerError::from)?))
+        }
+        None => Ok(SigningKey::File(keyfile::read_key(key, &get_passphrase(args, false)?)?)),
+    }
+}
 
 /// The passphrase from `file` or `env`, in that order; `None` when neither
 /// is given (the caller may then prompt).
