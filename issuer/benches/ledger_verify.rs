@@ -33,6 +33,8 @@ fn main() {
     let issued: Vec<_> = (0..n)
         .map(|i| {
             let mut license = fixture::license(&catalog, i, uuid::Uuid::now_v7().to_string(), now);
+            // Chains of 20: 5,000 accounts.
+            license.account = format!("acct-{}", i % 5000);
             license.sequence = (i / 5000 + 1) as u64;
             fixture::sign(&key, license)
         })

@@ -181,25 +181,39 @@ fn allocate(
     let product = catalog.product.id.as_str();
     let mut claimed: HashMap<(String, String), usize> = HashMap::new();
     let mut refused = Vec::new();
-    let mut kept = Vec::with_capacity(licenses.len());
-    for mut checked in licenses.drain(..) {
-        let (account, region) = (checked.order.account.trim().to_owned(), checked.order.region.clone());
-        if let Some(first) = claimed.get(&(account.clone(), region.clone())) {
+    // Each chain once per batch.
+    let mut candidates = Vec::with_capacity(licenses.len());
+    for checked in licenses.drain(..) {
+        let key = (checked.order.account.trim().to_owned(), checked.order.region.clone());
+        if let Some(first) = claimed.get(&key) {
+            let (account, region) = &key;
             refused.push((
                 checked.line,
                 format!("line {first} of this batch already orders product {product} for account {account} in region {region}"),
             ));
             continue;
         }
-        match rec.check_chain_free(product, &account, &region, now) {
-            Err(e @ IssuerError::InstanceInForce { .. }) => {
-                refused.push((checked.line, e.to_string()));
-                continue;
+        claimed.insert(key.clone(), checked.line);
+        candidates.push((key, checked));
+    }
+    // The chains the ledger already has, in one lookup; only those need the
+    // in-force check, and their sequences continue above every license and
+    // revocation floor.
+    let chains: Vec<(&str, &str)> = candidates.iter().map(|((a, r), _)| (a.as_str(), r.as_str())).collect();
+    let heads = rec.chain_heads(product, &chains)?;
+    let mut kept = Vec::with_capacity(candidates.len());
+    for (key, mut checked) in candidates {
+        let (licensed, floor) = heads.get(&key).copied().unwrap_or((None, None));
+        if licensed.is_some() {
+            match rec.check_chain_free(product, &key.0, &key.1, now) {
+                Err(e @ IssuerError::InstanceInForce { .. }) => {
+                    refused.push((checked.line, e.to_string()));
+                    continue;
+                }
+                other => other?,
             }
-            other => other?,
         }
-        checked.sequence = rec.last_sequence(product, &account, &region)?.map_or(1, |s| s + 1);
-        claimed.insert((account, region), checked.line);
+        checked.sequence = licensed.max(floor).map_or(1, |s| s + 1);
         kept.push(checked);
     }
     *licenses = kept;

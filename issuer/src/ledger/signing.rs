@@ -101,13 +101,14 @@ impl Recorder<'_> {
     pub(crate) fn newest(&self, product: &str, account: &str, region: &str) -> Result<Option<Newest>, IssuerError> {
         let row: Option<(String, String, i64, String)> = self
             .tx()
-            .query_row(
+            .prepare_cached(
                 "SELECT id, kid, sequence, token FROM licenses WHERE product = ?1 AND account = ?2 AND region = ?3
                  ORDER BY sequence DESC LIMIT 1",
-                params![product, account, region],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
-            .optional()
+            .and_then(|mut stmt| {
+                stmt.query_row(params![product, account, region], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .optional()
+            })
             .map_err(self.err())?;
         row.map(|(id, kid, sequence, token)| {
             Ok(Newest {
