@@ -272,6 +272,10 @@ pub(crate) fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> IssuerError +
     }
 }
 
+/// Per chain (account, region): the highest license sequence and the highest
+/// revocation floor, where the ledger has them.
+pub(crate) type ChainHeads = std::collections::HashMap<(String, String), (Option<u64>, Option<u64>)>;
+
 /// The page size of a new ledger. A license row with its token is about
 /// 1.5 KB: with 16 KiB pages, recording 100,000 licenses in one transaction
 /// writes and checkpoints about half the WAL frames of 4 KiB pages and took
@@ -463,7 +467,7 @@ impl Recorder<'_> {
         &self,
         product: &str,
         chains: &[(&str, &str)],
-    ) -> Result<std::collections::HashMap<(String, String), (Option<u64>, Option<u64>)>, IssuerError> {
+    ) -> Result<ChainHeads, IssuerError> {
         let tx = &self.tx;
         let run = || -> rusqlite::Result<_> {
             tx.execute_batch(
