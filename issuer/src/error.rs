@@ -152,6 +152,33 @@ pub enum IssuerError {
         /// Last day.
         to: String,
     },
+    /// An idempotency key used before for another request.
+    #[error("idempotency key `{key}` was used before for another request ({route}, or another body)")]
+    IdempotencyConflict {
+        /// The key.
+        key: String,
+        /// The route it was first used on.
+        route: String,
+    },
+    /// Two processes took the same idempotency key at once and what the
+    /// first made cannot be read back (a bug, or a ledger edited by hand).
+    #[error("the idempotency key was taken by another process at the same time")]
+    IdempotencyRace,
+    /// An idempotency key that is empty, too long or not printable.
+    #[error("an idempotency key must be 1 to 200 printable ASCII characters without spaces")]
+    BadIdempotencyKey,
+    /// No API token with that id.
+    #[error("no API token has id `{id}`")]
+    UnknownApiToken {
+        /// The id asked for.
+        id: String,
+    },
+    /// The ledger keeps too many API tokens.
+    #[error("the ledger already keeps {max} API tokens")]
+    TooManyApiTokens {
+        /// The limit.
+        max: i64,
+    },
     /// Another issuer command held the ledger's write lock for too long.
     #[error("ledger {}: another issuer command has held it for {seconds} seconds", path.display())]
     LedgerBusy {
@@ -326,7 +353,14 @@ impl Explain for IssuerError {
             IssuerError::UnknownKey { .. } | IssuerError::KeyRetired { .. } | IssuerError::KeyDistrusted { .. } => {
                 ExitClass::Key
             }
-            IssuerError::EmptyBatch | IssuerError::Period { .. } | IssuerError::SameKey { .. } => ExitClass::Usage,
+            IssuerError::EmptyBatch
+            | IssuerError::Period { .. }
+            | IssuerError::SameKey { .. }
+            | IssuerError::BadIdempotencyKey
+            | IssuerError::UnknownApiToken { .. } => ExitClass::Usage,
+            IssuerError::IdempotencyConflict { .. }
+            | IssuerError::IdempotencyRace
+            | IssuerError::TooManyApiTokens { .. } => ExitClass::State,
             IssuerError::WrongInstall { .. }
             | IssuerError::UnknownInstall { .. }
             | IssuerError::WrongCatalog { .. }
@@ -359,6 +393,13 @@ impl Explain for IssuerError {
             IssuerError::NotInLedger { .. } => "check the license id against the ledger's list".into(),
             IssuerError::Batch { .. } => "correct those lines, or skip them and issue the others".into(),
             IssuerError::EmptyBatch => "write one JSON order per line".into(),
+            IssuerError::IdempotencyConflict { .. } => {
+                "use a new key for a new request; the same key is only for retrying the same request".into()
+            }
+            IssuerError::IdempotencyRace => "retry the request with the same key; it returns what was made".into(),
+            IssuerError::BadIdempotencyKey => "use the billing system's order id (printable, no spaces)".into(),
+            IssuerError::UnknownApiToken { .. } => "list the API tokens to see their ids".into(),
+            IssuerError::TooManyApiTokens { .. } => "revoke the API tokens no longer used first".into(),
             IssuerError::AlreadySuperseded { by, .. } => {
                 format!("start from the newest license of the chain, {by}")
             }
@@ -457,6 +498,26 @@ impl Examples for IssuerError {
                 when: "Lines of a batch order file are refused (each with its line number and the rule it breaks, the first five shown), and they may not be skipped: nothing was signed or recorded.",
             },
             Example { error: IssuerError::EmptyBatch, when: "The batch order file holds no order (only blank lines)." },
+            Example {
+                error: IssuerError::IdempotencyConflict { key: "<key>".into(), route: "<route>".into() },
+                when: "A license API call that signs, with an idempotency key used before on another route or with another body.",
+            },
+            Example {
+                error: IssuerError::IdempotencyRace,
+                when: "Two processes took one idempotency key at once and the first one's record cannot be read back.",
+            },
+            Example {
+                error: IssuerError::BadIdempotencyKey,
+                when: "A license API call that signs, with an empty, long or unprintable idempotency key.",
+            },
+            Example {
+                error: IssuerError::UnknownApiToken { id: "<id>".into() },
+                when: "Revoking an API token the ledger does not have.",
+            },
+            Example {
+                error: IssuerError::TooManyApiTokens { max: 1024 },
+                when: "Making an API token when the ledger keeps 1,024 (revoked ones included).",
+            },
             Example {
                 error: IssuerError::NotInLedger { id: id() },
                 when: "A license id that the ledger does not hold, e.g. a typo, or a license signed with another ledger.",

@@ -55,7 +55,6 @@ mod console;
 pub mod error;
 pub mod i18n;
 mod metrics;
-mod server;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -81,13 +80,16 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
 /// The longest a request may take, end to end.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A TLS certificate chain and its private key, PEM files.
-#[derive(Clone, Debug)]
-pub struct TlsFiles {
-    /// The certificate chain.
-    pub cert: PathBuf,
-    /// The private key.
-    pub key: PathBuf,
+pub use license_http::TlsFiles;
+
+impl From<license_http::ListenError> for ApiError {
+    fn from(e: license_http::ListenError) -> Self {
+        match e {
+            license_http::ListenError::Insecure { addr } => ApiError::InsecureListen { addr },
+            license_http::ListenError::Tls { what, path, detail } => ApiError::Tls { what, path, detail },
+            license_http::ListenError::Bind { addr, detail } => ApiError::Listen { addr, detail },
+        }
+    }
 }
 
 /// How the service runs.
@@ -124,8 +126,10 @@ impl Service {
     /// Checks the address rule and the TLS files, opens the state and the
     /// check-in store, and binds.
     pub async fn bind(config: Config) -> Result<Service, ApiError> {
-        server::check_address(&config)?;
-        let tls = config.tls.as_ref().map(server::tls).transpose()?;
+        let listen =
+            license_http::Listen { addr: config.listen, tls: config.tls.clone(), insecure: config.insecure_listen };
+        license_http::check_address(&listen)?;
+        let tls = config.tls.as_ref().map(license_http::tls).transpose()?;
         let activator = Activator::open(&config.state)?;
         let lease = i64::try_from(config.seat_lease.as_secs()).unwrap_or(i64::MAX).max(1);
         let writer = checkins::Writer::start(&config.state, lease)?;
@@ -137,7 +141,7 @@ impl Service {
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
             ));
-        let listener = server::bind(config.listen).await?;
+        let listener = license_http::bind(config.listen).await?;
         Ok(Service { listener, router, tls, app })
     }
 
@@ -168,7 +172,7 @@ impl Service {
                 .await;
             }
         });
-        server::serve(self.listener, self.router, self.tls, shutdown).await;
+        license_http::serve(self.listener, self.router, self.tls, shutdown).await;
         clock.abort();
     }
 }
@@ -201,7 +205,7 @@ pub fn run_until_signal(config: Config, ready: impl FnOnce(SocketAddr, bool)) ->
     runtime.block_on(async move {
         let service = Service::bind(config).await?;
         ready(service.local_addr(), service.is_tls());
-        service.run(server::signal()).await;
+        service.run(license_http::signal()).await;
         Ok(())
     })
 }

@@ -158,6 +158,10 @@ pub enum Command {
         #[arg(long = "pub", value_name = "PUB")]
         public: Option<PathBuf>,
     },
+    /// Run the license API for a billing system on this ledger (docs/VENDOR.md): create, upgrade,
+    /// renew, quote, revoke, lists, imports, bills; idempotent signing, scoped tokens, an audit
+    /// log. Stops on SIGTERM or SIGINT. `issuer serve token …` manages its tokens
+    Serve(Box<ServeArgs>),
     /// Walk through keygen, issue, inspect, and activator init/activate/status/check.
     Demo {
         /// The demo directory (must not exist or be empty) (default: license-demo-TIMESTAMP).
@@ -507,4 +511,67 @@ pub enum ImportCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// `issuer serve [OPTIONS]` and `issuer serve token …`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ServeArgs {
+    /// Manage the API's tokens instead of serving.
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+    /// The signing key: an encrypted key file, or a `pkcs11:` URI.
+    #[arg(long, value_name = "KEY", required = false)]
+    pub key: Option<PathBuf>,
+    /// A product catalog orders are checked against; repeat for every product sold.
+    #[arg(long = "catalog", value_name = "CATALOG")]
+    pub catalogs: Vec<PathBuf>,
+    /// Where the passphrase (or the module's PIN) comes from.
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// Where to listen, ADDR:PORT (port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR:PORT", default_value = license_issuer_service::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// TLS certificate chain (PEM): required to listen off loopback.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Listen off loopback WITHOUT TLS (the network is trusted); warned about at start.
+    #[arg(long)]
+    pub insecure_listen: bool,
+}
+
+/// `issuer serve token …`.
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// The license API's tokens (stored hashed in the ledger).
+    #[command(subcommand)]
+    Token(ApiTokenCommand),
+}
+
+/// `issuer serve token …`.
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Make a token and print it once (the ledger keeps only its hash).
+    Create {
+        /// What it may do: issue (create, upgrade, renew, quote, read), read, admin (everything).
+        #[arg(long, value_parser = api_scopes())]
+        scope: license_issuer::ledger::ApiScope,
+        /// Who or what it is for (shown in the audit log's token list).
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List the tokens (ids, scopes, names; never the tokens).
+    List,
+    /// Revoke a token by its id; the API refuses it at once.
+    Revoke {
+        /// The token's id (the 16 hex digits after `ist1_`).
+        id: String,
+    },
+}
+
+fn api_scopes() -> license_cli::OneOf<license_issuer::ledger::ApiScope> {
+    license_cli::one_of(&license_issuer::ledger::ApiScope::ALL, |s| s.as_str())
 }

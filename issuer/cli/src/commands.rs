@@ -218,6 +218,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
         Command::Deactivations(ImportCommand::Import { files }) => {
             ledger_cmds::import(files, ledger_cmds::Import::Deactivations, ledger.as_deref(), now)
         }
+        Command::Serve(args) => crate::serve::run(*args, ledger.as_deref(), now),
         Command::Demo { dir } => {
             let dir = dir.unwrap_or_else(|| demo::default_dir(now));
             let transcript = demo::run(&dir, now)?;

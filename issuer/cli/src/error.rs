@@ -22,6 +22,9 @@ pub enum Error {
     /// Refused by the activator library (the demo's install).
     #[error(transparent)]
     Activator(#[from] ActivatorError),
+    /// The license API could not start (`issuer serve`).
+    #[error(transparent)]
+    Service(Box<license_issuer_service::ServiceError>),
     /// No passphrase was given and there is no terminal to ask on.
     #[error(
         "no passphrase: standard input is not a terminal and neither ISSUER_PASSPHRASE nor --passphrase-file is set"
@@ -83,6 +86,12 @@ impl From<license_common::input::InputError> for Error {
 impl From<OrderError> for Error {
     fn from(e: OrderError) -> Self {
         Error::Issuer(e.into())
+    }
+}
+
+impl From<license_issuer_service::ServiceError> for Error {
+    fn from(e: license_issuer_service::ServiceError) -> Self {
+        Error::Service(Box::new(e))
     }
 }
 
@@ -161,6 +170,7 @@ impl Explain for Error {
         match self {
             Error::Issuer(e) => e.class(),
             Error::Activator(e) => e.class(),
+            Error::Service(e) => e.class(),
             Error::NoPassphrase | Error::PassphraseMismatch | Error::Prompt { .. } => ExitClass::Key,
             Error::NotAKeyId { .. } | Error::NoLedgerPath => ExitClass::Usage,
             Error::DemoDirTaken { .. } => ExitClass::Io,
@@ -172,6 +182,11 @@ impl Explain for Error {
         match self {
             Error::Issuer(e) => issuer_hint(e).unwrap_or_else(|| e.hint()),
             Error::Activator(e) => e.hint(),
+            Error::Service(e) if matches!(**e, license_issuer_service::ServiceError::InsecureListen { .. }) => {
+                "give --tls-cert and --tls-key, listen on loopback, or pass --insecure-listen on a trusted network"
+                    .into()
+            }
+            Error::Service(e) => e.hint(),
             Error::NoPassphrase => {
                 "set ISSUER_PASSPHRASE, pass --passphrase-file FILE, or run on a terminal to be asked".into()
             }
@@ -190,6 +205,7 @@ impl Explain for Error {
         match self {
             Error::Issuer(e) => e.case(),
             Error::Activator(e) => e.case(),
+            Error::Service(e) => e.case(),
             other => case_of("issuer", other),
         }
     }
@@ -219,6 +235,7 @@ impl Examples for Error {
         }));
         all.extend(OrderError::examples_as(move |e| lib(e.into())));
         all.extend(IssuerError::examples_as(lib));
+        all.extend(license_issuer_service::ServiceError::examples_as(|e| Error::Service(Box::new(e))));
         all.extend([
             Example {
                 error: Error::NoPassphrase,

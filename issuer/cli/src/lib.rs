@@ -18,6 +18,7 @@ mod demo;
 pub mod error;
 mod ledger_cmds;
 mod passphrase;
+mod serve;
 
 pub use error::Error;
 

@@ -18,6 +18,7 @@
 //!   records the license, and a new order for a chain whose newest license is
 //!   in force is refused (it is an upgrade or a renewal).
 
+mod api;
 mod audit;
 mod batch;
 mod billing;
@@ -34,6 +35,7 @@ use license_common::license::License;
 use license_common::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
+pub use api::{ApiScope, ApiToken, AuditEntry, NewApiToken, Outcome, Recorded, Request, TOKEN_PREFIX, body_digest};
 pub use audit::{Problem, Verification, VerifyReport};
 pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, DayState};
@@ -47,7 +49,7 @@ use crate::error::IssuerError;
 /// The environment variable naming the ledger file.
 pub const LEDGER_ENV: &str = "ISSUER_LEDGER";
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 /// How long a command waits for another one that holds the ledger's lock.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -189,6 +191,35 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE licenses ADD COLUMN requested_by TEXT;",
     // 6: revocation floors found by chain, as licenses are.
     "CREATE INDEX revocations_by_chain ON revocations(product, account, region, sequence);",
+    // 7: the license API: its tokens (hashed), idempotency keys, audit log.
+    "CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        scope TEXT NOT NULL CHECK (scope IN ('admin', 'issue', 'read')),
+        name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+     );
+     CREATE TABLE idempotency (
+        key TEXT PRIMARY KEY,
+        route TEXT NOT NULL,
+        body_sha256 TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        license_id TEXT,
+        list_sequence INTEGER
+     );
+     CREATE TABLE api_audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        scope TEXT,
+        route TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        idempotency_key TEXT,
+        license_id TEXT
+     );
+     CREATE INDEX api_audit_by_token ON api_audit(token_id, seq);",
 ];
 
 /// After migration 3: fills the new derived columns of the licenses already
@@ -240,6 +271,8 @@ fn backfill_v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    /// The API call whose signing transaction is next ([`Ledger::idempotent`]).
+    request: Option<api::Request>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -316,7 +349,7 @@ impl Ledger {
             tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX)).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
-        let mut ledger = Ledger { conn, path: path.to_path_buf() };
+        let mut ledger = Ledger { conn, path: path.to_path_buf(), request: None };
         ledger.recover_batches()?;
         #[cfg(unix)]
         {
@@ -344,8 +377,14 @@ impl Ledger {
         work: impl FnOnce(&mut Recorder<'_>) -> Result<T, IssuerError>,
     ) -> Result<T, IssuerError> {
         let path = self.path.clone();
+        let request = self.request.take();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error(&path))?;
-        let mut recorder = Recorder { tx, path: path.clone() };
+        if let Some(request) = &request
+            && !api::record_request(&tx, request, Timestamp::now()).map_err(db_error(&path))?
+        {
+            return Err(IssuerError::IdempotencyRace);
+        }
+        let mut recorder = Recorder { tx, path: path.clone(), request: request.map(|r| r.key) };
         let out = work(&mut recorder)?;
         recorder.tx.commit().map_err(db_error(&path))?;
         Ok(out)
@@ -360,6 +399,8 @@ impl Ledger {
 pub struct Recorder<'a> {
     tx: Transaction<'a>,
     path: PathBuf,
+    /// The idempotency key of the API call this transaction signs for.
+    request: Option<String>,
 }
 
 impl Recorder<'_> {
@@ -427,6 +468,14 @@ impl Recorder<'_> {
                 ])
             })
             .map_err(self.err())?;
+        if let Some(key) = &self.request {
+            self.tx
+                .execute(
+                    "UPDATE idempotency SET license_id = COALESCE(license_id, ?1) WHERE key = ?2",
+                    params![license.id, key],
+                )
+                .map_err(self.err())?;
+        }
         Ok(())
     }
 
@@ -463,11 +512,7 @@ impl Recorder<'_> {
     /// sequence of its licenses and of its revocation floors, as
     /// [`Recorder::last_sequence`] gives them one by one, looked up in one
     /// query for a whole batch (through a temporary table of the chains).
-    pub(crate) fn chain_heads(
-        &self,
-        product: &str,
-        chains: &[(&str, &str)],
-    ) -> Result<ChainHeads, IssuerError> {
+    pub(crate) fn chain_heads(&self, product: &str, chains: &[(&str, &str)]) -> Result<ChainHeads, IssuerError> {
         let tx = &self.tx;
         let run = || -> rusqlite::Result<_> {
             tx.execute_batch(

@@ -481,11 +481,16 @@ impl Ledger {
             };
             rec.key(&key.public_key(), now)?;
             let token = envelope::seal(Kind::RevocationList, key, &serde_json::to_vec(&list).expect("serialises"))?;
+            let sequence = i64::try_from(list.sequence).unwrap_or(i64::MAX);
             tx.execute(
                 "INSERT INTO revocation_lists (sequence, issued_at, token) VALUES (?1, ?2, ?3)",
-                params![i64::try_from(list.sequence).unwrap_or(i64::MAX), now.to_string(), token],
+                params![sequence, now.to_string(), token],
             )
             .map_err(&err)?;
+            if let Some(request) = &rec.request {
+                tx.execute("UPDATE idempotency SET list_sequence = ?1 WHERE key = ?2", params![sequence, request])
+                    .map_err(&err)?;
+            }
             Ok((list, token))
         })
     }

@@ -1,9 +1,23 @@
-//! Listening: the address rule (loopback, or TLS, or an explicit insecure
-//! flag), the accept loop with its limits and timeouts, and graceful
-//! shutdown.
+//! What both services (`activator serve`, `issuer serve`) share below their
+//! routes: the address rule (loopback, or TLS, or an explicit insecure
+//! flag), the TLS acceptor, the accept loop with its limits and timeouts,
+//! and graceful shutdown on SIGTERM or SIGINT.
+//!
+//! Each service maps a [`ListenError`] into its own error type (and so its
+//! own documented cases).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listen = license_http::Listen { addr: "127.0.0.1:0".parse()?, tls: None, insecure: false };
+//! assert!(license_http::check_address(&listen).is_ok());
+//! let outside = license_http::Listen { addr: "192.0.2.7:8443".parse()?, tls: None, insecure: false };
+//! assert!(matches!(license_http::check_address(&outside), Err(license_http::ListenError::Insecure { .. })));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +31,53 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
+pub use tokio_rustls::TlsAcceptor;
 
-use crate::error::ApiError;
-use crate::{Config, TlsFiles};
+/// A TLS certificate chain and its private key, PEM files.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// Where and how a service listens.
+#[derive(Clone, Debug)]
+pub struct Listen {
+    /// The address.
+    pub addr: SocketAddr,
+    /// TLS, required off loopback unless `insecure`.
+    pub tls: Option<TlsFiles>,
+    /// Listen off loopback without TLS (warned about).
+    pub insecure: bool,
+}
+
+/// Why a service cannot listen.
+#[derive(Debug)]
+pub enum ListenError {
+    /// An address other than loopback without TLS.
+    Insecure {
+        /// The address.
+        addr: String,
+    },
+    /// A certificate or key file that cannot be used.
+    Tls {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The address cannot be bound.
+    Bind {
+        /// The address.
+        addr: String,
+        /// What the system said.
+        detail: String,
+    },
+}
 
 /// The most connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 1024;
@@ -31,24 +88,24 @@ const DRAIN: Duration = Duration::from_secs(10);
 
 /// Refuses a non-loopback address without TLS, unless the operator said
 /// the network is trusted (then it warns).
-pub(crate) fn check_address(config: &Config) -> Result<(), ApiError> {
-    if config.listen.ip().is_loopback() || config.tls.is_some() {
+pub fn check_address(listen: &Listen) -> Result<(), ListenError> {
+    if listen.addr.ip().is_loopback() || listen.tls.is_some() {
         return Ok(());
     }
-    if config.insecure_listen {
+    if listen.insecure {
         tracing::warn!(
-            addr = %config.listen,
+            addr = %listen.addr,
             "listening on a non-loopback address WITHOUT TLS (--insecure-listen): tokens and licenses cross the network in clear text"
         );
         return Ok(());
     }
-    Err(ApiError::InsecureListen { addr: config.listen.to_string() })
+    Err(ListenError::Insecure { addr: listen.addr.to_string() })
 }
 
 /// The TLS acceptor of `files`.
-pub(crate) fn tls(files: &TlsFiles) -> Result<TlsAcceptor, ApiError> {
+pub fn tls(files: &TlsFiles) -> Result<TlsAcceptor, ListenError> {
     let bad =
-        |what: &'static str, path: &Path, detail: String| ApiError::Tls { what, path: path.to_path_buf(), detail };
+        |what: &'static str, path: &Path, detail: String| ListenError::Tls { what, path: path.to_path_buf(), detail };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .map_err(|e| bad("certificate", &files.cert, e.to_string()))?
         .collect::<Result<_, _>>()
@@ -68,7 +125,7 @@ pub(crate) fn tls(files: &TlsFiles) -> Result<TlsAcceptor, ApiError> {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains.
-pub(crate) async fn serve(
+pub async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<TlsAcceptor>,
@@ -132,7 +189,7 @@ pub(crate) async fn serve(
 }
 
 /// SIGTERM or SIGINT.
-pub(crate) async fn signal() {
+pub async fn signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -147,6 +204,6 @@ pub(crate) async fn signal() {
 }
 
 /// Binds `addr`.
-pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, ApiError> {
-    TcpListener::bind(addr).await.map_err(|e| ApiError::Listen { addr: addr.to_string(), detail: e.to_string() })
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ListenError> {
+    TcpListener::bind(addr).await.map_err(|e| ListenError::Bind { addr: addr.to_string(), detail: e.to_string() })
 }

@@ -1,0 +1,238 @@
+//! One JSON shape for every error of the license API, the same report as
+//! `issuer --json`: `{"format": 1, "error": {"class", "status", "case",
+//! "message", "hint", "fields"}}`, with an HTTP status that fits the class.
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use license_common::exit::{ErrorReport, Example, Examples, ExitClass, Explain};
+use license_issuer::IssuerError;
+
+/// An error of the license API: the library's, or the API's own.
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// What the issuer library refused.
+    #[error(transparent)]
+    Issuer(#[serde(skip)] IssuerError),
+    /// No bearer token, or not a live API token of this ledger.
+    #[error("this request needs a valid bearer token (Authorization: Bearer ist1_…)")]
+    Unauthorized,
+    /// A token whose scope does not allow the request.
+    #[error("a `{scope}` token may not do this: it needs a `{needed}` token")]
+    WrongScope {
+        /// The presented token's scope.
+        scope: String,
+        /// The scope the route needs.
+        needed: String,
+    },
+    /// A call that signs, without an idempotency key.
+    #[error("this request signs, so it needs an Idempotency-Key header")]
+    NoIdempotencyKey,
+    /// No catalog for the order's product.
+    #[error("this service has no catalog for product `{product}` (it has: {have})")]
+    NoCatalog {
+        /// The product asked for.
+        product: String,
+        /// The products it has.
+        have: String,
+    },
+    /// No such route or item.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was asked for.
+        what: String,
+    },
+    /// A request the API cannot read.
+    #[error("the request is not valid: {detail}")]
+    BadRequest {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The service cannot listen, or its TLS files cannot be used.
+    #[error("cannot serve on {addr}: {detail}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A TLS certificate or key file that cannot be used.
+    #[error("the TLS {what} {} cannot be used: {detail}", path.display())]
+    Tls {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An address other than loopback without TLS.
+    #[error("{addr} is not a loopback address: the license API would be reachable from the network without TLS")]
+    InsecureListen {
+        /// The address asked for.
+        addr: String,
+    },
+}
+
+impl From<IssuerError> for ServiceError {
+    fn from(e: IssuerError) -> Self {
+        ServiceError::Issuer(e)
+    }
+}
+
+impl From<license_issuer::order::OrderError> for ServiceError {
+    fn from(e: license_issuer::order::OrderError) -> Self {
+        ServiceError::Issuer(e.into())
+    }
+}
+
+impl From<license_http::ListenError> for ServiceError {
+    fn from(e: license_http::ListenError) -> Self {
+        match e {
+            license_http::ListenError::Insecure { addr } => ServiceError::InsecureListen { addr },
+            license_http::ListenError::Tls { what, path, detail } => ServiceError::Tls { what, path, detail },
+            license_http::ListenError::Bind { addr, detail } => ServiceError::Listen { addr, detail },
+        }
+    }
+}
+
+impl Explain for ServiceError {
+    fn class(&self) -> ExitClass {
+        match self {
+            ServiceError::Issuer(e) => e.class(),
+            ServiceError::Listen { .. } => ExitClass::Io,
+            ServiceError::Tls { .. } => ExitClass::Key,
+            ServiceError::NoCatalog { .. } => ExitClass::Catalog,
+            ServiceError::Unauthorized
+            | ServiceError::WrongScope { .. }
+            | ServiceError::NoIdempotencyKey
+            | ServiceError::NotFound { .. }
+            | ServiceError::BadRequest { .. }
+            | ServiceError::InsecureListen { .. } => ExitClass::Usage,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            ServiceError::Issuer(e) => e.hint(),
+            ServiceError::Unauthorized => {
+                "send an API token made for this ledger as `Authorization: Bearer <token>`".into()
+            }
+            ServiceError::WrongScope { needed, .. } => format!("use a token of scope `{needed}` (or `admin`)"),
+            ServiceError::NoIdempotencyKey => {
+                "send the billing system's order id as `Idempotency-Key`; a retry with the same key and body returns the same result".into()
+            }
+            ServiceError::NoCatalog { .. } => "start the service with that product's catalog too".into(),
+            ServiceError::NotFound { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for the routes".into(),
+            ServiceError::BadRequest { .. } => "send the fields docs/VENDOR.md documents for this route".into(),
+            ServiceError::Listen { .. } => "choose a free port, or stop what listens there".into(),
+            ServiceError::Tls { .. } => "give a PEM certificate chain and its PKCS#8 (or RSA/SEC1) private key".into(),
+            ServiceError::InsecureListen { .. } => {
+                "give a TLS certificate and key, listen on loopback, or say explicitly that the network is trusted"
+                    .into()
+            }
+        }
+    }
+
+    fn case(&self) -> String {
+        match self {
+            ServiceError::Issuer(e) => e.case(),
+            other => license_common::exit::case_of("ServiceError", other),
+        }
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        match self {
+            ServiceError::Issuer(e) => e.fields(),
+            other => license_common::exit::fields_of(other),
+        }
+    }
+}
+
+impl Examples for ServiceError {
+    fn examples() -> Vec<Example<Self>> {
+        let s = |v: &str| v.to_owned();
+        vec![
+            Example {
+                error: ServiceError::Unauthorized,
+                when: "A call to the license API without a bearer token, or with one that is not a live API token of the ledger.",
+            },
+            Example {
+                error: ServiceError::WrongScope { scope: s("read"), needed: s("issue") },
+                when: "A token used for a route its scope does not allow (a `read` token creating a license).",
+            },
+            Example {
+                error: ServiceError::NoIdempotencyKey,
+                when: "A call that signs (create, upgrade, renew, revocation list, distrust) without `Idempotency-Key`.",
+            },
+            Example {
+                error: ServiceError::NoCatalog { product: s("<product>"), have: s("<products>") },
+                when: "An order for a product the service was not started with a catalog of.",
+            },
+            Example {
+                error: ServiceError::NotFound { what: s("<what>") },
+                when: "A route or license that does not exist.",
+            },
+            Example {
+                error: ServiceError::BadRequest { detail: s("<detail>") },
+                when: "A body, header or query the route cannot read.",
+            },
+            Example {
+                error: ServiceError::Listen { addr: s("<address>"), detail: s("<detail>") },
+                when: "The license API cannot listen on the address (in use, not this machine's).",
+            },
+            Example {
+                error: ServiceError::Tls { what: "certificate", path: "<file>".into(), detail: s("<detail>") },
+                when: "A TLS certificate or key file of the license API that cannot be read or used.",
+            },
+            Example {
+                error: ServiceError::InsecureListen { addr: s("<address>") },
+                when: "The license API on an address other than loopback without TLS and without the explicit insecure flag.",
+            },
+        ]
+    }
+}
+
+impl ServiceError {
+    /// The HTTP status that fits.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServiceError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ServiceError::WrongScope { .. } => StatusCode::FORBIDDEN,
+            ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ServiceError::Listen { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::NoIdempotencyKey
+            | ServiceError::BadRequest { .. }
+            | ServiceError::NoCatalog { .. }
+            | ServiceError::Tls { .. }
+            | ServiceError::InsecureListen { .. } => StatusCode::BAD_REQUEST,
+            ServiceError::Issuer(IssuerError::NotInLedger { .. }) => StatusCode::NOT_FOUND,
+            ServiceError::Issuer(IssuerError::IdempotencyConflict { .. }) => StatusCode::CONFLICT,
+            ServiceError::Issuer(IssuerError::LedgerBusy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Issuer(e) => match e.class() {
+                ExitClass::Usage | ExitClass::Malformed => StatusCode::BAD_REQUEST,
+                ExitClass::State => StatusCode::CONFLICT,
+                ExitClass::Io | ExitClass::Internal | ExitClass::Key => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        let report = ErrorReport::of(&self);
+        let body = serde_json::json!({ "format": 1, "error": report });
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if matches!(self, ServiceError::Unauthorized) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

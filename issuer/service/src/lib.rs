@@ -1,0 +1,175 @@
+//! `issuer serve`: the vendor's license API, for a billing system.
+//!
+//! A billing system that takes a payment calls `POST /v1/licenses` with the
+//! order and the payment's id as `Idempotency-Key`, and shows the customer
+//! the license to copy. The API signs with the service's key (a key file or
+//! a key in a hardware module), records everything in the ledger the
+//! `issuer` command line uses, and answers in the CLI's JSON shapes; every
+//! error is the CLI's report with an HTTP status. Calls that sign are
+//! idempotent: a retried webhook returns the license made the first time.
+//! API tokens (`issuer serve token create --scope issue|read|admin`) are
+//! stored hashed in the ledger, and every call is written to its audit log.
+//! `docs/VENDOR.md` and `docs/issuer-openapi.json` describe every route.
+//!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use license_common::Timestamp;
+//! use license_issuer::keyfile::SigningKey;
+//! use license_issuer::ledger::{ApiScope, Ledger};
+//! use license_issuer_service::{Config, Service};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let ledger = dir.path().join("ledger.sqlite3");
+//! let token = Ledger::open(&ledger)?.api_token_create(ApiScope::Read, "example", Timestamp::now())?;
+//! let key = SigningKey::File(license_common::signing::IssuerKey::from_seed(&[7; 32]));
+//! let config = Config::new(&ledger, "127.0.0.1:0".parse()?, key, vec![license_issuer::catalogs::data_platform()]);
+//!
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let service = runtime.block_on(Service::bind(config))?;
+//! let addr = service.local_addr();
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let running = runtime.spawn(service.run(async { let _ = stopped.await; }));
+//!
+//! let mut http = std::net::TcpStream::connect(addr)?;
+//! write!(http, "GET /v1/licenses HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n", *token.text)?;
+//! let mut answer = String::new();
+//! http.read_to_string(&mut answer)?;
+//! assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+//! assert!(answer.contains("\"total\":0"));
+//!
+//! stop.send(()).ok();
+//! runtime.block_on(running)?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod app;
+pub mod error;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+pub use error::ServiceError;
+use license_common::catalog::Catalog;
+use license_issuer::keyfile::SigningKey;
+use license_issuer::ledger::Ledger;
+use tokio::net::TcpListener;
+
+/// The largest request body taken, in bytes (an order or a usage report is
+/// far smaller).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// The default address: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8738";
+
+/// The longest a request may take, end to end.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub use license_http::TlsFiles;
+
+/// How the service runs.
+pub struct Config {
+    /// The ledger (SQLite file).
+    pub ledger: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// TLS, required off loopback unless `insecure_listen`.
+    pub tls: Option<TlsFiles>,
+    /// Listen off loopback without TLS (warned about).
+    pub insecure_listen: bool,
+    /// The signing key.
+    pub key: SigningKey,
+    /// The product catalogs orders are checked against.
+    pub catalogs: Vec<Catalog>,
+}
+
+impl Config {
+    /// Loopback-only defaults.
+    pub fn new(ledger: &Path, listen: SocketAddr, key: SigningKey, catalogs: Vec<Catalog>) -> Config {
+        Config { ledger: ledger.to_path_buf(), listen, tls: None, insecure_listen: false, key, catalogs }
+    }
+}
+
+/// A bound service, not yet serving.
+pub struct Service {
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<license_http::TlsAcceptor>,
+}
+
+impl Service {
+    /// Checks the address rule and the TLS files, opens (and migrates) the
+    /// ledger, and binds.
+    pub async fn bind(config: Config) -> Result<Service, ServiceError> {
+        let listen =
+            license_http::Listen { addr: config.listen, tls: config.tls.clone(), insecure: config.insecure_listen };
+        license_http::check_address(&listen)?;
+        let tls = config.tls.as_ref().map(license_http::tls).transpose()?;
+        let ledger = Ledger::open(&config.ledger)?;
+        let catalogs: BTreeMap<String, Catalog> =
+            config.catalogs.into_iter().map(|c| (c.product.id.clone(), c)).collect();
+        let app = Arc::new(app::App { ledger: Mutex::new(ledger), key: config.key, catalogs });
+        let router = app::router(app).layer(DefaultBodyLimit::max(MAX_BODY)).layer(
+            tower_http::timeout::TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ),
+        );
+        let listener = license_http::bind(config.listen).await?;
+        Ok(Service { listener, router, tls })
+    }
+
+    /// The address it listens on (the port chosen when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound socket has an address")
+    }
+
+    /// Whether it speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        license_http::serve(self.listener, self.router, self.tls, shutdown).await;
+    }
+}
+
+/// Structured logs on standard error: `info` and above, or `debug` with
+/// `ISSUER_LOG=debug`. Tokens, licenses and keys are never logged.
+pub fn init_logging() {
+    let level = match std::env::var("ISSUER_LOG").as_deref() {
+        Ok("debug") => tracing::Level::DEBUG,
+        Ok("warn") => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+/// Runs the service until SIGTERM or SIGINT: binds, calls `ready` with the
+/// address, serves, drains.
+pub fn run_until_signal(config: Config, ready: impl FnOnce(SocketAddr, bool)) -> Result<(), ServiceError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServiceError::Listen { addr: config.listen.to_string(), detail: e.to_string() })?;
+    runtime.block_on(async move {
+        let service = Service::bind(config).await?;
+        ready(service.local_addr(), service.is_tls());
+        service.run(license_http::signal()).await;
+        Ok(())
+    })
+}
