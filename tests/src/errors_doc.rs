@@ -78,6 +78,7 @@ pub fn rows() -> Vec<Row> {
         let library = match &example.error {
             issuer_cli::Error::Issuer(e) => Some(e.hint()),
             issuer_cli::Error::Activator(e) => Some(e.hint()),
+            issuer_cli::Error::Service(e) => Some(e.hint()),
             _ => None,
         };
         add("issuer", &example.error, example.when, library);
@@ -186,6 +187,18 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
         "The local service",
         "`activator serve` ([API.md](API.md)): bearer tokens and their scopes, requests the API cannot read, collector seats, listening and TLS. Over HTTP every error is `{\"format\": 1, \"error\": {…}}` with the class below and an HTTP status that fits it; the library's own errors keep their classes.",
         &["ApiError", "ActivatorError::Metering", "ActivatorError::UnknownToken", "ActivatorError::TooManyTokens"],
+    ),
+    (
+        "The license API",
+        "`issuer serve` ([VENDOR.md](VENDOR.md)): API tokens and their scopes, idempotency keys, catalogs, listening and TLS. Over HTTP every error is `{\"format\": 1, \"error\": {…}}` with the class below and an HTTP status that fits it.",
+        &[
+            "ServiceError",
+            "IssuerError::IdempotencyConflict",
+            "IssuerError::IdempotencyRace",
+            "IssuerError::BadIdempotencyKey",
+            "IssuerError::UnknownApiToken",
+            "IssuerError::TooManyApiTokens",
+        ],
     ),
     (
         "Entitlement checks",

@@ -1,6 +1,7 @@
-//! The local service (`activator serve`) as its users run it: the real
-//! binary on a free loopback port, driven by a real HTTP client (`ureq`),
-//! every JSON response checked against `docs/openapi.json`.
+//! Both services as their users run them (`activator serve`, `issuer
+//! serve`): the real binary on a free loopback port, driven by a real HTTP
+//! client (`ureq`), every JSON response checked against its OpenAPI file
+//! (`docs/openapi.json`, `docs/issuer-openapi.json`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -12,9 +13,11 @@ use serde_json::Value;
 
 use crate::{bin, run, workspace};
 
-/// A running `activator serve`; killed when dropped.
+/// A running `activator serve` (or `issuer serve`); killed when dropped.
 pub struct Served {
     child: Option<Child>,
+    /// The OpenAPI file its answers are checked against.
+    spec: &'static Value,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// The state directory it serves.
@@ -27,15 +30,30 @@ impl Served {
     /// Starts the service on `state` (port 0: a free one) with `extra` flags,
     /// and waits until it says where it listens.
     pub fn start(state: &Path, extra: &[&str]) -> Served {
-        let log = state.with_extension(format!("serve-{}.log", std::process::id()));
-        let err = std::fs::File::create(&log).expect("the log file");
         let mut cmd = Command::new(bin("activator"));
         cmd.arg("--state").arg(state).arg("serve").args(extra);
+        Served::spawn(cmd, state, extra, openapi())
+    }
+
+    /// Starts `issuer serve` on the ledger `ledger` with `extra` flags (the
+    /// key, catalogs, passphrase) and the environment of `env`.
+    pub fn start_issuer(ledger: &Path, extra: &[&str], env: &[(String, PathBuf)]) -> Served {
+        let mut cmd = Command::new(bin("issuer"));
+        cmd.arg("--ledger").arg(ledger).arg("serve").args(extra);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        Served::spawn(cmd, ledger, extra, issuer_openapi())
+    }
+
+    fn spawn(mut cmd: Command, state: &Path, extra: &[&str], spec: &'static Value) -> Served {
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = state.with_extension(format!("serve-{}-{n}.log", std::process::id()));
+        let err = std::fs::File::create(&log).expect("the log file");
         if !extra.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
         cmd.stdout(Stdio::piped()).stderr(err).stdin(Stdio::null());
-        let mut child = cmd.spawn().expect("activator serve starts");
+        let mut child = cmd.spawn().expect("the service starts");
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -48,7 +66,7 @@ impl Served {
             let _ = child.kill();
             panic!("the service did not start: {line:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default())
         });
-        Served { child: Some(child), base, state: state.to_path_buf(), log }
+        Served { child: Some(child), spec, base, state: state.to_path_buf(), log }
     }
 
     /// The process id.
@@ -89,7 +107,7 @@ impl Served {
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
-        Reply::of("GET", path, req.call())
+        Reply::of(self.spec, "GET", path, req.call())
     }
 
     /// `method path` with `token` and a JSON body (`None`: no body).
@@ -107,7 +125,7 @@ impl Served {
             Some(v) => req.send_json(v),
             None => req.send_empty(),
         };
-        Reply::of(method, path, result)
+        Reply::of(self.spec, method, path, result)
     }
 
     /// `method path` with any `headers` and an optional JSON body.
@@ -132,7 +150,16 @@ impl Served {
                 }
             }
         };
-        Reply::of(method, path, result)
+        Reply::of(self.spec, method, path, result)
+    }
+
+    /// `POST path` with `token`, an `Idempotency-Key` and a JSON body.
+    pub fn post_once(&self, path: &str, token: &str, key: &str, body: &Value) -> Reply {
+        let req = agent()
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Idempotency-Key", key);
+        Reply::of(self.spec, "POST", path, req.send_json(body))
     }
 
     /// `method path` with `token` and a plain-text body.
@@ -143,7 +170,7 @@ impl Served {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
         req = req.header("Content-Type", "text/plain");
-        Reply::of(method, path, req.send(body))
+        Reply::of(self.spec, method, path, req.send(body))
     }
 }
 
@@ -167,6 +194,7 @@ fn agent() -> &'static ureq::Agent {
 /// A response, read whole.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    spec: &'static Value,
     /// `GET`, `POST`, `PUT`.
     pub method: String,
     /// The path asked for (with its query).
@@ -182,7 +210,12 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn of(method: &str, path: &str, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    fn of(
+        spec: &'static Value,
+        method: &str,
+        path: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Reply {
         let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let headers: Vec<(String, String)> = response
             .headers()
@@ -193,6 +226,7 @@ impl Reply {
             headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone()).unwrap_or_default();
         let body = response.body_mut().read_to_string().unwrap_or_default();
         let reply = Reply {
+            spec,
             method: method.into(),
             path: path.into(),
             status: response.status().as_u16(),
@@ -228,26 +262,26 @@ impl Reply {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    /// Checks the response against docs/openapi.json: the route and status
+    /// Checks the response against its OpenAPI file: the route and status
     /// are documented, and a JSON body validates against its schema.
     fn conforms(&self) {
-        let spec = openapi();
+        let spec = self.spec;
         let path = self.path.split('?').next().unwrap_or("");
         let found = spec["paths"].as_object().expect("paths").iter().find(|(t, _)| matches_template(t, path));
         let Some((template, item)) = found else {
             // A route that does not exist: the error shape, with 404.
-            assert_eq!(self.status, 404, "{path} is not in docs/openapi.json");
+            assert_eq!(self.status, 404, "{path} is not in its OpenAPI file");
             let schema = serde_json::json!({"$ref": "#/components/schemas/Error", "components": spec["components"]});
             let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
             assert!(validator.is_valid(&self.json()), "{path}: not the error shape: {}", self.body);
             return;
         };
         let op = &item[self.method.to_ascii_lowercase()];
-        assert!(op.is_object(), "{} {template} is not in docs/openapi.json", self.method);
+        assert!(op.is_object(), "{} {template} is not in its OpenAPI file", self.method);
         let response = &op["responses"][self.status.to_string()];
         assert!(
             response.is_object(),
-            "{} {template} answered {}, which docs/openapi.json does not document: {}",
+            "{} {template} answered {}, which its OpenAPI file does not document: {}",
             self.method,
             self.status,
             self.body
@@ -262,7 +296,7 @@ impl Reply {
         );
         if media == "application/json" {
             let instance = self.json();
-            let errors = schema_errors(&content["schema"], &instance);
+            let errors = schema_errors_in(spec, &content["schema"], &instance);
             assert!(errors.is_empty(), "{} {template} {}: {errors:?}\n{instance}", self.method, self.status);
         }
     }
@@ -271,8 +305,13 @@ impl Reply {
 /// What is wrong with `instance` by `schema` of docs/openapi.json (whose
 /// `$ref`s point into its components).
 pub fn schema_errors(schema: &Value, instance: &Value) -> Vec<String> {
+    schema_errors_in(openapi(), schema, instance)
+}
+
+/// What is wrong with `instance` by `schema` of `spec`.
+pub fn schema_errors_in(spec: &Value, schema: &Value, instance: &Value) -> Vec<String> {
     let mut schema = schema.clone();
-    schema["components"] = openapi()["components"].clone();
+    schema["components"] = spec["components"].clone();
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path)).collect()
 }
@@ -288,6 +327,16 @@ pub fn openapi() -> &'static Value {
     SPEC.get_or_init(|| {
         let text = std::fs::read_to_string(workspace().join("docs/openapi.json")).expect("docs/openapi.json");
         serde_json::from_str(&text).expect("docs/openapi.json is JSON")
+    })
+}
+
+/// docs/issuer-openapi.json, parsed once.
+pub fn issuer_openapi() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let text =
+            std::fs::read_to_string(workspace().join("docs/issuer-openapi.json")).expect("docs/issuer-openapi.json");
+        serde_json::from_str(&text).expect("docs/issuer-openapi.json is JSON")
     })
 }
 

@@ -77,7 +77,8 @@ fn every_case_of_every_error_type_has_an_example() {
     all_have_examples::<GatewayError>("GatewayError", &[]);
     all_have_examples::<CredentialsError>("CredentialsError", &[]);
     all_have_examples::<license_activator::Denied>("Denied", &[]);
-    all_have_examples::<issuer_cli::Error>("issuer", &["Issuer", "Activator"]);
+    all_have_examples::<issuer_cli::Error>("issuer", &["Issuer", "Activator", "Service"]);
+    all_have_examples::<license_issuer_service::ServiceError>("ServiceError", &["Issuer"]);
     all_have_examples::<activator_cli::Error>("activator", &["Activator", "Denied", "Output", "Service"]);
     all_have_examples::<license_activator_service::ApiError>("ApiError", &["Activator", "Denied"]);
     // And the rows: every case of the command lines is in the catalogue.

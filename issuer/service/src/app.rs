@@ -115,6 +115,16 @@ async fn run(
                     token_id: token.id.clone(),
                 }),
             };
+            // A key used before for another route or body is refused before
+            // the body is even read.
+            if let Some(r) = &request
+                && let Some((done, body)) = ledger.recorded(&r.key)?
+                && (done.route != r.route || body != r.body_sha256)
+            {
+                return Err(
+                    license_issuer::IssuerError::IdempotencyConflict { key: r.key.clone(), route: done.route }.into()
+                );
+            }
             let mut call = Call { app: &app, ledger: &mut ledger, request, now };
             work(&mut call)
         })();

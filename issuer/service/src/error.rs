@@ -211,11 +211,15 @@ impl ServiceError {
             | ServiceError::Tls { .. }
             | ServiceError::InsecureListen { .. } => StatusCode::BAD_REQUEST,
             ServiceError::Issuer(IssuerError::NotInLedger { .. }) => StatusCode::NOT_FOUND,
-            ServiceError::Issuer(IssuerError::IdempotencyConflict { .. }) => StatusCode::CONFLICT,
+            ServiceError::Issuer(
+                IssuerError::IdempotencyConflict { .. }
+                | IssuerError::InstanceInForce { .. }
+                | IssuerError::AlreadySuperseded { .. },
+            ) => StatusCode::CONFLICT,
             ServiceError::Issuer(IssuerError::LedgerBusy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Issuer(e) => match e.class() {
                 ExitClass::Usage | ExitClass::Malformed => StatusCode::BAD_REQUEST,
-                ExitClass::State => StatusCode::CONFLICT,
+                ExitClass::State | ExitClass::Superseded => StatusCode::CONFLICT,
                 ExitClass::Io | ExitClass::Internal | ExitClass::Key => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             },

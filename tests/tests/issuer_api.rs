@@ -1,0 +1,325 @@
+//! `issuer serve` end to end: the real binary on free loopback ports, a
+//! real HTTP client, every answer checked against docs/issuer-openapi.json
+//! (in `license_tests::service`): scopes, idempotency (also across two
+//! processes on one ledger), the audit log, the CLI on the same ledger, and
+//! the example a billing system would copy from docs/VENDOR.md.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use license_tests::service::Served;
+use license_tests::{Vendor, run, workspace};
+use serde_json::{Value, json};
+
+fn token(vendor: &Vendor, scope: &str) -> String {
+    let mut cmd = vendor.issuer();
+    cmd.args(["serve", "token", "create", "--scope", scope, "--name", &format!("{scope} test"), "--json"]);
+    run(cmd, None).json()["token"].as_str().unwrap().to_owned()
+}
+
+fn serve(vendor: &Vendor) -> Served {
+    let (key, pass) = (vendor.key.to_str().unwrap(), vendor.pass_file.to_str().unwrap());
+    let observability = workspace().join("catalogs/observability.toml");
+    let args = [
+        "--key",
+        key,
+        "--passphrase-file",
+        pass,
+        "--catalog",
+        vendor.catalog.to_str().unwrap(),
+        "--catalog",
+        observability.to_str().unwrap(),
+    ];
+    Served::start_issuer(&vendor.ledger, &args, &vendor.env)
+}
+
+fn order(account: &str) -> Value {
+    json!({"product": "data-platform", "account": account, "licensee": "Acme Analytics", "region": "cn-hangzhou",
+           "edition": "intelligent_rnd", "engine": "maxcompute", "plan": "subscription",
+           "packages": {"data_service": "api.s1.small"}, "quotas": {"processing_units": 40}})
+}
+
+struct World {
+    vendor: Vendor,
+    admin: String,
+    issue: String,
+    read: String,
+}
+
+fn world() -> World {
+    let vendor = Vendor::new();
+    let (admin, issue, read) = (token(&vendor, "admin"), token(&vendor, "issue"), token(&vendor, "read"));
+    World { vendor, admin, issue, read }
+}
+
+/// Every route, with a body, and the scope it needs.
+fn routes(id: &str, kid: &str) -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        ("POST", "/v1/licenses".into(), "issue"),
+        ("GET", "/v1/licenses".into(), "read"),
+        ("GET", format!("/v1/licenses/{id}"), "read"),
+        ("GET", format!("/v1/licenses/{id}/token"), "read"),
+        ("POST", format!("/v1/licenses/{id}/upgrade"), "issue"),
+        ("POST", format!("/v1/licenses/{id}/renew"), "issue"),
+        ("POST", format!("/v1/licenses/{id}/quote"), "read"),
+        ("POST", format!("/v1/licenses/{id}/revoke"), "admin"),
+        ("POST", "/v1/revocations".into(), "admin"),
+        ("POST", format!("/v1/keys/{kid}/retire"), "admin"),
+        ("POST", format!("/v1/keys/{kid}/distrust"), "admin"),
+        ("POST", "/v1/imports/receipts".into(), "issue"),
+        ("GET", "/v1/bills?account=a&from=2026-12-01&to=2026-12-01".into(), "read"),
+        ("GET", "/v1/audit".into(), "admin"),
+    ]
+}
+
+fn call(s: &Served, method: &str, path: &str, token: Option<&str>) -> license_tests::service::Reply {
+    match method {
+        "GET" => s.get(path, token),
+        _ => {
+            let mut headers = vec![("Idempotency-Key", "scope-probe")];
+            let bearer = token.map(|t| format!("Bearer {t}"));
+            if let Some(b) = &bearer {
+                headers.push(("Authorization", b.as_str()));
+            }
+            s.with_headers(method, path, &headers, Some(&json!({})))
+        }
+    }
+}
+
+#[test]
+fn every_route_refuses_a_missing_token_and_the_wrong_scope_and_every_call_is_audited() {
+    let w = world();
+    let s = serve(&w.vendor);
+    let made = s.post_once("/v1/licenses", &w.issue, "pay-0", &order("acct-scope")).expect(201);
+    let id = made["id"].as_str().unwrap().to_owned();
+    let kid = made["license"]["kid"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| made["token"].as_str().unwrap()[5..21].to_owned());
+    let scopes = [("read", &w.read), ("issue", &w.issue)];
+    for (method, path, needed) in routes(&id, &kid) {
+        let e = call(&s, method, &path, None).error(401, "usage");
+        assert_eq!(e["case"], "ServiceError::Unauthorized", "{method} {path}");
+        call(&s, method, &path, Some("ist1_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+            .error(401, "usage");
+        for (scope, token) in scopes {
+            let allowed = match needed {
+                "read" => true,
+                "issue" => scope == "issue",
+                _ => false,
+            };
+            if !allowed {
+                let e = call(&s, method, &path, Some(token)).error(403, "usage");
+                assert_eq!(e["fields"]["needed"], needed, "{method} {path}");
+            }
+        }
+    }
+    // A call that signs without a key is refused before anything is signed.
+    let no_key = s.send("POST", "/v1/licenses", Some(&w.issue), Some(&order("acct-nokey"))).error(400, "usage");
+    assert_eq!(no_key["case"], "ServiceError::NoIdempotencyKey");
+    // The audit log names each call's token, route and status.
+    let audit = s.get("/v1/audit?limit=1000", Some(&w.admin)).expect(200);
+    let rows = audit["audit"].as_array().unwrap();
+    let created = rows.iter().find(|r| r["status"] == 201).expect("the creation is audited");
+    assert_eq!(created["route"], "POST /v1/licenses");
+    assert_eq!(created["scope"], "issue");
+    assert_eq!(created["idempotency_key"], "pay-0");
+    assert_eq!(created["license_id"], id.as_str());
+    assert!(rows.iter().filter(|r| r["status"] == 401).all(|r| r["token_id"] == "-"));
+    assert!(rows.iter().any(|r| r["status"] == 403 && r["scope"] == "read"));
+    // Tokens are hashed in the ledger: the text appears nowhere in its files.
+    for file in ["ledger.sqlite3", "ledger.sqlite3-wal"] {
+        let bytes = std::fs::read(w.vendor.dir.path().join(file)).unwrap_or_default();
+        for t in [&w.admin, &w.issue, &w.read] {
+            assert!(!bytes.windows(t.len()).any(|x| x == t.as_bytes()), "a token is stored in {file}");
+        }
+    }
+    // A revoked token is refused at once.
+    let mut cmd = w.vendor.issuer();
+    cmd.args(["serve", "token", "revoke", &w.read[5..21]]);
+    run(cmd, None).ok();
+    s.get("/v1/licenses", Some(&w.read)).error(401, "usage");
+}
+
+#[test]
+fn a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is_refused() {
+    let w = world();
+    let mut s = serve(&w.vendor);
+    let first = s.post_once("/v1/licenses", &w.issue, "pay-1001", &order("acct-1001")).expect(201);
+    let again = s.post_once("/v1/licenses", &w.issue, "pay-1001", &order("acct-1001")).expect(200);
+    assert_eq!(again["replayed"], true);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["token"], first["token"]);
+    // Another body with the same key: 409, and nothing is signed.
+    let e = s.post_once("/v1/licenses", &w.issue, "pay-1001", &order("acct-2002")).error(409, "state");
+    assert_eq!(e["case"], "IssuerError::IdempotencyConflict");
+    // The key is bound to its route too.
+    let id = first["id"].as_str().unwrap();
+    s.post_once(&format!("/v1/licenses/{id}/renew"), &w.issue, "pay-1001", &json!({})).error(409, "state");
+    // A refused order records no key: the same key works once the order is right.
+    let mut bad = order("acct-3003");
+    bad["edition"] = json!("platinum");
+    s.post_once("/v1/licenses", &w.issue, "pay-3003", &bad).error(422, "order_refused");
+    s.post_once("/v1/licenses", &w.issue, "pay-3003", &order("acct-3003")).expect(201);
+    // A second order for an instance in force is refused, as in the CLI.
+    let e = s.post_once("/v1/licenses", &w.issue, "pay-1001-b", &order("acct-1001")).error(409, "order_refused");
+    assert!(e["message"].as_str().unwrap().contains("already holds license"), "{e}");
+    assert_eq!(e["case"], "IssuerError::InstanceInForce", "{e}");
+    // The replay survives a restart: the key is in the ledger.
+    s.terminate();
+    let s = serve(&w.vendor);
+    let after = s.post_once("/v1/licenses", &w.issue, "pay-1001", &order("acct-1001")).expect(200);
+    assert_eq!(after["id"], first["id"]);
+    let listed = s.get("/v1/licenses", Some(&w.read)).expect(200);
+    assert_eq!(listed["total"], 2, "{listed}");
+}
+
+#[test]
+fn two_processes_hammered_by_sixteen_clients_make_one_license_per_key_and_never_share_a_sequence() {
+    let w = world();
+    let (a, b) = (serve(&w.vendor), serve(&w.vendor));
+    let servers = [&a, &b];
+    // 48 payments, each delivered three times (a webhook retried), spread
+    // over 16 clients and both processes, all at once.
+    let deliveries: Vec<(usize, usize)> = (0..48).flat_map(|p| [(p, 0), (p, 1), (p, 2)]).collect();
+    let answers: Vec<(usize, u16, Value)> = std::thread::scope(|scope| {
+        let chunks: Vec<Vec<(usize, usize)>> =
+            (0..16).map(|c| deliveries.iter().copied().skip(c).step_by(16).collect()).collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(c, chunk)| {
+                let (servers, token) = (&servers, &w.issue);
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|(p, attempt)| {
+                            let s = servers[(c + attempt) % 2];
+                            let r =
+                                s.post_once("/v1/licenses", token, &format!("pay-{p}"), &order(&format!("acct-{p}")));
+                            (p, r.status, r.json())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut ids: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    for (p, status, body) in &answers {
+        assert!(*status == 201 || *status == 200, "payment {p}: {status} {body}");
+        ids.entry(*p).or_default().insert(body["id"].as_str().unwrap().to_owned());
+    }
+    assert!(ids.values().all(|set| set.len() == 1), "a payment made two licenses: {ids:?}");
+    assert_eq!(answers.iter().filter(|(_, s, _)| *s == 201).count(), 48, "exactly one creation per payment");
+    // The ledger has exactly one license per payment, each first of its chain.
+    let mut cmd = w.vendor.issuer();
+    cmd.args(["ledger", "list", "--limit", "1000", "--json"]);
+    let listed = run(cmd, None).json();
+    let licenses = listed["licenses"].as_array().unwrap();
+    assert_eq!(licenses.len(), 48);
+    assert!(licenses.iter().all(|l| l["sequence"] == 1));
+    let mut cmd = w.vendor.issuer();
+    cmd.args(["ledger", "verify", "--pub"]).arg(&w.vendor.public);
+    run(cmd, None).ok();
+    // Upgrades of one license from both processes at once: one wins the
+    // chain's next sequence, the other is refused, never a fork.
+    let id = answers.iter().find(|(p, s, _)| *p == 0 && *s == 201).unwrap().2["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/licenses/{id}/upgrade");
+    let raced: Vec<u16> = std::thread::scope(|scope| {
+        let hs: Vec<_> = [&a, &b]
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let (path, token) = (&path, &w.issue);
+                scope.spawn(move || {
+                    s.post_once(path, token, &format!("up-{i}"), &json!({"quotas": {"processing_units": 80}})).status
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(raced.iter().filter(|s| **s == 201).count(), 1, "{raced:?}");
+    assert!(raced.iter().all(|s| *s == 201 || *s == 409), "{raced:?}");
+}
+
+#[test]
+fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_the_same_ledger() {
+    let w = world();
+    let s = serve(&w.vendor);
+    let made = s.post_once("/v1/licenses", &w.issue, "pay-77", &order("acct-77")).expect(201);
+    let id = made["id"].as_str().unwrap().to_owned();
+    // What the API made, the CLI sees at once, and the other way round.
+    let mut cmd = w.vendor.issuer();
+    cmd.args(["ledger", "show", &id, "--token"]);
+    let shown = run(cmd, None);
+    let unwrapped: String = shown.ok().lines().map(str::trim).collect();
+    assert!(unwrapped.contains(made["token"].as_str().unwrap()), "{}", shown.stdout);
+    let cli = w.vendor.issue(&["--account", "acct-cli"]);
+    let listed = s.get("/v1/licenses?account=acct-cli", Some(&w.read)).expect(200);
+    assert_eq!(listed["total"], 1);
+    assert!(cli.contains(listed["licenses"][0]["id"].as_str().unwrap()) || !cli.is_empty());
+    // Quote, then upgrade: the quote prices the change the upgrade makes.
+    let change = json!({"quotas": {"processing_units": 80}});
+    let quote = s.send("POST", &format!("/v1/licenses/{id}/quote"), Some(&w.read), Some(&change)).expect(200);
+    assert!(quote["quote"]["price"].as_i64().unwrap() > 0, "{quote}");
+    let up = s.post_once(&format!("/v1/licenses/{id}/upgrade"), &w.issue, "up-77", &change).expect(201);
+    assert_eq!(up["license"]["supersedes"], id.as_str());
+    assert_eq!(up["license"]["quotas"]["processing_units"], 80);
+    assert_eq!(up["license"]["sequence"], 2);
+    // The old license cannot be upgraded again: the chain moved on.
+    s.post_once(&format!("/v1/licenses/{id}/upgrade"), &w.issue, "up-77-b", &change).error(409, "superseded");
+    let new_id = up["id"].as_str().unwrap().to_owned();
+    let renewed =
+        s.post_once(&format!("/v1/licenses/{new_id}/renew"), &w.issue, "renew-77", &json!({"months": 12})).expect(201);
+    assert_eq!(renewed["license"]["sequence"], 3);
+    let again = s.get(&format!("/v1/licenses/{}/token", renewed["id"].as_str().unwrap()), Some(&w.read)).expect(200);
+    assert_eq!(again["token"], renewed["token"]);
+    let chain = s.get(&format!("/v1/licenses/{id}"), Some(&w.read)).expect(200);
+    assert_eq!(chain["licenses"].as_array().map(Vec::len), Some(3), "{chain}");
+    // Revoke, and the next revocation list carries it; the export is idempotent.
+    let rid = renewed["id"].as_str().unwrap();
+    let r =
+        s.send("POST", &format!("/v1/licenses/{rid}/revoke"), Some(&w.admin), Some(&json!({"reason": "chargeback"})));
+    assert_eq!(r.expect(200)["new"], true);
+    let list = s.post_once("/v1/revocations", &w.admin, "rev-1", &json!({})).expect(201);
+    let same = s.post_once("/v1/revocations", &w.admin, "rev-1", &json!({})).expect(200);
+    assert_eq!(list["token"], same["token"]);
+    assert_eq!(same["replayed"], true);
+    // An install imports the list (its signature holds), and it names the license.
+    let file = w.vendor.dir.path().join("revocations.txt");
+    std::fs::write(&file, format!("{}\n", list["token"].as_str().unwrap())).unwrap();
+    let install = license_tests::Install::new(&w.vendor);
+    install.run(&["revocations", "import", file.to_str().unwrap()], None).ok();
+    let payload = list["token"].as_str().unwrap().split('.').nth(2).unwrap();
+    let payload = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    assert!(String::from_utf8_lossy(&payload).contains(rid));
+    // Not found, bad input.
+    s.get("/v1/licenses/01a00000-0000-7000-8000-000000000000", Some(&w.read)).error(404, "state");
+    s.get("/v1/licenses?status=sleeping", Some(&w.read)).error(400, "usage");
+    s.get("/v1/nothing", Some(&w.read)).error(404, "usage");
+    let mut other = order("acct-obs");
+    other["product"] = json!("telescope");
+    s.post_once("/v1/licenses", &w.issue, "pay-tel", &other).error(400, "catalog");
+}
+
+#[test]
+fn the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely() {
+    let w = world();
+    let s = serve(&w.vendor);
+    let script = workspace().join("docs/examples/billing.py");
+    let doc = std::fs::read_to_string(workspace().join("docs/VENDOR.md")).unwrap();
+    let code = std::fs::read_to_string(&script).unwrap();
+    assert!(doc.contains(&format!("```python\n{code}```")), "docs/VENDOR.md shows docs/examples/billing.py verbatim");
+    let out = Command::new("python3")
+        .arg(&script)
+        .env("ISSUER_API", &s.base)
+        .env("ISSUER_API_TOKEN", &w.issue)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("-----BEGIN LICENSE-----") && stdout.contains("same license on retry: True"), "{stdout}");
+    let listed = s.get("/v1/licenses?account=acct-20261202", Some(&w.read)).expect(200);
+    assert_eq!(listed["total"], 1, "one license however often the webhook runs");
+}
