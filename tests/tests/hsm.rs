@@ -231,3 +231,29 @@ fn wrong_pins_missing_tokens_keys_and_modules_are_refused_and_nothing_is_signed(
     let listed = run(cmd, None).json();
     assert_eq!(listed["licenses"].as_array().unwrap().len(), 1, "{listed}");
 }
+
+#[test]
+fn the_license_api_signs_through_the_module_too() {
+    let mut vendor = Vendor::new();
+    let t = token(&mut vendor, "api");
+    keygen(&mut vendor, &t, "api-key").ok();
+    let mut cmd = vendor.issuer();
+    cmd.args(["serve", "token", "create", "--scope", "issue", "--json"]);
+    let api_token = run(cmd, None).json()["token"].as_str().unwrap().to_owned();
+    let args = [
+        "--key",
+        vendor.key.to_str().unwrap(),
+        "--passphrase-file",
+        t.pin_file.to_str().unwrap(),
+        "--catalog",
+        vendor.catalog.to_str().unwrap(),
+    ];
+    let served = license_tests::service::Served::start_issuer(&vendor.ledger, &args, &vendor.env);
+    let order = serde_json::json!({"account": "acct-hsm-api", "licensee": "Acme", "region": "cn-hangzhou",
+        "edition": "basic_rnd", "engine": "maxcompute", "plan": "subscription", "quotas": {"processing_units": 20}});
+    let made = served.post_once("/v1/licenses", &api_token, "pay-hsm-1", &order).expect(201);
+    let payload = openssl_verifies(&vendor.public, made["token"].as_str().unwrap(), vendor.dir.path());
+    assert_eq!(payload["account"], "acct-hsm-api");
+    // The PIN is in no log.
+    assert!(!served.log_text().contains(PIN));
+}
