@@ -323,3 +323,77 @@ fn the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely(
     let listed = s.get("/v1/licenses?account=acct-20261202", Some(&w.read)).expect(200);
     assert_eq!(listed["total"], 1, "one license however often the webhook runs");
 }
+
+#[test]
+fn receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api() {
+    let w = world();
+    // A license signed by the CLI with the old key; the service signs with a new one.
+    let license = w.vendor.issue(&["--account", "acct-keys"]);
+    let old_kid = license.split('.').nth(1).unwrap().to_owned();
+    let new_keys = w.vendor.dir.path().join("new-keys");
+    let mut cmd = w.vendor.issuer();
+    cmd.args(["keygen", "--out"]).arg(&new_keys).arg("--passphrase-file").arg(&w.vendor.pass_file);
+    run(cmd, None).ok();
+    let new_key = new_keys.join("issuer.key");
+    let args = [
+        "--key",
+        new_key.to_str().unwrap(),
+        "--passphrase-file",
+        w.vendor.pass_file.to_str().unwrap(),
+        "--catalog",
+        w.vendor.catalog.to_str().unwrap(),
+    ];
+    let s = Served::start_issuer(&w.vendor.ledger, &args, &w.vendor.env);
+    // The install's activation receipt, imported through the API.
+    let install = license_tests::Install::new(&w.vendor);
+    install.activate(&license).ok();
+    let receipt = w.vendor.dir.path().join("receipt.txt");
+    install.run(&["receipt", "--out", receipt.to_str().unwrap()], None).ok();
+    let text = std::fs::read_to_string(&receipt).unwrap();
+    let imported = s.send_text("POST", "/v1/imports/receipts", Some(&w.issue), &text).expect(200);
+    assert_eq!(imported["imported"]["new"], true, "{imported}");
+    assert_eq!(
+        s.send_text("POST", "/v1/imports/receipts", Some(&w.issue), &text).expect(200)["imported"]["new"],
+        false
+    );
+    s.send_text("POST", "/v1/imports/receipts", Some(&w.issue), "garbage").error(400, "malformed");
+    s.send_text("POST", "/v1/imports/sightings", Some(&w.issue), &text).error(404, "usage");
+    // Rotation, then compromise: the old key's live chain is signed again with the new key.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let body = json!({"not_after": tomorrow, "reason": "rotation"});
+    s.send("POST", &format!("/v1/keys/{old_kid}/retire"), Some(&w.admin), Some(&body)).expect(200);
+    s.send("POST", "/v1/keys/zz/retire", Some(&w.admin), Some(&body)).error(400, "usage");
+    let leaked = json!({"reason": "leaked"});
+    let path = format!("/v1/keys/{old_kid}/distrust");
+    let done = s.post_once(&path, &w.admin, "incident-1", &leaked).expect(201);
+    let resigned = done["resigned"].as_array().unwrap();
+    assert_eq!(resigned.len(), 1, "{done}");
+    assert_eq!(resigned[0]["license"]["account"], "acct-keys");
+    assert!(!resigned[0]["token"].as_str().unwrap().contains(&old_kid));
+    let again = s.post_once(&path, &w.admin, "incident-1", &leaked).expect(200);
+    assert_eq!(again["replayed"], true);
+    // A bill over a period without usage.
+    let bill = s.get("/v1/bills?account=acct-keys&from=2026-12-01&to=2026-12-02", Some(&w.read));
+    assert!(bill.status == 200 || bill.status == 404, "{}", bill.body);
+}
+
+#[test]
+fn off_loopback_the_api_needs_tls_and_sigterm_drains_it() {
+    let w = world();
+    let (key, pass) = (w.vendor.key.to_str().unwrap(), w.vendor.pass_file.to_str().unwrap());
+    let mut cmd = w.vendor.issuer();
+    cmd.args(["serve", "--key", key, "--passphrase-file", pass, "--catalog"]).arg(&w.vendor.catalog);
+    cmd.args(["--listen", "0.0.0.0:0"]);
+    let refused = run(cmd, None);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("without TLS") && refused.stderr.contains("--tls-cert"), "{}", refused.stderr);
+    // Without a key or a catalog, a usage error before anything starts.
+    let mut cmd = w.vendor.issuer();
+    cmd.args(["serve", "--catalog"]).arg(&w.vendor.catalog);
+    assert_eq!(run(cmd, None).code, 2);
+    let mut s = serve(&w.vendor);
+    s.get("/healthz", None).expect(200);
+    assert_eq!(s.terminate(), Some(0));
+    let log = s.log_text();
+    assert!(!log.contains(&w.issue) && !log.contains(&w.admin), "{log}");
+}
