@@ -27,6 +27,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use license_common::exit::{Example, Examples, ExitClass, Explain};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -54,29 +55,107 @@ pub struct Listen {
 }
 
 /// Why a service cannot listen.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
 pub enum ListenError {
     /// An address other than loopback without TLS.
+    #[error("{addr} is not a loopback address: the service would be reachable from the network without TLS")]
     Insecure {
         /// The address.
         addr: String,
     },
     /// A certificate or key file that cannot be used.
+    #[error("the TLS {what} {} cannot be used: {detail}", path.display())]
     Tls {
         /// `certificate` or `key`.
         what: &'static str,
         /// The file.
+        #[serde(serialize_with = "license_common::exit::serialize_path")]
         path: PathBuf,
         /// What is wrong.
         detail: String,
     },
     /// The address cannot be bound.
+    #[error("cannot listen on {addr}: {detail}")]
     Bind {
         /// The address.
         addr: String,
         /// What the system said.
         detail: String,
     },
+}
+
+impl Explain for ListenError {
+    fn class(&self) -> ExitClass {
+        match self {
+            ListenError::Insecure { .. } => ExitClass::Usage,
+            ListenError::Tls { .. } => ExitClass::Key,
+            ListenError::Bind { .. } => ExitClass::Io,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            ListenError::Insecure { .. } => {
+                "give a TLS certificate and key, listen on loopback, or say explicitly that the network is trusted"
+                    .into()
+            }
+            ListenError::Tls { .. } => "give a PEM certificate chain and its PKCS#8 (or RSA/SEC1) private key".into(),
+            ListenError::Bind { .. } => "choose a free port, or stop what listens there".into(),
+        }
+    }
+
+    fn case(&self) -> String {
+        license_common::exit::case_of("ListenError", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        license_common::exit::fields_of(self)
+    }
+}
+
+impl Examples for ListenError {
+    fn examples() -> Vec<Example<Self>> {
+        vec![
+            Example {
+                error: ListenError::Insecure { addr: "<address>".into() },
+                when: "A service (`activator serve`, `issuer serve`) on an address other than loopback without TLS and without the explicit insecure flag.",
+            },
+            Example {
+                error: ListenError::Tls { what: "certificate", path: "<file>".into(), detail: "<detail>".into() },
+                when: "A service's TLS certificate or key file that cannot be read or used.",
+            },
+            Example {
+                error: ListenError::Bind { addr: "<address>".into(), detail: "<detail>".into() },
+                when: "A service cannot listen on the address (in use, not this machine's), or cannot start its runtime.",
+            },
+        ]
+    }
+}
+
+/// Structured logs on standard error (`tracing`): `info` and above, or
+/// `debug` (or `warn`) when the environment variable `var` says so.
+pub fn init_logging(var: &str) {
+    let level = match std::env::var(var).as_deref() {
+        Ok("debug") => tracing::Level::DEBUG,
+        Ok("warn") => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+/// A multi-threaded runtime for a service on `addr`.
+pub fn runtime(addr: SocketAddr) -> Result<tokio::runtime::Runtime, ListenError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ListenError::Bind { addr: addr.to_string(), detail: e.to_string() })
 }
 
 /// The most connections served at once; more wait to be accepted.

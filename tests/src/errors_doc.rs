@@ -185,8 +185,14 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "The local service",
-        "`activator serve` ([API.md](API.md)): bearer tokens and their scopes, requests the API cannot read, collector seats, listening and TLS. Over HTTP every error is `{\"format\": 1, \"error\": {…}}` with the class below and an HTTP status that fits it; the library's own errors keep their classes.",
-        &["ApiError", "ActivatorError::Metering", "ActivatorError::UnknownToken", "ActivatorError::TooManyTokens"],
+        "`activator serve` ([API.md](API.md)): bearer tokens and their scopes, requests the API cannot read, collector seats, and listening and TLS (for `issuer serve` too). Over HTTP every error is `{\"format\": 1, \"error\": {…}}` with the class below and an HTTP status that fits it; the library's own errors keep their classes.",
+        &[
+            "ApiError",
+            "ActivatorError::Metering",
+            "ActivatorError::UnknownToken",
+            "ActivatorError::TooManyTokens",
+            "ListenError",
+        ],
     ),
     (
         "The license API",

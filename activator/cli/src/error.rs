@@ -175,7 +175,7 @@ impl Explain for Error {
                 "choose another path: a file for the vendor is never overwritten".into()
             }
             Error::Output(e) => e.hint(),
-            Error::Service(license_activator_service::ApiError::InsecureListen { .. }) => {
+            Error::Service(license_activator_service::ApiError::Listen(license_http::ListenError::Insecure { .. })) => {
                 "give --tls-cert and --tls-key, listen on 127.0.0.1, or pass --insecure-listen if the network is trusted"
                     .into()
             }
@@ -226,6 +226,9 @@ impl Examples for Error {
         all.extend(ActivatorError::examples_as(lib));
         all.extend(Denied::examples_as(Error::Denied));
         all.extend(license_activator_service::ApiError::examples_as(Error::Service));
+        all.extend(license_http::ListenError::examples_as(|e| {
+            Error::Service(license_activator_service::ApiError::Listen(e))
+        }));
         all.extend([
             Example {
                 error: Error::NoStateDir,

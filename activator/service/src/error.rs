@@ -2,8 +2,6 @@
 //! {"class", "status", "case", "message", "hint", "fields"}}`, the same
 //! report as the CLI's `--json`, with an HTTP status that fits the class.
 
-use std::path::PathBuf;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use license_activator::{ActivatorError, Denied};
@@ -86,31 +84,9 @@ pub enum ApiError {
         /// Why.
         detail: String,
     },
-    /// The service could not listen as asked.
-    #[error("cannot listen on {addr}: {detail}")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// Why.
-        detail: String,
-    },
-    /// A TLS certificate or key that cannot be used.
-    #[error("the TLS {what} {} cannot be used: {detail}", path.display())]
-    Tls {
-        /// `certificate` or `key`.
-        what: &'static str,
-        /// The file.
-        #[serde(serialize_with = "license_common::exit::serialize_path")]
-        path: PathBuf,
-        /// Why.
-        detail: String,
-    },
-    /// An address other than loopback without TLS.
-    #[error("{addr} is not a loopback address: the service would be reachable from the network without TLS")]
-    InsecureListen {
-        /// The address asked for.
-        addr: String,
-    },
+    /// The service cannot listen as asked.
+    #[error(transparent)]
+    Listen(#[serde(skip)] license_http::ListenError),
 }
 
 impl license_common::exit::Examples for ApiError {
@@ -152,19 +128,13 @@ impl license_common::exit::Examples for ApiError {
                 error: ApiError::NotReady { detail: s("<detail>") },
                 when: "The check-in store stopped (disk full, a damaged file).",
             },
-            Example {
-                error: ApiError::Listen { addr: s("<address>"), detail: s("<detail>") },
-                when: "The service cannot listen on the address (in use, not this machine's).",
-            },
-            Example {
-                error: ApiError::Tls { what: "certificate", path: "<file>".into(), detail: s("<detail>") },
-                when: "A TLS certificate or key file that cannot be read or used.",
-            },
-            Example {
-                error: ApiError::InsecureListen { addr: s("<address>") },
-                when: "Listening on an address other than loopback without TLS and without the explicit insecure flag.",
-            },
         ]
+    }
+}
+
+impl From<license_http::ListenError> for ApiError {
+    fn from(e: license_http::ListenError) -> Self {
+        ApiError::Listen(e)
     }
 }
 
@@ -187,8 +157,7 @@ impl Explain for ApiError {
             ApiError::Denied(e) => e.class(),
             ApiError::SeatsFull { .. } => ExitClass::NotEntitled,
             ApiError::NotReady { .. } => ExitClass::State,
-            ApiError::Listen { .. } => ExitClass::Io,
-            ApiError::Tls { .. } => ExitClass::Key,
+            ApiError::Listen(e) => e.class(),
             ApiError::Unauthorized
             | ApiError::Csrf
             | ApiError::WrongScope { .. }
@@ -196,8 +165,7 @@ impl Explain for ApiError {
             | ApiError::NotFound { .. }
             | ApiError::NoSuchQuota { .. }
             | ApiError::BadRequest { .. }
-            | ApiError::TooLarge { .. }
-            | ApiError::InsecureListen { .. } => ExitClass::Usage,
+            | ApiError::TooLarge { .. } => ExitClass::Usage,
         }
     }
 
@@ -220,12 +188,7 @@ impl Explain for ApiError {
                     .into()
             }
             ApiError::NotReady { .. } => "see the service's log; restart it once the cause is fixed".into(),
-            ApiError::Listen { .. } => "choose a free port, or stop what listens there".into(),
-            ApiError::Tls { .. } => "give a PEM certificate chain and its PKCS#8 (or RSA/SEC1) private key".into(),
-            ApiError::InsecureListen { .. } => {
-                "give a TLS certificate and key, listen on loopback, or say explicitly that the network is trusted"
-                    .into()
-            }
+            ApiError::Listen(e) => e.hint(),
         }
     }
 
@@ -233,6 +196,7 @@ impl Explain for ApiError {
         match self {
             ApiError::Activator(e) => e.case(),
             ApiError::Denied(e) => e.case(),
+            ApiError::Listen(e) => e.case(),
             other => license_common::exit::case_of("ApiError", other),
         }
     }
@@ -241,6 +205,7 @@ impl Explain for ApiError {
         match self {
             ApiError::Activator(e) => e.fields(),
             ApiError::Denied(e) => e.fields(),
+            ApiError::Listen(e) => e.fields(),
             other => license_common::exit::fields_of(other),
         }
     }
@@ -256,10 +221,10 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoSuchQuota { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::SeatsFull { .. } => StatusCode::CONFLICT,
-            ApiError::NotReady { .. } | ApiError::Listen { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::BadRequest { .. } | ApiError::InsecureListen { .. } | ApiError::Tls { .. } => {
-                StatusCode::BAD_REQUEST
+            ApiError::NotReady { .. } | ApiError::Listen(license_http::ListenError::Bind { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::BadRequest { .. } | ApiError::Listen(_) => StatusCode::BAD_REQUEST,
             ApiError::Activator(e) => match e.class() {
                 ExitClass::Usage | ExitClass::Malformed => StatusCode::BAD_REQUEST,
                 ExitClass::State => StatusCode::CONFLICT,

@@ -214,6 +214,7 @@ mod tests {
         all.extend(ActivatorError::examples().into_iter().map(|x| lib(x.error)));
         all.extend(Denied::examples().into_iter().map(|x| ApiError::Denied(x.error)));
         all.extend(ApiError::examples().into_iter().map(|x| x.error));
+        all.extend(license_http::ListenError::examples().into_iter().map(|x| ApiError::Listen(x.error)));
         all
     }
 

@@ -82,16 +82,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use license_http::TlsFiles;
 
-impl From<license_http::ListenError> for ApiError {
-    fn from(e: license_http::ListenError) -> Self {
-        match e {
-            license_http::ListenError::Insecure { addr } => ApiError::InsecureListen { addr },
-            license_http::ListenError::Tls { what, path, detail } => ApiError::Tls { what, path, detail },
-            license_http::ListenError::Bind { addr, detail } => ApiError::Listen { addr, detail },
-        }
-    }
-}
-
 /// How the service runs.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -181,27 +171,13 @@ impl Service {
 /// `debug` with `ACTIVATOR_LOG=debug`. Tokens, secret keys and licenses are
 /// never logged.
 pub fn init_logging() {
-    let level = match std::env::var("ACTIVATOR_LOG").as_deref() {
-        Ok("debug") => tracing::Level::DEBUG,
-        Ok("warn") => tracing::Level::WARN,
-        _ => tracing::Level::INFO,
-    };
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(ansi)
-        .try_init();
+    license_http::init_logging("ACTIVATOR_LOG");
 }
 
 /// Runs the service until SIGTERM or SIGINT: binds, calls `ready` with the
 /// address, serves, drains.
 pub fn run_until_signal(config: Config, ready: impl FnOnce(SocketAddr, bool)) -> Result<(), ApiError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ApiError::Listen { addr: config.listen.to_string(), detail: e.to_string() })?;
+    let runtime = license_http::runtime(config.listen)?;
     runtime.block_on(async move {
         let service = Service::bind(config).await?;
         ready(service.local_addr(), service.is_tls());

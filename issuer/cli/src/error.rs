@@ -182,7 +182,12 @@ impl Explain for Error {
         match self {
             Error::Issuer(e) => issuer_hint(e).unwrap_or_else(|| e.hint()),
             Error::Activator(e) => e.hint(),
-            Error::Service(e) if matches!(**e, license_issuer_service::ServiceError::InsecureListen { .. }) => {
+            Error::Service(e)
+                if matches!(
+                    **e,
+                    license_issuer_service::ServiceError::Listen(license_http::ListenError::Insecure { .. })
+                ) =>
+            {
                 "give --tls-cert and --tls-key, listen on loopback, or pass --insecure-listen on a trusted network"
                     .into()
             }
@@ -236,6 +241,9 @@ impl Examples for Error {
         all.extend(OrderError::examples_as(move |e| lib(e.into())));
         all.extend(IssuerError::examples_as(lib));
         all.extend(license_issuer_service::ServiceError::examples_as(|e| Error::Service(Box::new(e))));
+        all.extend(license_http::ListenError::examples_as(|e| {
+            Error::Service(Box::new(license_issuer_service::ServiceError::Listen(e)))
+        }));
         all.extend([
             Example {
                 error: Error::NoPassphrase,

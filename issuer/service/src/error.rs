@@ -2,8 +2,6 @@
 //! `issuer --json`: `{"format": 1, "error": {"class", "status", "case",
 //! "message", "hint", "fields"}}`, with an HTTP status that fits the class.
 
-use std::path::PathBuf;
-
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use license_common::exit::{ErrorReport, Example, Examples, ExitClass, Explain};
@@ -51,31 +49,9 @@ pub enum ServiceError {
         /// What is wrong with it.
         detail: String,
     },
-    /// The service cannot listen, or its TLS files cannot be used.
-    #[error("cannot serve on {addr}: {detail}")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// What is wrong.
-        detail: String,
-    },
-    /// A TLS certificate or key file that cannot be used.
-    #[error("the TLS {what} {} cannot be used: {detail}", path.display())]
-    Tls {
-        /// `certificate` or `key`.
-        what: &'static str,
-        /// The file.
-        #[serde(serialize_with = "license_common::exit::serialize_path")]
-        path: PathBuf,
-        /// What is wrong.
-        detail: String,
-    },
-    /// An address other than loopback without TLS.
-    #[error("{addr} is not a loopback address: the license API would be reachable from the network without TLS")]
-    InsecureListen {
-        /// The address asked for.
-        addr: String,
-    },
+    /// The service cannot listen as asked.
+    #[error(transparent)]
+    Listen(#[serde(skip)] license_http::ListenError),
 }
 
 impl From<IssuerError> for ServiceError {
@@ -92,11 +68,7 @@ impl From<license_issuer::order::OrderError> for ServiceError {
 
 impl From<license_http::ListenError> for ServiceError {
     fn from(e: license_http::ListenError) -> Self {
-        match e {
-            license_http::ListenError::Insecure { addr } => ServiceError::InsecureListen { addr },
-            license_http::ListenError::Tls { what, path, detail } => ServiceError::Tls { what, path, detail },
-            license_http::ListenError::Bind { addr, detail } => ServiceError::Listen { addr, detail },
-        }
+        ServiceError::Listen(e)
     }
 }
 
@@ -104,15 +76,13 @@ impl Explain for ServiceError {
     fn class(&self) -> ExitClass {
         match self {
             ServiceError::Issuer(e) => e.class(),
-            ServiceError::Listen { .. } => ExitClass::Io,
-            ServiceError::Tls { .. } => ExitClass::Key,
+            ServiceError::Listen(e) => e.class(),
             ServiceError::NoCatalog { .. } => ExitClass::Catalog,
             ServiceError::Unauthorized
             | ServiceError::WrongScope { .. }
             | ServiceError::NoIdempotencyKey
             | ServiceError::NotFound { .. }
-            | ServiceError::BadRequest { .. }
-            | ServiceError::InsecureListen { .. } => ExitClass::Usage,
+            | ServiceError::BadRequest { .. } => ExitClass::Usage,
         }
     }
 
@@ -129,18 +99,14 @@ impl Explain for ServiceError {
             ServiceError::NoCatalog { .. } => "start the service with that product's catalog too".into(),
             ServiceError::NotFound { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for the routes".into(),
             ServiceError::BadRequest { .. } => "send the fields docs/VENDOR.md documents for this route".into(),
-            ServiceError::Listen { .. } => "choose a free port, or stop what listens there".into(),
-            ServiceError::Tls { .. } => "give a PEM certificate chain and its PKCS#8 (or RSA/SEC1) private key".into(),
-            ServiceError::InsecureListen { .. } => {
-                "give a TLS certificate and key, listen on loopback, or say explicitly that the network is trusted"
-                    .into()
-            }
+            ServiceError::Listen(e) => e.hint(),
         }
     }
 
     fn case(&self) -> String {
         match self {
             ServiceError::Issuer(e) => e.case(),
+            ServiceError::Listen(e) => e.case(),
             other => license_common::exit::case_of("ServiceError", other),
         }
     }
@@ -148,6 +114,7 @@ impl Explain for ServiceError {
     fn fields(&self) -> serde_json::Value {
         match self {
             ServiceError::Issuer(e) => e.fields(),
+            ServiceError::Listen(e) => e.fields(),
             other => license_common::exit::fields_of(other),
         }
     }
@@ -181,18 +148,6 @@ impl Examples for ServiceError {
                 error: ServiceError::BadRequest { detail: s("<detail>") },
                 when: "A body, header or query the route cannot read.",
             },
-            Example {
-                error: ServiceError::Listen { addr: s("<address>"), detail: s("<detail>") },
-                when: "The license API cannot listen on the address (in use, not this machine's).",
-            },
-            Example {
-                error: ServiceError::Tls { what: "certificate", path: "<file>".into(), detail: s("<detail>") },
-                when: "A TLS certificate or key file of the license API that cannot be read or used.",
-            },
-            Example {
-                error: ServiceError::InsecureListen { addr: s("<address>") },
-                when: "The license API on an address other than loopback without TLS and without the explicit insecure flag.",
-            },
         ]
     }
 }
@@ -204,12 +159,11 @@ impl ServiceError {
             ServiceError::Unauthorized => StatusCode::UNAUTHORIZED,
             ServiceError::WrongScope { .. } => StatusCode::FORBIDDEN,
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ServiceError::Listen { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Listen(license_http::ListenError::Bind { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::NoIdempotencyKey
             | ServiceError::BadRequest { .. }
             | ServiceError::NoCatalog { .. }
-            | ServiceError::Tls { .. }
-            | ServiceError::InsecureListen { .. } => StatusCode::BAD_REQUEST,
+            | ServiceError::Listen(_) => StatusCode::BAD_REQUEST,
             ServiceError::Issuer(IssuerError::NotInLedger { .. }) => StatusCode::NOT_FOUND,
             ServiceError::Issuer(
                 IssuerError::IdempotencyConflict { .. }

@@ -145,27 +145,13 @@ impl Service {
 /// Structured logs on standard error: `info` and above, or `debug` with
 /// `ISSUER_LOG=debug`. Tokens, licenses and keys are never logged.
 pub fn init_logging() {
-    let level = match std::env::var("ISSUER_LOG").as_deref() {
-        Ok("debug") => tracing::Level::DEBUG,
-        Ok("warn") => tracing::Level::WARN,
-        _ => tracing::Level::INFO,
-    };
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(ansi)
-        .try_init();
+    license_http::init_logging("ISSUER_LOG");
 }
 
 /// Runs the service until SIGTERM or SIGINT: binds, calls `ready` with the
 /// address, serves, drains.
 pub fn run_until_signal(config: Config, ready: impl FnOnce(SocketAddr, bool)) -> Result<(), ServiceError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ServiceError::Listen { addr: config.listen.to_string(), detail: e.to_string() })?;
+    let runtime = license_http::runtime(config.listen)?;
     runtime.block_on(async move {
         let service = Service::bind(config).await?;
         ready(service.local_addr(), service.is_tls());
