@@ -186,11 +186,8 @@ fn allocate(
     for checked in licenses.drain(..) {
         let key = (checked.order.account.trim().to_owned(), checked.order.region.clone());
         if let Some(first) = claimed.get(&key) {
-            let (account, region) = &key;
-            refused.push((
-                checked.line,
-                format!("line {first} of this batch already orders product {product} for account {account} in region {region}"),
-            ));
+            let ((account, region), line) = (&key, checked.line);
+            refused.push((line, format!("line {first} of this batch already orders product {product} for account {account} in region {region}")));
             continue;
         }
         claimed.insert(key.clone(), checked.line);
@@ -204,15 +201,12 @@ fn allocate(
     let mut kept = Vec::with_capacity(candidates.len());
     for (key, mut checked) in candidates {
         let (licensed, floor) = heads.get(&key).copied().unwrap_or((None, None));
-        if licensed.is_some() {
-            match rec.check_chain_free(product, &key.0, &key.1, now) {
-                Err(e @ IssuerError::InstanceInForce { .. }) => {
-                    refused.push((checked.line, e.to_string()));
-                    continue;
-                }
-                other => other?,
-            }
+        let free = if licensed.is_some() { rec.check_chain_free(product, &key.0, &key.1, now) } else { Ok(()) };
+        if let Err(ref e @ IssuerError::InstanceInForce { .. }) = free {
+            refused.push((checked.line, e.to_string()));
+            continue;
         }
+        free?;
         checked.sequence = licensed.max(floor).map_or(1, |s| s + 1);
         kept.push(checked);
     }
