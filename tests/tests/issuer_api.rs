@@ -222,6 +222,14 @@ fn two_processes_hammered_by_sixteen_clients_make_one_license_per_key_and_never_
     let mut cmd = w.vendor.issuer();
     cmd.args(["ledger", "verify", "--pub"]).arg(&w.vendor.public);
     run(cmd, None).ok();
+    // The audit log has each creation once, with the license it made, and
+    // each of the 96 retries as a replay.
+    let audit = a.get("/v1/audit?limit=1000", Some(&w.admin)).expect(200);
+    let rows = audit["audit"].as_array().unwrap();
+    let created: Vec<&Value> = rows.iter().filter(|r| r["status"] == 201).collect();
+    assert_eq!(created.len(), 48);
+    assert!(created.iter().all(|r| r["license_id"].is_string() && r["route"] == "POST /v1/licenses"));
+    assert_eq!(rows.iter().filter(|r| r["status"] == 200 && r["route"] == "POST /v1/licenses").count(), 96);
     // Upgrades of one license from both processes at once: one wins the
     // chain's next sequence, the other is refused, never a fork.
     let id = answers.iter().find(|(p, s, _)| *p == 0 && *s == 201).unwrap().2["id"].as_str().unwrap().to_owned();

@@ -113,6 +113,7 @@ async fn run(
                     route: route.clone(),
                     body_sha256: body_sha256.clone(),
                     token_id: token.id.clone(),
+                    scope: token.scope,
                 }),
             };
             // A key used before for another route or body is refused before
@@ -133,8 +134,11 @@ async fn run(
             Err(e) => (e.status(), None),
         };
         let idem = key.and_then(Result::ok).filter(|_| digest.is_some());
-        if let Err(e) =
-            ledger.audit_api(token.as_ref(), &route, status.as_u16(), idem.as_deref(), license.as_deref(), now)
+        // A call that signed wrote its row in its signing transaction.
+        let signed = idem.is_some() && status == StatusCode::CREATED;
+        if !signed
+            && let Err(e) =
+                ledger.audit_api(token.as_ref(), &route, status.as_u16(), idem.as_deref(), license.as_deref(), now)
         {
             tracing::warn!(error = %e, "cannot write the audit row");
         }

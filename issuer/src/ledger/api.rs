@@ -121,6 +121,8 @@ pub struct Request {
     pub body_sha256: String,
     /// The id of the token that made the call.
     pub token_id: String,
+    /// That token's scope.
+    pub scope: ApiScope,
 }
 
 /// What an earlier call with the same key made.
@@ -342,7 +344,8 @@ impl Ledger {
             .ok_or_else(|| IssuerError::NotInLedger { id: format!("revocation list {sequence}") })
     }
 
-    /// Appends a row to the audit log.
+    /// Appends a row to the audit log (a call that signed has its row from
+    /// its signing transaction already).
     #[allow(clippy::too_many_arguments)]
     pub fn audit_api(
         &mut self,
@@ -415,17 +418,40 @@ fn check_key(key: &str) -> Result<(), IssuerError> {
 }
 
 /// Inside the transaction that signs: records the key (the primary key
-/// refuses a second use, even from another process).
+/// refuses a second use, even from another process) and the call's audit
+/// row (status 201), so that a call that signs commits once.
 pub(crate) fn record_request(
     tx: &rusqlite::Transaction<'_>,
     request: &Request,
     now: Timestamp,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<Option<i64>> {
     let inserted = tx.execute(
         "INSERT OR IGNORE INTO idempotency (key, route, body_sha256, token_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![request.key, request.route, request.body_sha256, request.token_id, now.to_string()],
     )?;
-    Ok(inserted == 1)
+    if inserted != 1 {
+        return Ok(None);
+    }
+    tx.prepare_cached(
+        "INSERT INTO api_audit (at, token_id, scope, route, status, idempotency_key) VALUES (?1, ?2, ?3, ?4, 201, ?5)",
+    )?
+    .execute(params![now.to_string(), request.token_id, request.scope.as_str(), request.route, request.key])?;
+    Ok(Some(tx.last_insert_rowid()))
+}
+
+/// Inside the transaction that signs: ties the license made to the call's
+/// key and its audit row `audit`.
+pub(crate) fn record_license(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    audit: i64,
+    license_id: &str,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE idempotency SET license_id = COALESCE(license_id, ?1) WHERE key = ?2")?
+        .execute(params![license_id, key])?;
+    tx.prepare_cached("UPDATE api_audit SET license_id = COALESCE(license_id, ?1) WHERE seq = ?2")?
+        .execute(params![license_id, audit])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -481,6 +507,7 @@ mod tests {
             route: "POST /v1/revocations".into(),
             body_sha256: body_digest(b"{}"),
             token_id: "0123456789abcdef".into(),
+            scope: ApiScope::Admin,
         };
         let key = license_common::signing::IssuerKey::from_seed(&[3; 32]);
         // A failing call records nothing.

@@ -379,12 +379,14 @@ impl Ledger {
         let path = self.path.clone();
         let request = self.request.take();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error(&path))?;
-        if let Some(request) = &request
-            && !api::record_request(&tx, request, Timestamp::now()).map_err(db_error(&path))?
-        {
-            return Err(IssuerError::IdempotencyRace);
-        }
-        let mut recorder = Recorder { tx, path: path.clone(), request: request.map(|r| r.key) };
+        let pending = match &request {
+            Some(request) => match api::record_request(&tx, request, Timestamp::now()).map_err(db_error(&path))? {
+                Some(audit) => Some((request.key.clone(), audit)),
+                None => return Err(IssuerError::IdempotencyRace),
+            },
+            None => None,
+        };
+        let mut recorder = Recorder { tx, path: path.clone(), request: pending };
         let out = work(&mut recorder)?;
         recorder.tx.commit().map_err(db_error(&path))?;
         Ok(out)
@@ -399,8 +401,9 @@ impl Ledger {
 pub struct Recorder<'a> {
     tx: Transaction<'a>,
     path: PathBuf,
-    /// The idempotency key of the API call this transaction signs for.
-    request: Option<String>,
+    /// The idempotency key of the API call this transaction signs for, and
+    /// the call's audit row.
+    request: Option<(String, i64)>,
 }
 
 impl Recorder<'_> {
@@ -468,13 +471,8 @@ impl Recorder<'_> {
                 ])
             })
             .map_err(self.err())?;
-        if let Some(key) = &self.request {
-            self.tx
-                .execute(
-                    "UPDATE idempotency SET license_id = COALESCE(license_id, ?1) WHERE key = ?2",
-                    params![license.id, key],
-                )
-                .map_err(self.err())?;
+        if let Some((key, audit)) = &self.request {
+            api::record_license(&self.tx, key, *audit, &license.id).map_err(self.err())?;
         }
         Ok(())
     }

@@ -487,8 +487,8 @@ impl Ledger {
                 params![sequence, now.to_string(), token],
             )
             .map_err(&err)?;
-            if let Some(request) = &rec.request {
-                tx.execute("UPDATE idempotency SET list_sequence = ?1 WHERE key = ?2", params![sequence, request])
+            if let Some((key, _)) = &rec.request {
+                tx.execute("UPDATE idempotency SET list_sequence = ?1 WHERE key = ?2", params![sequence, key])
                     .map_err(&err)?;
             }
             Ok((list, token))
