@@ -15,9 +15,8 @@
 //!   retried payment webhook never makes two licenses, even from two
 //!   processes at once (the key is the table's primary key).
 //! * **The audit log** records who did what, when, from which token: one
-//!   row per API call, and the token on the idempotency row of everything
-//!   signed, so that what was signed names its caller even if the process
-//!   stops before its audit row is written.
+//!   row per API call. A call that signs gets its row in the transaction
+//!   that signs, so nothing is signed without the row naming its caller.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
