@@ -393,3 +393,37 @@ fn a_json_lines_batch_killed_after_its_commit_is_completed_by_recovery() {
         assert_eq!(recorded.len(), before + N);
     }
 }
+
+#[test]
+fn a_batch_continues_chains_the_ledger_has_and_refuses_those_in_force() {
+    let vendor = Vendor::new();
+    // acct-x1: a license in force; acct-x2: one that was revoked (its chain
+    // is free, its floor stays); acct-x3 and acct-x4: new.
+    vendor.issue(&["--account", "acct-x1", "--edition", "basic_rnd", "--no-default-package"]);
+    vendor.issue(&["--account", "acct-x2", "--edition", "basic_rnd", "--no-default-package"]);
+    let mut cmd = vendor.issuer();
+    cmd.args(["ledger", "list", "--account", "acct-x2", "--json"]);
+    let revoked_id = run(cmd, None).json()["licenses"][0]["id"].as_str().unwrap().to_owned();
+    let mut cmd = vendor.issuer();
+    cmd.args(["revoke", &revoked_id, "--reason", "chargeback"]);
+    run(cmd, None).ok();
+    let file = vendor.dir.path().join("mixed.jsonl");
+    std::fs::write(&file, tagged_orders(4, &[], "x")).unwrap();
+    let out = vendor.dir.path().join("mixed-out.jsonl");
+    // Without --keep-going the chain in force refuses the whole batch.
+    let all_or_nothing = run(jsonl_cmd(&vendor, &file, &out, &[]), None);
+    assert_eq!(all_or_nothing.code, 40, "{}", all_or_nothing.stderr);
+    assert!(all_or_nothing.stderr.contains("line 1") && all_or_nothing.stderr.contains("already holds license"));
+    assert!(!out.exists());
+    // With it, the others are made; acct-x2 continues above its revoked license.
+    run(jsonl_cmd(&vendor, &file, &out, &["--keep-going"]), None).ok();
+    let made: Vec<(u64, String, String, String)> = records(&out);
+    let accounts: Vec<&str> = made.iter().map(|r| r.2.as_str()).collect();
+    assert_eq!(accounts, ["acct-x2", "acct-x3", "acct-x4"]);
+    let mut cmd = vendor.issuer();
+    cmd.args(["ledger", "list", "--account", "acct-x2", "--json"]);
+    let chain = run(cmd, None).json();
+    let sequences: Vec<u64> =
+        chain["licenses"].as_array().unwrap().iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
+    assert_eq!(sequences, [1, 2], "{chain}");
+}

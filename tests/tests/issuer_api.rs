@@ -271,6 +271,10 @@ fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_th
     let change = json!({"quotas": {"processing_units": 80}});
     let quote = s.send("POST", &format!("/v1/licenses/{id}/quote"), Some(&w.read), Some(&change)).expect(200);
     assert!(quote["quote"]["price"].as_i64().unwrap() > 0, "{quote}");
+    // A misspelt field is refused, not priced as no change at all.
+    let typo = json!({"quota": {"processing_units": 80}});
+    s.send("POST", &format!("/v1/licenses/{id}/quote"), Some(&w.read), Some(&typo)).error(400, "usage");
+    s.post_once(&format!("/v1/licenses/{id}/upgrade"), &w.issue, "up-typo", &typo).error(400, "usage");
     let up = s.post_once(&format!("/v1/licenses/{id}/upgrade"), &w.issue, "up-77", &change).expect(201);
     assert_eq!(up["license"]["supersedes"], id.as_str());
     assert_eq!(up["license"]["quotas"]["processing_units"], 80);
@@ -395,6 +399,15 @@ fn off_loopback_the_api_needs_tls_and_sigterm_drains_it() {
     let refused = run(cmd, None);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("without TLS") && refused.stderr.contains("--tls-cert"), "{}", refused.stderr);
+    // Two catalogs of one product: refused before the ledger is touched.
+    let fresh = w.vendor.dir.path().join("never.sqlite3");
+    let mut cmd = w.vendor.issuer();
+    cmd.arg("--ledger").arg(&fresh).args(["serve", "--key", key, "--passphrase-file", pass]);
+    cmd.arg("--catalog").arg(&w.vendor.catalog).arg("--catalog").arg(&w.vendor.catalog);
+    let twice = run(cmd, None);
+    assert_eq!(twice.code, 41, "{}", twice.stderr);
+    assert!(twice.stderr.contains("two catalogs are given for product `data-platform`"), "{}", twice.stderr);
+    assert!(!fresh.exists(), "no ledger made for a refused start");
     // Without a key or a catalog, a usage error before anything starts.
     let mut cmd = w.vendor.issuer();
     cmd.args(["serve", "--catalog"]).arg(&w.vendor.catalog);

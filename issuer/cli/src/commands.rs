@@ -355,13 +355,16 @@ struct IssuedOutput<'a> {
 }
 
 /// Opens the ledger named by `--ledger`, `ISSUER_LEDGER` or the default.
+/// Where the ledger is: `--ledger`, else `ISSUER_LEDGER`, else the default.
+pub(crate) fn ledger_location(explicit: Option<&Path>) -> Result<PathBuf, Error> {
+    Ok(ledger::ledger_path(explicit.map(Path::to_path_buf)).ok_or_else(|| license_issuer::IssuerError::Ledger {
+        path: PathBuf::from("(none)"),
+        detail: "no ledger location: pass --ledger FILE or set ISSUER_LEDGER".into(),
+    })?)
+}
+
 pub(crate) fn open_ledger(explicit: Option<&Path>) -> Result<Ledger, Error> {
-    let path =
-        ledger::ledger_path(explicit.map(Path::to_path_buf)).ok_or_else(|| license_issuer::IssuerError::Ledger {
-            path: PathBuf::from("(none)"),
-            detail: "no ledger location: pass --ledger FILE or set ISSUER_LEDGER".into(),
-        })?;
-    Ok(Ledger::open(&path)?)
+    Ok(Ledger::open(&ledger_location(explicit)?)?)
 }
 
 fn read_current(path: &Path, trusted: &license_common::Keyring) -> Result<License, Error> {

@@ -1,7 +1,7 @@
 //! `issuer serve`: the license API in the foreground, and its tokens.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use license_cli::Output;
 use license_common::Timestamp;
@@ -78,7 +78,7 @@ pub(crate) fn run(args: ServeArgs, ledger: Option<&Path>, now: Timestamp) -> Res
                 missing("--catalog CATALOG (one per product sold)");
             }
             let catalogs = args.catalogs.iter().map(|c| catalogs::load(c)).collect::<Result<Vec<_>, _>>()?;
-            let path: PathBuf = open_ledger(ledger)?.path().to_path_buf();
+            let path = crate::commands::ledger_location(ledger)?;
             let key = crate::passphrase::open_key(key_path, &args.passphrase)?;
             let tls = match (args.tls_cert, args.tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),

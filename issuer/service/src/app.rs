@@ -118,13 +118,8 @@ async fn run(
             };
             // A key used before for another route or body is refused before
             // the body is even read.
-            if let Some(r) = &request
-                && let Some((done, body)) = ledger.recorded(&r.key)?
-                && (done.route != r.route || body != r.body_sha256)
-            {
-                return Err(
-                    license_issuer::IssuerError::IdempotencyConflict { key: r.key.clone(), route: done.route }.into()
-                );
+            if let Some(r) = &request {
+                ledger.check_request(r)?;
             }
             let mut call = Call { app: &app, ledger: &mut ledger, request, now };
             work(&mut call)
@@ -148,8 +143,15 @@ async fn run(
     match done {
         Ok(Ok(answer)) => (answer.status, axum::Json(answer.body)).into_response(),
         Ok(Err(e)) => e.into_response(),
-        Err(_) => ServiceError::BadRequest { detail: "the request failed inside the service".into() }.into_response(),
+        Err(_) => ServiceError::Internal.into_response(),
     }
+}
+
+/// A query string the route can read, or a 400 that says what is wrong.
+type QueryOf<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
+fn query<T>(q: QueryOf<T>) -> Result<T, ServiceError> {
+    q.map(|Query(q)| q).map_err(|e| ServiceError::BadRequest { detail: e.body_text() })
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
@@ -298,25 +300,20 @@ async fn renew(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, b
     .await
 }
 
-/// The body of a quote: an upgrade, or a renewal's term.
+/// The body of a quote: an upgrade's fields, or a renewal's term (a
+/// misspelt field is refused, not priced as "no change").
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct QuoteBody {
-    #[serde(flatten)]
-    change: ChangeFields,
-    renew_months: Option<u32>,
-    renew_until: Option<Timestamp>,
-    at: Option<Timestamp>,
-}
-
-#[derive(Deserialize, Default)]
-struct ChangeFields {
     edition: Option<String>,
     plan: Option<Plan>,
     #[serde(default)]
     packages: BTreeMap<String, String>,
     #[serde(default)]
     quotas: BTreeMap<String, u64>,
+    renew_months: Option<u32>,
+    renew_until: Option<Timestamp>,
+    at: Option<Timestamp>,
 }
 
 async fn quote(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
@@ -330,10 +327,10 @@ async fn quote(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, b
             license_issuer::quote_renewal(catalog, &current.license, term(q.renew_months, q.renew_until)?, at)?
         } else {
             let change = Change {
-                edition: q.change.edition,
-                plan: q.change.plan,
-                packages: q.change.packages,
-                quotas: q.change.quotas,
+                edition: q.edition,
+                plan: q.plan,
+                packages: q.packages,
+                quotas: q.quotas,
                 ..Change::default()
             };
             license_issuer::quote_upgrade(catalog, &current.license, &change.request(), at)?
@@ -447,13 +444,9 @@ struct ListQuery {
     offset: usize,
 }
 
-async fn list(
-    State(app): Shared,
-    headers: HeaderMap,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+async fn list(State(app): Shared, headers: HeaderMap, q: QueryOf<ListQuery>) -> Response {
     run(app, headers, "GET /v1/licenses".into(), ApiScope::Read, None, move |c| {
-        let Query(q) = query.map_err(|e| ServiceError::BadRequest { detail: e.body_text() })?;
+        let q = query(q)?;
         let status = q
             .status
             .map(|s| {
@@ -506,13 +499,9 @@ struct BillQuery {
     to: chrono::NaiveDate,
 }
 
-async fn bill(
-    State(app): Shared,
-    headers: HeaderMap,
-    query: Result<Query<BillQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+async fn bill(State(app): Shared, headers: HeaderMap, q: QueryOf<BillQuery>) -> Response {
     run(app, headers, "GET /v1/bills".into(), ApiScope::Read, None, move |c| {
-        let Query(q) = query.map_err(|e| ServiceError::BadRequest { detail: e.body_text() })?;
+        let q = query(q)?;
         let catalog = c.catalog(q.product.as_deref())?.clone();
         Ok(ok(json!(c.ledger.bill(&catalog, &q.account, q.from, q.to, c.now)?)))
     })
@@ -528,13 +517,9 @@ struct AuditQuery {
     offset: u32,
 }
 
-async fn audit(
-    State(app): Shared,
-    headers: HeaderMap,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+async fn audit(State(app): Shared, headers: HeaderMap, q: QueryOf<AuditQuery>) -> Response {
     run(app, headers, "GET /v1/audit".into(), ApiScope::Admin, None, move |c| {
-        let Query(q) = query.map_err(|e| ServiceError::BadRequest { detail: e.body_text() })?;
+        let q = query(q)?;
         let rows = c.ledger.audit_log(q.token.as_deref(), q.limit.unwrap_or(100).min(1000), q.offset)?;
         Ok(ok(json!({"format": 1, "audit": rows})))
     })

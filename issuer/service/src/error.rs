@@ -49,6 +49,15 @@ pub enum ServiceError {
         /// What is wrong with it.
         detail: String,
     },
+    /// Two catalogs given for one product.
+    #[error("two catalogs are given for product `{product}`")]
+    DuplicateCatalog {
+        /// The product.
+        product: String,
+    },
+    /// The service failed inside (a bug).
+    #[error("internal error (a bug in the license API)")]
+    Internal,
     /// The service cannot listen as asked.
     #[error(transparent)]
     Listen(#[serde(skip)] license_http::ListenError),
@@ -77,7 +86,8 @@ impl Explain for ServiceError {
         match self {
             ServiceError::Issuer(e) => e.class(),
             ServiceError::Listen(e) => e.class(),
-            ServiceError::NoCatalog { .. } => ExitClass::Catalog,
+            ServiceError::NoCatalog { .. } | ServiceError::DuplicateCatalog { .. } => ExitClass::Catalog,
+            ServiceError::Internal => ExitClass::Internal,
             ServiceError::Unauthorized
             | ServiceError::WrongScope { .. }
             | ServiceError::NoIdempotencyKey
@@ -97,6 +107,8 @@ impl Explain for ServiceError {
                 "send the billing system's order id as `Idempotency-Key`; a retry with the same key and body returns the same result".into()
             }
             ServiceError::NoCatalog { .. } => "start the service with that product's catalog too".into(),
+            ServiceError::DuplicateCatalog { .. } => "give one catalog per product".into(),
+            ServiceError::Internal => "this is a bug; please report it with the request that caused it (nothing was recorded)".into(),
             ServiceError::NotFound { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for the routes".into(),
             ServiceError::BadRequest { .. } => "send the fields docs/VENDOR.md documents for this route".into(),
             ServiceError::Listen(e) => e.hint(),
@@ -141,6 +153,14 @@ impl Examples for ServiceError {
                 when: "An order for a product the service was not started with a catalog of.",
             },
             Example {
+                error: ServiceError::DuplicateCatalog { product: s("<product>") },
+                when: "`issuer serve` started with two catalogs of one product.",
+            },
+            Example {
+                error: ServiceError::Internal,
+                when: "A request whose handler panicked: a bug. The ledger's transaction was rolled back.",
+            },
+            Example {
                 error: ServiceError::NotFound { what: s("<what>") },
                 when: "A route or license that does not exist.",
             },
@@ -159,10 +179,12 @@ impl ServiceError {
             ServiceError::Unauthorized => StatusCode::UNAUTHORIZED,
             ServiceError::WrongScope { .. } => StatusCode::FORBIDDEN,
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ServiceError::Listen(license_http::ListenError::Bind { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::NoIdempotencyKey
             | ServiceError::BadRequest { .. }
             | ServiceError::NoCatalog { .. }
+            | ServiceError::DuplicateCatalog { .. }
             | ServiceError::Listen(_) => StatusCode::BAD_REQUEST,
             ServiceError::Issuer(IssuerError::NotInLedger { .. }) => StatusCode::NOT_FOUND,
             ServiceError::Issuer(

@@ -112,9 +112,14 @@ impl Service {
             license_http::Listen { addr: config.listen, tls: config.tls.clone(), insecure: config.insecure_listen };
         license_http::check_address(&listen)?;
         let tls = config.tls.as_ref().map(license_http::tls).transpose()?;
+        let mut catalogs: BTreeMap<String, Catalog> = BTreeMap::new();
+        for catalog in config.catalogs {
+            let product = catalog.product.id.clone();
+            if catalogs.insert(product.clone(), catalog).is_some() {
+                return Err(ServiceError::DuplicateCatalog { product });
+            }
+        }
         let ledger = Ledger::open(&config.ledger)?;
-        let catalogs: BTreeMap<String, Catalog> =
-            config.catalogs.into_iter().map(|c| (c.product.id.clone(), c)).collect();
         let app = Arc::new(app::App { ledger: Mutex::new(ledger), key: config.key, catalogs });
         let router = app::router(app).layer(DefaultBodyLimit::max(MAX_BODY)).layer(
             tower_http::timeout::TimeoutLayer::with_status_code(

@@ -296,6 +296,18 @@ impl Ledger {
             .map_err(&err)
     }
 
+    /// What `request`'s key made before, if it made something for the same
+    /// route and body; refused when the key is malformed, or was used for
+    /// another route or body ([`IssuerError::IdempotencyConflict`]).
+    pub fn check_request(&self, request: &Request) -> Result<Option<Recorded>, IssuerError> {
+        check_key(&request.key)?;
+        match self.recorded(&request.key)? {
+            Some((r, body)) if r.route == request.route && body == request.body_sha256 => Ok(Some(r)),
+            Some((r, _)) => Err(IssuerError::IdempotencyConflict { key: request.key.clone(), route: r.route }),
+            None => Ok(None),
+        }
+    }
+
     /// Runs `op` (which signs, through this ledger) once per idempotency
     /// key: the key, its route, its body's digest and its token are recorded
     /// in the transaction that signs, with what it made. The same key again
@@ -308,14 +320,7 @@ impl Ledger {
         request: &Request,
         op: impl FnOnce(&mut Ledger) -> Result<T, IssuerError>,
     ) -> Result<Outcome<T>, IssuerError> {
-        check_key(&request.key)?;
-        let replay = |ledger: &Ledger| -> Result<Option<Recorded>, IssuerError> {
-            match ledger.recorded(&request.key)? {
-                Some((r, body)) if r.route == request.route && body == request.body_sha256 => Ok(Some(r)),
-                Some((r, _)) => Err(IssuerError::IdempotencyConflict { key: request.key.clone(), route: r.route }),
-                None => Ok(None),
-            }
-        };
+        let replay = |ledger: &Ledger| ledger.check_request(request);
         if let Some(r) = replay(self)? {
             return Ok(Outcome::Replayed(r));
         }
