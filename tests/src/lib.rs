@@ -14,6 +14,9 @@
 
 pub mod catalogue;
 pub mod errors_doc;
+pub mod postgres;
+
+pub use license_issuer::ledger::Store;
 pub mod service;
 pub mod vectors;
 
@@ -137,13 +140,46 @@ pub struct Vendor {
     /// Environment variables every `issuer` command of this vendor gets
     /// (e.g. `SOFTHSM2_CONF` for a key in a hardware module).
     pub env: Vec<(String, PathBuf)>,
+    /// The PostgreSQL server holding [`Vendor::ledger`], when it is a
+    /// database rather than a file.
+    pub postgres: Option<postgres::Server>,
     /// How many licenses [`Vendor::issue_run`] made with the default account.
     defaults_used: std::cell::Cell<u32>,
 }
 
 impl Vendor {
-    /// Runs `issuer keygen` into a new temporary directory.
+    /// Runs `issuer keygen` into a new temporary directory; the ledger is a
+    /// SQLite file, or a PostgreSQL database when the run says so
+    /// ([`postgres::STORE_ENV`]).
     pub fn new() -> Vendor {
+        Vendor::on(if postgres::default_is_postgres() { Store::Postgres } else { Store::Sqlite })
+    }
+
+    /// A vendor whose ledger is a SQLite file in every run: for what only a
+    /// file has (its bytes, its mode, its journal).
+    pub fn sqlite() -> Vendor {
+        Vendor::on(Store::Sqlite)
+    }
+
+    /// A vendor whose ledger is in `store`: a file in its directory, or a
+    /// new database on its own PostgreSQL server.
+    pub fn on(store: Store) -> Vendor {
+        let mut vendor = Vendor::keygen();
+        if store == Store::Postgres {
+            let server = postgres::Server::start();
+            vendor.ledger = PathBuf::from(server.database());
+            vendor.env.push(("PGPASSWORD".into(), PathBuf::from(postgres::PASSWORD)));
+            vendor.postgres = Some(server);
+        }
+        vendor
+    }
+
+    /// Which store holds the ledger.
+    pub fn store(&self) -> Store {
+        if self.postgres.is_some() { Store::Postgres } else { Store::Sqlite }
+    }
+
+    fn keygen() -> Vendor {
         let dir = tempfile::tempdir().expect("tempdir");
         let pass_file = dir.path().join("pass.txt");
         std::fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
@@ -159,6 +195,7 @@ impl Vendor {
             catalog: workspace().join("catalogs/data-platform.toml"),
             dir,
             env: Vec::new(),
+            postgres: None,
             defaults_used: std::cell::Cell::new(0),
         }
     }

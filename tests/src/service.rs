@@ -47,7 +47,9 @@ impl Served {
     fn spawn(mut cmd: Command, state: &Path, extra: &[&str], spec: &'static Value) -> Served {
         static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log = state.with_extension(format!("serve-{}-{n}.log", std::process::id()));
+        let name = format!("serve-{}-{n}.log", std::process::id());
+        let log =
+            if crate::postgres::is_url(state) { std::env::temp_dir().join(name) } else { state.with_extension(name) };
         let err = std::fs::File::create(&log).expect("the log file");
         if !extra.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);

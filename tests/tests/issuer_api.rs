@@ -2,13 +2,14 @@
 //! real HTTP client, every answer checked against docs/issuer-openapi.json
 //! (in `license_tests::service`): scopes, idempotency (also across two
 //! processes on one ledger), the audit log, the CLI on the same ledger, and
-//! the example a billing system would copy from docs/VENDOR.md.
+//! the example a billing system would copy from docs/VENDOR.md; each on
+//! both stores, a SQLite file and a PostgreSQL database.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use license_tests::service::Served;
-use license_tests::{Vendor, run, workspace};
+use license_tests::{Store, Vendor, run, workspace};
 use serde_json::{Value, json};
 
 fn token(vendor: &Vendor, scope: &str) -> String {
@@ -46,13 +47,39 @@ struct World {
     read: String,
 }
 
-fn world() -> World {
-    let vendor = Vendor::new();
+fn world(store: Store) -> World {
+    let vendor = Vendor::on(store);
     let (admin, issue, read) = (token(&vendor, "admin"), token(&vendor, "issue"), token(&vendor, "read"));
     World { vendor, admin, issue, read }
 }
 
 /// Every route, with a body, and the scope it needs.
+/// Each test runs on both stores: `name::sqlite` and `name::postgres`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Store::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Store::Postgres)
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    every_route_refuses_a_missing_token_and_the_wrong_scope_and_every_call_is_audited,
+    a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is_refused,
+    two_processes_hammered_by_sixteen_clients_make_one_license_per_key_and_never_share_a_sequence,
+    upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_the_same_ledger,
+    the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely,
+    receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api,
+    off_loopback_the_api_needs_tls_and_sigterm_drains_it
+);
+
 fn routes(id: &str, kid: &str) -> Vec<(&'static str, String, &'static str)> {
     vec![
         ("POST", "/v1/licenses".into(), "issue"),
@@ -86,9 +113,8 @@ fn call(s: &Served, method: &str, path: &str, token: Option<&str>) -> license_te
     }
 }
 
-#[test]
-fn every_route_refuses_a_missing_token_and_the_wrong_scope_and_every_call_is_audited() {
-    let w = world();
+fn every_route_refuses_a_missing_token_and_the_wrong_scope_and_every_call_is_audited(store: Store) {
+    let w = world(store);
     let s = serve(&w.vendor);
     let made = s.post_once("/v1/licenses", &w.issue, "pay-0", &order("acct-scope")).expect(201);
     let id = made["id"].as_str().unwrap().to_owned();
@@ -141,9 +167,8 @@ fn every_route_refuses_a_missing_token_and_the_wrong_scope_and_every_call_is_aud
     s.get("/v1/licenses", Some(&w.read)).error(401, "usage");
 }
 
-#[test]
-fn a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is_refused() {
-    let w = world();
+fn a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is_refused(store: Store) {
+    let w = world(store);
     let mut s = serve(&w.vendor);
     let first = s.post_once("/v1/licenses", &w.issue, "pay-1001", &order("acct-1001")).expect(201);
     let again = s.post_once("/v1/licenses", &w.issue, "pay-1001", &order("acct-1001")).expect(200);
@@ -174,9 +199,8 @@ fn a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is
     assert_eq!(listed["total"], 2, "{listed}");
 }
 
-#[test]
-fn two_processes_hammered_by_sixteen_clients_make_one_license_per_key_and_never_share_a_sequence() {
-    let w = world();
+fn two_processes_hammered_by_sixteen_clients_make_one_license_per_key_and_never_share_a_sequence(store: Store) {
+    let w = world(store);
     let (a, b) = (serve(&w.vendor), serve(&w.vendor));
     let servers = [&a, &b];
     // 48 payments, each delivered three times (a webhook retried), spread
@@ -249,11 +273,16 @@ fn two_processes_hammered_by_sixteen_clients_make_one_license_per_key_and_never_
     });
     assert_eq!(raced.iter().filter(|s| **s == 201).count(), 1, "{raced:?}");
     assert!(raced.iter().all(|s| *s == 201 || *s == 409), "{raced:?}");
+    if let Some(server) = &w.vendor.postgres {
+        // The licenses are in the database, read by a client we did not write.
+        let url = w.vendor.ledger.to_str().unwrap();
+        let rows = server.psql(url, "SELECT count(*), count(DISTINCT (account, region, sequence)) FROM licenses");
+        assert_eq!(rows.trim(), "49|49");
+    }
 }
 
-#[test]
-fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_the_same_ledger() {
-    let w = world();
+fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_the_same_ledger(store: Store) {
+    let w = world(store);
     let s = serve(&w.vendor);
     let made = s.post_once("/v1/licenses", &w.issue, "pay-77", &order("acct-77")).expect(201);
     let id = made["id"].as_str().unwrap().to_owned();
@@ -315,9 +344,8 @@ fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_th
     s.post_once("/v1/licenses", &w.issue, "pay-tel", &other).error(400, "catalog");
 }
 
-#[test]
-fn the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely() {
-    let w = world();
+fn the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely(store: Store) {
+    let w = world(store);
     let s = serve(&w.vendor);
     let script = workspace().join("docs/examples/billing.py");
     let doc = std::fs::read_to_string(workspace().join("docs/VENDOR.md")).unwrap();
@@ -336,9 +364,8 @@ fn the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely(
     assert_eq!(listed["total"], 1, "one license however often the webhook runs");
 }
 
-#[test]
-fn receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api() {
-    let w = world();
+fn receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api(store: Store) {
+    let w = world(store);
     // A license signed by the CLI with the old key; the service signs with a new one.
     let license = w.vendor.issue(&["--account", "acct-keys"]);
     let old_kid = license.split('.').nth(1).unwrap().to_owned();
@@ -389,9 +416,8 @@ fn receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api()
     assert!(bill.status == 200 || bill.status == 404, "{}", bill.body);
 }
 
-#[test]
-fn off_loopback_the_api_needs_tls_and_sigterm_drains_it() {
-    let w = world();
+fn off_loopback_the_api_needs_tls_and_sigterm_drains_it(store: Store) {
+    let w = world(store);
     let (key, pass) = (w.vendor.key.to_str().unwrap(), w.vendor.pass_file.to_str().unwrap());
     let mut cmd = w.vendor.issuer();
     cmd.args(["serve", "--key", key, "--passphrase-file", pass, "--catalog"]).arg(&w.vendor.catalog);

@@ -119,7 +119,11 @@ impl Service {
                 return Err(ServiceError::DuplicateCatalog { product });
             }
         }
-        let ledger = Ledger::open(&config.ledger)?;
+        // A PostgreSQL ledger's client blocks on its own runtime: opened off
+        // the async threads, as every call on it is (`spawn_blocking`).
+        let path = config.ledger.clone();
+        let ledger =
+            tokio::task::spawn_blocking(move || Ledger::open(&path)).await.map_err(|_| ServiceError::Internal)??;
         let app = Arc::new(app::App { ledger: Mutex::new(ledger), key: config.key, catalogs });
         let router = app::router(app).layer(DefaultBodyLimit::max(MAX_BODY)).layer(
             tower_http::timeout::TimeoutLayer::with_status_code(

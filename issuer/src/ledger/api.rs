@@ -18,10 +18,10 @@
 //!   row per API call. A call that signs gets its row in the transaction
 //!   that signs, so nothing is signed without the row naming its caller.
 
+use super::db::{self, OptionalExtension, params};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use license_common::Timestamp;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -390,7 +390,7 @@ impl Ledger {
             .conn()
             .prepare(
                 "SELECT seq, at, token_id, scope, route, status, idempotency_key, license_id FROM api_audit
-                 WHERE ?1 IS NULL OR token_id = ?1 ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
+                 WHERE CAST(?1 AS TEXT) IS NULL OR token_id = ?1 ORDER BY seq DESC LIMIT ?2 OFFSET ?3",
             )
             .map_err(&err)?;
         let rows = stmt
@@ -424,33 +424,27 @@ fn check_key(key: &str) -> Result<(), IssuerError> {
 /// Inside the transaction that signs: records the key (the primary key
 /// refuses a second use, even from another process) and the call's audit
 /// row (status 201), so that a call that signs commits once.
-pub(crate) fn record_request(
-    tx: &rusqlite::Transaction<'_>,
-    request: &Request,
-    now: Timestamp,
-) -> rusqlite::Result<Option<i64>> {
+pub(crate) fn record_request(tx: db::Q<'_>, request: &Request, now: Timestamp) -> db::Result<Option<i64>> {
     let inserted = tx.execute(
-        "INSERT OR IGNORE INTO idempotency (key, route, body_sha256, token_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO idempotency (key, route, body_sha256, token_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT DO NOTHING",
         params![request.key, request.route, request.body_sha256, request.token_id, now.to_string()],
     )?;
     if inserted != 1 {
         return Ok(None);
     }
-    tx.prepare_cached(
-        "INSERT INTO api_audit (at, token_id, scope, route, status, idempotency_key) VALUES (?1, ?2, ?3, ?4, 201, ?5)",
-    )?
-    .execute(params![now.to_string(), request.token_id, request.scope.as_str(), request.route, request.key])?;
-    Ok(Some(tx.last_insert_rowid()))
+    let seq = tx.query_row(
+        "INSERT INTO api_audit (at, token_id, scope, route, status, idempotency_key) VALUES (?1, ?2, ?3, ?4, 201, ?5)
+         RETURNING seq",
+        params![now.to_string(), request.token_id, request.scope.as_str(), request.route, request.key],
+        |r| r.get(0),
+    )?;
+    Ok(Some(seq))
 }
 
 /// Inside the transaction that signs: ties the license made to the call's
 /// key and its audit row `audit`.
-pub(crate) fn record_license(
-    tx: &rusqlite::Transaction<'_>,
-    key: &str,
-    audit: i64,
-    license_id: &str,
-) -> rusqlite::Result<()> {
+pub(crate) fn record_license(tx: db::Q<'_>, key: &str, audit: i64, license_id: &str) -> db::Result<()> {
     tx.prepare_cached("UPDATE idempotency SET license_id = COALESCE(license_id, ?1) WHERE key = ?2")?
         .execute(params![license_id, key])?;
     tx.prepare_cached("UPDATE api_audit SET license_id = COALESCE(license_id, ?1) WHERE seq = ?2")?

@@ -320,7 +320,7 @@ impl Ledger {
     fn rows(&self, sql: &str, n: usize) -> Result<Vec<Vec<Option<String>>>, IssuerError> {
         let mut stmt = self.conn().prepare(sql).map_err(self.err())?;
         let rows = stmt
-            .query_map([], |r| (0..n).map(|i| r.get::<_, Option<String>>(i)).collect::<Result<Vec<_>, _>>())
+            .query_map([], |r| (0..n).map(|i| r.get::<Option<String>>(i)).collect::<Result<Vec<_>, _>>())
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())?;
@@ -353,23 +353,25 @@ impl Ledger {
             }
             drop((queue, done));
             let read: Result<(), IssuerError> = (|| {
-                let mut rows = stmt.query([]).map_err(self.err())?;
                 let mut chunk: Vec<LicenseRow> = Vec::with_capacity(VERIFY_CHUNK);
-                let mut index = 0;
-                while let Some(r) = rows.next().map_err(self.err())? {
+                let (mut index, mut stopped) = (0, false);
+                stmt.for_each([], |r| {
+                    if stopped {
+                        return Ok(()); // every worker stopped; the scope reports why
+                    }
                     let mut derived: [Option<String>; 19] = Default::default();
                     for (i, slot) in derived.iter_mut().enumerate() {
-                        *slot = r.get(i).map_err(self.err())?;
+                        *slot = r.get(i)?;
                     }
-                    chunk.push(LicenseRow { derived, token: r.get(DERIVED.len()).map_err(self.err())? });
+                    chunk.push(LicenseRow { derived, token: r.get(DERIVED.len())? });
                     if chunk.len() == VERIFY_CHUNK {
                         let full = std::mem::replace(&mut chunk, Vec::with_capacity(VERIFY_CHUNK));
-                        if work.send((index, full)).is_err() {
-                            break; // every worker stopped; the scope reports why
-                        }
+                        stopped = work.send((index, full)).is_err();
                         index += 1;
                     }
-                }
+                    Ok(())
+                })
+                .map_err(self.err())?;
                 let _ = work.send((index, chunk));
                 Ok(())
             })();

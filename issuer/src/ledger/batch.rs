@@ -24,10 +24,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::db::params;
 use license_common::catalog::Catalog;
 use license_common::license::License;
 use license_common::time::Timestamp;
-use rusqlite::params;
 use serde::Serialize;
 
 use super::{Ledger, LedgerSigner, Recorder};

@@ -17,11 +17,11 @@
 //! day in the catalog's `time_zone` (both example catalogs: `+08:00`, China
 //! Standard Time, as the vendors bill).
 
+use super::db::params;
 use chrono::NaiveDate;
 use license_common::catalog::Catalog;
 use license_common::license::{License, Plan};
 use license_common::time::Timestamp;
-use rusqlite::params;
 use serde::Serialize;
 
 use super::Ledger;
@@ -328,7 +328,7 @@ impl Ledger {
                 let sum: Option<i64> = self
                     .conn()
                     .query_row(
-                        "SELECT SUM(datakits) FROM usage_days WHERE account = ?1 AND day = ?2 AND install_id IN
+                        "SELECT CAST(SUM(datakits) AS BIGINT) FROM usage_days WHERE account = ?1 AND day = ?2 AND install_id IN
                             (SELECT u.install_id FROM usage_reports u JOIN licenses l ON l.id = u.license_id
                              WHERE l.product = ?3 AND l.account = ?1)",
                         params![account, day.to_string(), product],

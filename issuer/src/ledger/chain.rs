@@ -16,10 +16,10 @@
 //! names the license, the install and the two files. Files of release 1
 //! carry no counter and are not chained.
 
+use super::db::{OptionalExtension, params};
 use license_common::envelope::{self, Kind};
 use license_common::exchange::{ActivationRequest, TimeAttestation, open_self_signed};
 use license_common::time::Timestamp;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Ledger, LedgerSigner, Recorder};
@@ -228,7 +228,7 @@ impl Ledger {
                     problem: if problem == "gap" { ChainProblem::Gap } else { ChainProblem::Fork },
                     install_id: r.get(1)?,
                     license_id: r.get(2)?,
-                    counter: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                    counter: u64::try_from(r.get::<i64>(3)?).unwrap_or(0),
                     first: r.get(4)?,
                     second: r.get(5)?,
                     detail: r.get(6)?,

@@ -20,12 +20,12 @@
 //! twice is recorded once. A recorded file is linked into its install's
 //! chain ([`super::chain`]), which flags forks and gaps.
 
+use super::db::{self, OptionalExtension, params};
 use license_common::armor;
 use license_common::envelope::Kind;
 use license_common::exchange::{ActivationReceipt, Chained, DeactivationReceipt, UsageReport, open_self_signed};
 use license_common::license::License;
 use license_common::time::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -63,7 +63,7 @@ struct Claim<'a> {
 }
 
 /// The license a file names, once the file agrees with it.
-fn check_claim(conn: &Connection, claim: &Claim<'_>) -> rusqlite::Result<Result<License, IssuerError>> {
+fn check_claim(conn: db::Q<'_>, claim: &Claim<'_>) -> db::Result<Result<License, IssuerError>> {
     let token: Option<String> = conn
         .query_row("SELECT token FROM licenses WHERE id = ?1", params![claim.license_id], |r| r.get(0))
         .optional()?;
@@ -105,7 +105,7 @@ fn check_claim(conn: &Connection, claim: &Claim<'_>) -> rusqlite::Result<Result<
 }
 
 /// The licenses `id` replaced, itself first, following `supersedes`.
-fn lineage(conn: &Connection, id: &str) -> rusqlite::Result<Vec<(String, License)>> {
+fn lineage(conn: db::Q<'_>, id: &str) -> db::Result<Vec<(String, License)>> {
     let mut out: Vec<(String, License)> = Vec::new();
     let mut next = Some(id.to_owned());
     while let Some(id) = next.take() {
@@ -222,9 +222,9 @@ impl Ledger {
             let new = rec
                 .tx()
                 .execute(
-                    "INSERT OR IGNORE INTO receipts
+                    "INSERT INTO receipts
                         (token_sha256, license_id, install_id, activated_at, imported_at, token, account, product)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
                     params![
                         sha256_hex(&token),
                         receipt.license_id,
@@ -289,9 +289,9 @@ impl Ledger {
             let err = rec.err();
             let new = tx
                 .execute(
-                    "INSERT OR IGNORE INTO usage_reports (token_sha256, license_id, install_id, account, first_day,
+                    "INSERT INTO usage_reports (token_sha256, license_id, install_id, account, first_day,
                         last_day, imported_at, token, product, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
                     params![
                         sha256_hex(&token),
                         report.license_id,
@@ -311,7 +311,7 @@ impl Ledger {
                 for (day, count) in &report.days {
                     tx.execute(
                         "INSERT INTO usage_days (account, day, install_id, datakits) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (account, day, install_id) DO UPDATE SET datakits = MAX(datakits, excluded.datakits)",
+                         ON CONFLICT (account, day, install_id) DO UPDATE SET datakits = excluded.datakits WHERE excluded.datakits > usage_days.datakits",
                         params![report.account, day.to_string(), report.install_id, i64::try_from(*count).unwrap_or(i64::MAX)],
                     )
                     .map_err(&err)?;
@@ -348,9 +348,9 @@ impl Ledger {
             let new = rec
                 .tx()
                 .execute(
-                    "INSERT OR IGNORE INTO deactivations
+                    "INSERT INTO deactivations
                         (token_sha256, license_id, install_id, deactivated_at, imported_at, token)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
                     params![
                         sha256_hex(&token),
                         receipt.license_id,

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use super::db::{self, OptionalExtension, params};
 use license_common::license::License;
 use license_common::time::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::Ledger;
@@ -222,12 +222,12 @@ pub struct Overuse {
 ///   receipt of any license of that order by then;
 /// * otherwise its phase: not valid yet, active, in grace, released.
 pub(crate) fn status_of(
-    conn: &Connection,
+    conn: db::Q<'_>,
     id: &str,
     kid: &str,
     license: &License,
     now: Timestamp,
-) -> rusqlite::Result<EntryStatus> {
+) -> db::Result<EntryStatus> {
     let sequence = i64::try_from(license.sequence).unwrap_or(i64::MAX);
     let chain = params![license.product, license.account, license.region, sequence, id, kid];
     let revoked: bool = conn.query_row(
@@ -260,7 +260,7 @@ pub(crate) fn status_of(
 
 /// Whether a receipt shows the pay-as-you-go order of `license` (its
 /// licenses share its deadline) activated by `deadline`.
-pub(crate) fn order_activated(conn: &Connection, license: &License, deadline: Timestamp) -> rusqlite::Result<bool> {
+pub(crate) fn order_activated(conn: db::Q<'_>, license: &License, deadline: Timestamp) -> db::Result<bool> {
     conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM receipts r JOIN licenses l ON l.id = r.license_id
          WHERE l.product = ?1 AND l.account = ?2 AND l.region = ?3 AND l.activate_by = ?4 AND r.activated_at <= ?4)",
@@ -276,8 +276,8 @@ fn entry_select(filter: &str) -> String {
 }
 
 /// A row of [`entry_select`].
-fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, String)> {
-    let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
+fn entry_of(r: &db::Row<'_>) -> db::Result<(LedgerEntry, String)> {
+    let text = |i: usize| r.get::<Option<String>>(i).map(Option::unwrap_or_default);
     let packages: BTreeMap<String, String> = serde_json::from_str(&text(16)?).unwrap_or_default();
     Ok((
         LedgerEntry {
@@ -295,7 +295,7 @@ fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, String)> {
             supersedes: r.get(11)?,
             install: r.get(12)?,
             packages,
-            max_installs: r.get::<_, Option<i64>>(DERIVED.len())?.and_then(|m| u32::try_from(m).ok()),
+            max_installs: r.get::<Option<i64>>(DERIVED.len())?.and_then(|m| u32::try_from(m).ok()),
             requested_by: r.get(DERIVED.len() + 1)?,
             kid: text(18)?,
             status: EntryStatus::Active,
@@ -305,12 +305,7 @@ fn entry_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<(LedgerEntry, String)> {
 }
 
 impl Ledger {
-    fn entries(
-        &self,
-        filter: &str,
-        args: &[&dyn rusqlite::ToSql],
-        now: Timestamp,
-    ) -> Result<Vec<LedgerEntry>, IssuerError> {
+    fn entries(&self, filter: &str, args: &[db::Arg<'_>], now: Timestamp) -> Result<Vec<LedgerEntry>, IssuerError> {
         let mut stmt = self.conn().prepare(&entry_select(filter)).map_err(self.err())?;
         let rows: Vec<(LedgerEntry, String)> =
             stmt.query_map(args, entry_of).map_err(self.err())?.collect::<Result<_, _>>().map_err(self.err())?;
@@ -326,31 +321,35 @@ impl Ledger {
     /// The licenses `filter` selects, oldest first, one page of them.
     pub fn list(&self, filter: &Filter, now: Timestamp) -> Result<Listing, IssuerError> {
         let mut clauses = vec!["1 = 1".to_owned()];
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        let mut arg = |clause: &str, value: Box<dyn rusqlite::ToSql>, clauses: &mut Vec<String>| {
+        let text = |v: &str| db::Arg::Text(v.to_owned().into());
+        let mut args: Vec<db::Arg<'_>> = Vec::new();
+        let mut arg = |clause: &str, value: db::Arg<'static>, clauses: &mut Vec<String>| {
             args.push(value);
             clauses.push(clause.replace('?', &format!("?{}", args.len())));
         };
         if let Some(a) = &filter.account {
-            arg("account = ?", Box::new(a.clone()), &mut clauses);
+            arg("account = ?", text(a), &mut clauses);
         }
         if let Some(l) = &filter.licensee {
-            arg("instr(lower(licensee), lower(?)) > 0", Box::new(l.clone()), &mut clauses);
+            let find = match self.conn().dialect() {
+                db::Dialect::Sqlite => "instr(lower(licensee), lower(?)) > 0",
+                db::Dialect::Postgres => "strpos(lower(licensee), lower(?)) > 0",
+            };
+            arg(find, text(l), &mut clauses);
         }
         if let Some(p) = &filter.product {
-            arg("product = ?", Box::new(p.clone()), &mut clauses);
+            arg("product = ?", text(p), &mut clauses);
         }
         if let Some(r) = &filter.region {
-            arg("region = ?", Box::new(r.clone()), &mut clauses);
+            arg("region = ?", text(r), &mut clauses);
         }
         if let Some(days) = filter.expiring_within_days {
-            arg("expires_at IS NOT NULL AND expires_at <= ?", Box::new(now.plus_days(days).to_string()), &mut clauses);
+            arg("expires_at IS NOT NULL AND expires_at <= ?", text(&now.plus_days(days).to_string()), &mut clauses);
         }
         let sql = format!("WHERE {} ORDER BY issued_at, sequence, id", clauses.join(" AND "));
-        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
         let status = filter.status.or(filter.expiring_within_days.map(|_| EntryStatus::Active));
         let matching: Vec<LedgerEntry> =
-            self.entries(&sql, &refs, now)?.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect();
+            self.entries(&sql, &args, now)?.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect();
         let total = matching.len();
         let licenses =
             matching.into_iter().skip(filter.offset).take(filter.limit.unwrap_or(usize::MAX)).collect::<Vec<_>>();
@@ -373,11 +372,11 @@ impl Ledger {
     /// The whole chain of a license.
     pub fn show(&self, id: &str, now: Timestamp) -> Result<Chain, IssuerError> {
         let start = self
-            .entries("WHERE id = ?1", &[&id], now)?
+            .entries("WHERE id = ?1", &params![id], now)?
             .into_iter()
             .next()
             .ok_or_else(|| IssuerError::NotInLedger { id: id.to_owned() })?;
-        let chain_args: [&dyn rusqlite::ToSql; 3] = [&start.product, &start.account, &start.region];
+        let chain_args = params![start.product, start.account, start.region];
         let licenses = self.entries(
             "WHERE product = ?1 AND account = ?2 AND region = ?3 ORDER BY sequence, issued_at",
             &chain_args,
@@ -386,7 +385,7 @@ impl Ledger {
         let triples = |sql: &str| -> Result<Vec<(String, String, String)>, IssuerError> {
             let mut stmt = self.conn().prepare(sql).map_err(self.err())?;
             let rows = stmt
-                .query_map(chain_args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_map(&chain_args[..], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .map_err(self.err())?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(self.err())?;
@@ -411,7 +410,7 @@ impl Ledger {
             .conn()
             .query_row(
                 "SELECT MAX(sequence) FROM revocations WHERE product = ?1 AND account = ?2 AND region = ?3",
-                chain_args,
+                &chain_args[..],
                 |r| r.get(0),
             )
             .map_err(self.err())?;
@@ -474,7 +473,7 @@ impl Ledger {
             .prepare(
                 "SELECT install_id, MAX(at) FROM (
                     SELECT install_id, activated_at AS at FROM receipts WHERE license_id = ?1
-                    UNION ALL SELECT install_id, created_at FROM usage_reports WHERE license_id = ?1)
+                    UNION ALL SELECT install_id, created_at FROM usage_reports WHERE license_id = ?1) AS seen
                  GROUP BY install_id ORDER BY install_id",
             )
             .map_err(self.err())?;
@@ -503,7 +502,7 @@ impl Ledger {
     /// Every license that more installs run than it allows.
     pub fn overuse(&self, now: Timestamp) -> Result<Vec<Overuse>, IssuerError> {
         let mut out = Vec::new();
-        for entry in self.entries("WHERE max_installs IS NOT NULL ORDER BY issued_at, id", &[], now)? {
+        for entry in self.entries("WHERE max_installs IS NOT NULL ORDER BY issued_at, id", &[][..], now)? {
             let Some(max_installs) = entry.max_installs else { continue };
             let installs = self.installs_of(&entry.id)?;
             if installs.len() > max_installs as usize {
@@ -543,13 +542,11 @@ impl Ledger {
                 .query_map([], |r| {
                     let mut obj = serde_json::Map::new();
                     for (i, col) in cols.iter().enumerate().take(n) {
-                        let value: rusqlite::types::Value = r.get(i)?;
-                        let json = match value {
-                            rusqlite::types::Value::Null => serde_json::Value::Null,
-                            rusqlite::types::Value::Integer(v) => v.into(),
-                            rusqlite::types::Value::Real(v) => v.into(),
-                            rusqlite::types::Value::Text(v) => v.into(),
-                            rusqlite::types::Value::Blob(_) => serde_json::Value::Null,
+                        let json = match r.value(i)? {
+                            db::Value::Null | db::Value::Blob(_) => serde_json::Value::Null,
+                            db::Value::Integer(v) => v.into(),
+                            db::Value::Real(v) => v.into(),
+                            db::Value::Text(v) => v.into(),
                         };
                         obj.insert((*col).to_owned(), json);
                     }

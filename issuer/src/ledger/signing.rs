@@ -15,12 +15,12 @@
 //! * A key retired in the ledger signs nothing after its date; a distrusted
 //!   key signs nothing.
 
+use super::db::{OptionalExtension, params};
 use license_common::envelope::{self, Kind, Signer};
 use license_common::keys::{KeyId, PublicKey};
 use license_common::license::License;
 use license_common::revocation::{DistrustedKey, Floor, REVOCATION_FORMAT, RetiredKey, RevocationList, Revoked};
 use license_common::time::Timestamp;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::query::{EntryStatus, status_of};
@@ -410,7 +410,7 @@ impl Ledger {
                 .prepare("SELECT license_id, reason, revoked_at FROM revocations ORDER BY revoked_at, license_id")
                 .map_err(&err)?;
             let revoked = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?)))
                 .map_err(&err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(&err)?
@@ -423,7 +423,7 @@ impl Ledger {
                     "SELECT r.product, r.account, r.region, r.sequence, r.reason, r.revoked_at FROM revocations r
                      WHERE r.product != '' AND r.sequence = (SELECT MAX(s.sequence) FROM revocations s
                          WHERE s.product = r.product AND s.account = r.account AND s.region = r.region)
-                     GROUP BY r.product, r.account, r.region ORDER BY r.product, r.account, r.region",
+                     ORDER BY r.product, r.account, r.region, r.revoked_at, r.license_id",
                 )
                 .map_err(&err)?;
             let floors = stmt
@@ -432,17 +432,20 @@ impl Ledger {
                         product: r.get(0)?,
                         account: r.get(1)?,
                         region: r.get(2)?,
-                        sequence: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                        sequence: u64::try_from(r.get::<i64>(3)?).unwrap_or(0),
                         reason: r.get(4)?,
                         revoked_at: time(r.get(5)?),
                     })
                 })
                 .map_err(&err)?
-                .collect::<Result<Vec<_>, _>>()
+                .collect::<Result<Vec<Floor>, _>>()
                 .map_err(&err)?;
+            // One floor a chain (the first, should two revocations share its sequence).
+            let mut floors = floors;
+            floors.dedup_by(|b, a| (&a.product, &a.account, &a.region) == (&b.product, &b.account, &b.region));
             let mut stmt = tx.prepare("SELECT kid, not_after, reason FROM retired_keys ORDER BY kid").map_err(&err)?;
             let retired_keys = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?)))
                 .map_err(&err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(&err)?
@@ -457,7 +460,7 @@ impl Ledger {
                 )
                 .map_err(&err)?;
             let distrusted_keys = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
+                .query_map([], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?)))
                 .map_err(&err)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(&err)?
@@ -529,8 +532,8 @@ impl Recorder<'_> {
         let n = self
             .tx()
             .execute(
-                "INSERT OR IGNORE INTO revocations (license_id, reason, revoked_at, product, account, region, sequence)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO revocations (license_id, reason, revoked_at, product, account, region, sequence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
                 params![license_id, reason, now.to_string(), product, account, region, sequence],
             )
             .map_err(self.err())?;
