@@ -103,6 +103,15 @@ pub enum IssuerError {
         /// What went wrong.
         detail: String,
     },
+    /// The PostgreSQL server holding the ledger cannot be reached or
+    /// refuses the connection (not running, wrong database, user or password).
+    #[error("ledger database {url}: {detail}")]
+    LedgerServer {
+        /// The database's URL (it never holds a password).
+        url: String,
+        /// What the server or the connection said.
+        detail: String,
+    },
     /// An upgrade or renewal of a license that was already replaced.
     #[error("license {id} has already been superseded by license {by}")]
     AlreadySuperseded {
@@ -344,6 +353,7 @@ impl Explain for IssuerError {
             IssuerError::Ledger { .. }
             | IssuerError::NotInLedger { .. }
             | IssuerError::LedgerBusy { .. }
+            | IssuerError::LedgerServer { .. }
             | IssuerError::UnknownAccount { .. } => ExitClass::State,
             IssuerError::AlreadySuperseded { .. } => ExitClass::Superseded,
             IssuerError::Batch { .. } | IssuerError::InstanceInForce { .. } | IssuerError::StillBound { .. } => {
@@ -412,6 +422,9 @@ impl Explain for IssuerError {
             IssuerError::LedgerBusy { .. } => {
                 "another issuer command is still working on this ledger; try again when it is done".into()
             }
+            IssuerError::LedgerServer { .. } => "check that the PostgreSQL server runs and that the URL's host, port, \
+                database and user are right; a password comes from PGPASSWORD"
+                .into(),
             IssuerError::InstanceInForce { newest, .. } => format!(
                 "upgrade or renew license {newest} instead, or revoke it first if the account's rights end now"
             ),
@@ -537,6 +550,13 @@ impl Examples for IssuerError {
             Example {
                 error: IssuerError::Period { from: "<day>".into(), to: "<day>".into() },
                 when: "A bill whose first day is after its last day, or that spans more than ten years.",
+            },
+            Example {
+                error: IssuerError::LedgerServer {
+                    url: "postgres://<user>@<host>/<database>".into(),
+                    detail: "<detail>".into(),
+                },
+                when: "A PostgreSQL ledger whose server is not running, refuses the user or the password (`password authentication failed`, `password missing`), or has no such database; or a URL that holds a password (give it in `PGPASSWORD`).",
             },
             Example {
                 error: IssuerError::LedgerBusy { path: path(), seconds: 30 },

@@ -174,6 +174,38 @@ impl Vendor {
         vendor
     }
 
+    /// Opens this vendor's ledger through the library (with the test
+    /// server's password for a database).
+    pub fn open_ledger(&self) -> license_issuer::ledger::Ledger {
+        use license_issuer::ledger::Ledger;
+        let opened = match &self.postgres {
+            Some(_) => Ledger::open_postgres(self.ledger.to_str().unwrap(), Some(postgres::PASSWORD.to_owned())),
+            None => Ledger::open(&self.ledger),
+        };
+        opened.unwrap_or_else(|e| panic!("the ledger opens: {e}"))
+    }
+
+    /// Runs `sql` on the ledger behind the issuer's back, with a client we
+    /// did not write: Python's sqlite3 for a file, `psql` for a database.
+    #[track_caller]
+    pub fn sql(&self, sql: &str) {
+        match &self.postgres {
+            Some(server) => {
+                server.psql(self.ledger.to_str().unwrap(), sql);
+            }
+            None => {
+                let out = Command::new("python3")
+                    .arg("-c")
+                    .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()")
+                    .arg(&self.ledger)
+                    .arg(sql)
+                    .output()
+                    .expect("python3");
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+    }
+
     /// Which store holds the ledger.
     pub fn store(&self) -> Store {
         if self.postgres.is_some() { Store::Postgres } else { Store::Sqlite }

@@ -137,14 +137,16 @@ fn revocation_lists_only_move_forward_and_revoked_licenses_stop_working() {
     };
     let export = |name: &str| -> PathBuf {
         let out = dir.path().join(name);
-        let mut cmd = Command::new(bin("issuer"));
+        let mut cmd = vendor.issuer();
         cmd.args(["revocations", "export", "--key", s(&vendor.key), "--passphrase-file", s(&vendor.pass_file)]);
         cmd.args(["--ledger", s(&vendor.ledger), "--out", s(&out)]);
         run(cmd, None).ok();
         out
     };
     let first = export("rev-1.txt");
-    issuer(&["revoke", &license_id, "--reason", "chargeback on order 7731", "--ledger", s(&vendor.ledger)]).ok();
+    let mut revoke = vendor.issuer();
+    revoke.args(["revoke", &license_id, "--reason", "chargeback on order 7731", "--ledger", s(&vendor.ledger)]);
+    run(revoke, None).ok();
     let second = export("rev-2.txt");
 
     install.run(&["revocations", "import", s(&first)], None).ok();

@@ -168,7 +168,7 @@ fn a_batch_and_single_issues_for_the_same_accounts_never_share_a_sequence() {
     {
         let key = vendor.signing_key();
         let catalog = license_issuer::catalogs::load(&vendor.catalog).unwrap();
-        let mut ledger = license_issuer::ledger::Ledger::open(&vendor.ledger).unwrap();
+        let mut ledger = vendor.open_ledger();
         let now = license_common::Timestamp::now();
         for i in 0..40 {
             let order = license_issuer::order::Order {

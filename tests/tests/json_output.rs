@@ -187,8 +187,7 @@ fn every_issuer_command_fails_as_one_json_object() {
     assert_eq!(v["error"]["fields"]["edition"], "platinum", "{v}");
 
     // `ledger verify` with a problem: its report, and the error beside it.
-    let ledger = vendor.ledger.clone();
-    tamper_first_license(&ledger);
+    vendor.sql("UPDATE licenses SET account = 'acct-forged' WHERE rowid = (SELECT MIN(rowid) FROM licenses)");
     let v = json_error("ledger verify", &issuer(&vendor, &["ledger", "verify", "--pub", s(&vendor.public)]), 11);
     assert_eq!(v["format"], 2, "{v}");
     assert_eq!(v["problems"].as_array().unwrap().len(), 1, "{v}");
@@ -206,18 +205,6 @@ fn every_issuer_command_fails_as_one_json_object() {
         let v = json_error(&format!("{sub:?}"), &run(cmd, None), 30);
         assert_eq!(v["error"]["case"], "IssuerError::Ledger", "{v}");
     }
-}
-
-/// Changes the account of the first license of `ledger` behind the
-/// issuer's back (with Python's own sqlite3).
-fn tamper_first_license(ledger: &Path) {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg("import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE licenses SET account='acct-forged' WHERE rowid=1\"); c.commit()")
-        .arg(ledger)
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -426,7 +413,7 @@ fn every_activator_command_that_prints_succeeds_with_json() {
     let v = json_ok("completions", &activator(&state, &["completions", "bash"], None));
     assert!(v["script"].as_str().unwrap().contains("_activator()"));
     let list = {
-        let mut ledger = license_issuer::ledger::Ledger::open(&vendor.ledger).unwrap();
+        let mut ledger = vendor.open_ledger();
         ledger.export_revocations(&vendor.signing_key(), license_common::Timestamp::now()).unwrap().1
     };
     let file = dir.path().join("rev.txt");

@@ -70,7 +70,7 @@ fn every_tampered_artifact_is_refused_and_nothing_changes() {
     let request = activator.request(now).unwrap();
     let receipt = activator.receipt(now).unwrap();
     let usage = activator.usage_report(now.as_datetime().date_naive(), now.as_datetime().date_naive(), now).unwrap();
-    let mut ledger = license_issuer::ledger::Ledger::open(&vendor.ledger).unwrap();
+    let mut ledger = vendor.open_ledger();
     let (_, revocations) = ledger.export_revocations(&vendor.signing_key(), now).unwrap();
     let (_, newer_revocations) = ledger.export_revocations(&vendor.signing_key(), now).unwrap();
     // A second install's files, to swap parts with.

@@ -500,6 +500,18 @@ pub enum LedgerCommand {
     Forks,
     /// Everything on record, as JSON (with or without --json), for accounting.
     Export,
+    /// Copy a whole ledger into a new, empty one: from the SQLite file into PostgreSQL
+    /// (or back into a file). Every table, row by row, in one transaction; check the copy
+    /// with `issuer --ledger TO ledger verify --pub …` before using it.
+    Migrate {
+        /// The ledger to copy: a SQLite file, or a postgres:// URL.
+        #[arg(long, value_name = "LEDGER")]
+        from: PathBuf,
+        /// The new ledger: a postgres:// URL of an empty database (the password in PGPASSWORD,
+        /// never in the URL), or a new SQLite file.
+        #[arg(long, value_name = "LEDGER")]
+        to: PathBuf,
+    },
 }
 
 /// `issuer receipts …` and `issuer usage …`.

@@ -75,6 +75,9 @@ struct ImportedFile {
 
 /// `issuer ledger …`.
 pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Outcome {
+    if let LedgerCommand::Migrate { from, to } = &command {
+        return migrate(from, to);
+    }
     let ledger = open_ledger(path)?;
     match command {
         LedgerCommand::Verify { public, one_by_one } => {
@@ -249,7 +252,25 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
             let text = format!("{}\n", serde_json::to_string_pretty(&export).expect("serialises"));
             Ok(Output::new(&export, text))
         }
+        // Taken before the ledger of --ledger is opened (above); never reached.
+        LedgerCommand::Migrate { from, to } => migrate(&from, &to),
     }
+}
+
+/// `issuer ledger migrate --from LEDGER --to LEDGER`.
+fn migrate(from: &Path, to: &Path) -> Outcome {
+    let source = license_issuer::ledger::Ledger::open_existing(from).map_err(Error::from)?;
+    let mut target = license_issuer::ledger::Ledger::open(to).map_err(Error::from)?;
+    let moved = source.copy_to(&mut target).map_err(Error::from)?;
+    let mut text = format!("copied {} into {}:\n", from.display(), to.display());
+    for (table, rows) in &moved.tables {
+        text.push_str(&format!("  {table}: {rows} row(s)\n"));
+    }
+    text.push_str(&format!(
+        "check it with: issuer --ledger {} ledger verify --pub ISSUER.PUB (every key that ever signed)\n",
+        to.display()
+    ));
+    Ok(Output::new(&moved, text))
 }
 
 /// `issuer receipts import`, `issuer usage import` and `issuer deactivations import`.
