@@ -696,7 +696,7 @@ impl<T> OptionalExtension<T> for Result<T> {
 /// An open store.
 pub(crate) enum Db {
     Sqlite(rusqlite::Connection),
-    Pg(PgConnection),
+    Pg(Box<PgConnection>),
 }
 
 /// The advisory lock every PostgreSQL writer takes first ("issuer" in ASCII).
@@ -710,14 +710,14 @@ impl Db {
             "SET lock_timeout = '{}ms'; SET client_min_messages = warning",
             busy.as_millis()
         ))?;
-        Ok(Db::Pg(PgConnection { client: RefCell::new(Some(client)), cache: RefCell::new(HashMap::new()) }))
+        Ok(Db::Pg(Box::new(PgConnection { client: RefCell::new(Some(client)), cache: RefCell::new(HashMap::new()) })))
     }
 
     /// Its queries.
     pub(crate) fn q(&self) -> Q<'_> {
         match self {
             Db::Sqlite(c) => Q::Sqlite(c),
-            Db::Pg(c) => Q::Pg(c),
+            Db::Pg(c) => Q::Pg(&**c),
         }
     }
 
@@ -731,7 +731,7 @@ impl Db {
         match self {
             Db::Sqlite(c) => Ok(Tx::Sqlite(c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)),
             Db::Pg(pg) => {
-                let PgConnection { client, cache } = pg;
+                let PgConnection { client, cache } = &mut **pg;
                 let mut tx = client.get_mut().as_mut().ok_or_else(closed)?.transaction()?;
                 tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"))?;
                 Ok(Tx::Pg(Pg { client: RefCell::new(tx), cache }))
