@@ -1,5 +1,7 @@
 //! The vendor's ledger: everything the issuer signs or receives, in one
-//! SQLite file.
+//! SQLite file, or in a PostgreSQL database shared by several issuers
+//! (`postgres://` URLs, [`Ledger::open_postgres`]; the stores behind one
+//! SQL interface, `db`).
 //!
 //! * Path: `--ledger FILE`, else `ISSUER_LEDGER`, else
 //!   `$XDG_DATA_HOME/license-issuer/ledger.sqlite3`, else
@@ -9,7 +11,8 @@
 //! * Every command that signs something signs **inside** the transaction
 //!   that records it, so a crash leaves neither a license without its record
 //!   nor a record without its license (the record holds the token itself).
-//! * Every transaction takes the write lock up front (`BEGIN IMMEDIATE`),
+//! * Every transaction takes the write lock up front (`BEGIN IMMEDIATE`;
+//!   on PostgreSQL one advisory lock),
 //!   and the file is opened in WAL mode with a 30-second busy timeout, so two
 //!   issuer commands at once wait for each other instead of failing; one that
 //!   waited 30 seconds gives up with [`IssuerError::LedgerBusy`].
