@@ -259,9 +259,7 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
 
 /// `issuer ledger migrate --from LEDGER --to LEDGER`.
 fn migrate(from: &Path, to: &Path) -> Outcome {
-    let source = license_issuer::ledger::Ledger::open_existing(from).map_err(Error::from)?;
-    let mut target = license_issuer::ledger::Ledger::open(to).map_err(Error::from)?;
-    let moved = source.copy_to(&mut target).map_err(Error::from)?;
+    let moved = license_issuer::ledger::migrate(from, to).map_err(Error::from)?;
     let mut text = format!("copied {} into {}:\n", from.display(), to.display());
     for (table, rows) in &moved.tables {
         text.push_str(&format!("  {table}: {rows} row(s)\n"));

@@ -92,17 +92,57 @@ impl Ledger {
     /// Copies everything this ledger holds into `target`, which must be
     /// empty (a new file or a new database): every table, row by row in the
     /// order it was written, in one transaction of the target (a failure
-    /// leaves it empty). The tokens are copied as they were signed; check
-    /// the copy with [`Ledger::verify_with`] against the vendor's keys.
-    pub fn copy_to(&self, target: &mut Ledger) -> Result<Moved, IssuerError> {
+    /// leaves it empty). The copy is read under this ledger's write lock,
+    /// so it is one consistent state even while a service runs on it (its
+    /// changes wait for the copy, up to the busy timeout). The tokens are
+    /// copied as they were signed; check the copy with
+    /// [`Ledger::verify_with`] against the vendor's keys.
+    pub fn copy_to(&mut self, target: &mut Ledger) -> Result<Moved, IssuerError> {
         if self.path == target.path {
             return Err(IssuerError::Ledger {
                 path: target.path.clone(),
                 detail: "it is the ledger being copied; name a new file or database".into(),
             });
         }
-        let (from, to) = (self.conn(), target.conn());
-        let err = self.err();
+        let source = self.path.clone();
+        self.transaction(|src| copy(src.tx(), &source, target))
+    }
+}
+
+/// `issuer ledger migrate`: opens the ledger at `from` (which must exist)
+/// and the new one at `to` (a new file is made, a database must exist and
+/// be empty), and copies the first into the second ([`Ledger::copy_to`]).
+/// When it fails, a file it made for `to` is removed again: nothing is left
+/// changed but the schema of `from`, brought up to date as any command does.
+pub fn migrate(from: &Path, to: &Path) -> Result<Moved, IssuerError> {
+    let is_url = |p: &Path| p.to_str().is_some_and(super::is_postgres_url);
+    let same = !is_url(to)
+        && to.exists()
+        && std::fs::canonicalize(from).ok().is_some_and(|f| std::fs::canonicalize(to).is_ok_and(|t| f == t));
+    if same || from == to {
+        return Err(IssuerError::Ledger {
+            path: to.to_path_buf(),
+            detail: "it is the ledger being copied; name a new file or database".into(),
+        });
+    }
+    let mut source = Ledger::open_existing(from)?;
+    let made = !is_url(to) && !to.exists();
+    let copied = Ledger::open(to).and_then(|mut target| source.copy_to(&mut target));
+    if copied.is_err() && made {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = to.as_os_str().to_owned();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+    copied
+}
+
+/// Copies the ledger `from` (read in its transaction) into `target`.
+fn copy(from: Q<'_>, source: &Path, target: &mut Ledger) -> Result<Moved, IssuerError> {
+    {
+        let to = target.conn();
+        let err = super::db_error::<db::DbError>(source);
         let mut plan = Vec::with_capacity(TABLES.len());
         for table in TABLES {
             let held = count(to, table).map_err(target.err())?;
@@ -171,7 +211,7 @@ impl Ledger {
                 }
                 tables.insert((*table).to_owned(), copied);
             }
-            Ok(Moved { format: 1, from: self.path.clone(), to: rec.path.clone(), tables })
+            Ok(Moved { format: 1, from: source.to_path_buf(), to: rec.path.clone(), tables })
         })
     }
 }
@@ -213,5 +253,18 @@ mod tests {
         let missing = Ledger::open_existing(&dir.path().join("none.sqlite3")).unwrap_err();
         assert!(missing.to_string().contains("there is no ledger file here"), "{missing}");
         assert!(!dir.path().join("none.sqlite3").exists());
+        // Into itself, by another name: refused before anything is opened.
+        let other_name = dir.path().join(".").join("a.sqlite3");
+        let itself = migrate(&dir.path().join("a.sqlite3"), &other_name).unwrap_err();
+        assert!(itself.to_string().contains("it is the ledger being copied"), "{itself}");
+        // A copy that fails after the new file was made: the file is gone.
+        let fresh = dir.path().join("fresh.sqlite3");
+        drop(b);
+        let b = Ledger::open(&dir.path().join("b.sqlite3")).unwrap();
+        b.conn().execute_batch("ALTER TABLE api_tokens ADD COLUMN extra TEXT").unwrap();
+        drop(b);
+        let refused = migrate(&dir.path().join("b.sqlite3"), &fresh).unwrap_err();
+        assert!(refused.to_string().contains("the two schemas differ"), "{refused}");
+        assert!(!fresh.exists(), "the file made for the copy is removed");
     }
 }

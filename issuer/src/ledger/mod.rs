@@ -46,7 +46,7 @@ pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, DayState};
 pub use chain::{Attestation, ChainFlag, ChainProblem};
 pub use imports::Imported;
-pub use migrate::{Moved, TABLES};
+pub use migrate::{Moved, TABLES, migrate};
 pub use query::{Chain, EntryStatus, Filter, Lapsed, LedgerEntry, Listing, OrderState, Overuse};
 pub use signing::{Distrusted, LedgerSigner};
 
