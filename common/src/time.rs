@@ -87,7 +87,28 @@ impl From<DateTime<Utc>> for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Secs, true))
+        use chrono::{Datelike, Timelike};
+        let (d, year) = (self.0, self.0.year());
+        // Every time a license carries has a four-digit year: written by hand,
+        // without the allocation chrono's formatter makes (a batch writes
+        // four of them per license, twice). Others as chrono writes them.
+        let Ok(year @ 0..=9999) = u32::try_from(year) else {
+            return f.write_str(&d.to_rfc3339_opts(SecondsFormat::Secs, true));
+        };
+        let mut buf = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, d.month());
+        put(8, 2, d.day());
+        put(11, 2, d.hour());
+        put(14, 2, d.minute());
+        put(17, 2, d.second());
+        f.write_str(std::str::from_utf8(&buf).expect("ASCII digits"))
     }
 }
 
@@ -146,6 +167,35 @@ pub fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_writes_what_chrono_writes() {
+        let chrono_form = |t: Timestamp| t.0.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let edges = [
+            DateTime::<Utc>::MIN_UTC.timestamp(),
+            -62_167_219_200 - 1, // 0000-01-01 minus a second: year -1
+            -62_167_219_200,     // 0000-01-01T00:00:00Z
+            -1,
+            0,
+            951_782_400, // 2000-02-29
+            1_798_761_599,
+            253_402_300_799, // 9999-12-31T23:59:59Z
+            253_402_300_800, // 10000-01-01
+            DateTime::<Utc>::MAX_UTC.timestamp(),
+        ];
+        let mut x: i64 = 0x9E37_79B9;
+        let spread = (0..2000).map(|_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 20) % 400_000_000_000
+        });
+        for secs in edges.into_iter().chain(spread) {
+            let t = Timestamp::from_unix(secs).unwrap();
+            assert_eq!(t.to_string(), chrono_form(t), "at {secs}");
+        }
+        assert_eq!(Timestamp::from_unix(0).unwrap().to_string(), "1970-01-01T00:00:00Z");
+        let saturated = Timestamp::from_unix(0).unwrap().plus(Duration::MAX);
+        assert_eq!(saturated.to_string(), chrono_form(saturated));
+    }
 
     #[test]
     fn wire_form_round_trips_and_is_strict() {

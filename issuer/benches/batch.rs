@@ -6,7 +6,8 @@
 //! `cargo bench -p license-issuer --bench batch` (release build). Set
 //! `BENCH_ORDERS` to change the batch size (default 100000), `BENCH_ROUNDS`
 //! the number of rounds (default 3; each figure is the median), and
-//! `BENCH_SKIP_FILES=1` to leave out the slow one-file-per-license form.
+//! `BENCH_SKIP_FILES=1` to leave out the slow one-file-per-license form;
+//! `BENCH_BATCH_ONLY=1` runs the end-to-end batch alone, once (for `perf`).
 
 mod fixture;
 
@@ -73,6 +74,12 @@ fn main() {
         secs
     };
     let skip_files = std::env::var_os("BENCH_SKIP_FILES").is_some();
+    if std::env::var_os("BENCH_BATCH_ONLY").is_some() {
+        // For a profiler: the end-to-end batch alone.
+        let secs = batch_secs(&|d| BatchOutput::JsonLines { path: d.join("licenses.jsonl"), replace: false });
+        println!("`issue --batch --out FILE.jsonl`: {:.0} licenses/s ({secs:.2} s)", n as f64 / secs);
+        return;
+    }
 
     let (mut raw_one, mut raw_all, mut jsonl, mut files) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut check, mut record, mut create) = (Vec::new(), Vec::new(), Vec::new());

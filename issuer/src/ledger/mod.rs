@@ -571,7 +571,17 @@ impl Recorder<'_> {
             path: self.path.clone(),
             detail: format!("`{kid}` is not a key id"),
         })?;
-        let d = columns::derived(license, &kid_value);
+        self.license_row(&columns::derived(license, &kid_value), token, max_installs)
+    }
+
+    /// [`Recorder::license`] of a license whose derived columns were made
+    /// already (a batch makes them on the threads that sign).
+    pub(crate) fn license_row(
+        &self,
+        d: &[Option<String>; columns::DERIVED.len()],
+        token: &str,
+        max_installs: Option<u32>,
+    ) -> Result<(), IssuerError> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
                 "INSERT INTO licenses ({}, token, max_installs) VALUES ({}, ?20, ?21)",
@@ -579,37 +589,21 @@ impl Recorder<'_> {
                 (1..=columns::DERIVED.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
             )
         });
-        self.tx
-            .q()
-            .prepare_cached(&SQL)
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    d[0],
-                    d[1],
-                    d[2],
-                    d[3],
-                    d[4],
-                    d[5],
-                    d[6],
-                    d[7],
-                    d[8],
-                    d[9],
-                    d[10],
-                    d[11],
-                    d[12],
-                    d[13],
-                    d[14],
-                    d[15],
-                    d[16],
-                    d[17],
-                    d[18],
-                    token,
-                    max_installs
-                ])
-            })
-            .map_err(self.err())?;
+        use db::ToArg;
+        let n = d.len();
+        let args: [db::Arg<'_>; columns::DERIVED.len() + 2] = std::array::from_fn(|i| {
+            if i < n {
+                d[i].to_arg()
+            } else if i == n {
+                token.to_arg()
+            } else {
+                max_installs.to_arg()
+            }
+        });
+        self.tx.q().prepare_cached(&SQL).and_then(|mut stmt| stmt.execute(args)).map_err(self.err())?;
         if let Some((key, audit)) = &self.request {
-            api::record_license(self.tx.q(), key, *audit, &license.id).map_err(self.err())?;
+            let id = d[0].as_deref().unwrap_or_default();
+            api::record_license(self.tx.q(), key, *audit, id).map_err(self.err())?;
         }
         Ok(())
     }

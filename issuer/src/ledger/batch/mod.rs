@@ -31,6 +31,9 @@ use license_common::time::Timestamp;
 use serde::Serialize;
 
 use super::{Ledger, LedgerSigner, Recorder};
+use output::{move_into_place, place_file, write_record};
+
+mod output;
 use crate::error::IssuerError;
 use crate::order::Order;
 use crate::{Issued, sign};
@@ -121,7 +124,7 @@ pub fn parse_batch(text: &str) -> (Vec<BatchLine>, Vec<(usize, String)>) {
     (lines, errors)
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IssuerError + 'a {
+pub(super) fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IssuerError + 'a {
     move |source| IssuerError::Io { action, path: path.to_path_buf(), source }
 }
 
@@ -223,6 +226,10 @@ fn allocate(
 
 /// A refused line: its number and why.
 type Refused = (usize, String);
+
+/// A signed license as the ledger records it: its derived columns, its
+/// token, and how many installs may run it.
+type Row = ([Option<String>; super::columns::DERIVED.len()], String, Option<u32>);
 
 /// Checks every order on every core, keeping file order; returns the
 /// orders that pass, with their license ids, and the refused lines.
@@ -477,7 +484,8 @@ impl Ledger {
             allocate(rec, catalog, &mut licenses, keep_going, skipped, now)?;
             let total = licenses.len();
             rec.key(&key.public_key(), now)?;
-            let kid = key.kid().to_string();
+            let kid = key.kid();
+            let kid = &kid;
             // Blocks dealt round-robin, owned by the thread that signs them.
             let mut queues: Vec<Vec<(usize, Vec<Checked>)>> = (0..threads).map(|_| Vec::new()).collect();
             let mut rest = licenses.into_iter().peekable();
@@ -487,29 +495,23 @@ impl Ledger {
                 b += 1;
             }
             std::thread::scope(|s| -> Result<(), IssuerError> {
-                type Signed = Result<(usize, Vec<(Issued, Option<u32>)>, Vec<u8>), IssuerError>;
+                // A block's rows, ready to record, and its JSON Lines text.
+                type Signed = Result<(usize, Vec<Row>, Vec<u8>), IssuerError>;
                 let (sender, receiver) = std::sync::mpsc::sync_channel::<Signed>(threads * 4);
                 for queue in queues {
                     let sender = sender.clone();
                     s.spawn(move || {
                         for (b, block) in queue {
                             let mut text = Vec::with_capacity(block.len() * 1400);
-                            let issued: Result<Vec<(Issued, Option<u32>)>, IssuerError> = block
+                            let issued: Result<Vec<Row>, IssuerError> = block
                                 .into_iter()
                                 .map(|checked| {
                                     let max_installs = checked.max_installs;
                                     let (line, license) = checked.license(catalog, now)?;
-                                    let issued = sign(key, license)?;
-                                    let record = BatchRecordRef {
-                                        line,
-                                        id: &issued.license.id,
-                                        account: &issued.license.account,
-                                        licensee: &issued.license.licensee,
-                                        token: &issued.token,
-                                    };
-                                    serde_json::to_writer(&mut text, &record).expect("a record serialises");
-                                    text.push(b'\n');
-                                    Ok((issued, max_installs))
+                                    let Issued { token, license, .. } = sign(key, license)?;
+                                    let l = &license;
+                                    write_record(&mut text, line, &l.id, &l.account, &l.licensee, &token);
+                                    Ok((super::columns::derived(l, kid), token, max_installs))
                                 })
                                 .collect();
                             let failed = issued.is_err();
@@ -528,8 +530,8 @@ impl Ledger {
                     waiting.insert(b, (issued, text));
                     while let Some((issued, text)) = waiting.remove(&next) {
                         writer.write_all(&text).map_err(io("write", staging))?;
-                        for (i, max_installs) in &issued {
-                            rec.license(&i.license, &i.token, &kid, *max_installs)?;
+                        for (derived, token, max_installs) in &issued {
+                            rec.license_row(derived, token, *max_installs)?;
                         }
                         done += issued.len();
                         progress(done);
@@ -609,89 +611,4 @@ impl Ledger {
         }
         Ok(())
     }
-}
-
-/// Moves the staged JSON Lines file to its name: renamed over an old file
-/// when `replace`, otherwise linked (so that a file that appeared there
-/// meanwhile is never replaced; recovery then leaves the staged file) and
-/// the staged name removed.
-fn place_file(staging: &Path, out_file: &Path, replace: bool) -> Result<(), IssuerError> {
-    let dir = out_file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let kept = |e: std::io::Error| IssuerError::Io {
-        action: "move the recorded batch to",
-        path: out_file.to_path_buf(),
-        source: std::io::Error::new(
-            e.kind(),
-            format!("{e}; the licenses are recorded and kept in {}", staging.display()),
-        ),
-    };
-    if replace {
-        std::fs::rename(staging, out_file).map_err(kept)?;
-    } else {
-        match std::fs::hard_link(staging, out_file) {
-            Ok(()) => {
-                license_common::fsio::fault_point("batch-linked");
-                std::fs::remove_file(staging).map_err(io("remove", staging))?;
-            }
-            // Linked before a crash, not yet unlinked: finish that.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && same_file(staging, out_file) => {
-                std::fs::remove_file(staging).map_err(io("remove", staging))?;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(kept(std::io::Error::new(e.kind(), "a file appeared there while the batch ran")));
-            }
-            // A file system without hard links: rename, after looking once more.
-            Err(_) if std::fs::symlink_metadata(out_file).is_err() => {
-                std::fs::rename(staging, out_file).map_err(kept)?;
-            }
-            Err(e) => return Err(kept(e)),
-        }
-    }
-    license_common::fsio::sync_dir(dir).map_err(io("sync", dir))?;
-    Ok(())
-}
-
-/// Whether two paths name the same file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (std::fs::metadata(a), std::fs::metadata(b)) {
-            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (a, b);
-        false
-    }
-}
-
-/// A [`BatchRecord`] that borrows what it writes.
-#[derive(Serialize)]
-struct BatchRecordRef<'a> {
-    line: usize,
-    id: &'a str,
-    account: &'a str,
-    licensee: &'a str,
-    token: &'a str,
-}
-
-/// Moves every license file of `staging` into `out_dir`, then removes
-/// `staging`. A file already in place is left as it is.
-fn move_into_place(staging: &Path, out_dir: &Path) -> Result<(), IssuerError> {
-    for entry in std::fs::read_dir(staging).map_err(io("read", staging))?.flatten() {
-        let name = entry.file_name();
-        if name == ".lock" {
-            continue;
-        }
-        let target = out_dir.join(&name);
-        if !target.exists() {
-            std::fs::rename(entry.path(), &target).map_err(io("move", &target))?;
-        }
-    }
-    license_common::fsio::sync_dir(out_dir).map_err(io("sync", out_dir))?;
-    std::fs::remove_dir_all(staging).map_err(io("remove", staging))?;
-    Ok(())
 }
