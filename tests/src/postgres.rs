@@ -32,6 +32,8 @@ pub struct Server {
     pub port: u16,
     bin: PathBuf,
     as_postgres: bool,
+    /// What `pg_ctl start` passes the server.
+    options: String,
 }
 
 fn bin_dir() -> PathBuf {
@@ -63,11 +65,37 @@ impl Server {
 
     /// Makes a new cluster (about a second) and starts it.
     pub fn start() -> Server {
+        Server::start_with(false)
+    }
+
+    /// [`Server::start`] with TLS on: a certificate for `localhost` (and no
+    /// other name) signed by an authority of its own, [`Server::ca`].
+    pub fn start_tls() -> Server {
+        Server::start_with(true)
+    }
+
+    /// The PEM certificate of the authority that signed a TLS server's
+    /// certificate ([`Server::start_tls`]).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    fn start_with(tls: bool) -> Server {
         let bin = bin_dir();
         let dir = tempfile::Builder::new().prefix("pg-test-").tempdir().expect("tempdir");
         let as_postgres = running_as_root();
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let server = Server { dir, port, bin, as_postgres };
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c max_connections=200",
+            dir.path().display()
+        );
+        if tls {
+            make_ca(dir.path(), "ca");
+            sign_server_cert(dir.path(), "ca", "localhost");
+            let d = dir.path().display();
+            options.push_str(&format!(" -c ssl=on -c ssl_cert_file={d}/server.pem -c ssl_key_file={d}/server.key"));
+        }
+        let server = Server { dir, port, bin, as_postgres, options };
         let pwfile = server.dir.path().join("pw");
         std::fs::write(&pwfile, format!("{PASSWORD}\n")).unwrap();
         if as_postgres {
@@ -84,18 +112,20 @@ impl Server {
             .output()
             .expect("initdb runs");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off -c max_connections=200",
-            server.dir.path().display()
-        );
-        let log = server.dir.path().join("log");
-        let out = server
+        server.start_again();
+        server
+    }
+
+    /// Starts the server again after [`Server::stop`] (same port, same data).
+    pub fn start_again(&self) {
+        let log = self.log();
+        let out = self
             .command("pg_ctl")
             .arg("-D")
-            .arg(server.data())
+            .arg(self.data())
             .arg("-l")
             .arg(&log)
-            .args(["-o", &options, "-w", "-t", "60", "start"])
+            .args(["-o", &self.options, "-w", "-t", "60", "start"])
             .output()
             .expect("pg_ctl runs");
         assert!(
@@ -104,7 +134,6 @@ impl Server {
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        server
     }
 
     /// Makes a new, empty database and returns its URL (no password in it:
@@ -133,7 +162,16 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Stops the server now (as a crash would: `-m immediate`).
+    /// Shuts the server down as an administrator would (`-m fast`: every
+    /// session is ended, what was committed is kept).
+    pub fn shut_down(&self) {
+        let out = self.command("pg_ctl").arg("-D").arg(self.data()).args(["-m", "fast", "-w", "stop"]).output();
+        assert!(out.is_ok_and(|o| o.status.success()), "pg_ctl stop -m fast");
+    }
+
+    /// Stops the server now (as a crash would: `-m immediate`; the test
+    /// server does not wait for commits to reach the disk, so the last ones
+    /// may be lost).
     pub fn stop(&self) {
         let _ = self.command("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]).output();
     }
@@ -142,6 +180,93 @@ impl Server {
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("log")
     }
+}
+
+/// Makes a certificate authority in `dir`: `NAME.pem` and its key
+/// `NAME.key` (ECDSA P-256, with OpenSSL's command line).
+pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-subj",
+            &format!("/CN=test {name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    dir.join(format!("{name}.pem"))
+}
+
+/// Makes `server.pem` and `server.key` in `dir`: a certificate for `host`
+/// alone, signed by authority `ca` ([`make_ca`]).
+fn sign_server_cert(dir: &Path, ca: &str, host: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            &format!("/CN={host}"),
+        ],
+    );
+    let ext = dir.join("server.ext");
+    std::fs::write(&ext, format!(
+        "subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+    )).unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &format!("{ca}.pem"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // PostgreSQL refuses a key file others may read.
+        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+    assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn running_as_root() -> bool {

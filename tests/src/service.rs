@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::{bin, run, workspace};
+use crate::{Vendor, bin, run, workspace};
 
 /// A running `activator serve` (or `issuer serve`); killed when dropped.
 pub struct Served {
@@ -347,4 +347,35 @@ pub fn token(state: &Path, scope: &str) -> String {
     let mut cmd = Command::new(bin("activator"));
     cmd.arg("--state").arg(state).args(["serve", "token", "create", "--scope", scope, "--json"]);
     run(cmd, None).json()["token"].as_str().expect("a token").to_owned()
+}
+
+/// Makes an API token of `scope` for `vendor`'s ledger with the CLI.
+pub fn api_token(vendor: &Vendor, scope: &str) -> String {
+    let mut cmd = vendor.issuer();
+    cmd.args(["serve", "token", "create", "--scope", scope, "--name", &format!("{scope} test"), "--json"]);
+    run(cmd, None).json()["token"].as_str().unwrap().to_owned()
+}
+
+/// `issuer serve` on `vendor`'s ledger and key, with both example catalogs.
+pub fn serve_vendor(vendor: &Vendor) -> Served {
+    let (key, pass) = (vendor.key.to_str().unwrap(), vendor.pass_file.to_str().unwrap());
+    let observability = workspace().join("catalogs/observability.toml");
+    let args = [
+        "--key",
+        key,
+        "--passphrase-file",
+        pass,
+        "--catalog",
+        vendor.catalog.to_str().unwrap(),
+        "--catalog",
+        observability.to_str().unwrap(),
+    ];
+    Served::start_issuer(&vendor.ledger, &args, &vendor.env)
+}
+
+/// A typical order of the data platform for `account`, as the API takes it.
+pub fn api_order(account: &str) -> Value {
+    serde_json::json!({"product": "data-platform", "account": account, "licensee": "Acme Analytics",
+           "region": "cn-hangzhou", "edition": "intelligent_rnd", "engine": "maxcompute", "plan": "subscription",
+           "packages": {"data_service": "api.s1.small"}, "quotas": {"processing_units": 40}})
 }

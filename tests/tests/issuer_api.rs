@@ -8,37 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use license_tests::service::Served;
+use license_tests::service::{Served, api_order as order, api_token as token, serve_vendor as serve};
 use license_tests::{Store, Vendor, run, workspace};
 use serde_json::{Value, json};
-
-fn token(vendor: &Vendor, scope: &str) -> String {
-    let mut cmd = vendor.issuer();
-    cmd.args(["serve", "token", "create", "--scope", scope, "--name", &format!("{scope} test"), "--json"]);
-    run(cmd, None).json()["token"].as_str().unwrap().to_owned()
-}
-
-fn serve(vendor: &Vendor) -> Served {
-    let (key, pass) = (vendor.key.to_str().unwrap(), vendor.pass_file.to_str().unwrap());
-    let observability = workspace().join("catalogs/observability.toml");
-    let args = [
-        "--key",
-        key,
-        "--passphrase-file",
-        pass,
-        "--catalog",
-        vendor.catalog.to_str().unwrap(),
-        "--catalog",
-        observability.to_str().unwrap(),
-    ];
-    Served::start_issuer(&vendor.ledger, &args, &vendor.env)
-}
-
-fn order(account: &str) -> Value {
-    json!({"product": "data-platform", "account": account, "licensee": "Acme Analytics", "region": "cn-hangzhou",
-           "edition": "intelligent_rnd", "engine": "maxcompute", "plan": "subscription",
-           "packages": {"data_service": "api.s1.small"}, "quotas": {"processing_units": 40}})
-}
 
 struct World {
     vendor: Vendor,

@@ -94,6 +94,13 @@ async fn run(
     let done = tokio::task::spawn_blocking(move || {
         let now = Timestamp::now();
         let mut ledger = app.ledger.lock().unwrap_or_else(|p| p.into_inner());
+        // A ledger in PostgreSQL whose server restarted is connected again
+        // here; while it cannot be, every call answers 503.
+        match ledger.reconnect() {
+            Ok(true) => tracing::info!("connected to the ledger's database again"),
+            Ok(false) => {}
+            Err(e) => return Err(ServiceError::from(e)),
+        }
         let token: Option<ApiToken> = match presented.as_deref().map(|t| ledger.api_authenticate(t)) {
             Some(Ok(token)) => token,
             Some(Err(e)) => return Err(ServiceError::from(e)),

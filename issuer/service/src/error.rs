@@ -192,7 +192,9 @@ impl ServiceError {
                 | IssuerError::InstanceInForce { .. }
                 | IssuerError::AlreadySuperseded { .. },
             ) => StatusCode::CONFLICT,
-            ServiceError::Issuer(IssuerError::LedgerBusy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Issuer(IssuerError::LedgerBusy { .. } | IssuerError::LedgerServer { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ServiceError::Issuer(e) => match e.class() {
                 ExitClass::Usage | ExitClass::Malformed => StatusCode::BAD_REQUEST,
                 ExitClass::State | ExitClass::Superseded => StatusCode::CONFLICT,

@@ -30,6 +30,7 @@ mod columns;
 pub(crate) mod db;
 mod imports;
 mod migrate;
+mod pg;
 mod query;
 mod signing;
 
@@ -335,6 +336,8 @@ pub(crate) fn db_error<E: Into<db::DbError>>(path: &Path) -> impl Fn(E) -> Issue
         let e: db::DbError = e.into();
         if e.is_busy() {
             IssuerError::LedgerBusy { path: path.to_path_buf(), seconds: BUSY_TIMEOUT.as_secs() }
+        } else if e.is_connection_lost() {
+            IssuerError::LedgerServer { url: path.display().to_string(), detail: e.to_string() }
         } else {
             IssuerError::Ledger { path: path.to_path_buf(), detail: e.to_string() }
         }
@@ -382,68 +385,10 @@ impl Ledger {
         Ok(ledger)
     }
 
-    /// Connects to the PostgreSQL database at `url` (`postgres://user@host:port/db`,
-    /// or `postgresql:///db?host=/run/postgresql` over a socket) and migrates
-    /// its schema. A password is never part of the URL (it would show in
-    /// process listings and logs): it comes as `password`, which
-    /// [`Ledger::open`] takes from `PGPASSWORD`, as PostgreSQL's own tools do.
-    /// The database should be the ledger's alone: the ledger's tables are
-    /// made in its default schema.
-    pub fn open_postgres(url: &str, password: Option<String>) -> Result<Ledger, IssuerError> {
-        // What errors show: the URL without a password, should it hold one.
-        let redacted = match url::Url::parse(url) {
-            Ok(mut parsed) => {
-                let _ = parsed.set_password(None);
-                let kept: Vec<(String, String)> =
-                    parsed.query_pairs().filter(|(k, _)| k != "password").map(|(k, v)| (k.into(), v.into())).collect();
-                parsed.set_query(None);
-                if !kept.is_empty() {
-                    parsed.query_pairs_mut().extend_pairs(kept);
-                }
-                parsed.to_string()
-            }
-            Err(_) => url.split('@').next_back().map_or_else(String::new, |rest| format!("postgres://…@{rest}")),
-        };
-        let shown = PathBuf::from(&redacted);
-        let bad = |detail: String| IssuerError::LedgerServer { url: redacted.clone(), detail };
-        let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a PostgreSQL URL ({e})")))?;
-        if parsed.password().is_some() {
-            return Err(bad("the URL holds a password; give it in PGPASSWORD instead".into()));
-        }
-        let mut config: postgres::Config =
-            url.parse().map_err(|e: postgres::Error| bad(format!("not a PostgreSQL URL ({e})")))?;
-        if config.get_password().is_some() {
-            return Err(bad("the URL holds a password; give it in PGPASSWORD instead".into()));
-        }
-        if let Some(password) = password {
-            config.password(password.as_bytes());
-            drop(zeroize::Zeroizing::new(password));
-        }
-        // The connection is not encrypted: the server must be on this
-        // machine (a socket or a loopback address), or behind a tunnel.
-        for host in config.get_hosts() {
-            if let postgres::config::Host::Tcp(name) = host {
-                let local = name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-                if !local {
-                    return Err(bad(format!(
-                        "the server `{name}` is not on this machine, and this release does not speak TLS to \
-                         PostgreSQL; use a socket or a loopback address, or a TLS tunnel (stunnel, ssh -L) to it"
-                    )));
-                }
-            }
-        }
-        if config.get_application_name().is_none() {
-            config.application_name("license-issuer");
-        }
-        config.connect_timeout(std::time::Duration::from_secs(10));
-        let conn = Db::connect_pg(&config, BUSY_TIMEOUT).map_err(|e| bad(e.to_string()))?;
-        Ledger::migrate(conn, shown)
-    }
-
     /// Brings the schema to [`SCHEMA_VERSION`] under the write lock (two
     /// processes opening a new ledger at once migrate it once), and finishes
     /// or undoes an interrupted batch.
-    fn migrate(mut conn: Db, path: PathBuf) -> Result<Ledger, IssuerError> {
+    pub(crate) fn migrate(mut conn: Db, path: PathBuf) -> Result<Ledger, IssuerError> {
         let err = db_error::<db::DbError>(&path);
         let dialect = conn.dialect();
         let txn = conn.transaction().map_err(&err)?;

@@ -36,6 +36,16 @@ pub(crate) enum DbError {
 }
 
 impl DbError {
+    /// The connection to the PostgreSQL server is gone (closed, cut, or
+    /// the server shut down): what a retry after [`Db::reconnect`] may fix.
+    pub(crate) fn is_connection_lost(&self) -> bool {
+        let DbError::Postgres(e) = self else { return false };
+        let code = e.code().map(postgres::error::SqlState::code);
+        e.is_closed()
+            || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+            || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+    }
+
     /// Another process held the write lock for the whole busy timeout.
     pub(crate) fn is_busy(&self) -> bool {
         match self {
@@ -228,11 +238,32 @@ pub(crate) enum Q<'a> {
     Pg(&'a (dyn PgSession + 'a)),
 }
 
-/// A connection to PostgreSQL with its prepared statements.
+/// The TLS client a PostgreSQL connection may use.
+pub(crate) type PgTls = tokio_postgres_rustls::MakeRustlsConnect;
+
+/// A connection to PostgreSQL with its prepared statements, and what it
+/// needs to connect again.
 pub(crate) struct PgConnection {
     /// Always `Some` but while it is dropped.
     client: RefCell<Option<postgres::Client>>,
     cache: Cache,
+    config: postgres::Config,
+    tls: Option<PgTls>,
+    busy: std::time::Duration,
+}
+
+impl PgConnection {
+    fn connect(config: &postgres::Config, tls: Option<&PgTls>, busy: std::time::Duration) -> Result<postgres::Client> {
+        let mut client = match tls {
+            Some(tls) => config.connect(tls.clone())?,
+            None => config.connect(postgres::NoTls)?,
+        };
+        client.batch_execute(&format!(
+            "SET lock_timeout = '{}ms'; SET client_min_messages = warning",
+            busy.as_millis()
+        ))?;
+        Ok(client)
+    }
 }
 
 fn closed() -> DbError {
@@ -436,13 +467,25 @@ pub(crate) const PG_WRITE_LOCK: i64 = 0x6973_7375_6572;
 
 impl Db {
     /// Connects to PostgreSQL; a lock held longer than `busy` is given up.
-    pub(crate) fn connect_pg(config: &postgres::Config, busy: std::time::Duration) -> Result<Db> {
-        let mut client = config.connect(postgres::NoTls)?;
-        client.batch_execute(&format!(
-            "SET lock_timeout = '{}ms'; SET client_min_messages = warning",
-            busy.as_millis()
-        ))?;
-        Ok(Db::Pg(Box::new(PgConnection { client: RefCell::new(Some(client)), cache: RefCell::new(HashMap::new()) })))
+    pub(crate) fn connect_pg(config: postgres::Config, tls: Option<PgTls>, busy: std::time::Duration) -> Result<Db> {
+        let client = PgConnection::connect(&config, tls.as_ref(), busy)?;
+        let cache = RefCell::new(HashMap::new());
+        Ok(Db::Pg(Box::new(PgConnection { client: RefCell::new(Some(client)), cache, config, tls, busy })))
+    }
+
+    /// Connects PostgreSQL again if its connection is closed; `true` if it did.
+    pub(crate) fn reconnect(&mut self) -> Result<bool> {
+        let Db::Pg(pg) = self else { return Ok(false) };
+        if pg.client.get_mut().as_ref().is_some_and(|c| !c.is_closed()) {
+            return Ok(false);
+        }
+        let client = PgConnection::connect(&pg.config, pg.tls.as_ref(), pg.busy)?;
+        // Statements are prepared per connection.
+        pg.cache.get_mut().clear();
+        if let Some(old) = pg.client.get_mut().replace(client) {
+            let _ = std::thread::spawn(move || drop(old)).join();
+        }
+        Ok(true)
     }
 
     /// Its queries.
@@ -463,7 +506,7 @@ impl Db {
         match self {
             Db::Sqlite(c) => Ok(Tx::Sqlite(c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)),
             Db::Pg(pg) => {
-                let PgConnection { client, cache } = &mut **pg;
+                let PgConnection { client, cache, .. } = &mut **pg;
                 let mut tx = client.get_mut().as_mut().ok_or_else(closed)?.transaction()?;
                 tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"))?;
                 Ok(Tx::Pg(Pg { client: RefCell::new(tx), cache }))

@@ -1,0 +1,235 @@
+//! Connecting to a ledger in PostgreSQL: the URL, its password, TLS, and
+//! connecting again after the server went away.
+//!
+//! A server on this machine (a socket, `localhost` or a loopback address)
+//! may be spoken to in the clear. Any other needs
+//! `sslmode=verify-full&sslrootcert=FILE`: TLS (rustls), with the server's
+//! certificate checked against the authorities in `FILE` and its name
+//! against the URL's host. The weaker modes libpq knows (`prefer`,
+//! `require`, `verify-ca`) are refused rather than quietly made stronger
+//! or weaker: a URL says what it gets.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::db::{Db, PgTls};
+use super::{BUSY_TIMEOUT, Ledger};
+use crate::error::IssuerError;
+
+/// What the URL asks of TLS.
+#[derive(Debug, PartialEq, Eq)]
+enum Tls {
+    /// No TLS (`sslmode` absent or `disable`): local servers only.
+    Off,
+    /// `sslmode=verify-full`, with the authorities' certificates in this file.
+    VerifyFull(PathBuf),
+}
+
+/// The URL as errors show it: without a password, should it hold one.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_password(None);
+            let kept: Vec<(String, String)> =
+                parsed.query_pairs().filter(|(k, _)| k != "password").map(|(k, v)| (k.into(), v.into())).collect();
+            parsed.set_query(None);
+            if !kept.is_empty() {
+                parsed.query_pairs_mut().extend_pairs(kept);
+            }
+            parsed.to_string()
+        }
+        Err(_) => url.split('@').next_back().map_or_else(String::new, |rest| format!("postgres://…@{rest}")),
+    }
+}
+
+/// Splits the TLS parameters (`sslmode`, `sslrootcert`) off `url`: the URL
+/// PostgreSQL's client reads, and what they ask for.
+fn split_tls(url: &url::Url) -> Result<(String, Tls), String> {
+    let (mut mode, mut root) = (None, None);
+    let mut rest = Vec::new();
+    for (k, v) in url.query_pairs() {
+        match &*k {
+            "sslmode" => mode = Some(v.into_owned()),
+            "sslrootcert" => root = Some(PathBuf::from(&*v)),
+            _ => rest.push((k.into_owned(), v.into_owned())),
+        }
+    }
+    let mut client = url.clone();
+    client.set_query(None);
+    if !rest.is_empty() {
+        client.query_pairs_mut().extend_pairs(rest);
+    }
+    let tls = match (mode.as_deref(), root) {
+        (None | Some("disable"), None) => Tls::Off,
+        (None | Some("disable"), Some(_)) => return Err("sslrootcert is given without sslmode=verify-full".into()),
+        (Some("verify-full"), Some(root)) => Tls::VerifyFull(root),
+        (Some("verify-full"), None) => {
+            return Err("sslmode=verify-full needs sslrootcert=FILE, the PEM certificate of the authority \
+                        that signed the server's"
+                .into());
+        }
+        (Some(other @ ("allow" | "prefer" | "require" | "verify-ca")), _) => {
+            return Err(format!(
+                "sslmode={other} is not offered: the ledger either checks the server's certificate and name \
+                 (sslmode=verify-full) or, for a server on this machine, speaks without TLS (no sslmode)"
+            ));
+        }
+        (Some(other), _) => return Err(format!("sslmode={other} is not a mode (use verify-full)")),
+    };
+    Ok((client.to_string(), tls))
+}
+
+/// Whether a TCP host is this machine.
+fn is_local(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The TLS client for `sslmode=verify-full`: rustls with ring, trusting the
+/// certificates of `root` and nothing else.
+fn tls_client(root: &Path) -> Result<PgTls, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let shown = root.display();
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(root).map_err(|e| format!("sslrootcert {shown}: {e}"))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("sslrootcert {shown}: {e}"))?;
+        roots.add(cert).map_err(|e| format!("sslrootcert {shown}: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("sslrootcert {shown} holds no PEM certificate"));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+impl Ledger {
+    /// Connects to the PostgreSQL database at `url` (`postgres://user@host:port/db`,
+    /// or `postgresql:///db?host=/run/postgresql` over a socket) and migrates
+    /// its schema. A password is never part of the URL (it would show in
+    /// process listings and logs): it comes as `password`, which
+    /// [`Ledger::open`] takes from `PGPASSWORD`, as PostgreSQL's own tools do.
+    /// A server on another machine needs TLS,
+    /// `?sslmode=verify-full&sslrootcert=FILE` (see the module docs).
+    /// The database should be the ledger's alone: the ledger's tables are
+    /// made in its default schema.
+    pub fn open_postgres(url: &str, password: Option<String>) -> Result<Ledger, IssuerError> {
+        let password = password.map(zeroize::Zeroizing::new);
+        let redacted = redact(url);
+        let shown = PathBuf::from(&redacted);
+        let bad = |detail: String| IssuerError::LedgerServer { url: redacted.clone(), detail };
+        let parsed = url::Url::parse(url).map_err(|e| bad(format!("not a PostgreSQL URL ({e})")))?;
+        if parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password") {
+            return Err(bad("the URL holds a password; give it in PGPASSWORD instead".into()));
+        }
+        let (client_url, tls) = split_tls(&parsed).map_err(bad)?;
+        let mut config: postgres::Config =
+            client_url.parse().map_err(|e: postgres::Error| bad(format!("not a PostgreSQL URL ({e})")))?;
+        if let Some(password) = &password {
+            config.password(password.as_bytes());
+        }
+        // In the clear, the server must be on this machine (a socket or a
+        // loopback address), or behind a tunnel.
+        if tls == Tls::Off {
+            for host in config.get_hosts() {
+                if let postgres::config::Host::Tcp(name) = host
+                    && !is_local(name)
+                {
+                    return Err(bad(format!(
+                        "the server `{name}` is not on this machine, so the connection needs TLS: add \
+                         ?sslmode=verify-full&sslrootcert=FILE with the certificate of the authority that signed \
+                         the server's"
+                    )));
+                }
+            }
+        }
+        let tls = match tls {
+            Tls::Off => None,
+            Tls::VerifyFull(root) => {
+                config.ssl_mode(postgres::config::SslMode::Require);
+                Some(tls_client(&root).map_err(bad)?)
+            }
+        };
+        if config.get_application_name().is_none() {
+            config.application_name("license-issuer");
+        }
+        config.connect_timeout(std::time::Duration::from_secs(10));
+        let conn = Db::connect_pg(config, tls, BUSY_TIMEOUT).map_err(|e| bad(e.to_string()))?;
+        Ledger::migrate(conn, shown)
+    }
+
+    /// For a ledger in PostgreSQL whose connection was lost (the server
+    /// restarted, or a network cut it): connects again, and says so. A
+    /// SQLite ledger, or a connection that is up, is left as it is. What a
+    /// lost connection was doing was rolled back by the server, or committed
+    /// just before it went: an idempotency key tells a retry which.
+    pub fn reconnect(&mut self) -> Result<bool, IssuerError> {
+        let path = self.path.clone();
+        self.conn
+            .reconnect()
+            .map_err(|e| IssuerError::LedgerServer { url: path.display().to_string(), detail: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(url: &str) -> Result<(String, Tls), String> {
+        split_tls(&url::Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn tls_parameters_are_taken_off_the_url_and_weak_modes_refused() {
+        let (url, tls) = split(
+            "postgres://issuer@db.example:5432/ledger?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=a",
+        )
+        .unwrap();
+        assert_eq!(url, "postgres://issuer@db.example:5432/ledger?application_name=a");
+        assert_eq!(tls, Tls::VerifyFull("/etc/ca.pem".into()));
+        assert_eq!(split("postgres://u@127.0.0.1/l").unwrap(), ("postgres://u@127.0.0.1/l".into(), Tls::Off));
+        assert_eq!(split("postgres://u@127.0.0.1/l?sslmode=disable").unwrap().1, Tls::Off);
+        for weak in ["allow", "prefer", "require", "verify-ca"] {
+            let e = split(&format!("postgres://u@h/l?sslmode={weak}&sslrootcert=/ca.pem")).unwrap_err();
+            assert!(e.contains(&format!("sslmode={weak} is not offered")), "{e}");
+        }
+        assert!(split("postgres://u@h/l?sslmode=verify-full").unwrap_err().contains("needs sslrootcert=FILE"));
+        assert!(split("postgres://u@h/l?sslrootcert=/ca.pem").unwrap_err().contains("without sslmode=verify-full"));
+        assert!(split("postgres://u@h/l?sslmode=on").unwrap_err().contains("not a mode"));
+    }
+
+    #[test]
+    fn only_this_machine_is_local() {
+        for local in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"] {
+            assert!(is_local(local), "{local}");
+        }
+        for remote in ["db.example", "10.0.0.5", "localhost.example", "::ffff:10.0.0.1", "0.0.0.0"] {
+            assert!(!is_local(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn refusals_come_before_any_connection() {
+        let open = |url: &str| Ledger::open_postgres(url, None).unwrap_err().to_string();
+        let e = open("postgres://issuer@db.example:5432/ledger");
+        assert!(e.contains("not on this machine, so the connection needs TLS"), "{e}");
+        let e = open("postgres://issuer:hunter2@127.0.0.1/ledger");
+        assert!(e.contains("holds a password") && !e.contains("hunter2"), "{e}");
+        let e = open("postgres://issuer@127.0.0.1/ledger?password=hunter2");
+        assert!(e.contains("holds a password") && !e.contains("hunter2"), "{e}");
+        let e = open("postgres://issuer@db.example/ledger?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem");
+        assert!(e.contains("sslrootcert /nonexistent/ca.pem"), "{e}");
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        let e = open(&format!("postgres://i@db.example/l?sslmode=verify-full&sslrootcert={}", empty.path().display()));
+        assert!(e.contains("holds no PEM certificate"), "{e}");
+    }
+}
