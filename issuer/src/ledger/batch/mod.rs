@@ -530,9 +530,7 @@ impl Ledger {
                     waiting.insert(b, (issued, text));
                     while let Some((issued, text)) = waiting.remove(&next) {
                         writer.write_all(&text).map_err(io("write", staging))?;
-                        for (derived, token, max_installs) in &issued {
-                            rec.license_row(derived, token, *max_installs)?;
-                        }
+                        rec.license_rows(&issued)?;
                         done += issued.len();
                         progress(done);
                         next += 1;
