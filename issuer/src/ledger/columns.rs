@@ -33,6 +33,10 @@ pub(crate) const DERIVED: [&str; 19] = [
     "kid",
 ];
 
+/// A signed license as the ledger records it: its derived columns, its
+/// token, and how many installs may run it (`None`: no limit).
+pub(crate) type Row = ([Option<String>; DERIVED.len()], String, Option<u32>);
+
 /// A `SELECT` of the derived columns, all as text, then the token.
 pub(crate) fn select(filter: &str) -> String {
     let columns: Vec<String> = DERIVED.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();

@@ -522,10 +522,7 @@ impl Recorder<'_> {
     /// [`Recorder::license_row`] of many licenses (a batch). On PostgreSQL
     /// in one statement per 256, one round trip instead of 256 (12.9 s → 5.7 s
     /// for 100,000); SQLite, in process, is faster one prepared row at a time.
-    pub(crate) fn license_rows(
-        &self,
-        rows: &[([Option<String>; columns::DERIVED.len()], String, Option<u32>)],
-    ) -> Result<(), IssuerError> {
+    pub(crate) fn license_rows(&self, rows: &[columns::Row]) -> Result<(), IssuerError> {
         use db::ToArg;
         const WIDTH: usize = columns::DERIVED.len() + 2;
         if self.request.is_some() || self.tx.q().dialect() == Dialect::Sqlite {

@@ -227,9 +227,7 @@ fn allocate(
 /// A refused line: its number and why.
 type Refused = (usize, String);
 
-/// A signed license as the ledger records it: its derived columns, its
-/// token, and how many installs may run it.
-type Row = ([Option<String>; super::columns::DERIVED.len()], String, Option<u32>);
+use super::columns::Row;
 
 /// Checks every order on every core, keeping file order; returns the
 /// orders that pass, with their license ids, and the refused lines.
