@@ -24,6 +24,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::columns::Row;
 use super::db::params;
 use license_common::catalog::Catalog;
 use license_common::license::License;
@@ -226,8 +227,6 @@ fn allocate(
 
 /// A refused line: its number and why.
 type Refused = (usize, String);
-
-use super::columns::Row;
 
 /// Checks every order on every core, keeping file order; returns the
 /// orders that pass, with their license ids, and the refused lines.
