@@ -5,6 +5,8 @@
 #        BENCH_STORE=postgres bash bench/issuer-api/run.sh   (the ledger in a private
 #        PostgreSQL server from Debian's package, durable settings: fsync and
 #        synchronous_commit on)
+#        BENCH_STORE=postgres-tls bash bench/issuer-api/run.sh   (the same server with TLS
+#        on, reached over verified TLS: sslmode=verify-full)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build -q --release --bin issuer
@@ -18,12 +20,27 @@ cleanup() {
 }
 trap cleanup EXIT
 ledger="$work/ledger.sqlite3"
-if [ "${BENCH_STORE:-sqlite}" = postgres ]; then
-  [ "$(id -u)" -eq 0 ] && chown postgres "$work"
+store=${BENCH_STORE:-sqlite}
+if [ "$store" = postgres ] || [ "$store" = postgres-tls ]; then
+  tls=""
+  if [ "$store" = postgres-tls ]; then
+    # A certificate for localhost signed by an authority of the script's own.
+    (cd "$work" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+        -keyout ca.key -out ca.pem -subj /CN=bench-ca -addext basicConstraints=critical,CA:TRUE \
+        -addext keyUsage=critical,keyCertSign 2>/dev/null &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \
+        -subj /CN=localhost 2>/dev/null &&
+      printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' > server.ext &&
+      openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out server.pem \
+        -extfile server.ext 2>/dev/null && chmod 600 server.key)
+    tls=" -c ssl=on -c ssl_cert_file=$work/server.pem -c ssl_key_file=$work/server.key"
+  fi
+  [ "$(id -u)" -eq 0 ] && chown -R postgres "$work"
   as_pg "$pgbin/initdb" -D "$work/pg" -U postgres -A trust --locale=C -E UTF8 --no-instructions >/dev/null
-  as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -o "-c listen_addresses=127.0.0.1 -p 18740 -k $work" -w start >/dev/null
+  as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -o "-c listen_addresses=127.0.0.1 -p 18740 -k $work$tls" -w start >/dev/null
   "$pgbin/createdb" -h 127.0.0.1 -p 18740 -U postgres ledger
   ledger="postgres://postgres@127.0.0.1:18740/ledger"
+  [ "$store" = postgres-tls ] && ledger="postgres://postgres@localhost:18740/ledger?sslmode=verify-full&sslrootcert=$work/ca.pem"
 fi
 issuer=target/release/issuer
 printf 'bench\n' > "$work/pass"
