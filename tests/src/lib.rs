@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalogue;
+pub mod certs;
 pub mod errors_doc;
 pub mod postgres;
 

@@ -90,10 +90,13 @@ impl Server {
             dir.path().display()
         );
         if tls {
-            make_ca(dir.path(), "ca");
-            sign_server_cert(dir.path(), "ca", "localhost");
-            let d = dir.path().display();
-            options.push_str(&format!(" -c ssl=on -c ssl_cert_file={d}/server.pem -c ssl_key_file={d}/server.key"));
+            crate::certs::authority(dir.path(), "ca");
+            let (cert, key) = crate::certs::server(dir.path(), "ca", "server", "localhost");
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            ));
         }
         let server = Server { dir, port, bin, as_postgres, options };
         let pwfile = server.dir.path().join("pw");
@@ -180,93 +183,6 @@ impl Server {
     pub fn log(&self) -> PathBuf {
         self.dir.path().join("log")
     }
-}
-
-/// Makes a certificate authority in `dir`: `NAME.pem` and its key
-/// `NAME.key` (ECDSA P-256, with OpenSSL's command line).
-pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-subj",
-            &format!("/CN=test {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    dir.join(format!("{name}.pem"))
-}
-
-/// Makes `server.pem` and `server.key` in `dir`: a certificate for `host`
-/// alone, signed by authority `ca` ([`make_ca`]).
-fn sign_server_cert(dir: &Path, ca: &str, host: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            &format!("/CN={host}"),
-        ],
-    );
-    let ext = dir.join("server.ext");
-    std::fs::write(&ext, format!(
-        "subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
-    )).unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            "server.pem",
-            "-extfile",
-            "server.ext",
-        ],
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // PostgreSQL refuses a key file others may read.
-        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
-    assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn running_as_root() -> bool {

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use license_tests::postgres::{PASSWORD, Server, make_ca};
+use license_tests::certs;
+use license_tests::postgres::{PASSWORD, Server};
 use license_tests::service::{api_order, api_token, serve_vendor};
 use license_tests::{Store, Vendor, run};
 
@@ -58,7 +59,7 @@ fn over_tls_the_ledger_checks_the_servers_certificate_and_name() {
     assert_eq!(report.json()["licenses"], 2, "{}", report.stdout);
 
     // An authority that did not sign the server's certificate.
-    let other = make_ca(vendor.dir.path(), "other");
+    let other = certs::authority(vendor.dir.path(), "other");
     let refused = verify(&vendor, &url("localhost", &other));
     let e = refused.fails_with(30);
     assert!(e.contains("certificate") && e.contains("UnknownIssuer"), "{e}");

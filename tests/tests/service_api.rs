@@ -252,28 +252,7 @@ fn off_loopback_the_service_needs_tls_or_an_explicit_insecure_flag() {
 
     // With TLS (a certificate made by OpenSSL), a real client verifies it.
     let dir = w.vendor.dir.path();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let (cert, key) = license_tests::certs::self_signed(dir, "cert");
     let tls =
         Served::start(&w.install.state, &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
     assert!(tls.base.starts_with("https://"), "{}", tls.base);

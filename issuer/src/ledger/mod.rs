@@ -344,6 +344,16 @@ pub(crate) fn db_error<E: Into<db::DbError>>(path: &Path) -> impl Fn(E) -> Issue
     }
 }
 
+/// `INSERT INTO licenses` of `rows` rows: the derived columns, the token and
+/// `max_installs`, numbered `?1` on.
+fn insert_licenses(rows: usize) -> String {
+    let width = columns::DERIVED.len() + 2;
+    let row =
+        |r: usize| format!("({})", (1..=width).map(|c| format!("?{}", r * width + c)).collect::<Vec<_>>().join(", "));
+    let values = (0..rows).map(row).collect::<Vec<_>>().join(", ");
+    format!("INSERT INTO licenses ({}, token, max_installs) VALUES {values}", columns::DERIVED.join(", "))
+}
+
 /// Per chain (account, region): the highest license sequence and the highest
 /// revocation floor, where the ledger has them.
 pub(crate) type ChainHeads = std::collections::HashMap<(String, String), (Option<u64>, Option<u64>)>;
@@ -528,22 +538,22 @@ impl Recorder<'_> {
         if self.request.is_some() || self.tx.q().dialect() == Dialect::Sqlite {
             return rows.iter().try_for_each(|(d, token, max)| self.license_row(d, token, *max));
         }
+        static FULL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_licenses(256));
         for part in rows.chunks(256) {
-            let values = (0..part.len())
-                .map(|r| {
-                    format!("({})", (1..=WIDTH).map(|c| format!("?{}", r * WIDTH + c)).collect::<Vec<_>>().join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql =
-                format!("INSERT INTO licenses ({}, token, max_installs) VALUES {values}", columns::DERIVED.join(", "));
+            let partial;
+            let sql = if part.len() == 256 {
+                FULL.as_str()
+            } else {
+                partial = insert_licenses(part.len());
+                partial.as_str()
+            };
             let mut args: Vec<db::Arg<'_>> = Vec::with_capacity(part.len() * WIDTH);
             for (d, token, max) in part {
                 args.extend(d.iter().map(|v| v.to_arg()));
                 args.push(token.to_arg());
                 args.push(max.to_arg());
             }
-            self.tx.q().prepare_cached(&sql).and_then(|mut stmt| stmt.execute(args)).map_err(self.err())?;
+            self.tx.q().prepare_cached(sql).and_then(|mut stmt| stmt.execute(args)).map_err(self.err())?;
         }
         Ok(())
     }
@@ -556,13 +566,7 @@ impl Recorder<'_> {
         token: &str,
         max_installs: Option<u32>,
     ) -> Result<(), IssuerError> {
-        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            format!(
-                "INSERT INTO licenses ({}, token, max_installs) VALUES ({}, ?20, ?21)",
-                columns::DERIVED.join(", "),
-                (1..=columns::DERIVED.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
-            )
-        });
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_licenses(1));
         use db::ToArg;
         let n = d.len();
         let args: [db::Arg<'_>; columns::DERIVED.len() + 2] = std::array::from_fn(|i| {

@@ -25,18 +25,27 @@ enum Tls {
     VerifyFull(PathBuf),
 }
 
+/// Query parameters, as names and values.
+type Pairs = Vec<(String, String)>;
+
+/// `url` without the query parameters named in `keys`, and those it had.
+fn take_params(url: &url::Url, keys: &[&str]) -> (url::Url, Pairs) {
+    let (taken, kept): (Pairs, Pairs) =
+        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).partition(|(k, _)| keys.contains(&k.as_str()));
+    let mut rest = url.clone();
+    rest.set_query(None);
+    if !kept.is_empty() {
+        rest.query_pairs_mut().extend_pairs(kept);
+    }
+    (rest, taken)
+}
+
 /// The URL as errors show it: without a password, should it hold one.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             let _ = parsed.set_password(None);
-            let kept: Vec<(String, String)> =
-                parsed.query_pairs().filter(|(k, _)| k != "password").map(|(k, v)| (k.into(), v.into())).collect();
-            parsed.set_query(None);
-            if !kept.is_empty() {
-                parsed.query_pairs_mut().extend_pairs(kept);
-            }
-            parsed.to_string()
+            take_params(&parsed, &["password"]).0.to_string()
         }
         Err(_) => url.split('@').next_back().map_or_else(String::new, |rest| format!("postgres://…@{rest}")),
     }
@@ -45,19 +54,13 @@ fn redact(url: &str) -> String {
 /// Splits the TLS parameters (`sslmode`, `sslrootcert`) off `url`: the URL
 /// PostgreSQL's client reads, and what they ask for.
 fn split_tls(url: &url::Url) -> Result<(String, Tls), String> {
+    let (client, taken) = take_params(url, &["sslmode", "sslrootcert"]);
     let (mut mode, mut root) = (None, None);
-    let mut rest = Vec::new();
-    for (k, v) in url.query_pairs() {
-        match &*k {
-            "sslmode" => mode = Some(v.into_owned()),
-            "sslrootcert" => root = Some(PathBuf::from(&*v)),
-            _ => rest.push((k.into_owned(), v.into_owned())),
+    for (k, v) in taken {
+        match k.as_str() {
+            "sslmode" => mode = Some(v),
+            _ => root = Some(PathBuf::from(v)),
         }
-    }
-    let mut client = url.clone();
-    client.set_query(None);
-    if !rest.is_empty() {
-        client.query_pairs_mut().extend_pairs(rest);
     }
     let tls = match (mode.as_deref(), root) {
         (None | Some("disable"), None) => Tls::Off,
