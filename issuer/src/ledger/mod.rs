@@ -386,6 +386,8 @@ impl Ledger {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(&err)?;
         conn.pragma_update(None, "foreign_keys", true).map_err(&err)?;
+        // A batch's chain lookup table stays in memory, not in a file in /var/tmp.
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(&err)?;
         let ledger = Ledger::migrate(Db::Sqlite(conn), path.to_path_buf())?;
         #[cfg(unix)]
         {

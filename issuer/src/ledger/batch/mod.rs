@@ -183,38 +183,56 @@ fn allocate(
     now: Timestamp,
 ) -> Result<(), IssuerError> {
     let product = catalog.product.id.as_str();
-    let mut claimed: HashMap<(String, String), usize> = HashMap::new();
+    fn chain(c: &Checked) -> (&str, &str) {
+        (c.order.account.trim(), c.order.region.as_str())
+    }
     let mut refused = Vec::new();
-    // Each chain once per batch.
-    let mut candidates = Vec::with_capacity(licenses.len());
-    for checked in licenses.drain(..) {
-        let key = (checked.order.account.trim().to_owned(), checked.order.region.clone());
-        if let Some(first) = claimed.get(&key) {
-            let ((account, region), line) = (&key, checked.line);
-            refused.push((line, format!("line {first} of this batch already orders product {product} for account {account} in region {region}")));
-            continue;
+    // Each chain once per batch: the first line that orders it keeps it.
+    // Keys borrow from the orders; each order stays where it is until the
+    // refused ones are dropped at the end.
+    let mut first: HashMap<(&str, &str), usize> = HashMap::with_capacity(licenses.len());
+    // Each order's sequence, or `None` once it is refused.
+    let mut sequences: Vec<Option<u64>> = vec![Some(1); licenses.len()];
+    for (i, checked) in licenses.iter().enumerate() {
+        match first.entry(chain(checked)) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let ((account, region), first) = (e.key(), e.get());
+                refused.push((checked.line, format!("line {first} of this batch already orders product {product} for account {account} in region {region}")));
+                sequences[i] = None;
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(checked.line);
+            }
         }
-        claimed.insert(key.clone(), checked.line);
-        candidates.push((key, checked));
     }
     // The chains the ledger already has, in one lookup; only those need the
     // in-force check, and their sequences continue above every license and
     // revocation floor.
-    let chains: Vec<(&str, &str)> = candidates.iter().map(|((a, r), _)| (a.as_str(), r.as_str())).collect();
+    let chains: Vec<(&str, &str)> = first.into_keys().collect();
     let heads = rec.chain_heads(product, &chains)?;
-    let mut kept = Vec::with_capacity(candidates.len());
-    for (key, mut checked) in candidates {
-        let (licensed, floor) = heads.get(&key).copied().unwrap_or((None, None));
-        let free = if licensed.is_some() { rec.check_chain_free(product, &key.0, &key.1, now) } else { Ok(()) };
+    for (i, checked) in licenses.iter().enumerate() {
+        if sequences[i].is_none() || heads.is_empty() {
+            continue;
+        }
+        let (account, region) = chain(checked);
+        let (licensed, floor) = heads.get(&(account.to_owned(), region.to_owned())).copied().unwrap_or((None, None));
+        let free = if licensed.is_some() { rec.check_chain_free(product, account, region, now) } else { Ok(()) };
         if let Err(ref e @ IssuerError::InstanceInForce { .. }) = free {
             refused.push((checked.line, e.to_string()));
+            sequences[i] = None;
             continue;
         }
         free?;
-        checked.sequence = licensed.max(floor).map_or(1, |s| s + 1);
-        kept.push(checked);
+        sequences[i] = Some(licensed.max(floor).map_or(1, |s| s + 1));
     }
-    *licenses = kept;
+    let mut sequences = sequences.into_iter();
+    licenses.retain_mut(|checked| match sequences.next().flatten() {
+        Some(sequence) => {
+            checked.sequence = sequence;
+            true
+        }
+        None => false,
+    });
     if !refused.is_empty() {
         skipped.extend(refused);
         skipped.sort();

@@ -15,7 +15,7 @@ use crate::error::IssuerError;
 pub(super) fn write_record(out: &mut Vec<u8>, line: usize, id: &str, account: &str, licensee: &str, token: &str) {
     use std::io::Write;
     let string = |out: &mut Vec<u8>, s: &str| {
-        if s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        if !s.bytes().any(|b| ESCAPED[usize::from(b)]) {
             out.push(b'"');
             out.extend_from_slice(s.as_bytes());
             out.push(b'"');
@@ -33,6 +33,21 @@ pub(super) fn write_record(out: &mut Vec<u8>, line: usize, id: &str, account: &s
     string(out, token);
     out.extend_from_slice(b"}\n");
 }
+
+/// The bytes JSON strings escape, as serde_json does: the quote, the
+/// backslash and the control characters below 0x20. Everything else,
+/// UTF-8 included, is copied as it is.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
 /// Moves the staged JSON Lines file to its name: renamed over an old file
 /// when `replace`, otherwise linked (so that a file that appeared there
@@ -116,7 +131,19 @@ mod tests {
 
     #[test]
     fn records_are_the_json_serde_writes() {
-        let accounts = ["acct-1", "ACME Corp", "quote\" and \\ back", "tab\there", "控制台", "\u{1}", ""];
+        let accounts = [
+            "acct-1",
+            "ACME Corp",
+            "quote\" and \\ back",
+            "tab\there",
+            "控制台",
+            "\u{1}",
+            "\u{1f}",
+            "\u{7f} del",
+            "line\nbreak",
+            "",
+            " ",
+        ];
         for (n, account) in accounts.iter().enumerate() {
             let record = BatchRecord {
                 line: n * 1000 + 1,
