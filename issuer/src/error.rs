@@ -423,8 +423,8 @@ impl Explain for IssuerError {
                 "another issuer command is still working on this ledger; try again when it is done".into()
             }
             IssuerError::LedgerServer { .. } => "check that the PostgreSQL server runs and that the URL's host, port, \
-                database, user and TLS settings are right; a password comes from PGPASSWORD; once the server is \
-                back, retry (a retried call that signs returns the same license for the same idempotency key)"
+                database, user and TLS settings are right; a password comes from PGPASSWORD, a client certificate \
+                from sslcert and sslkey; once the server is back, retry (a retried call that signs returns the same license for the same idempotency key)"
                 .into(),
             IssuerError::InstanceInForce { newest, .. } => format!(
                 "upgrade or renew license {newest} instead, or revoke it first if the account's rights end now"

@@ -36,12 +36,22 @@ pub fn authority(dir: &Path, name: &str) -> PathBuf {
 /// server certificate for `host` alone, signed by authority `ca`
 /// ([`authority`]).
 pub fn server(dir: &Path, ca: &str, name: &str, host: &str) -> (PathBuf, PathBuf) {
+    signed(dir, ca, name, host, &format!("subjectAltName=DNS:{host}\nextendedKeyUsage=serverAuth\n"))
+}
+
+/// `NAME.pem` and `NAME.key` (mode 0600, as libpq wants) in `dir`: a client
+/// certificate whose common name is `user`, signed by authority `ca`
+/// ([`authority`]); PostgreSQL's `cert` authentication takes the common
+/// name for the user.
+pub fn client(dir: &Path, ca: &str, name: &str, user: &str) -> (PathBuf, PathBuf) {
+    signed(dir, ca, name, user, "extendedKeyUsage=clientAuth\n")
+}
+
+fn signed(dir: &Path, ca: &str, name: &str, cn: &str, extensions: &str) -> (PathBuf, PathBuf) {
     let (key, csr, pem, ext) =
         (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
-    openssl(dir, &format!("req {NEW_KEY}"), &["-keyout", &key, "-out", &csr, "-subj", &format!("/CN={host}")]);
-    let extensions = format!(
-        "subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
-    );
+    openssl(dir, &format!("req {NEW_KEY}"), &["-keyout", &key, "-out", &csr, "-subj", &format!("/CN={cn}")]);
+    let extensions = format!("{extensions}basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n");
     std::fs::write(dir.join(&ext), extensions).unwrap();
     let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
     openssl(

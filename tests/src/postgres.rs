@@ -15,6 +15,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// The superuser's password on the test server.
 pub const PASSWORD: &str = "test-ledger-password";
 
+/// The user of a TLS server ([`Server::start_tls`]) that signs in with a
+/// client certificate alone ([`Server::create_certificate_user`]).
+pub const CERT_USER: &str = "ledger_client";
+
 /// The environment variable that moves every [`crate::Vendor`] of a test
 /// run onto PostgreSQL (`LICENSE_TESTS_STORE=postgres`).
 pub const STORE_ENV: &str = "LICENSE_TESTS_STORE";
@@ -93,9 +97,10 @@ impl Server {
             crate::certs::authority(dir.path(), "ca");
             let (cert, key) = crate::certs::server(dir.path(), "ca", "server", "localhost");
             options.push_str(&format!(
-                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={} -c ssl_ca_file={}",
                 cert.display(),
-                key.display()
+                key.display(),
+                dir.path().join("ca.pem").display()
             ));
         }
         let server = Server { dir, port, bin, as_postgres, options };
@@ -115,6 +120,13 @@ impl Server {
             .output()
             .expect("initdb runs");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        if tls {
+            // CERT_USER signs in with a certificate, over TLS, or not at all.
+            let hba = server.data().join("pg_hba.conf");
+            let old = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+            let lines = format!("hostssl all {CERT_USER} 127.0.0.1/32 cert\nhost all {CERT_USER} all reject\n");
+            std::fs::write(&hba, format!("{lines}{old}")).expect("write pg_hba.conf");
+        }
         server.start_again();
         server
     }
@@ -151,6 +163,15 @@ impl Server {
             .expect("createdb runs");
         assert!(out.status.success(), "createdb failed: {}", String::from_utf8_lossy(&out.stderr));
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Makes [`CERT_USER`], a superuser who signs in to a server made by
+    /// [`Server::start_tls`] with a client certificate signed by
+    /// [`Server::ca`] whose common name is [`CERT_USER`], and in no other
+    /// way.
+    pub fn create_certificate_user(&self) {
+        let any = self.database();
+        self.psql(&any, &format!("CREATE ROLE {CERT_USER} LOGIN SUPERUSER"));
     }
 
     /// Runs `sql` with `psql` on database `url`, returning what it printed

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use license_tests::certs;
-use license_tests::postgres::{PASSWORD, Server};
+use license_tests::postgres::{CERT_USER, PASSWORD, Server};
 use license_tests::service::{api_order, api_token, serve_vendor};
 use license_tests::{Store, Vendor, run};
 
@@ -75,6 +75,94 @@ fn over_tls_the_ledger_checks_the_servers_certificate_and_name() {
         .fails_with(30)
         .to_owned();
     assert!(e.contains("sslmode=require is not offered"), "{e}");
+    // Nothing the refused attempts did reached the ledger.
+    assert_eq!(server.psql(&plain, "SELECT count(*) FROM licenses").trim(), "2");
+}
+
+/// `issuer --ledger URL ledger verify --pub …` with no password at all.
+fn verify_without_password(vendor: &Vendor, url: &str) -> license_tests::Run {
+    let mut cmd = Command::new(license_tests::bin("issuer"));
+    cmd.arg("--ledger").arg(url).args(["ledger", "verify", "--json", "--pub"]).arg(&vendor.public);
+    cmd.env_remove("PGPASSWORD").current_dir(vendor.dir.path());
+    run(cmd, None)
+}
+
+#[test]
+fn a_server_that_asks_for_a_client_certificate_gets_the_vendors_and_no_password() {
+    let server = Server::start_tls();
+    server.create_certificate_user();
+    let plain = server.database();
+    let (port, name) = (server.port, plain.rsplit('/').next().unwrap().to_owned());
+    let ca = server.ca();
+    let mut vendor = Vendor::on(Store::Sqlite);
+    let dir = vendor.dir.path().to_path_buf();
+    let dir = dir.as_path();
+    // The vendor's client certificate, signed by the authority the server trusts.
+    std::fs::copy(&ca, dir.join("ca.pem")).unwrap();
+    std::fs::copy(ca.with_extension("key"), dir.join("ca.key")).unwrap();
+    let (cert, key) = certs::client(dir, "ca", "client", CERT_USER);
+    let base =
+        format!("postgres://{CERT_USER}@localhost:{port}/{name}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let with = |cert: &std::path::Path, key: &std::path::Path| {
+        format!("{base}&sslcert={}&sslkey={}", cert.display(), key.display())
+    };
+    let good = with(&cert, &key);
+
+    // The CLI and the service sign in with the certificate; no password is asked or given.
+    vendor.ledger = PathBuf::from(&good);
+    let token = vendor.issue(&["--account", "acct-client-cert"]);
+    assert!(token.starts_with("lic1."));
+    let issue = api_token(&vendor, "issue");
+    let s = serve_vendor(&vendor);
+    s.post_once("/v1/licenses", &issue, "order-cert-1", &api_order("acct-client-cert-api")).expect(201);
+    let sessions = server.psql(
+        &plain,
+        "SELECT string_agg(s.ssl::text || ':' || s.client_dn, ',') FROM pg_stat_ssl s
+         JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'license-issuer'",
+    );
+    assert_eq!(sessions.trim(), format!("true:/CN={CERT_USER}"), "the service signed in with its certificate");
+    drop(s);
+    let report = verify_without_password(&vendor, &good);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert_eq!(report.json()["licenses"], 2, "{}", report.stdout);
+
+    // Without a certificate, the server turns the user away (and a password would not help).
+    let e = verify(&vendor, &base).fails_with(30).to_owned();
+    assert!(e.contains("requires a valid client certificate"), "{e}");
+    // The authority's certificate, but for another user.
+    let (someone, someone_key) = certs::client(dir, "ca", "someone", "postgres");
+    let e = verify(&vendor, &with(&someone, &someone_key)).fails_with(30).to_owned();
+    assert!(e.contains(&format!("certificate authentication failed for user \"{CERT_USER}\"")), "{e}");
+    // A certificate from an authority the server does not trust.
+    certs::authority(dir, "other");
+    let (stranger, stranger_key) = certs::client(dir, "other", "stranger", CERT_USER);
+    let e = verify(&vendor, &with(&stranger, &stranger_key)).fails_with(30).to_owned();
+    assert!(e.contains("UnknownCA"), "{e}");
+    // A certificate with the key of another: refused before any connection.
+    let e = verify(&vendor, &with(&cert, &stranger_key)).fails_with(30).to_owned();
+    assert!(e.contains("do not go together"), "{e}");
+    // A key others can read is refused, as libpq refuses it, and its bytes are not shown.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let open = dir.join("open.key");
+        std::fs::copy(&key, &open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = verify(&vendor, &with(&cert, &open)).fails_with(30).to_owned();
+        assert!(e.contains("mode 0644") && e.contains("chmod 600"), "{e}");
+    }
+    // Not a key, a missing file, and one half of the pair.
+    let not_a_key = dir.join("not-a.key");
+    std::fs::copy(&cert, &not_a_key).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&not_a_key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let e = verify(&vendor, &with(&cert, &not_a_key)).fails_with(30).to_owned();
+    assert!(e.contains("holds no PEM private key"), "{e}");
+    let e = verify(&vendor, &with(&cert, &dir.join("missing.key"))).fails_with(30).to_owned();
+    assert!(e.contains("missing.key"), "{e}");
+    let e = verify(&vendor, &format!("{base}&sslcert={}", cert.display())).fails_with(30).to_owned();
+    assert!(e.contains("without sslkey=FILE"), "{e}");
+    assert!(!std::fs::read_to_string(&key).unwrap().lines().skip(1).any(|l| e.contains(l)));
     // Nothing the refused attempts did reached the ledger.
     assert_eq!(server.psql(&plain, "SELECT count(*) FROM licenses").trim(), "2");
 }

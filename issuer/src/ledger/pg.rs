@@ -8,6 +8,12 @@
 //! against the URL's host. The weaker modes libpq knows (`prefer`,
 //! `require`, `verify-ca`) are refused rather than quietly made stronger
 //! or weaker: a URL says what it gets.
+//!
+//! A server that authenticates its clients by certificate (`hostssl …
+//! cert` in `pg_hba.conf`) gets one with `&sslcert=FILE&sslkey=FILE`, as
+//! libpq names them: the client's PEM certificate (its chain may follow)
+//! and its PEM private key, which, as libpq requires, no one but its owner
+//! may read (mode 0600; 0640 when root owns it).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,8 +27,14 @@ use crate::error::IssuerError;
 enum Tls {
     /// No TLS (`sslmode` absent or `disable`): local servers only.
     Off,
-    /// `sslmode=verify-full`, with the authorities' certificates in this file.
-    VerifyFull(PathBuf),
+    /// `sslmode=verify-full`, with the authorities' certificates in `root`,
+    /// and the client's own certificate and key when the server asks for one.
+    VerifyFull {
+        /// `sslrootcert`.
+        root: PathBuf,
+        /// `sslcert` and `sslkey`.
+        client: Option<(PathBuf, PathBuf)>,
+    },
 }
 
 /// Query parameters, as names and values.
@@ -51,21 +63,38 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Splits the TLS parameters (`sslmode`, `sslrootcert`) off `url`: the URL
-/// PostgreSQL's client reads, and what they ask for.
+/// Splits the TLS parameters (`sslmode`, `sslrootcert`, `sslcert`,
+/// `sslkey`) off `url`: the URL PostgreSQL's client reads, and what they
+/// ask for.
 fn split_tls(url: &url::Url) -> Result<(String, Tls), String> {
-    let (client, taken) = take_params(url, &["sslmode", "sslrootcert"]);
-    let (mut mode, mut root) = (None, None);
+    let (client, taken) = take_params(url, &["sslmode", "sslrootcert", "sslcert", "sslkey"]);
+    let (mut mode, mut root, mut cert, mut key) = (None, None, None, None);
     for (k, v) in taken {
-        match k.as_str() {
-            "sslmode" => mode = Some(v),
-            _ => root = Some(PathBuf::from(v)),
+        let slot = match k.as_str() {
+            "sslmode" => &mut mode,
+            "sslrootcert" => &mut root,
+            "sslcert" => &mut cert,
+            _ => &mut key,
+        };
+        if slot.replace(v).is_some() {
+            return Err(format!("{k} is given twice"));
         }
     }
+    let own = match (cert, key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+        (Some(_), None) => {
+            return Err("sslcert is given without sslkey=FILE, the private key of that certificate".into());
+        }
+        (None, Some(_)) => return Err("sslkey is given without sslcert=FILE, the certificate of that key".into()),
+    };
     let tls = match (mode.as_deref(), root) {
+        (None | Some("disable"), None) if own.is_some() => {
+            return Err("sslcert and sslkey are given without sslmode=verify-full".into());
+        }
         (None | Some("disable"), None) => Tls::Off,
         (None | Some("disable"), Some(_)) => return Err("sslrootcert is given without sslmode=verify-full".into()),
-        (Some("verify-full"), Some(root)) => Tls::VerifyFull(root),
+        (Some("verify-full"), Some(root)) => Tls::VerifyFull { root: PathBuf::from(root), client: own },
         (Some("verify-full"), None) => {
             return Err("sslmode=verify-full needs sslrootcert=FILE, the PEM certificate of the authority \
                         that signed the server's"
@@ -93,26 +122,76 @@ fn is_local(host: &str) -> bool {
 }
 
 /// The TLS client for `sslmode=verify-full`: rustls with ring, trusting the
-/// certificates of `root` and nothing else.
-fn tls_client(root: &Path) -> Result<PgTls, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let shown = root.display();
+/// certificates of `root` and nothing else, and showing the server the
+/// certificate of `client`, when given, signed with its key.
+fn tls_client(root: &Path, client: Option<&(PathBuf, PathBuf)>) -> Result<PgTls, String> {
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(root).map_err(|e| format!("sslrootcert {shown}: {e}"))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| format!("sslrootcert {shown}: {e}"))?;
-        roots.add(cert).map_err(|e| format!("sslrootcert {shown}: {e}"))?;
+    for cert in certificates("sslrootcert", root)? {
+        roots.add(cert).map_err(|e| format!("sslrootcert {}: {e}", root.display()))?;
     }
-    if roots.is_empty() {
-        return Err(format!("sslrootcert {shown} holds no PEM certificate"));
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let chain = certificates("sslcert", cert)?;
+            let key_der = private_key(key)?;
+            builder.with_client_auth_cert(chain, key_der).map_err(|e| {
+                format!("sslcert {} and sslkey {} do not go together: {e}", cert.display(), key.display())
+            })?
+        }
+    };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// The PEM certificates in `path`, the file of URL parameter `param`: at
+/// least one.
+fn certificates(param: &str, path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let shown = path.display();
+    let certs: Vec<_> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{param} {shown}: {e}"))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{param} {shown}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{param} {shown} holds no PEM certificate"));
+    }
+    Ok(certs)
+}
+
+/// The client's private key (`sslkey`), from a file only its owner can
+/// read (libpq's rule: 0600 or less, or 0640 or less when root owns it).
+/// The file's bytes are wiped once the key is parsed.
+fn private_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>, String> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("sslkey {shown}: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata().map_err(|e| format!("sslkey {shown}: {e}"))?;
+        let others = if meta.uid() == 0 { 0o037 } else { 0o077 };
+        if meta.mode() & others != 0 {
+            return Err(format!(
+                "sslkey {shown} can be read or written by others (mode {:04o}): `chmod 600` it, as PostgreSQL's \
+                 own clients require of a private key",
+                meta.mode() & 0o7777
+            ));
+        }
+    }
+    let mut pem = zeroize::Zeroizing::new(Vec::new());
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 20), &mut pem)
+        .map_err(|e| format!("sslkey {shown}: {e}"))?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => {
+            format!("sslkey {shown} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")
+        }
+        e => format!("sslkey {shown}: {e}"),
+    })
 }
 
 impl Ledger {
@@ -122,7 +201,8 @@ impl Ledger {
     /// process listings and logs): it comes as `password`, which
     /// [`Ledger::open`] takes from `PGPASSWORD`, as PostgreSQL's own tools do.
     /// A server on another machine needs TLS,
-    /// `?sslmode=verify-full&sslrootcert=FILE` (see the module docs).
+    /// `?sslmode=verify-full&sslrootcert=FILE`, and one that asks for a
+    /// client certificate `&sslcert=FILE&sslkey=FILE` (see the module docs).
     /// The database should be the ledger's alone: the ledger's tables are
     /// made in its default schema.
     pub fn open_postgres(url: &str, password: Option<String>) -> Result<Ledger, IssuerError> {
@@ -157,9 +237,9 @@ impl Ledger {
         }
         let tls = match tls {
             Tls::Off => None,
-            Tls::VerifyFull(root) => {
+            Tls::VerifyFull { root, client } => {
                 config.ssl_mode(postgres::config::SslMode::Require);
-                Some(tls_client(&root).map_err(bad)?)
+                Some(tls_client(&root, client.as_ref()).map_err(bad)?)
             }
         };
         if config.get_application_name().is_none() {
@@ -198,7 +278,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(url, "postgres://issuer@db.example:5432/ledger?application_name=a");
-        assert_eq!(tls, Tls::VerifyFull("/etc/ca.pem".into()));
+        assert_eq!(tls, Tls::VerifyFull { root: "/etc/ca.pem".into(), client: None });
+        let (url, tls) =
+            split("postgres://issuer@db/l?sslkey=/k.pem&sslmode=verify-full&sslcert=/c.pem&sslrootcert=/ca.pem")
+                .unwrap();
+        assert_eq!(url, "postgres://issuer@db/l");
+        assert_eq!(tls, Tls::VerifyFull { root: "/ca.pem".into(), client: Some(("/c.pem".into(), "/k.pem".into())) });
+        let full = "postgres://u@h/l?sslmode=verify-full&sslrootcert=/ca.pem";
+        assert!(split(&format!("{full}&sslcert=/c.pem")).unwrap_err().contains("without sslkey=FILE"));
+        assert!(split(&format!("{full}&sslkey=/k.pem")).unwrap_err().contains("without sslcert=FILE"));
+        assert!(split(&format!("{full}&sslmode=disable")).unwrap_err().contains("sslmode is given twice"));
+        let e = split("postgres://u@127.0.0.1/l?sslcert=/c.pem&sslkey=/k.pem").unwrap_err();
+        assert!(e.contains("without sslmode=verify-full"), "{e}");
         assert_eq!(split("postgres://u@127.0.0.1/l").unwrap(), ("postgres://u@127.0.0.1/l".into(), Tls::Off));
         assert_eq!(split("postgres://u@127.0.0.1/l?sslmode=disable").unwrap().1, Tls::Off);
         for weak in ["allow", "prefer", "require", "verify-ca"] {
