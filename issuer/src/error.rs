@@ -104,7 +104,8 @@ pub enum IssuerError {
         detail: String,
     },
     /// The PostgreSQL server holding the ledger cannot be reached or
-    /// refuses the connection (not running, wrong database, user or password).
+    /// refuses the connection (not running, wrong database, user, password
+    /// or client certificate).
     #[error("ledger database {url}: {detail}")]
     LedgerServer {
         /// The database's URL (it never holds a password).
@@ -557,7 +558,7 @@ impl Examples for IssuerError {
                     url: "postgres://<user>@<host>/<database>".into(),
                     detail: "<detail>".into(),
                 },
-                when: "A PostgreSQL ledger whose server is not running or went away (`issuer serve` connects again on the next call, answering 503 until it can), refuses the user or the password (`password authentication failed`, `password missing`), or has no such database; a server on another machine without `sslmode=verify-full&sslrootcert=FILE`, or whose certificate that authority did not sign or does not name the URL's host; or a URL that holds a password (give it in `PGPASSWORD`).",
+                when: "A PostgreSQL ledger whose server is not running or went away (`issuer serve` connects again on the next call, answering 503 until it can), refuses the user or the password (`password authentication failed`, `password missing`), or has no such database; a server on another machine without `sslmode=verify-full&sslrootcert=FILE`, or whose certificate that authority did not sign or does not name the URL's host; a server that wants a client certificate and gets none, or one of another authority or user; a client certificate and key that do not go together, or a key (`sslkey`) that others may read; or a URL that holds a password (give it in `PGPASSWORD`).",
             },
             Example {
                 error: IssuerError::LedgerBusy { path: path(), seconds: 30 },
