@@ -44,6 +44,13 @@ impl Served {
         Served::spawn(cmd, ledger, extra, issuer_openapi())
     }
 
+    /// Starts `cmd`, an `issuer serve` command line made by the caller
+    /// (`args` its arguments, `ledger` the ledger it serves), and waits
+    /// until it says where it listens.
+    pub fn start_issuer_command(cmd: Command, ledger: &Path, args: &[&str]) -> Served {
+        Served::spawn(cmd, ledger, args, issuer_openapi())
+    }
+
     fn spawn(mut cmd: Command, state: &Path, extra: &[&str], spec: &'static Value) -> Served {
         static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -49,7 +49,8 @@ on_both_stores!(
     upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_the_same_ledger,
     the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely,
     receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api,
-    off_loopback_the_api_needs_tls_and_sigterm_drains_it
+    off_loopback_the_api_needs_tls_and_sigterm_drains_it,
+    the_systemd_unit_in_the_vendor_guide_serves_as_written
 );
 
 fn routes(id: &str, kid: &str) -> Vec<(&'static str, String, &'static str)> {
@@ -415,4 +416,41 @@ fn off_loopback_the_api_needs_tls_and_sigterm_drains_it(store: Store) {
     assert_eq!(s.terminate(), Some(0));
     let log = s.log_text();
     assert!(!log.contains(&w.issue) && !log.contains(&w.admin), "{log}");
+}
+
+fn the_systemd_unit_in_the_vendor_guide_serves_as_written(store: Store) {
+    let w = world(store);
+    let unit = std::fs::read_to_string(workspace().join("docs/issuer.service")).unwrap();
+    let value = |key: &str| {
+        unit.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("no {key}=")).to_owned()
+    };
+    assert_eq!(value("KillSignal"), "SIGTERM");
+    let stop: u64 = value("TimeoutStopSec").parse().unwrap();
+    assert!(stop > 30, "systemd waits longer than a request may take (30 s) before it kills: {stop}");
+    assert_eq!(value("UMask"), "0077", "the ledger and its journal are the vendor's alone");
+    let ledger =
+        value("Environment").strip_prefix("ISSUER_LEDGER=").expect("the ledger from the environment").to_owned();
+    let dir = std::path::Path::new(&ledger).parent().unwrap().to_str().unwrap().to_owned();
+    assert_eq!(value("ReadWritePaths"), dir, "the unit may write its ledger's directory, and only that");
+    assert!(value("EnvironmentFile").starts_with('-'), "the environment file is optional");
+    // The command line as written, with this test's binary, files and a free port.
+    let exec = value("ExecStart");
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("/usr/local/bin/issuer"));
+    let ours = [
+        ("/etc/license-issuer/keys/issuer.key", w.vendor.key.to_str().unwrap()),
+        ("/etc/license-issuer/passphrase", w.vendor.pass_file.to_str().unwrap()),
+        ("/etc/license-issuer/data-platform.toml", w.vendor.catalog.to_str().unwrap()),
+        ("127.0.0.1:8738", "127.0.0.1:0"),
+    ];
+    let args: Vec<&str> =
+        words.map(|a| ours.iter().find(|(theirs, _)| *theirs == a).map_or(a, |(_, mine)| mine)).collect();
+    assert!(!args.iter().any(|a| a.starts_with("/etc/")), "every file of the unit is one of the test's: {args:?}");
+    let mut cmd = Command::new(license_tests::bin("issuer"));
+    cmd.args(&args).env("ISSUER_LEDGER", &w.vendor.ledger).envs(w.vendor.env.iter().map(|(k, v)| (k, v)));
+    let mut s = Served::start_issuer_command(cmd, &w.vendor.ledger, &args);
+    let made = s.post_once("/v1/licenses", &w.issue, "order-unit-1", &order("acct-unit")).expect(201);
+    let listed = s.get(&format!("/v1/licenses/{}", made["id"].as_str().unwrap()), Some(&w.read)).expect(200);
+    assert_eq!(listed["licenses"][0]["account"], "acct-unit", "{listed}");
+    assert_eq!(s.terminate(), Some(0), "SIGTERM stops it cleanly, as systemd expects");
 }
