@@ -424,8 +424,8 @@ impl Explain for IssuerError {
                 "another issuer command is still working on this ledger; try again when it is done".into()
             }
             IssuerError::LedgerServer { .. } => "check that the PostgreSQL server runs and that the URL's host, port, \
-                database, user and TLS settings are right; a password comes from PGPASSWORD, a client certificate \
-                from sslcert and sslkey; once the server is back, retry (a retried call that signs returns the same license for the same idempotency key)"
+                database, user and TLS settings are right; a password comes from PGPASSWORD or the password file \
+                (PGPASSFILE, ~/.pgpass), a client certificate from sslcert and sslkey; once the server is back, retry (a retried call that signs returns the same license for the same idempotency key)"
                 .into(),
             IssuerError::InstanceInForce { newest, .. } => format!(
                 "upgrade or renew license {newest} instead, or revoke it first if the account's rights end now"
@@ -558,7 +558,7 @@ impl Examples for IssuerError {
                     url: "postgres://<user>@<host>/<database>".into(),
                     detail: "<detail>".into(),
                 },
-                when: "A PostgreSQL ledger whose server is not running or went away (`issuer serve` connects again on the next call, answering 503 until it can), refuses the user or the password (`password authentication failed`, `password missing`), or has no such database; a server on another machine without `sslmode=verify-full&sslrootcert=FILE`, or whose certificate that authority did not sign or does not name the URL's host; a server that wants a client certificate and gets none, or one of another authority or user; a client certificate and key that do not go together, or a key (`sslkey`) that others may read; or a URL that holds a password (give it in `PGPASSWORD`).",
+                when: "A PostgreSQL ledger whose server is not running or went away (`issuer serve` connects again on the next call, answering 503 until it can), refuses the user or the password (`password authentication failed`, `password missing`), or has no such database; a server on another machine without `sslmode=verify-full&sslrootcert=FILE`, or whose certificate that authority did not sign or does not name the URL's host; a server that wants a client certificate and gets none, or one of another authority or user; a client certificate and key that do not go together, or a key (`sslkey`) that others may read; a password file (`PGPASSFILE`, `~/.pgpass`) that others may read, or a `PGPASSFILE` that is not there; or a URL that holds a password (give it in `PGPASSWORD`).",
             },
             Example {
                 error: IssuerError::LedgerBusy { path: path(), seconds: 30 },

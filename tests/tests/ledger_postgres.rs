@@ -167,6 +167,82 @@ fn a_server_that_asks_for_a_client_certificate_gets_the_vendors_and_no_password(
     assert_eq!(server.psql(&plain, "SELECT count(*) FROM licenses").trim(), "2");
 }
 
+/// `issuer --ledger URL ledger verify --json --pub …` with `PGPASSWORD` set
+/// to `password` (or unset) and the environment `env`.
+fn verify_env(
+    vendor: &Vendor,
+    url: &str,
+    password: Option<&str>,
+    env: &[(&str, &std::path::Path)],
+) -> license_tests::Run {
+    let mut cmd = Command::new(license_tests::bin("issuer"));
+    cmd.arg("--ledger").arg(url).args(["ledger", "verify", "--json", "--pub"]).arg(&vendor.public);
+    cmd.env_remove("PGPASSWORD").env_remove("PGPASSFILE").current_dir(vendor.dir.path());
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    cmd.envs(env.iter().copied());
+    run(cmd, None)
+}
+
+/// The message and hint of a ledger that could not be reached (status 30),
+/// from the JSON report on standard output.
+fn refused(r: license_tests::Run) -> String {
+    assert_eq!(r.code, 30, "{}{}", r.stdout, r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout).expect("a JSON report");
+    assert_eq!(report["error"]["class"], "state", "{report}");
+    format!("{}\nhint: {}", report["error"]["message"].as_str().unwrap(), report["error"]["hint"].as_str().unwrap())
+}
+
+#[test]
+fn the_password_may_come_from_a_password_file_as_for_postgresqls_own_tools() {
+    let vendor = Vendor::on(Store::Postgres);
+    vendor.issue(&["--account", "acct-pgpass"]);
+    let url = vendor.ledger.to_str().unwrap().to_owned();
+    // postgres://postgres@127.0.0.1:PORT/DATABASE
+    let (address, database) = url.rsplit_once('/').unwrap();
+    let port = address.rsplit_once(':').unwrap().1.to_owned();
+    let dir = vendor.dir.path();
+    let write = |name: &str, text: &str, mode: u32| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        path
+    };
+    let lines = format!(
+        "# the vendor's ledgers\n127.0.0.1:{port}:other_database:postgres:wrong\n127.0.0.1:{port}:{database}:postgres:{PASSWORD}\n*:*:*:*:wrong\n"
+    );
+    let file = write("pgpass", &lines, 0o600);
+    let counted = |r: &license_tests::Run| {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()["licenses"].as_u64().unwrap()
+    };
+    // PGPASSFILE, with no PGPASSWORD: the line for this database is used, not the ones around it.
+    assert_eq!(counted(&verify_env(&vendor, &url, None, &[("PGPASSFILE", &file)])), 1);
+    // ~/.pgpass when PGPASSFILE is not set.
+    let home = dir.join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::copy(&file, home.join(".pgpass")).unwrap();
+    assert_eq!(counted(&verify_env(&vendor, &url, None, &[("HOME", &home)])), 1);
+    // PGPASSWORD comes first, as in libpq: a file with a wrong password does not matter then.
+    let wrong = write("wrong", "*:*:*:*:wrong\n", 0o600);
+    assert_eq!(counted(&verify_env(&vendor, &url, Some(PASSWORD), &[("PGPASSFILE", &wrong)])), 1);
+    let e = refused(verify_env(&vendor, &url, None, &[("PGPASSFILE", &wrong)]));
+    assert!(e.contains("password authentication failed"), "{e}");
+    // A file that others may read is refused, without a word of what it holds.
+    let open = write("open", &lines, 0o644);
+    let e = refused(verify_env(&vendor, &url, None, &[("PGPASSFILE", &open)]));
+    assert!(e.contains("mode 0644") && e.contains("chmod 600"), "{e}");
+    assert!(!e.contains(PASSWORD), "{e}");
+    // A PGPASSFILE that is not there, and a file without a line for this database.
+    let e = refused(verify_env(&vendor, &url, None, &[("PGPASSFILE", &dir.join("nowhere"))]));
+    assert!(e.contains("PGPASSFILE names") && e.contains("does not exist"), "{e}");
+    let none = write("none", &format!("127.0.0.1:{port}:other_database:postgres:{PASSWORD}\n"), 0o600);
+    let e = refused(verify_env(&vendor, &url, None, &[("PGPASSFILE", &none)]));
+    assert!(e.contains("password missing") || e.contains("password authentication failed"), "{e}");
+}
+
 #[test]
 fn the_service_answers_503_while_its_database_is_down_and_connects_again_by_itself() {
     let vendor = Vendor::on(Store::Postgres);

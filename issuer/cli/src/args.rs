@@ -507,7 +507,7 @@ pub enum LedgerCommand {
         /// The ledger to copy: a SQLite file, or a postgres:// URL.
         #[arg(long, value_name = "LEDGER")]
         from: PathBuf,
-        /// The new ledger: a postgres:// URL of an empty database (the password in PGPASSWORD,
+        /// The new ledger: a postgres:// URL of an empty database (the password in PGPASSWORD or ~/.pgpass,
         /// never in the URL), or a new SQLite file.
         #[arg(long, value_name = "LEDGER")]
         to: PathBuf,

@@ -31,6 +31,7 @@ pub(crate) mod db;
 mod imports;
 mod migrate;
 mod pg;
+mod pgpass;
 mod query;
 mod signing;
 

@@ -194,12 +194,35 @@ fn private_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>,
     })
 }
 
+/// The password the password file gives for the first host of `config`
+/// ([`super::pgpass`]), when there is a file.
+fn password_from_file(config: &postgres::Config) -> Result<Option<zeroize::Zeroizing<String>>, String> {
+    let Some(file) = super::pgpass::file_from_env()? else { return Ok(None) };
+    let (host, socket) = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(name)) => (name.clone(), false),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(dir)) => (dir.display().to_string(), true),
+        None => ("localhost".to_owned(), true),
+    };
+    let user = config.get_user().unwrap_or_default().to_owned();
+    let target = super::pgpass::Target {
+        host,
+        socket,
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        database: config.get_dbname().map_or_else(|| user.clone(), str::to_owned),
+        user,
+    };
+    super::pgpass::lookup(&file, &target)
+}
+
 impl Ledger {
     /// Connects to the PostgreSQL database at `url` (`postgres://user@host:port/db`,
     /// or `postgresql:///db?host=/run/postgresql` over a socket) and migrates
     /// its schema. A password is never part of the URL (it would show in
     /// process listings and logs): it comes as `password`, which
-    /// [`Ledger::open`] takes from `PGPASSWORD`, as PostgreSQL's own tools do.
+    /// [`Ledger::open`] takes from `PGPASSWORD`, as PostgreSQL's own tools do;
+    /// without one, from the password file (`PGPASSFILE`, else `~/.pgpass`)
+    /// when there is one.
     /// A server on another machine needs TLS,
     /// `?sslmode=verify-full&sslrootcert=FILE`, and one that asks for a
     /// client certificate `&sslcert=FILE&sslkey=FILE` (see the module docs).
@@ -217,6 +240,10 @@ impl Ledger {
         let (client_url, tls) = split_tls(&parsed).map_err(bad)?;
         let mut config: postgres::Config =
             client_url.parse().map_err(|e: postgres::Error| bad(format!("not a PostgreSQL URL ({e})")))?;
+        let password = match password {
+            Some(given) => Some(given),
+            None => password_from_file(&config).map_err(bad)?,
+        };
         if let Some(password) = &password {
             config.password(password.as_bytes());
         }
