@@ -151,6 +151,20 @@ fn a_server_that_asks_for_a_client_certificate_gets_the_vendors_and_no_password(
         let e = verify(&vendor, &with(&cert, &open)).fails_with(30).to_owned();
         assert!(e.contains("mode 0644") && e.contains("chmod 600"), "{e}");
     }
+    // An encrypted key: libpq would ask for its passphrase; the ledger says what to do instead.
+    let locked = dir.join("locked.key");
+    let out = Command::new("openssl")
+        .args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout", "pass:locked", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&locked)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let e = verify(&vendor, &with(&cert, &locked)).fails_with(30).to_owned();
+    assert!(e.contains("is encrypted") && e.contains("openssl pkey"), "{e}");
     // Not a key, a missing file, and one half of the pair.
     let not_a_key = dir.join("not-a.key");
     std::fs::copy(&cert, &not_a_key).unwrap();

@@ -186,6 +186,12 @@ fn private_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>,
     let mut pem = zeroize::Zeroizing::new(Vec::new());
     std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 20), &mut pem)
         .map_err(|e| format!("sslkey {shown}: {e}"))?;
+    if pem.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED") {
+        return Err(format!(
+            "sslkey {shown} is encrypted, and the ledger takes no passphrase for it: keep it unencrypted with \
+             mode 0600 (`openssl pkey -in KEY -out PLAIN`), or sign in with a password"
+        ));
+    }
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             format!("sslkey {shown} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")
