@@ -79,14 +79,6 @@ fn over_tls_the_ledger_checks_the_servers_certificate_and_name() {
     assert_eq!(server.psql(&plain, "SELECT count(*) FROM licenses").trim(), "2");
 }
 
-/// `issuer --ledger URL ledger verify --pub …` with no password at all.
-fn verify_without_password(vendor: &Vendor, url: &str) -> license_tests::Run {
-    let mut cmd = Command::new(license_tests::bin("issuer"));
-    cmd.arg("--ledger").arg(url).args(["ledger", "verify", "--json", "--pub"]).arg(&vendor.public);
-    cmd.env_remove("PGPASSWORD").current_dir(vendor.dir.path());
-    run(cmd, None)
-}
-
 #[test]
 fn a_server_that_asks_for_a_client_certificate_gets_the_vendors_and_no_password() {
     let server = Server::start_tls();
@@ -122,7 +114,7 @@ fn a_server_that_asks_for_a_client_certificate_gets_the_vendors_and_no_password(
     );
     assert_eq!(sessions.trim(), format!("true:/CN={CERT_USER}"), "the service signed in with its certificate");
     drop(s);
-    let report = verify_without_password(&vendor, &good);
+    let report = verify_env(&vendor, &good, None, &[]);
     assert_eq!(report.code, 0, "{}", report.stderr);
     assert_eq!(report.json()["licenses"], 2, "{}", report.stdout);
 

@@ -164,61 +164,24 @@ fn certificates(param: &str, path: &Path) -> Result<Vec<rustls::pki_types::Certi
 
 /// The client's private key (`sslkey`), from a file only its owner can
 /// read (libpq's rule: 0600 or less, or 0640 or less when root owns it).
-/// The file's bytes are wiped once the key is parsed.
+/// The file's text is wiped once the key is parsed.
 fn private_key(path: &Path) -> Result<rustls::pki_types::PrivateKeyDer<'static>, String> {
     use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject;
     let shown = path.display();
-    let file = std::fs::File::open(path).map_err(|e| format!("sslkey {shown}: {e}"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let meta = file.metadata().map_err(|e| format!("sslkey {shown}: {e}"))?;
-        let others = if meta.uid() == 0 { 0o037 } else { 0o077 };
-        if meta.mode() & others != 0 {
-            return Err(format!(
-                "sslkey {shown} can be read or written by others (mode {:04o}): `chmod 600` it, as PostgreSQL's \
-                 own clients require of a private key",
-                meta.mode() & 0o7777
-            ));
-        }
-    }
-    let mut pem = zeroize::Zeroizing::new(Vec::new());
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, 1 << 20), &mut pem)
-        .map_err(|e| format!("sslkey {shown}: {e}"))?;
-    if pem.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED") {
+    let pem = super::pgpass::read_private("sslkey", path, true)?;
+    if pem.contains("ENCRYPTED") {
         return Err(format!(
             "sslkey {shown} is encrypted, and the ledger takes no passphrase for it: keep it unencrypted with \
              mode 0600 (`openssl pkey -in KEY -out PLAIN`), or sign in with a password"
         ));
     }
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+    PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => {
             format!("sslkey {shown} holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")
         }
         e => format!("sslkey {shown}: {e}"),
     })
-}
-
-/// The password the password file gives for the first host of `config`
-/// ([`super::pgpass`]), when there is a file.
-fn password_from_file(config: &postgres::Config) -> Result<Option<zeroize::Zeroizing<String>>, String> {
-    let Some(file) = super::pgpass::file_from_env()? else { return Ok(None) };
-    let (host, socket) = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(name)) => (name.clone(), false),
-        #[cfg(unix)]
-        Some(postgres::config::Host::Unix(dir)) => (dir.display().to_string(), true),
-        None => ("localhost".to_owned(), true),
-    };
-    let user = config.get_user().unwrap_or_default().to_owned();
-    let target = super::pgpass::Target {
-        host,
-        socket,
-        port: config.get_ports().first().copied().unwrap_or(5432),
-        database: config.get_dbname().map_or_else(|| user.clone(), str::to_owned),
-        user,
-    };
-    super::pgpass::lookup(&file, &target)
 }
 
 impl Ledger {
@@ -248,7 +211,7 @@ impl Ledger {
             client_url.parse().map_err(|e: postgres::Error| bad(format!("not a PostgreSQL URL ({e})")))?;
         let password = match password {
             Some(given) => Some(given),
-            None => password_from_file(&config).map_err(bad)?,
+            None => super::pgpass::password_for(&config).map_err(bad)?,
         };
         if let Some(password) = &password {
             config.password(password.as_bytes());

@@ -42,28 +42,61 @@ pub(crate) fn file_from_env() -> Result<Option<PathBuf>, String> {
     Ok(std::env::var_os("HOME").map(|home| Path::new(&home).join(".pgpass")).filter(|p| p.exists()))
 }
 
-/// The password `file` gives for `target`, if a line matches. The file's
-/// bytes are wiped once read; a file others may read is refused.
-pub(crate) fn lookup(file: &Path, target: &Target) -> Result<Option<Zeroizing<String>>, String> {
-    use std::io::Read;
-    let shown = file.display();
-    let opened = std::fs::File::open(file).map_err(|e| format!("password file {shown}: {e}"))?;
+/// The largest password file or client key read (1 MiB): a bigger one is
+/// refused, never read in part.
+const MAX_SECRET_FILE: usize = 1 << 20;
+
+/// Reads the secret file `path` (the URL parameter or file kind `what`),
+/// refusing it unless only its owner may read it: 0600 or less, or, when
+/// `root_group` and root owns it, 0640 or less (libpq's rules for the
+/// password file and the client key). The text is wiped when dropped.
+pub(crate) fn read_private(what: &str, path: &Path, root_group: bool) -> Result<Zeroizing<String>, String> {
+    let shown = path.display();
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        let meta = opened.metadata().map_err(|e| format!("password file {shown}: {e}"))?;
+        let meta = std::fs::metadata(path).map_err(|e| format!("{what} {shown}: {e}"))?;
         if !meta.is_file() {
-            return Err(format!("password file {shown} is not a file"));
+            return Err(format!("{what} {shown} is not a file"));
         }
-        if meta.mode() & 0o077 != 0 {
+        let others = if root_group && meta.uid() == 0 { 0o037 } else { 0o077 };
+        if meta.mode() & others != 0 {
             return Err(format!(
-                "password file {shown} can be read or written by others (mode {:04o}): `chmod 600` it",
+                "{what} {shown} can be read or written by others (mode {:04o}): `chmod 600` it, as \
+                 PostgreSQL's own clients require",
                 meta.mode() & 0o7777
             ));
         }
     }
-    let mut text = Zeroizing::new(String::new());
-    opened.take(1 << 20).read_to_string(&mut text).map_err(|e| format!("password file {shown}: {e}"))?;
+    let text = license_common::input::read_text(path, MAX_SECRET_FILE).map_err(|e| format!("{what}: {e}"))?;
+    Ok(Zeroizing::new(text))
+}
+
+/// The password the password file gives for the first host of `config`,
+/// when there is a file ([`file_from_env`]) and a line of it matches.
+pub(crate) fn password_for(config: &postgres::Config) -> Result<Option<Zeroizing<String>>, String> {
+    let Some(file) = file_from_env()? else { return Ok(None) };
+    let (host, socket) = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(name)) => (name.clone(), false),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(dir)) => (dir.display().to_string(), true),
+        None => ("localhost".to_owned(), true),
+    };
+    let user = config.get_user().unwrap_or_default().to_owned();
+    let target = Target {
+        host,
+        socket,
+        port: config.get_ports().first().copied().unwrap_or(5432),
+        database: config.get_dbname().map_or_else(|| user.clone(), str::to_owned),
+        user,
+    };
+    lookup(&file, &target)
+}
+
+/// The password `file` gives for `target`, if a line matches. The file's
+/// text is wiped once read; a file others may read is refused.
+pub(crate) fn lookup(file: &Path, target: &Target) -> Result<Option<Zeroizing<String>>, String> {
+    let text = read_private("password file", file, false)?;
     Ok(text.lines().find_map(|line| matching(line, target)))
 }
 
@@ -174,5 +207,11 @@ mod tests {
         assert_eq!(lookup(&file, &target()).unwrap().as_deref().map(String::as_str), Some("secret-password"));
         let e = lookup(dir.path(), &target()).unwrap_err();
         assert!(e.contains("not a file"), "{e}");
+        // A file too big to be one is refused, not read in part.
+        let mut big = "#".repeat(MAX_SECRET_FILE);
+        big.push_str("\n*:*:*:*:beyond\n");
+        std::fs::write(&file, big).unwrap();
+        let e = lookup(&file, &target()).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
     }
 }
