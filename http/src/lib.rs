@@ -1,7 +1,9 @@
 //! What both services (`activator serve`, `issuer serve`) share below their
 //! routes: the address rule (loopback, or TLS, or an explicit insecure
 //! flag), the TLS acceptor, the accept loop with its limits and timeouts,
-//! and graceful shutdown on SIGTERM or SIGINT.
+//! and graceful shutdown on SIGTERM or SIGINT; and, in [`refusal`], the
+//! stack's own refusals (405, 408, 413, an unreadable path) in each
+//! service's error shape.
 //!
 //! Each service maps a [`ListenError`] into its own error type (and so its
 //! own documented cases).
@@ -15,6 +17,8 @@
 //! # Ok(())
 //! # }
 //! ```
+
+pub mod refusal;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

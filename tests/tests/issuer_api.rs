@@ -50,7 +50,8 @@ on_both_stores!(
     the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely,
     receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api,
     off_loopback_the_api_needs_tls_and_sigterm_drains_it,
-    the_systemd_unit_in_the_vendor_guide_serves_as_written
+    the_systemd_unit_in_the_vendor_guide_serves_as_written,
+    what_the_http_stack_refuses_itself_gets_the_error_shape_and_an_oversized_body_is_audited
 );
 
 fn routes(id: &str, kid: &str) -> Vec<(&'static str, String, &'static str)> {
@@ -453,4 +454,53 @@ fn the_systemd_unit_in_the_vendor_guide_serves_as_written(store: Store) {
     let listed = s.get(&format!("/v1/licenses/{}", made["id"].as_str().unwrap()), Some(&w.read)).expect(200);
     assert_eq!(listed["licenses"][0]["account"], "acct-unit", "{listed}");
     assert_eq!(s.terminate(), Some(0), "SIGTERM stops it cleanly, as systemd expects");
+}
+
+fn what_the_http_stack_refuses_itself_gets_the_error_shape_and_an_oversized_body_is_audited(store: Store) {
+    let w = world(store);
+    let s = serve(&w.vendor);
+    let bearer = format!("Bearer {}", w.admin);
+    // A method a path does not have: 405, with `Allow` naming the methods
+    // its OpenAPI entry documents (checked for every path by the client).
+    let spec = license_tests::service::issuer_openapi();
+    let mut calls = 0;
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        let path = template.replace("{id}", "x").replace("{kid}", "x").replace("{kind}", "receipts");
+        for method in ["GET", "POST", "PUT", "DELETE"].into_iter().filter(|m| !item[m.to_ascii_lowercase()].is_object())
+        {
+            let headers = [("Authorization", bearer.as_str()), ("Idempotency-Key", "wrong-method")];
+            let e = s.with_headers(method, &path, &headers, Some(&json!({}))).error(405, "usage");
+            assert_eq!(e["case"], "ServiceError::MethodNotAllowed", "{method} {path}");
+            calls += 1;
+        }
+    }
+    assert!(calls >= 40, "{calls}");
+    // A body over 1 MiB: 401 without a token, 413 with one, and audited;
+    // nothing is made.
+    let mut big = order("acct-big");
+    big["licensee"] = json!("a".repeat(1024 * 1024));
+    let headers = [("Idempotency-Key", "pay-big")];
+    s.with_headers("POST", "/v1/licenses", &headers, Some(&big)).error(401, "usage");
+    let issue = format!("Bearer {}", w.issue);
+    let headers = [("Authorization", issue.as_str()), ("Idempotency-Key", "pay-big")];
+    let e = s.with_headers("POST", "/v1/licenses", &headers, Some(&big)).error(413, "usage");
+    assert_eq!(e["case"], "ServiceError::TooLarge");
+    assert_eq!(e["fields"]["limit"], 1024 * 1024);
+    let read = format!("Bearer {}", w.read);
+    let e = s.with_headers("POST", "/v1/licenses", &[("Authorization", read.as_str())], Some(&big)).error(403, "usage");
+    assert_eq!(e["case"], "ServiceError::WrongScope", "the scope is checked before the body: {e}");
+    assert_eq!(s.get("/v1/licenses", Some(&w.read)).expect(200)["total"], 0);
+    // The same key with the order at its right size makes the license.
+    s.post_once("/v1/licenses", &w.issue, "pay-big", &order("acct-big")).expect(201);
+    let audit = s.get("/v1/audit?limit=1000", Some(&w.admin)).expect(200);
+    let rows = audit["audit"].as_array().unwrap();
+    let refused: Vec<_> = rows.iter().filter(|r| r["status"] == 413).collect();
+    assert_eq!(refused.len(), 1, "{rows:?}");
+    assert_eq!(refused[0]["route"], "POST /v1/licenses");
+    assert_eq!(refused[0]["scope"], "issue");
+    assert!(refused[0]["license_id"].is_null(), "{:?}", refused[0]);
+    // A path segment that is not UTF-8: 400 in the error shape.
+    let e = s.get("/v1/licenses/%FF/token", Some(&w.read)).error(400, "usage");
+    assert_eq!(e["case"], "ServiceError::BadRequest");
+    assert!(e["message"].as_str().unwrap().contains("UTF-8"), "{e}");
 }

@@ -566,3 +566,48 @@ fn every_message_the_api_returns_comes_in_english_and_chinese() {
     assert!(zh[0].as_str().unwrap().starts_with("已丢弃") && zh[0].as_str().unwrap().contains("acct-old"), "{a}");
     println!("{}", seen.join("\n"));
 }
+
+/// Every documented path called with each method it does not have.
+fn undocumented_methods(spec: &Value) -> Vec<(&'static str, String)> {
+    let mut calls = Vec::new();
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        let path = template.replace("{id}", "x").replace("{name}", "x").replace("{kid}", "x").replace("{kind}", "x");
+        for method in ["GET", "POST", "PUT", "DELETE"] {
+            if !item[method.to_ascii_lowercase()].is_object() {
+                calls.push((method, path.clone()));
+            }
+        }
+    }
+    calls
+}
+
+#[test]
+fn what_the_http_stack_refuses_itself_comes_in_the_error_shape_in_both_languages() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    let bearer = format!("Bearer {}", w.admin);
+    // A method a path does not have: 405, with `Allow` naming the methods
+    // its OpenAPI entry documents (checked for every path by the client).
+    let calls = undocumented_methods(license_tests::service::openapi());
+    assert!(calls.len() > 40, "{calls:?}");
+    for (method, path) in &calls {
+        let e = s.with_headers(method, path, &[("Authorization", &bearer)], Some(&json!({}))).error(405, "usage");
+        assert_eq!(e["case"], "ApiError::MethodNotAllowed", "{method} {path}");
+        assert_eq!(e["fields"]["method"], *method);
+    }
+    let mut seen = vec![bilingual(&s.with_headers("DELETE", "/v1/status", &[], None).error(405, "usage"))];
+    // A body over the limit: 413, before anything is read or changed.
+    let big = json!({"url": format!("https://gw.example.com/v1/write?token={{}}&pad={}", "a".repeat(300 * 1024))});
+    let e = s.send("PUT", "/v1/gateway", Some(&w.admin), Some(&big)).error(413, "usage");
+    assert_eq!(e["case"], "ApiError::TooLarge");
+    assert_eq!(e["fields"]["limit"], 256 * 1024);
+    seen.push(bilingual(&e));
+    let status = s.get("/v1/status", Some(&w.admin)).expect(200);
+    assert!(status["gateway"].is_null() || !status["gateway"].to_string().contains("pad="), "{status}");
+    // A path segment that is not UTF-8: 400, not the stack's bare text.
+    let e = s.get("/v1/quotas/%FF", Some(&w.admin)).error(400, "usage");
+    assert_eq!(e["case"], "ApiError::BadRequest");
+    assert!(e["message"].as_str().unwrap().contains("UTF-8"), "{e}");
+    seen.push(bilingual(&e));
+    println!("{}", seen.join("\n"));
+}

@@ -64,6 +64,18 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
+    /// A route that exists, called with a method it does not have.
+    #[error("this route has no method {method} (the Allow header lists those it has)")]
+    MethodNotAllowed {
+        /// The method asked for.
+        method: String,
+    },
+    /// A request that took longer than the time limit.
+    #[error("the request took longer than {seconds} seconds")]
+    Timeout {
+        /// The limit.
+        seconds: u64,
+    },
     /// Every seat of the license's collector cap is held.
     #[error(
         "collector `{collector}` cannot check in: all {cap} collector seats of license {license} are held; a seat is freed {lease} seconds after its collector's last check-in"
@@ -117,9 +129,17 @@ impl license_common::exit::Examples for ApiError {
             },
             Example {
                 error: ApiError::BadRequest { detail: s("<detail>") },
-                when: "A body or query the route cannot read.",
+                when: "A body, query or path the route cannot read.",
             },
             Example { error: ApiError::TooLarge { limit: crate::MAX_BODY }, when: "A request body over 256 KiB." },
+            Example {
+                error: ApiError::MethodNotAllowed { method: s("DELETE") },
+                when: "A route called with a method it does not have (`DELETE /v1/status`).",
+            },
+            Example {
+                error: ApiError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
+                when: "A request that took longer than 30 seconds.",
+            },
             Example {
                 error: ApiError::SeatsFull { collector: s("<id>"), cap: 50, license: s("<id>"), lease: 600 },
                 when: "A collector checking in when every seat of the license's collector cap is held.",
@@ -129,6 +149,18 @@ impl license_common::exit::Examples for ApiError {
                 when: "The check-in store stopped (disk full, a damaged file).",
             },
         ]
+    }
+}
+
+impl From<license_http::refusal::Refusal> for ApiError {
+    fn from(r: license_http::refusal::Refusal) -> Self {
+        use license_http::refusal::Refusal;
+        match r {
+            Refusal::MethodNotAllowed { method } => ApiError::MethodNotAllowed { method },
+            Refusal::TooLarge => ApiError::TooLarge { limit: crate::MAX_BODY },
+            Refusal::Timeout => ApiError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
+            Refusal::Other { detail, .. } => ApiError::BadRequest { detail },
+        }
     }
 }
 
@@ -165,7 +197,9 @@ impl Explain for ApiError {
             | ApiError::NotFound { .. }
             | ApiError::NoSuchQuota { .. }
             | ApiError::BadRequest { .. }
-            | ApiError::TooLarge { .. } => ExitClass::Usage,
+            | ApiError::TooLarge { .. }
+            | ApiError::MethodNotAllowed { .. } => ExitClass::Usage,
+            ApiError::Timeout { .. } => ExitClass::Io,
         }
     }
 
@@ -183,6 +217,10 @@ impl Explain for ApiError {
             ApiError::NoSuchQuota { .. } => "see the quotas of the license in force in its status".into(),
             ApiError::BadRequest { .. } => "send the fields docs/API.md documents for this route".into(),
             ApiError::TooLarge { .. } => "send a smaller body: a license or list is far below the limit".into(),
+            ApiError::MethodNotAllowed { .. } => {
+                "see docs/API.md (and docs/openapi.json) for each route's methods".into()
+            }
+            ApiError::Timeout { .. } => "retry; if it keeps happening, see the service's log".into(),
             ApiError::SeatsFull { .. } => {
                 "stop a collector you no longer use (its seat frees after the lease), or ask the vendor for more seats"
                     .into()
@@ -220,6 +258,8 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } | ApiError::NoSuchQuota { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::SeatsFull { .. } => StatusCode::CONFLICT,
             ApiError::NotReady { .. } | ApiError::Listen(license_http::ListenError::Bind { .. }) => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -78,7 +78,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8737";
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
 
 /// The longest a request may take, end to end.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use license_http::TlsFiles;
 
@@ -102,6 +102,12 @@ impl Config {
     pub fn new(state: &Path, listen: SocketAddr) -> Config {
         Config { state: state.to_path_buf(), listen, tls: None, insecure_listen: false, seat_lease: DEFAULT_LEASE }
     }
+}
+
+/// The stack's own refusals (405, 408, 413, an unreadable path) in the
+/// API's error shape.
+async fn shape_refusals(method: axum::http::Method, response: axum::response::Response) -> axum::response::Response {
+    license_http::refusal::shaped(method.as_str(), response, ApiError::from).await
 }
 
 /// A bound service, not yet serving.
@@ -130,7 +136,9 @@ impl Service {
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
-            ));
+            ))
+            // Outermost: whatever the stack refuses by itself gets the error shape.
+            .layer(axum::middleware::map_response(shape_refusals));
         let listener = license_http::bind(config.listen).await?;
         Ok(Service { listener, router, tls, app })
     }

@@ -154,6 +154,32 @@ async fn run(
     }
 }
 
+/// A request body within the limit, or the error it gets. Read this way
+/// (never rejected by the extractor) so that a body over the limit is
+/// refused in the API's shape once the token is checked, and audited like
+/// any other refused call.
+struct Body(Result<Bytes, ServiceError>);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Body(Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ServiceError::TooLarge { limit: crate::MAX_BODY }
+            } else {
+                ServiceError::BadRequest { detail: e.body_text() }
+            }
+        })))
+    }
+}
+
+/// Answers a call whose body could not be read with `error`, after the
+/// same token and scope checks as any call, and audits it.
+async fn refuse(app: Arc<App>, headers: HeaderMap, route: String, needed: ApiScope, error: ServiceError) -> Response {
+    run(app, headers, route, needed, None, move |_| Err(error)).await
+}
+
 /// A query string the route can read, or a 400 that says what is wrong.
 type QueryOf<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
@@ -214,7 +240,11 @@ fn issued_body(issued: &license_issuer::Issued, replayed: bool) -> Value {
            "license": issued.license, "replayed": replayed})
 }
 
-async fn create(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
+async fn create(State(app): Shared, headers: HeaderMap, Body(body): Body) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, "POST /v1/licenses".into(), ApiScope::Issue, e).await,
+    };
     let bytes = body.clone();
     run(app, headers, "POST /v1/licenses".into(), ApiScope::Issue, Some(&body), move |c| {
         let order: license_issuer::order::Order = parse(&bytes)?;
@@ -256,9 +286,13 @@ impl Change {
     }
 }
 
-async fn upgrade(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let bytes = body.clone();
+async fn upgrade(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, Body(body): Body) -> Response {
     let route = format!("POST /v1/licenses/{id}/upgrade");
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, route, ApiScope::Issue, e).await,
+    };
+    let bytes = body.clone();
     run(app, headers, route, ApiScope::Issue, Some(&body), move |c| {
         let change: Change = parse(&bytes)?;
         let current = c.current(&id)?;
@@ -289,9 +323,13 @@ fn term(months: Option<u32>, until: Option<Timestamp>) -> Result<RenewTerm, Serv
     }
 }
 
-async fn renew(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let bytes = body.clone();
+async fn renew(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, Body(body): Body) -> Response {
     let route = format!("POST /v1/licenses/{id}/renew");
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, route, ApiScope::Issue, e).await,
+    };
+    let bytes = body.clone();
     run(app, headers, route, ApiScope::Issue, Some(&body), move |c| {
         let r: Renewal = parse(&bytes)?;
         let term = term(r.months, r.until)?;
@@ -323,8 +361,12 @@ struct QuoteBody {
     at: Option<Timestamp>,
 }
 
-async fn quote(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn quote(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, Body(body): Body) -> Response {
     let route = format!("POST /v1/licenses/{id}/quote");
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, route, ApiScope::Read, e).await,
+    };
     run(app, headers, route, ApiScope::Read, None, move |c| {
         let q: QuoteBody = parse(&body)?;
         let current = c.current(&id)?;
@@ -353,8 +395,12 @@ struct Reason {
     reason: String,
 }
 
-async fn revoke(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn revoke(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, Body(body): Body) -> Response {
     let route = format!("POST /v1/licenses/{id}/revoke");
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, route, ApiScope::Admin, e).await,
+    };
     run(app, headers, route, ApiScope::Admin, None, move |c| {
         let r: Reason = parse(&body)?;
         let revoked = c.ledger.revoke(&id, &r.reason, c.now)?;
@@ -363,7 +409,11 @@ async fn revoke(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, 
     .await
 }
 
-async fn revocations(State(app): Shared, headers: HeaderMap, body: Bytes) -> Response {
+async fn revocations(State(app): Shared, headers: HeaderMap, Body(body): Body) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, "POST /v1/revocations".into(), ApiScope::Admin, e).await,
+    };
     run(app, headers, "POST /v1/revocations".into(), ApiScope::Admin, Some(&body), move |c| {
         let request = c.request.clone().ok_or(ServiceError::NoIdempotencyKey)?;
         let (key, now) = (&c.app.key, c.now);
@@ -394,8 +444,12 @@ struct Retire {
     reason: String,
 }
 
-async fn retire(State(app): Shared, Path(kid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn retire(State(app): Shared, Path(kid): Path<String>, headers: HeaderMap, Body(body): Body) -> Response {
     let route = format!("POST /v1/keys/{kid}/retire");
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, route, ApiScope::Admin, e).await,
+    };
     run(app, headers, route, ApiScope::Admin, None, move |c| {
         let r: Retire = parse(&body)?;
         let id = kid_of(&kid)?;
@@ -405,9 +459,13 @@ async fn retire(State(app): Shared, Path(kid): Path<String>, headers: HeaderMap,
     .await
 }
 
-async fn distrust(State(app): Shared, Path(kid): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let bytes = body.clone();
+async fn distrust(State(app): Shared, Path(kid): Path<String>, headers: HeaderMap, Body(body): Body) -> Response {
     let route = format!("POST /v1/keys/{kid}/distrust");
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, route, ApiScope::Admin, e).await,
+    };
+    let bytes = body.clone();
     run(app, headers, route, ApiScope::Admin, Some(&body), move |c| {
         let r: Reason = parse(&bytes)?;
         let id = kid_of(&kid)?;
@@ -421,8 +479,12 @@ async fn distrust(State(app): Shared, Path(kid): Path<String>, headers: HeaderMa
     .await
 }
 
-async fn import(State(app): Shared, Path(kind): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn import(State(app): Shared, Path(kind): Path<String>, headers: HeaderMap, Body(body): Body) -> Response {
     let route = format!("POST /v1/imports/{kind}");
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return refuse(app, headers, route, ApiScope::Issue, e).await,
+    };
     run(app, headers, route, ApiScope::Issue, None, move |c| {
         let text = std::str::from_utf8(&body)
             .map_err(|_| ServiceError::BadRequest { detail: "the body is not UTF-8 text".into() })?;

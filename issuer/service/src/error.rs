@@ -49,6 +49,24 @@ pub enum ServiceError {
         /// What is wrong with it.
         detail: String,
     },
+    /// A body over the size limit.
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A route that exists, called with a method it does not have.
+    #[error("this route has no method {method} (the Allow header lists those it has)")]
+    MethodNotAllowed {
+        /// The method asked for.
+        method: String,
+    },
+    /// A request that took longer than the time limit.
+    #[error("the request took longer than {seconds} seconds")]
+    Timeout {
+        /// The limit.
+        seconds: u64,
+    },
     /// Two catalogs given for one product.
     #[error("two catalogs are given for product `{product}`")]
     DuplicateCatalog {
@@ -75,6 +93,18 @@ impl From<license_issuer::order::OrderError> for ServiceError {
     }
 }
 
+impl From<license_http::refusal::Refusal> for ServiceError {
+    fn from(r: license_http::refusal::Refusal) -> Self {
+        use license_http::refusal::Refusal;
+        match r {
+            Refusal::MethodNotAllowed { method } => ServiceError::MethodNotAllowed { method },
+            Refusal::TooLarge => ServiceError::TooLarge { limit: crate::MAX_BODY },
+            Refusal::Timeout => ServiceError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
+            Refusal::Other { detail, .. } => ServiceError::BadRequest { detail },
+        }
+    }
+}
+
 impl From<license_http::ListenError> for ServiceError {
     fn from(e: license_http::ListenError) -> Self {
         ServiceError::Listen(e)
@@ -92,7 +122,10 @@ impl Explain for ServiceError {
             | ServiceError::WrongScope { .. }
             | ServiceError::NoIdempotencyKey
             | ServiceError::NotFound { .. }
-            | ServiceError::BadRequest { .. } => ExitClass::Usage,
+            | ServiceError::BadRequest { .. }
+            | ServiceError::TooLarge { .. }
+            | ServiceError::MethodNotAllowed { .. } => ExitClass::Usage,
+            ServiceError::Timeout { .. } => ExitClass::Io,
         }
     }
 
@@ -111,6 +144,9 @@ impl Explain for ServiceError {
             ServiceError::Internal => "this is a bug; please report it with the request that caused it (nothing was recorded)".into(),
             ServiceError::NotFound { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for the routes".into(),
             ServiceError::BadRequest { .. } => "send the fields docs/VENDOR.md documents for this route".into(),
+            ServiceError::TooLarge { .. } => "send a smaller body: an order or a receipt is far below the limit".into(),
+            ServiceError::MethodNotAllowed { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for each route's methods".into(),
+            ServiceError::Timeout { .. } => "retry; a call that signs, with the same Idempotency-Key, returns what the first one made if it finished".into(),
             ServiceError::Listen(e) => e.hint(),
         }
     }
@@ -166,7 +202,19 @@ impl Examples for ServiceError {
             },
             Example {
                 error: ServiceError::BadRequest { detail: s("<detail>") },
-                when: "A body, header or query the route cannot read.",
+                when: "A body, header, path or query the route cannot read.",
+            },
+            Example {
+                error: ServiceError::TooLarge { limit: crate::MAX_BODY },
+                when: "A request body over 1 MiB (audited, once the token is checked).",
+            },
+            Example {
+                error: ServiceError::MethodNotAllowed { method: s("DELETE") },
+                when: "A route called with a method it does not have (`DELETE /v1/licenses`).",
+            },
+            Example {
+                error: ServiceError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
+                when: "A request that took longer than 30 seconds (a call that signs may still finish: retry it with its key).",
             },
         ]
     }
@@ -179,6 +227,9 @@ impl ServiceError {
             ServiceError::Unauthorized => StatusCode::UNAUTHORIZED,
             ServiceError::WrongScope { .. } => StatusCode::FORBIDDEN,
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ServiceError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ServiceError::Listen(license_http::ListenError::Bind { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::NoIdempotencyKey

@@ -66,11 +66,17 @@ use tokio::net::TcpListener;
 /// far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// The stack's own refusals (405, 408, 413, an unreadable path) in the
+/// API's error shape.
+async fn shape_refusals(method: axum::http::Method, response: axum::response::Response) -> axum::response::Response {
+    license_http::refusal::shaped(method.as_str(), response, ServiceError::from).await
+}
+
 /// The default address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8738";
 
 /// The longest a request may take, end to end.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use license_http::TlsFiles;
 
@@ -125,12 +131,14 @@ impl Service {
         let ledger =
             tokio::task::spawn_blocking(move || Ledger::open(&path)).await.map_err(|_| ServiceError::Internal)??;
         let app = Arc::new(app::App { ledger: Mutex::new(ledger), key: config.key, catalogs });
-        let router = app::router(app).layer(DefaultBodyLimit::max(MAX_BODY)).layer(
-            tower_http::timeout::TimeoutLayer::with_status_code(
+        let router = app::router(app)
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
-            ),
-        );
+            ))
+            // Outermost: whatever the stack refuses by itself gets the error shape.
+            .layer(axum::middleware::map_response(shape_refusals));
         let listener = license_http::bind(config.listen).await?;
         Ok(Service { listener, router, tls })
     }
