@@ -342,3 +342,35 @@ fn the_audit_finds_the_same_problems_in_either_mode_across_many_chunks() {
         batch.problems.iter().map(|p| p.to_string().split(" with key").next().unwrap().to_owned()).collect();
     assert_eq!(found, expected);
 }
+
+#[test]
+fn a_ledger_url_of_another_store_is_refused_and_no_file_is_made_of_it() {
+    let vendor = Vendor::new();
+    let cwd = tempfile::tempdir().unwrap();
+    for url in ["mysql://issuer@127.0.0.1/ledger", "POSTGRES://issuer@127.0.0.1/ledger", "sqlite:///var/lib/l.sqlite3"]
+    {
+        let scheme = url.split_once("://").unwrap().0;
+        // As a flag, as the environment variable, and for the service.
+        let mut list = vendor.issuer();
+        list.current_dir(cwd.path()).args(["--ledger", url, "ledger", "list"]);
+        let e = run(list, None).fails_with(30).to_owned();
+        assert!(e.contains(&format!("`{scheme}://` is not a store a ledger can be in")), "{e}");
+        assert!(e.contains("postgres://"), "{e}");
+        let mut issue = vendor.issuer();
+        issue.current_dir(cwd.path()).env("ISSUER_LEDGER", url);
+        issue.args(["issue", "--key"]).arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file);
+        issue.arg("--catalog").arg(&vendor.catalog);
+        issue.args(["--account", "acct-url", "--licensee", "URL Test", "--region", "cn-hangzhou"]);
+        issue.args(["--edition", "intelligent_rnd", "--engine", "maxcompute", "--plan", "subscription"]);
+        issue.args(["--quota", "processing_units=40", "--package", "data_service=api.s1.small"]);
+        let e = run(issue, None).fails_with(30).to_owned();
+        assert!(e.contains("is not a store a ledger can be in"), "{e}");
+        let mut serve = vendor.issuer();
+        serve.current_dir(cwd.path()).env("ISSUER_LEDGER", url);
+        serve.args(["serve", "--listen", "127.0.0.1:0", "--key"]).arg(&vendor.key);
+        serve.arg("--passphrase-file").arg(&vendor.pass_file).arg("--catalog").arg(&vendor.catalog);
+        assert!(run(serve, None).fails_with(30).contains("is not a store a ledger can be in"));
+    }
+    // Nothing was made where the URL would have been a relative path.
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}

@@ -73,6 +73,7 @@ pub enum Store {
 pub fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 7;
 /// How long a command waits for another one that holds the ledger's lock.
@@ -374,6 +375,14 @@ impl Ledger {
     pub fn open(path: &Path) -> Result<Ledger, IssuerError> {
         if let Some(url) = path.to_str().filter(|p| is_postgres_url(p)) {
             return Ledger::open_postgres(url, std::env::var(PG_PASSWORD_ENV).ok().filter(|p| !p.is_empty()));
+        }
+        if let Some(scheme) = path.to_str().and_then(pg::foreign_scheme) {
+            return Err(IssuerError::Ledger {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "`{scheme}://` is not a store a ledger can be in: give a SQLite file's path, or a `postgres://` or `postgresql://` URL (in lower case)"
+                ),
+            });
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(IssuerError::io("create", dir))?;

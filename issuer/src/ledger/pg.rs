@@ -111,6 +111,17 @@ fn split_tls(url: &url::Url) -> Result<(String, Tls), String> {
     Ok((client.to_string(), tls))
 }
 
+/// The scheme of `location` when it is the URL of a store no ledger can be
+/// in (`mysql://…`, `sqlite://…`, `postgress://…`, `POSTGRES://…`), which
+/// would otherwise be taken for a relative path and made a SQLite file.
+pub(super) fn foreign_scheme(location: &str) -> Option<&str> {
+    let (scheme, _) = location.split_once("://")?;
+    let mut chars = scheme.chars();
+    let is_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    (is_scheme && !super::is_postgres_url(location)).then_some(scheme)
+}
+
 /// Whether a TCP host is this machine.
 fn is_local(host: &str) -> bool {
     host == "localhost"
@@ -295,6 +306,19 @@ mod tests {
         assert!(split("postgres://u@h/l?sslmode=verify-full").unwrap_err().contains("needs sslrootcert=FILE"));
         assert!(split("postgres://u@h/l?sslrootcert=/ca.pem").unwrap_err().contains("without sslmode=verify-full"));
         assert!(split("postgres://u@h/l?sslmode=on").unwrap_err().contains("not a mode"));
+    }
+
+    #[test]
+    fn a_url_of_another_store_is_not_taken_for_a_file() {
+        for url in ["mysql://u@h/l", "sqlite:///var/lib/l.sqlite3", "postgress://u@h/l", "POSTGRES://u@h/l", "file://l"]
+        {
+            assert_eq!(foreign_scheme(url), url.split_once("://").map(|(s, _)| s), "{url}");
+        }
+        for path in
+            ["postgres://u@h/l", "postgresql:///l?host=/run", "ledger.sqlite3", "/var/lib/l", "./a://b", "a b://c"]
+        {
+            assert_eq!(foreign_scheme(path), None, "{path}");
+        }
     }
 
     #[test]
