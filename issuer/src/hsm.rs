@@ -203,11 +203,26 @@ impl Pkcs11Uri {
             return Err(bad(text, "it does not start with `pkcs11:`"));
         }
         let (mut token, mut object, mut module_path, mut pin_file) = (None, None, None, None);
-        let decode = |v: &str| percent_encoding::percent_decode_str(v).decode_utf8().map(|c| c.into_owned());
+        // RFC 7512: `%` starts two hex digits, and an attribute appears at
+        // most once (a second `token` must not quietly win or lose).
+        let decode = |name: &str, v: &str| {
+            let escapes = v.split('%').skip(1);
+            if escapes.clone().any(|e| e.len() < 2 || !e.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit)) {
+                return Err(bad(text, &format!("`{name}` has a `%` that is not followed by two hex digits")));
+            }
+            let value = percent_encoding::percent_decode_str(v).decode_utf8();
+            value.map(|c| c.into_owned()).map_err(|_| bad(text, &format!("`{name}` is not UTF-8")))
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        let mut once = |part: &str, name: &str| {
+            let first = seen.insert((part.to_owned(), name.to_owned()));
+            if first { Ok(()) } else { Err(bad(text, &format!("`{name}` is given twice"))) }
+        };
         let path = url.path().to_owned();
         for attr in path.split(';').filter(|a| !a.is_empty()) {
             let (name, value) = attr.split_once('=').ok_or_else(|| bad(text, &format!("`{attr}` has no `=`")))?;
-            let value = decode(value).map_err(|_| bad(text, &format!("`{name}` is not UTF-8")))?;
+            once("path", name)?;
+            let value = decode(name, value)?;
             match name {
                 "token" => token = Some(value),
                 "object" => object = Some(value),
@@ -233,6 +248,7 @@ impl Pkcs11Uri {
             }
         }
         for (name, value) in url.query_pairs() {
+            once("query", &name)?;
             match &*name {
                 "module-path" => module_path = Some(PathBuf::from(value.into_owned())),
                 "pin-source" => {
@@ -464,6 +480,11 @@ mod tests {
             ("pkcs11:token=t;object=k?modulepath=/x", "unknown query attribute"),
             ("pkcs11:token=t;id=%01;object=k", "`id` is not supported"),
             ("pkcs11:token=t;object", "has no `=`"),
+            ("pkcs11:token=a;token=b;object=k", "`token` is given twice"),
+            ("pkcs11:token=t;object=k?module-path=/a.so&module-path=/b.so", "`module-path` is given twice"),
+            ("pkcs11:token=%zz;object=k", "`token` has a `%` that is not followed by two hex digits"),
+            ("pkcs11:token=t;object=k%4", "`object` has a `%`"),
+            ("pkcs11:token=t;object=%ff", "`object` is not UTF-8"),
         ] {
             let e = Pkcs11Uri::parse(text).unwrap_err();
             assert!(e.to_string().contains(want), "{text}: {e}");

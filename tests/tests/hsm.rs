@@ -196,7 +196,7 @@ fn wrong_pins_missing_tokens_keys_and_modules_are_refused_and_nothing_is_signed(
     let wrong = vendor.dir.path().join("wrong-pin");
     std::fs::write(&wrong, "000000\n").unwrap();
     let base = format!("pkcs11:token={};object=k1", t.label);
-    let cases: [(String, &Path, i32, &str); 6] = [
+    let cases: [(String, &Path, i32, &str); 8] = [
         (format!("{base}?module-path={MODULE}"), &wrong, 50, "refused the PIN"),
         (format!("pkcs11:token=absent;object=k1?module-path={MODULE}"), &t.pin_file, 50, "no token labelled `absent`"),
         (
@@ -208,6 +208,9 @@ fn wrong_pins_missing_tokens_keys_and_modules_are_refused_and_nothing_is_signed(
         (format!("{base}?module-path=/nonexistent/pkcs11.so"), &t.pin_file, 3, "/nonexistent/pkcs11.so"),
         (base.clone(), &t.pin_file, 2, "no PKCS#11 module is named"),
         (format!("{base};pin-value={PIN}?module-path={MODULE}"), &t.pin_file, 2, "carries the PIN"),
+        // A second label must not quietly pick another key; nor a broken escape.
+        (format!("{base};object=k9?module-path={MODULE}"), &t.pin_file, 2, "`object` is given twice"),
+        (format!("pkcs11:token=%zz;object=k1?module-path={MODULE}"), &t.pin_file, 2, "not followed by two hex digits"),
     ];
     for (key, pin, status, says) in cases {
         let r = issue_with(&key, pin);
