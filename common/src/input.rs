@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use crate::exit::{ExitClass, Explain};
 
 /// Reads `path` (or standard input when `path` is `-`) as UTF-8 text of at
-/// most `max` bytes. Never reads more than `max + 1` bytes into memory.
+/// most `max` bytes. Never reads more than `max + 1` bytes into memory. A
+/// UTF-8 byte-order mark at the start (Windows editors and PowerShell write
+/// one) is dropped: it is never part of a license, key, catalog or order.
 pub fn read_text(path: &Path, max: usize) -> Result<String, InputError> {
     let name = path.to_path_buf();
     let mut bytes = Vec::new();
@@ -28,7 +30,11 @@ pub fn read_text(path: &Path, max: usize) -> Result<String, InputError> {
     if bytes.len() > max {
         return Err(InputError::TooLarge { path: name, max });
     }
-    String::from_utf8(bytes).map_err(|_| InputError::NotText { path: name })
+    let mut text = String::from_utf8(bytes).map_err(|_| InputError::NotText { path: name })?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
 }
 
 /// Why an input could not be read.
@@ -133,5 +139,25 @@ impl crate::exit::Examples for InputError {
             },
             Example { error: InputError::NotText { path: path() }, when: "The file is binary or in another encoding." },
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_and_nothing_else_is_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("order.json");
+        std::fs::write(&file, b"\xef\xbb\xbf{\"account\": \"a\"}\r\n").unwrap();
+        assert_eq!(read_text(&file, 1024).unwrap(), "{\"account\": \"a\"}\r\n");
+        // Only at the start, and only once.
+        std::fs::write(&file, "\u{feff}\u{feff}x\u{feff}").unwrap();
+        assert_eq!(read_text(&file, 1024).unwrap(), "\u{feff}x\u{feff}");
+        // The limit counts the file as it is on disk.
+        std::fs::write(&file, b"\xef\xbb\xbfabcd").unwrap();
+        assert!(matches!(read_text(&file, 6), Err(InputError::TooLarge { .. })));
+        assert_eq!(read_text(&file, 7).unwrap(), "abcd");
     }
 }

@@ -168,3 +168,59 @@ fn a_license_file_the_user_cannot_read_gets_a_permission_hint() {
     let status = install.run(&["status", "--json"], None).json();
     assert_eq!(status["edition"], "community", "nothing was activated");
 }
+
+/// Files saved by Windows editors and PowerShell start with a UTF-8
+/// byte-order mark: an order, a batch and a license each read as without.
+#[test]
+fn files_saved_with_a_byte_order_mark_read_as_without_it() {
+    let vendor = Vendor::new();
+    let dir = vendor.dir.path();
+    let bom = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, [b"\xef\xbb\xbf".as_slice(), text.as_bytes()].concat()).unwrap();
+        path
+    };
+    let order = |account: &str| {
+        serde_json::json!({"account": account, "licensee": "BOM Ltd", "region": "cn-hangzhou",
+            "edition": "intelligent_rnd", "engine": "maxcompute", "plan": "subscription",
+            "packages": {"data_service": "api.s1.small"}, "quotas": {"processing_units": 40}, "months": 12})
+        .to_string()
+    };
+    let with_key = |cmd: &mut Command| {
+        cmd.arg("--key").arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file);
+        cmd.arg("--catalog").arg(&vendor.catalog);
+    };
+    // One order file (JSON is told from TOML by its first character).
+    let mut cmd = vendor.issuer();
+    cmd.arg("issue");
+    with_key(&mut cmd);
+    cmd.arg("--order").arg(bom("order.json", &order("acct-bom-1"))).arg("--out").arg(dir.join("one.lic"));
+    run(cmd, None).ok();
+    // A batch.
+    let mut cmd = vendor.issuer();
+    cmd.arg("issue");
+    with_key(&mut cmd);
+    let lines = format!("{}\r\n{}\r\n", order("acct-bom-2"), order("acct-bom-3"));
+    cmd.arg("--batch").arg(bom("orders.jsonl", &lines)).arg("--out").arg(dir.join("out.jsonl"));
+    assert!(run(cmd, None).ok().contains("issued 2 licenses"));
+    // The license, as a Windows editor would save it, and the vendor's key.
+    let install = Install::new(&vendor);
+    let license = std::fs::read_to_string(dir.join("one.lic")).unwrap();
+    let saved = bom("saved.lic", &license.replace('\n', "\r\n"));
+    let activated = install.run(&["activate", saved.to_str().unwrap()], None);
+    assert!(activated.ok().contains("acct-bom-1"), "{}", activated.stdout);
+    let public = std::fs::read_to_string(&vendor.public).unwrap();
+    let state = dir.join("fresh-state");
+    let mut init = Command::new(bin("activator"));
+    init.arg("--state").arg(&state).args(["init", "--product", "data-platform", "--trust"]);
+    init.arg(bom("vendor.pub", &public));
+    assert!(run(init, None).ok().contains("trusting key"));
+    // A mark anywhere else is still refused as part of the text.
+    let inner = dir.join("inner.json");
+    std::fs::write(&inner, "{\"account\": \"acct-\u{feff}x\"}").unwrap();
+    let mut cmd = vendor.issuer();
+    cmd.arg("issue");
+    with_key(&mut cmd);
+    cmd.arg("--order").arg(&inner);
+    run(cmd, None).fails_with(40);
+}

@@ -74,7 +74,17 @@ impl Order {
         if text.trim_start().starts_with('{') {
             serde_json::from_str(text).map_err(|e| e.to_string())
         } else {
-            toml::from_str(text).map_err(|e| e.to_string())
+            // One line, as serde_json's: the message and where it is (the
+            // default text draws the line with a caret over several lines).
+            toml::from_str(text).map_err(|e| match e.span() {
+                Some(span) => {
+                    let before = text.get(..span.start).unwrap_or(text);
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    format!("{} at line {line} column {column}", e.message().trim_end())
+                }
+                None => e.message().trim_end().to_owned(),
+            })
         }
     }
 
@@ -392,4 +402,22 @@ pub(crate) fn check_text_len(field: &'static str, value: &str, max: usize) -> Re
 pub fn list<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
     let items: Vec<String> = items.map(|i| i.to_string()).collect();
     if items.is_empty() { "none".into() } else { items.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Order;
+
+    #[test]
+    fn a_bad_order_file_is_named_on_one_line_with_where_it_is() {
+        let e = Order::parse("account = \"acct-1\"\nlicensee = \n").unwrap_err();
+        assert_eq!(e, "string values must be quoted, expected literal string at line 2 column 12");
+        let e = Order::parse("\u{feff}{\"account\": 1}").unwrap_err();
+        assert!(!e.contains('\n'), "{e}");
+        // Columns count characters, not bytes.
+        let e = Order::parse("licensee = \"\u{e7}\u{e7}\"\nac\u{e7}ount = \"x\"").unwrap_err();
+        assert_eq!(e, "invalid unquoted key, expected letters, numbers, `-`, `_` at line 2 column 3");
+        let e = Order::parse("{\"account\": 1}").unwrap_err();
+        assert!(e.ends_with("at line 1 column 13"), "{e}");
+    }
 }
