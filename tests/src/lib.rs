@@ -19,6 +19,7 @@ pub mod postgres;
 
 pub use license_issuer::ledger::Store;
 pub mod service;
+pub mod terminal;
 pub mod vectors;
 
 use std::collections::BTreeMap;

@@ -260,3 +260,32 @@ fn the_license_api_signs_through_the_module_too() {
     // The PIN is in no log.
     assert!(!served.log_text().contains(PIN));
 }
+
+/// A person at a terminal types the PIN at the prompt: never echoed, and a
+/// wrong one signs nothing.
+#[test]
+fn the_pin_may_be_typed_at_a_terminal_prompt() {
+    use license_tests::terminal::on_terminal;
+    let mut vendor = Vendor::new();
+    let t = token(&mut vendor, "tty-ca");
+    keygen(&mut vendor, &t, "tty-key").ok();
+    let out = vendor.dir.path().join("tty.lic");
+    let mut cmd = vendor.issuer();
+    cmd.arg("issue").arg("--key").arg(&vendor.key).arg("--catalog").arg(&vendor.catalog);
+    cmd.args(["--account", "acct-tty", "--licensee", "X", "--region", "cn-hangzhou", "--edition", "basic_rnd"]);
+    cmd.args(["--engine", "maxcompute", "--plan", "subscription", "--quota", "processing_units=20"]);
+    cmd.arg("--out").arg(&out).env_remove("ISSUER_PKCS11_PIN");
+    let wrong = on_terminal(&cmd, &["135791"]);
+    assert_eq!(wrong.code, 50, "{}", wrong.stdout);
+    assert!(wrong.stdout.contains(&format!("PIN for token `{}`: ", t.label)), "{}", wrong.stdout);
+    assert!(wrong.stdout.contains("refused the PIN") && !out.exists(), "{}", wrong.stdout);
+    let signed = on_terminal(&cmd, &[PIN]);
+    assert_eq!(signed.code, 0, "{}", signed.stdout);
+    assert!(!signed.stdout.contains(PIN) && !wrong.stdout.contains("135791"), "echoed: {}", signed.stdout);
+    let armored = std::fs::read_to_string(&out).unwrap();
+    // The compact token: the lines after the armor's headers, joined.
+    let body = armored.split("\n\n").nth(1).expect("headers, then the token");
+    let compact: String = body.lines().take_while(|l| !l.starts_with("-----END")).collect();
+    openssl_verifies(&vendor.public, &compact, vendor.dir.path());
+    ledger_verifies(&vendor);
+}

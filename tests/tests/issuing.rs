@@ -231,3 +231,46 @@ fn only_the_primary_account_may_upgrade() {
     let r = run(cmd, None);
     assert!(r.fails_with(40).contains("only the primary account"), "{}", r.stderr);
 }
+
+/// A person at a terminal: `keygen` asks for the passphrase twice and
+/// refuses two that differ; `issue` asks once; neither shows what was typed.
+#[test]
+fn the_passphrase_is_asked_at_a_terminal_without_echo() {
+    use license_tests::terminal::on_terminal;
+    let vendor = Vendor::new();
+    let dir = vendor.dir.path();
+    let typed = "tty-passphrase-4417";
+    let mut keygen = issuer(&["keygen", "--out"]);
+    keygen.arg(dir.join("tty-keys"));
+    let differs = on_terminal(&keygen, &[typed, "another-passphrase-0"]);
+    assert_eq!(differs.code, 50, "{}", differs.stdout);
+    assert!(differs.stdout.contains("Passphrase: ") && differs.stdout.contains("Passphrase again: "));
+    assert!(!dir.join("tty-keys/issuer.key").exists(), "nothing is written: {}", differs.stdout);
+    let made = on_terminal(&keygen, &[typed, typed]);
+    assert_eq!(made.code, 0, "{}", made.stdout);
+    // The key is really under the typed passphrase: OpenSSL opens it with it.
+    let key = dir.join("tty-keys/issuer.key");
+    let out = Command::new("openssl")
+        .args(["pkey", "-noout", "-in"])
+        .arg(&key)
+        .arg("-passin")
+        .arg(format!("pass:{typed}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut issue = vendor.issuer();
+    issue.arg("issue").arg("--key").arg(&key).arg("--catalog").arg(&vendor.catalog);
+    issue.args(["--account", "acct-tty", "--licensee", "TTY Ltd", "--region", "cn-hangzhou"]);
+    issue.args(["--edition", "intelligent_rnd", "--engine", "maxcompute", "--plan", "subscription"]);
+    issue.args(["--quota", "processing_units=40", "--package", "data_service=api.s1.small"]);
+    issue.arg("--out").arg(dir.join("tty.lic"));
+    let wrong = on_terminal(&issue, &["not-it"]);
+    assert_eq!(wrong.code, 50, "{}", wrong.stdout);
+    assert!(!dir.join("tty.lic").exists());
+    let signed = on_terminal(&issue, &[typed]);
+    assert_eq!(signed.code, 0, "{}", signed.stdout);
+    assert!(std::fs::read_to_string(dir.join("tty.lic")).unwrap().contains("LICENSE"));
+    for r in [&differs, &made, &wrong, &signed] {
+        assert!(!r.stdout.contains(typed) && !r.stdout.contains("not-it"), "echoed: {}", r.stdout);
+    }
+}
