@@ -313,6 +313,18 @@ fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_th
     s.get("/v1/licenses/01a00000-0000-7000-8000-000000000000", Some(&w.read)).error(404, "state");
     s.get("/v1/licenses?status=sleeping", Some(&w.read)).error(400, "usage");
     s.get("/v1/nothing", Some(&w.read)).error(404, "usage");
+    // A page is 1 to 1,000 rows: more is refused, not quietly cut (a client
+    // paging by `offset += limit` would skip what a cut page left out).
+    let all = s.get("/v1/licenses?limit=1000", Some(&w.read)).expect(200);
+    assert_eq!(all["licenses"].as_array().unwrap().len() as u64, all["total"].as_u64().unwrap());
+    let one = s.get("/v1/licenses?limit=1&offset=1", Some(&w.read)).expect(200);
+    assert_eq!(one["licenses"].as_array().unwrap().len(), 1);
+    assert_eq!(one["licenses"][0]["id"], all["licenses"][1]["id"]);
+    for path in ["/v1/licenses?limit=1001", "/v1/licenses?limit=0", "/v1/audit?limit=5000"] {
+        let token = if path.starts_with("/v1/audit") { &w.admin } else { &w.read };
+        let e = s.get(path, Some(token)).error(400, "usage");
+        assert!(e["message"].as_str().unwrap().contains("a page holds 1 to 1000 rows"), "{path}: {e}");
+    }
     let mut other = order("acct-obs");
     other["product"] = json!("telescope");
     s.post_once("/v1/licenses", &w.issue, "pay-tel", &other).error(400, "catalog");

@@ -183,6 +183,22 @@ async fn refuse(app: Arc<App>, headers: HeaderMap, route: String, needed: ApiSco
 /// A query string the route can read, or a 400 that says what is wrong.
 type QueryOf<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
+/// The most a page of a list holds.
+const PAGE_MAX: u32 = 1000;
+
+/// A page's `limit` (100 when not given): 1 to [`PAGE_MAX`], refused
+/// rather than cut, so that a client paging by `offset += limit` never
+/// skips what a cut page left out.
+fn page_limit(limit: Option<u32>) -> Result<u32, ServiceError> {
+    match limit {
+        None => Ok(100),
+        Some(l) if (1..=PAGE_MAX).contains(&l) => Ok(l),
+        Some(l) => Err(ServiceError::BadRequest {
+            detail: format!("`limit` is {l}; a page holds 1 to {PAGE_MAX} rows: ask for the next one with `offset`"),
+        }),
+    }
+}
+
 fn query<T>(q: QueryOf<T>) -> Result<T, ServiceError> {
     q.map(|Query(q)| q).map_err(|e| ServiceError::BadRequest { detail: e.body_text() })
 }
@@ -508,7 +524,7 @@ struct ListQuery {
     region: Option<String>,
     status: Option<String>,
     expiring_within_days: Option<u32>,
-    limit: Option<usize>,
+    limit: Option<u32>,
     #[serde(default)]
     offset: usize,
 }
@@ -534,7 +550,7 @@ async fn list(State(app): Shared, headers: HeaderMap, q: QueryOf<ListQuery>) -> 
             status,
             expiring_within_days: q.expiring_within_days,
             offset: q.offset,
-            limit: Some(q.limit.unwrap_or(100).min(1000)),
+            limit: Some(page_limit(q.limit)? as usize),
         };
         Ok(ok(json!(c.ledger.list(&filter, c.now)?)))
     })
@@ -589,7 +605,7 @@ struct AuditQuery {
 async fn audit(State(app): Shared, headers: HeaderMap, q: QueryOf<AuditQuery>) -> Response {
     run(app, headers, "GET /v1/audit".into(), ApiScope::Admin, None, move |c| {
         let q = query(q)?;
-        let rows = c.ledger.audit_log(q.token.as_deref(), q.limit.unwrap_or(100).min(1000), q.offset)?;
+        let rows = c.ledger.audit_log(q.token.as_deref(), page_limit(q.limit)?, q.offset)?;
         Ok(ok(json!({"format": 1, "audit": rows})))
     })
     .await
