@@ -313,6 +313,26 @@ fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_th
     s.get("/v1/licenses/01a00000-0000-7000-8000-000000000000", Some(&w.read)).error(404, "state");
     s.get("/v1/licenses?status=sleeping", Some(&w.read)).error(400, "usage");
     s.get("/v1/nothing", Some(&w.read)).error(404, "usage");
+    // A licensee is found by any part of its name, ignoring case beyond
+    // ASCII too, the same on either store (and through the CLI).
+    for (account, licensee) in
+        [("acct-u1", "Ärzte Zürich GmbH"), ("acct-u2", "ÉCOLE Lyon"), ("acct-u3", "上海数据有限公司")]
+    {
+        let mut o = order(account);
+        o["licensee"] = json!(licensee);
+        s.post_once("/v1/licenses", &w.issue, &format!("pay-{account}"), &o).expect(201);
+    }
+    for (needle, want) in
+        [("ärzte zürich", "acct-u1"), ("École", "acct-u2"), ("数据", "acct-u3"), ("ZÜRICH", "acct-u1")]
+    {
+        let path = format!("/v1/licenses?licensee={}", url_escape(needle));
+        let found = s.get(&path, Some(&w.read)).expect(200);
+        let accounts: Vec<_> = found["licenses"].as_array().unwrap().iter().map(|l| l["account"].clone()).collect();
+        assert_eq!(accounts, [want], "{needle}: {found}");
+        let mut cli = w.vendor.issuer();
+        cli.args(["ledger", "list", "--json", "--licensee", needle]);
+        assert_eq!(run(cli, None).json()["total"], 1, "{needle} through the CLI");
+    }
     // A page is 1 to 1,000 rows: more is refused, not quietly cut (a client
     // paging by `offset += limit` would skip what a cut page left out).
     let all = s.get("/v1/licenses?limit=1000", Some(&w.read)).expect(200);
@@ -515,4 +535,11 @@ fn what_the_http_stack_refuses_itself_gets_the_error_shape_and_an_oversized_body
     let e = s.get("/v1/licenses/%FF/token", Some(&w.read)).error(400, "usage");
     assert_eq!(e["case"], "ServiceError::BadRequest");
     assert!(e["message"].as_str().unwrap().contains("UTF-8"), "{e}");
+}
+
+/// `text` as a query value: every byte but letters and digits escaped.
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }

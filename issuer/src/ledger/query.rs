@@ -131,7 +131,8 @@ pub struct LedgerEntry {
 pub struct Filter {
     /// Only this account (exactly).
     pub account: Option<String>,
-    /// Only licensees whose name contains this, ignoring case.
+    /// Only licensees whose name contains this, ignoring case (Unicode's
+    /// lower case, the same in either store).
     pub licensee: Option<String>,
     /// Only this product.
     pub product: Option<String>,
@@ -330,13 +331,6 @@ impl Ledger {
         if let Some(a) = &filter.account {
             arg("account = ?", text(a), &mut clauses);
         }
-        if let Some(l) = &filter.licensee {
-            let find = match self.conn().dialect() {
-                db::Dialect::Sqlite => "instr(lower(licensee), lower(?)) > 0",
-                db::Dialect::Postgres => "strpos(lower(licensee), lower(?)) > 0",
-            };
-            arg(find, text(l), &mut clauses);
-        }
         if let Some(p) = &filter.product {
             arg("product = ?", text(p), &mut clauses);
         }
@@ -348,8 +342,16 @@ impl Ledger {
         }
         let sql = format!("WHERE {} ORDER BY issued_at, sequence, id", clauses.join(" AND "));
         let status = filter.status.or(filter.expiring_within_days.map(|_| EntryStatus::Active));
-        let matching: Vec<LedgerEntry> =
-            self.entries(&sql, &args, now)?.into_iter().filter(|e| status.is_none_or(|s| e.status == s)).collect();
+        // The licensee is matched here, not in SQL: SQLite's lower() folds
+        // ASCII only and PostgreSQL's follows the database's locale, so
+        // "ärzte" would find "Ärzte GmbH" in one store and not the other.
+        let needle = filter.licensee.as_deref().map(str::to_lowercase);
+        let matching: Vec<LedgerEntry> = self
+            .entries(&sql, &args, now)?
+            .into_iter()
+            .filter(|e| status.is_none_or(|s| e.status == s))
+            .filter(|e| needle.as_deref().is_none_or(|n| e.licensee.to_lowercase().contains(n)))
+            .collect();
         let total = matching.len();
         let licenses =
             matching.into_iter().skip(filter.offset).take(filter.limit.unwrap_or(usize::MAX)).collect::<Vec<_>>();
