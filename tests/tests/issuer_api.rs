@@ -531,6 +531,19 @@ fn what_the_http_stack_refuses_itself_gets_the_error_shape_and_an_oversized_body
     assert_eq!(refused[0]["route"], "POST /v1/licenses");
     assert_eq!(refused[0]["scope"], "issue");
     assert!(refused[0]["license_id"].is_null(), "{:?}", refused[0]);
+    // A control character in a path segment or a query value (a NUL, which
+    // PostgreSQL cannot even look up; an escape sequence): 400 on either
+    // store, before any route.
+    for path in [
+        "/v1/licenses/a%00b/token",
+        "/v1/licenses?account=a%00",
+        "/v1/bills?account=%1B[31m&from=2026-12-01&to=2026-12-01",
+    ] {
+        let e = s.get(path, Some(&w.read)).error(400, "usage");
+        assert!(e["message"].as_str().unwrap().contains("control character"), "{path}: {e}");
+    }
+    let headers = [("Authorization", issue.as_str()), ("Idempotency-Key", "pay-nul")];
+    s.with_headers("POST", "/v1/licenses/a%00/renew", &headers, Some(&json!({"months": 1}))).error(400, "usage");
     // A path segment that is not UTF-8: 400 in the error shape.
     let e = s.get("/v1/licenses/%FF/token", Some(&w.read)).error(400, "usage");
     assert_eq!(e["case"], "ServiceError::BadRequest");

@@ -72,6 +72,28 @@ async fn shape_refusals(method: axum::http::Method, response: axum::response::Re
     license_http::refusal::shaped(method.as_str(), response, ServiceError::from).await
 }
 
+/// Refuses, before any route, a path or query whose decoded text holds a
+/// control character (`%00`, `%1B`, …): no id, account, product or region
+/// has one, PostgreSQL cannot even look a NUL up (where SQLite would find
+/// nothing), and the audit log's route stays plain text.
+async fn refuse_control_characters(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let control = {
+        let uri = request.uri();
+        let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy();
+        let mut values = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).flat_map(|(k, v)| [k, v]);
+        path.chars().any(char::is_control) || values.any(|v| v.chars().any(char::is_control))
+    };
+    if control {
+        let detail = "the path or query holds a control character (such as %00 or %1B); no id or name has one".into();
+        return ServiceError::BadRequest { detail }.into_response();
+    }
+    next.run(request).await
+}
+
 /// The default address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8738";
 
@@ -137,6 +159,7 @@ impl Service {
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 REQUEST_TIMEOUT,
             ))
+            .layer(axum::middleware::from_fn(refuse_control_characters))
             // Outermost: whatever the stack refuses by itself gets the error shape.
             .layer(axum::middleware::map_response(shape_refusals));
         let listener = license_http::bind(config.listen).await?;
