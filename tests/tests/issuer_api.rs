@@ -544,6 +544,23 @@ fn what_the_http_stack_refuses_itself_gets_the_error_shape_and_an_oversized_body
     }
     let headers = [("Authorization", issue.as_str()), ("Idempotency-Key", "pay-nul")];
     s.with_headers("POST", "/v1/licenses/a%00/renew", &headers, Some(&json!({"months": 1}))).error(400, "usage");
+    // In a body, the same: a field's own check refuses it, on either store.
+    let id = s.get("/v1/licenses?account=acct-big", Some(&w.read)).expect(200)["licenses"][0]["id"].clone();
+    let id = id.as_str().unwrap();
+    for (n, (route, body)) in [
+        ("renew", json!({"months": 1, "account": "acct-\u{0}"})),
+        ("upgrade", json!({"account": "acct-\u{0}", "quotas": {"processing_units": 80}})),
+        ("upgrade", json!({"edition": "x\u{0}"})),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = format!("pay-nul-{n}");
+        let headers = [("Authorization", issue.as_str()), ("Idempotency-Key", key.as_str())];
+        let reply = s.with_headers("POST", &format!("/v1/licenses/{id}/{route}"), &headers, Some(&body));
+        assert!(matches!(reply.status, 400 | 422), "{route} {body}: {}", reply.body);
+        assert!(!reply.body.contains("restore the ledger"), "{route} {body}: {}", reply.body);
+    }
     // A path segment that is not UTF-8: 400 in the error shape.
     let e = s.get("/v1/licenses/%FF/token", Some(&w.read)).error(400, "usage");
     assert_eq!(e["case"], "ServiceError::BadRequest");
