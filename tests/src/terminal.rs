@@ -8,11 +8,12 @@ use std::process::Command;
 use crate::{Run, run};
 
 /// Starts the command on a new pseudo-terminal, answers each prompt (the
-/// output so far ending in `: `) with the next of `PTY_ANSWERS`, then reads
+/// output so far ending in `: `, once the command has turned the
+/// terminal's echo off) with the next of `PTY_ANSWERS`, then reads
 /// the terminal until the command exits; prints what the terminal showed
 /// and exits with the command's status.
 const DRIVER: &str = r#"
-import json, os, pty, select, sys, time
+import json, os, pty, select, sys, termios, time
 answers = json.loads(os.environ.pop("PTY_ANSWERS"))
 pid, fd = pty.fork()
 if pid == 0:
@@ -29,6 +30,12 @@ while time.time() < deadline:
             break
         shown += chunk
     if asked < len(answers) and shown.rstrip(b" ").endswith(b":") and shown.endswith(b" "):
+        # As pexpect's waitnoecho: type once the command has turned echo
+        # off (the prompt shows just before it does); if it never does
+        # within 5 seconds, type anyway, and the echo shows in the output.
+        until = time.time() + 5
+        while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < until:
+            time.sleep(0.01)
         os.write(fd, answers[asked].encode() + b"\n")
         asked += 1
         shown += b"\n"
