@@ -10,6 +10,17 @@ use crate::exit::{ExitClass, Explain};
 /// UTF-8 byte-order mark at the start (Windows editors and PowerShell write
 /// one) is dropped: it is never part of a license, key, catalog or order.
 pub fn read_text(path: &Path, max: usize) -> Result<String, InputError> {
+    let mut text = read_text_as_is(path, max)?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
+}
+
+/// [`read_text`], keeping a byte-order mark at the start: for a secret that
+/// may have been made with one (a key encrypted under a passphrase file's
+/// whole text before marks were dropped).
+pub fn read_text_as_is(path: &Path, max: usize) -> Result<String, InputError> {
     let name = path.to_path_buf();
     let mut bytes = Vec::new();
     let limit = (max as u64).saturating_add(1);
@@ -30,11 +41,7 @@ pub fn read_text(path: &Path, max: usize) -> Result<String, InputError> {
     if bytes.len() > max {
         return Err(InputError::TooLarge { path: name, max });
     }
-    let mut text = String::from_utf8(bytes).map_err(|_| InputError::NotText { path: name })?;
-    if text.starts_with('\u{feff}') {
-        text.drain(..'\u{feff}'.len_utf8());
-    }
-    Ok(text)
+    String::from_utf8(bytes).map_err(|_| InputError::NotText { path: name })
 }
 
 /// Why an input could not be read.
@@ -159,5 +166,6 @@ mod tests {
         std::fs::write(&file, b"\xef\xbb\xbfabcd").unwrap();
         assert!(matches!(read_text(&file, 6), Err(InputError::TooLarge { .. })));
         assert_eq!(read_text(&file, 7).unwrap(), "abcd");
+        assert_eq!(read_text_as_is(&file, 7).unwrap(), "\u{feff}abcd");
     }
 }

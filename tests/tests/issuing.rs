@@ -274,3 +274,49 @@ fn the_passphrase_is_asked_at_a_terminal_without_echo() {
         assert!(!r.stdout.contains(typed) && !r.stdout.contains("not-it"), "echoed: {}", r.stdout);
     }
 }
+
+/// A passphrase file saved with a byte-order mark: the mark is not part of
+/// a new key's passphrase, and a key made under the file's whole text
+/// (mark included, as before marks were dropped) still opens with it.
+#[test]
+fn a_passphrase_file_with_a_byte_order_mark_opens_new_and_old_keys() {
+    use license_tests::terminal::on_terminal;
+    let vendor = Vendor::new();
+    let dir = vendor.dir.path();
+    let words = "bom-passphrase-77";
+    let marked = dir.join("marked-pass");
+    std::fs::write(&marked, format!("\u{feff}{words}\r\n")).unwrap();
+    let issue = |key: &std::path::Path, pass_file: Option<&std::path::Path>, n: usize| {
+        let mut cmd = vendor.issuer();
+        cmd.arg("issue").arg("--key").arg(key).arg("--catalog").arg(&vendor.catalog);
+        if let Some(f) = pass_file {
+            cmd.arg("--passphrase-file").arg(f);
+        }
+        cmd.args(["--account", &format!("acct-bom-{n}"), "--licensee", "BOM Ltd", "--region", "cn-hangzhou"]);
+        cmd.args(["--edition", "intelligent_rnd", "--engine", "maxcompute", "--plan", "subscription"]);
+        cmd.args(["--quota", "processing_units=40", "--package", "data_service=api.s1.small"]);
+        cmd.arg("--out").arg(dir.join(format!("bom-{n}.lic")));
+        cmd
+    };
+    // A new key from the marked file: its passphrase is the words alone.
+    let mut keygen = issuer(&["keygen", "--out"]);
+    keygen.arg(dir.join("new")).arg("--passphrase-file").arg(&marked);
+    run(keygen, None).ok();
+    let new_key = dir.join("new/issuer.key");
+    run(issue(&new_key, Some(&marked), 1), None).ok();
+    let typed = on_terminal(&issue(&new_key, None, 2), &[words]);
+    assert_eq!(typed.code, 0, "{}", typed.stdout);
+    // A key under the mark and the words (typed so at a terminal): the
+    // marked file opens it; a file with the words alone does not.
+    let mut keygen = issuer(&["keygen", "--out"]);
+    keygen.arg(dir.join("old"));
+    let old_pass = format!("\u{feff}{words}");
+    let made = on_terminal(&keygen, &[&old_pass, &old_pass]);
+    assert_eq!(made.code, 0, "{}", made.stdout);
+    let old_key = dir.join("old/issuer.key");
+    run(issue(&old_key, Some(&marked), 3), None).ok();
+    let plain = dir.join("plain-pass");
+    std::fs::write(&plain, format!("{words}\n")).unwrap();
+    let e = run(issue(&old_key, Some(&plain), 4), None).fails_with(50).to_owned();
+    assert!(e.contains("passphrase") && !e.contains(words), "{e}");
+}

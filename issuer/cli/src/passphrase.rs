@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use license_common::input;
+use license_common::keys::KeyError;
 use license_common::signing::Passphrase;
 
 use license_issuer::IssuerError;
@@ -57,8 +58,29 @@ pub fn open_key(key: &Path, args: &PassphraseArgs) -> Result<SigningKey, Error> 
             let pin = get_pin(&uri, args)?;
             Ok(SigningKey::Hsm(HsmKey::open(&uri, pin.expose()).map_err(IssuerError::from)?))
         }
-        None => Ok(SigningKey::File(keyfile::read_key(key, &get_passphrase(args, false)?)?)),
+        None => {
+            let passphrase = get_passphrase(args, false)?;
+            match keyfile::read_key(key, &passphrase) {
+                Err(IssuerError::Key(KeyError::WrongPassphrase)) => match marked_passphrase(args)? {
+                    Some(marked) => Ok(SigningKey::File(keyfile::read_key(key, &marked)?)),
+                    None => Err(IssuerError::Key(KeyError::WrongPassphrase).into()),
+                },
+                opened => Ok(SigningKey::File(opened?)),
+            }
+        }
     }
+}
+
+/// The passphrase file's whole text, byte-order mark included, when it
+/// starts with one: a key made before marks were dropped from input files,
+/// with such a file, is encrypted under it. `None` otherwise.
+fn marked_passphrase(args: &PassphraseArgs) -> Result<Option<Passphrase>, Error> {
+    let Some(file) = args.passphrase_file.as_deref() else { return Ok(None) };
+    let text = zeroize::Zeroizing::new(input::read_text_as_is(file, license_issuer::keyfile::MAX_KEY_FILE)?);
+    if !text.starts_with('\u{feff}') {
+        return Ok(None);
+    }
+    Ok(Some(Passphrase::new(text.to_string())?))
 }
 
 /// The passphrase from `file` or `env`, in that order; `None` when neither
