@@ -4,22 +4,93 @@
 //! cannot read), put into the service's own error shape, so that a client
 //! never has to read a bare text body.
 
+use std::time::Duration;
+
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use license_common::exit::{Example, Examples, ExitClass, Explain};
 
-/// Why the stack refused a request, as a service's error type needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// The path exists, without this method (405; the `Allow` header of
-    /// the answer lists the methods it has).
+/// The longest a request may take, end to end, on either service.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the stack refuses alike on both services, as each reports it (the
+/// same cases, as [`crate::ListenError`]'s).
+#[derive(Debug, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(untagged)]
+pub enum Refused {
+    /// A route that exists, called with a method it does not have.
+    #[error("this route has no method {method} (the Allow header lists those it has)")]
     MethodNotAllowed {
         /// The method asked for.
         method: String,
     },
-    /// A body over the service's limit (413).
+    /// A request that took longer than [`REQUEST_TIMEOUT`].
+    #[error("the request took longer than {seconds} seconds")]
+    Timeout {
+        /// The limit.
+        seconds: u64,
+    },
+}
+
+impl Refused {
+    /// The HTTP status that fits.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refused::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Refused::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+        }
+    }
+}
+
+impl Explain for Refused {
+    fn class(&self) -> ExitClass {
+        match self {
+            Refused::MethodNotAllowed { .. } => ExitClass::Usage,
+            Refused::Timeout { .. } => ExitClass::Io,
+        }
+    }
+
+    fn hint(&self) -> String {
+        match self {
+            Refused::MethodNotAllowed { .. } => {
+                "use a method the Allow header names (the service's OpenAPI file lists each route's)".into()
+            }
+            Refused::Timeout { .. } => "retry; a call that signs, retried with the same Idempotency-Key, returns what the first one made if it finished".into(),
+        }
+    }
+
+    fn case(&self) -> String {
+        license_common::exit::case_of("Refused", self)
+    }
+
+    fn fields(&self) -> serde_json::Value {
+        license_common::exit::fields_of(self)
+    }
+}
+
+impl Examples for Refused {
+    fn examples() -> Vec<Example<Self>> {
+        vec![
+            Example {
+                error: Refused::MethodNotAllowed { method: "DELETE".into() },
+                when: "A route of either service called with a method it does not have (`DELETE /v1/licenses`, `DELETE /v1/status`).",
+            },
+            Example {
+                error: Refused::Timeout { seconds: REQUEST_TIMEOUT.as_secs() },
+                when: "A request to either service that took longer than 30 seconds (a call of `issuer serve` that signs may still finish: retry it with its key).",
+            },
+        ]
+    }
+}
+
+/// Why the stack refused a request, as a service's error type needs it.
+#[derive(Debug)]
+pub enum Refusal {
+    /// What both services report alike.
+    Shared(Refused),
+    /// A body over the service's limit (413), which each service names
+    /// with its own limit.
     TooLarge,
-    /// The request took longer than the service's limit (408).
-    Timeout,
     /// Any other refusal of an extractor (a path segment that is not
     /// UTF-8, say), with the stack's own words.
     Other {
@@ -58,7 +129,7 @@ fn is_bare(response: &Response) -> bool {
 ///
 /// let bare = (StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response();
 /// let answer = shaped("POST", bare, |r| {
-///     assert_eq!(r, Refusal::TooLarge);
+///     assert!(matches!(r, Refusal::TooLarge));
 ///     ([("content-type", "application/json")], r#"{"error": "too large"}"#)
 /// })
 /// .await;
@@ -72,9 +143,9 @@ pub async fn shaped<E: IntoResponse>(method: &str, response: Response, shape: im
     }
     let (parts, body) = response.into_parts();
     let refusal = match parts.status {
-        StatusCode::METHOD_NOT_ALLOWED => Refusal::MethodNotAllowed { method: method.to_owned() },
+        StatusCode::METHOD_NOT_ALLOWED => Refusal::Shared(Refused::MethodNotAllowed { method: method.to_owned() }),
         StatusCode::PAYLOAD_TOO_LARGE => Refusal::TooLarge,
-        StatusCode::REQUEST_TIMEOUT => Refusal::Timeout,
+        StatusCode::REQUEST_TIMEOUT => Refusal::Shared(Refused::Timeout { seconds: REQUEST_TIMEOUT.as_secs() }),
         status => {
             let text = axum::body::to_bytes(body, DETAIL_LIMIT).await.unwrap_or_default();
             let detail = String::from_utf8_lossy(&text).trim().to_owned();
@@ -133,6 +204,7 @@ mod tests {
         assert_eq!(answer.headers()[header::ALLOW], "GET,POST");
         assert_eq!(answer.headers()[header::CONTENT_TYPE], "application/json");
         assert!(text(answer).await.contains(r#"MethodNotAllowed { method: \"DELETE\" }"#));
+        assert_eq!(Refused::MethodNotAllowed { method: "DELETE".into() }.status(), StatusCode::METHOD_NOT_ALLOWED);
 
         let timeout = shaped("POST", bare(StatusCode::REQUEST_TIMEOUT), shape).await;
         assert_eq!(timeout.status(), StatusCode::REQUEST_TIMEOUT);

@@ -192,6 +192,7 @@ const SECTIONS: &[(&str, &str, &[&str])] = &[
             "ActivatorError::UnknownToken",
             "ActivatorError::TooManyTokens",
             "ListenError",
+            "Refused",
         ],
     ),
     (

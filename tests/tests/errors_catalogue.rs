@@ -78,10 +78,11 @@ fn every_case_of_every_error_type_has_an_example() {
     all_have_examples::<CredentialsError>("CredentialsError", &[]);
     all_have_examples::<license_activator::Denied>("Denied", &[]);
     all_have_examples::<issuer_cli::Error>("issuer", &["Issuer", "Activator", "Service"]);
-    all_have_examples::<license_issuer_service::ServiceError>("ServiceError", &["Issuer", "Listen"]);
+    all_have_examples::<license_issuer_service::ServiceError>("ServiceError", &["Issuer", "Listen", "Refused"]);
     all_have_examples::<activator_cli::Error>("activator", &["Activator", "Denied", "Output", "Service"]);
-    all_have_examples::<license_activator_service::ApiError>("ApiError", &["Activator", "Denied", "Listen"]);
+    all_have_examples::<license_activator_service::ApiError>("ApiError", &["Activator", "Denied", "Listen", "Refused"]);
     all_have_examples::<license_http::ListenError>("ListenError", &[]);
+    all_have_examples::<license_http::refusal::Refused>("Refused", &[]);
     // And the rows: every case of the command lines is in the catalogue.
     let rows = rows(&read(CATALOGUE));
     let documented: BTreeSet<&str> = rows.iter().map(|r| r.name.as_str()).collect();

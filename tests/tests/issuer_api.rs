@@ -502,7 +502,7 @@ fn what_the_http_stack_refuses_itself_gets_the_error_shape_and_an_oversized_body
         {
             let headers = [("Authorization", bearer.as_str()), ("Idempotency-Key", "wrong-method")];
             let e = s.with_headers(method, &path, &headers, Some(&json!({}))).error(405, "usage");
-            assert_eq!(e["case"], "ServiceError::MethodNotAllowed", "{method} {path}");
+            assert_eq!(e["case"], "Refused::MethodNotAllowed", "{method} {path}");
             calls += 1;
         }
     }

@@ -592,7 +592,7 @@ fn what_the_http_stack_refuses_itself_comes_in_the_error_shape_in_both_languages
     assert!(calls.len() > 40, "{calls:?}");
     for (method, path) in &calls {
         let e = s.with_headers(method, path, &[("Authorization", &bearer)], Some(&json!({}))).error(405, "usage");
-        assert_eq!(e["case"], "ApiError::MethodNotAllowed", "{method} {path}");
+        assert_eq!(e["case"], "Refused::MethodNotAllowed", "{method} {path}");
         assert_eq!(e["fields"]["method"], *method);
     }
     let mut seen = vec![bilingual(&s.with_headers("DELETE", "/v1/status", &[], None).error(405, "usage"))];

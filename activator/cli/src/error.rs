@@ -229,6 +229,9 @@ impl Examples for Error {
         all.extend(license_http::ListenError::examples_as(|e| {
             Error::Service(license_activator_service::ApiError::Listen(e))
         }));
+        all.extend(license_http::refusal::Refused::examples_as(|e| {
+            Error::Service(license_activator_service::ApiError::Refused(e))
+        }));
         all.extend([
             Example {
                 error: Error::NoStateDir,

@@ -64,18 +64,9 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
-    /// A route that exists, called with a method it does not have.
-    #[error("this route has no method {method} (the Allow header lists those it has)")]
-    MethodNotAllowed {
-        /// The method asked for.
-        method: String,
-    },
-    /// A request that took longer than the time limit.
-    #[error("the request took longer than {seconds} seconds")]
-    Timeout {
-        /// The limit.
-        seconds: u64,
-    },
+    /// What the HTTP stack refused by itself, as both services report it.
+    #[error(transparent)]
+    Refused(#[serde(skip)] license_http::refusal::Refused),
     /// Every seat of the license's collector cap is held.
     #[error(
         "collector `{collector}` cannot check in: all {cap} collector seats of license {license} are held; a seat is freed {lease} seconds after its collector's last check-in"
@@ -133,14 +124,6 @@ impl license_common::exit::Examples for ApiError {
             },
             Example { error: ApiError::TooLarge { limit: crate::MAX_BODY }, when: "A request body over 256 KiB." },
             Example {
-                error: ApiError::MethodNotAllowed { method: s("DELETE") },
-                when: "A route called with a method it does not have (`DELETE /v1/status`).",
-            },
-            Example {
-                error: ApiError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
-                when: "A request that took longer than 30 seconds.",
-            },
-            Example {
                 error: ApiError::SeatsFull { collector: s("<id>"), cap: 50, license: s("<id>"), lease: 600 },
                 when: "A collector checking in when every seat of the license's collector cap is held.",
             },
@@ -156,9 +139,8 @@ impl From<license_http::refusal::Refusal> for ApiError {
     fn from(r: license_http::refusal::Refusal) -> Self {
         use license_http::refusal::Refusal;
         match r {
-            Refusal::MethodNotAllowed { method } => ApiError::MethodNotAllowed { method },
+            Refusal::Shared(r) => ApiError::Refused(r),
             Refusal::TooLarge => ApiError::TooLarge { limit: crate::MAX_BODY },
-            Refusal::Timeout => ApiError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
             Refusal::Other { detail, .. } => ApiError::BadRequest { detail },
         }
     }
@@ -190,6 +172,7 @@ impl Explain for ApiError {
             ApiError::SeatsFull { .. } => ExitClass::NotEntitled,
             ApiError::NotReady { .. } => ExitClass::State,
             ApiError::Listen(e) => e.class(),
+            ApiError::Refused(r) => r.class(),
             ApiError::Unauthorized
             | ApiError::Csrf
             | ApiError::WrongScope { .. }
@@ -197,9 +180,7 @@ impl Explain for ApiError {
             | ApiError::NotFound { .. }
             | ApiError::NoSuchQuota { .. }
             | ApiError::BadRequest { .. }
-            | ApiError::TooLarge { .. }
-            | ApiError::MethodNotAllowed { .. } => ExitClass::Usage,
-            ApiError::Timeout { .. } => ExitClass::Io,
+            | ApiError::TooLarge { .. } => ExitClass::Usage,
         }
     }
 
@@ -217,16 +198,13 @@ impl Explain for ApiError {
             ApiError::NoSuchQuota { .. } => "see the quotas of the license in force in its status".into(),
             ApiError::BadRequest { .. } => "send the fields docs/API.md documents for this route".into(),
             ApiError::TooLarge { .. } => "send a smaller body: a license or list is far below the limit".into(),
-            ApiError::MethodNotAllowed { .. } => {
-                "see docs/API.md (and docs/openapi.json) for each route's methods".into()
-            }
-            ApiError::Timeout { .. } => "retry; if it keeps happening, see the service's log".into(),
             ApiError::SeatsFull { .. } => {
                 "stop a collector you no longer use (its seat frees after the lease), or ask the vendor for more seats"
                     .into()
             }
             ApiError::NotReady { .. } => "see the service's log; restart it once the cause is fixed".into(),
             ApiError::Listen(e) => e.hint(),
+            ApiError::Refused(r) => r.hint(),
         }
     }
 
@@ -235,6 +213,7 @@ impl Explain for ApiError {
             ApiError::Activator(e) => e.case(),
             ApiError::Denied(e) => e.case(),
             ApiError::Listen(e) => e.case(),
+            ApiError::Refused(r) => r.case(),
             other => license_common::exit::case_of("ApiError", other),
         }
     }
@@ -244,6 +223,7 @@ impl Explain for ApiError {
             ApiError::Activator(e) => e.fields(),
             ApiError::Denied(e) => e.fields(),
             ApiError::Listen(e) => e.fields(),
+            ApiError::Refused(r) => r.fields(),
             other => license_common::exit::fields_of(other),
         }
     }
@@ -258,8 +238,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound { .. } | ApiError::NoSuchQuota { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Refused(r) => r.status(),
             ApiError::SeatsFull { .. } => StatusCode::CONFLICT,
             ApiError::NotReady { .. } | ApiError::Listen(license_http::ListenError::Bind { .. }) => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -215,6 +215,7 @@ mod tests {
         all.extend(Denied::examples().into_iter().map(|x| ApiError::Denied(x.error)));
         all.extend(ApiError::examples().into_iter().map(|x| x.error));
         all.extend(license_http::ListenError::examples().into_iter().map(|x| ApiError::Listen(x.error)));
+        all.extend(license_http::refusal::Refused::examples().into_iter().map(|x| ApiError::Refused(x.error)));
         all
     }
 

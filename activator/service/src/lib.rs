@@ -62,8 +62,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+// The longest a request may take, end to end (both services alike).
 pub use error::ApiError;
 use license_activator::Activator;
+use license_http::refusal::REQUEST_TIMEOUT;
 use tokio::net::TcpListener;
 
 /// The largest request body taken, in bytes (a license or a revocation
@@ -76,9 +78,6 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8737";
 /// The default seat lease: a collector that has not checked in for this
 /// long frees its seat.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(600);
-
-/// The longest a request may take, end to end.
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use license_http::TlsFiles;
 

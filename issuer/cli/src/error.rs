@@ -244,6 +244,9 @@ impl Examples for Error {
         all.extend(license_http::ListenError::examples_as(|e| {
             Error::Service(Box::new(license_issuer_service::ServiceError::Listen(e)))
         }));
+        all.extend(license_http::refusal::Refused::examples_as(|e| {
+            Error::Service(Box::new(license_issuer_service::ServiceError::Refused(e)))
+        }));
         all.extend([
             Example {
                 error: Error::NoPassphrase,

@@ -55,18 +55,9 @@ pub enum ServiceError {
         /// The limit.
         limit: usize,
     },
-    /// A route that exists, called with a method it does not have.
-    #[error("this route has no method {method} (the Allow header lists those it has)")]
-    MethodNotAllowed {
-        /// The method asked for.
-        method: String,
-    },
-    /// A request that took longer than the time limit.
-    #[error("the request took longer than {seconds} seconds")]
-    Timeout {
-        /// The limit.
-        seconds: u64,
-    },
+    /// What the HTTP stack refused by itself, as both services report it.
+    #[error(transparent)]
+    Refused(#[serde(skip)] license_http::refusal::Refused),
     /// Two catalogs given for one product.
     #[error("two catalogs are given for product `{product}`")]
     DuplicateCatalog {
@@ -97,9 +88,8 @@ impl From<license_http::refusal::Refusal> for ServiceError {
     fn from(r: license_http::refusal::Refusal) -> Self {
         use license_http::refusal::Refusal;
         match r {
-            Refusal::MethodNotAllowed { method } => ServiceError::MethodNotAllowed { method },
+            Refusal::Shared(r) => ServiceError::Refused(r),
             Refusal::TooLarge => ServiceError::TooLarge { limit: crate::MAX_BODY },
-            Refusal::Timeout => ServiceError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
             Refusal::Other { detail, .. } => ServiceError::BadRequest { detail },
         }
     }
@@ -116,6 +106,7 @@ impl Explain for ServiceError {
         match self {
             ServiceError::Issuer(e) => e.class(),
             ServiceError::Listen(e) => e.class(),
+            ServiceError::Refused(r) => r.class(),
             ServiceError::NoCatalog { .. } | ServiceError::DuplicateCatalog { .. } => ExitClass::Catalog,
             ServiceError::Internal => ExitClass::Internal,
             ServiceError::Unauthorized
@@ -123,9 +114,7 @@ impl Explain for ServiceError {
             | ServiceError::NoIdempotencyKey
             | ServiceError::NotFound { .. }
             | ServiceError::BadRequest { .. }
-            | ServiceError::TooLarge { .. }
-            | ServiceError::MethodNotAllowed { .. } => ExitClass::Usage,
-            ServiceError::Timeout { .. } => ExitClass::Io,
+            | ServiceError::TooLarge { .. } => ExitClass::Usage,
         }
     }
 
@@ -145,9 +134,8 @@ impl Explain for ServiceError {
             ServiceError::NotFound { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for the routes".into(),
             ServiceError::BadRequest { .. } => "send the fields docs/VENDOR.md documents for this route".into(),
             ServiceError::TooLarge { .. } => "send a smaller body: an order or a receipt is far below the limit".into(),
-            ServiceError::MethodNotAllowed { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for each route's methods".into(),
-            ServiceError::Timeout { .. } => "retry; a call that signs, with the same Idempotency-Key, returns what the first one made if it finished".into(),
             ServiceError::Listen(e) => e.hint(),
+            ServiceError::Refused(r) => r.hint(),
         }
     }
 
@@ -155,6 +143,7 @@ impl Explain for ServiceError {
         match self {
             ServiceError::Issuer(e) => e.case(),
             ServiceError::Listen(e) => e.case(),
+            ServiceError::Refused(r) => r.case(),
             other => license_common::exit::case_of("ServiceError", other),
         }
     }
@@ -163,6 +152,7 @@ impl Explain for ServiceError {
         match self {
             ServiceError::Issuer(e) => e.fields(),
             ServiceError::Listen(e) => e.fields(),
+            ServiceError::Refused(r) => r.fields(),
             other => license_common::exit::fields_of(other),
         }
     }
@@ -208,14 +198,6 @@ impl Examples for ServiceError {
                 error: ServiceError::TooLarge { limit: crate::MAX_BODY },
                 when: "A request body over 1 MiB (audited, once the token is checked).",
             },
-            Example {
-                error: ServiceError::MethodNotAllowed { method: s("DELETE") },
-                when: "A route called with a method it does not have (`DELETE /v1/licenses`).",
-            },
-            Example {
-                error: ServiceError::Timeout { seconds: crate::REQUEST_TIMEOUT.as_secs() },
-                when: "A request that took longer than 30 seconds (a call that signs may still finish: retry it with its key).",
-            },
         ]
     }
 }
@@ -228,8 +210,7 @@ impl ServiceError {
             ServiceError::WrongScope { .. } => StatusCode::FORBIDDEN,
             ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
             ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ServiceError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ServiceError::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ServiceError::Refused(r) => r.status(),
             ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ServiceError::Listen(license_http::ListenError::Bind { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::NoIdempotencyKey

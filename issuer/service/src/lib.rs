@@ -53,11 +53,12 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+// The longest a request may take, end to end (both services alike).
 pub use error::ServiceError;
 use license_common::catalog::Catalog;
+use license_http::refusal::REQUEST_TIMEOUT;
 use license_issuer::keyfile::SigningKey;
 use license_issuer::ledger::Ledger;
 use tokio::net::TcpListener;
@@ -96,9 +97,6 @@ async fn refuse_control_characters(
 
 /// The default address: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8738";
-
-/// The longest a request may take, end to end.
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub use license_http::TlsFiles;
 
