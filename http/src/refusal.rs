@@ -55,7 +55,10 @@ impl Explain for Refused {
             Refused::MethodNotAllowed { .. } => {
                 "use a method the Allow header names (the service's OpenAPI file lists each route's)".into()
             }
-            Refused::Timeout { .. } => "retry; a call that signs, retried with the same Idempotency-Key, returns what the first one made if it finished".into(),
+            Refused::Timeout { .. } => {
+                "retry; a call that signs a license may have finished: retried with its Idempotency-Key it returns what it made"
+                    .into()
+            }
         }
     }
 

@@ -531,6 +531,25 @@ fn what_the_http_stack_refuses_itself_gets_the_error_shape_and_an_oversized_body
     assert_eq!(refused[0]["route"], "POST /v1/licenses");
     assert_eq!(refused[0]["scope"], "issue");
     assert!(refused[0]["license_id"].is_null(), "{:?}", refused[0]);
+    // The rule, on every route that takes a body: refused after the token
+    // check, in the error shape, audited under its own route.
+    let admin = format!("Bearer {}", w.admin);
+    let mut posts = Vec::new();
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        if item["post"].is_object() {
+            let path = template.replace("{id}", "x").replace("{kid}", "0123456789abcdef").replace("{kind}", "receipts");
+            let headers = [("Authorization", admin.as_str()), ("Idempotency-Key", "big-everywhere")];
+            let e = s.with_headers("POST", &path, &headers, Some(&big)).error(413, "usage");
+            assert_eq!(e["case"], "ServiceError::TooLarge", "{path}");
+            posts.push(format!("POST {path}"));
+        }
+    }
+    assert!(posts.len() >= 9, "{posts:?}");
+    let audit = s.get("/v1/audit?limit=1000", Some(&w.admin)).expect(200);
+    for route in &posts {
+        let rows = audit["audit"].as_array().unwrap();
+        assert!(rows.iter().any(|r| r["status"] == 413 && r["route"] == route.as_str()), "{route} is not audited");
+    }
     // A control character in a path segment or a query value (a NUL, which
     // PostgreSQL cannot even look up; an escape sequence): 400 on either
     // store, before any route.
