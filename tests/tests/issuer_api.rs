@@ -171,6 +171,13 @@ fn a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is
     assert_eq!(after["id"], first["id"]);
     let listed = s.get("/v1/licenses", Some(&w.read)).expect(200);
     assert_eq!(listed["total"], 2, "{listed}");
+    // Keys are one namespace for the ledger, whoever sends them: a second
+    // billing system's token replays the same order and is refused another.
+    let other = token(&w.vendor, "issue");
+    let replay = s.post_once("/v1/licenses", &other, "pay-1001", &order("acct-1001")).expect(200);
+    assert_eq!((replay["id"].clone(), replay["replayed"].clone()), (first["id"].clone(), json!(true)));
+    s.post_once("/v1/licenses", &other, "pay-1001", &order("acct-4004")).error(409, "state");
+    assert_eq!(s.get("/v1/licenses", Some(&w.read)).expect(200)["total"], 2);
 }
 
 fn two_processes_hammered_by_sixteen_clients_make_one_license_per_key_and_never_share_a_sequence(store: Store) {
