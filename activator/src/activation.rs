@@ -106,15 +106,7 @@ pub(crate) fn admit(snapshot: &Snapshot, text: &str, now: Timestamp) -> Result<A
         }
         Phase::Active { .. } => {}
     }
-    if let Some(bound) = &license.install
-        && snapshot.install_id.as_deref() != Some(bound.as_str())
-    {
-        return Err(ActivatorError::OtherInstall {
-            id: license.id.clone(),
-            bound: bound.clone(),
-            this: snapshot.install_id.clone().unwrap_or_else(|| "none: no install key yet".into()),
-        });
-    }
+    crate::snapshot::bound_here(license, snapshot.install_id.as_deref(), snapshot.moved)?;
     if let Some(mark) = snapshot.clock_set_back(now) {
         return Err(ActivatorError::ClockSetBack { now, mark });
     }

@@ -74,6 +74,9 @@ pub(crate) struct Snapshot {
     pub free_edition: bool,
     /// The local service's bearer tokens, hashed.
     pub service_tokens: Vec<crate::tokens::ServiceToken>,
+    /// The directory was made on another machine than this one: no license
+    /// bound to the install is accepted here.
+    pub moved: bool,
 }
 
 impl Snapshot {
@@ -163,6 +166,7 @@ impl Snapshot {
             released: state.released.clone(),
             free_edition,
             service_tokens: state.service_tokens.clone(),
+            moved: moved_from.is_some(),
         })
     }
 
@@ -194,14 +198,22 @@ fn rederive(license: &License, state: &StateFile, install_id: Option<&str>, move
             install: region.clone(),
         });
     }
-    if let Some(bound) = &license.install
-        && (install_id != Some(bound.as_str()) || moved)
-    {
-        let this = install_id.unwrap_or("none: no install key").to_owned();
-        let this = if moved { format!("{this}, on another machine than it was made on") } else { this };
-        return Err(ActivatorError::OtherInstall { id: license.id.clone(), bound: bound.clone(), this });
-    }
+    bound_here(license, install_id, moved)?;
     floors_admit(&state.chains, license)
+}
+
+/// Refuses a license bound to another install, or to this install's id in
+/// a directory that was made on another machine (copied, or its machine id
+/// changed).
+pub(crate) fn bound_here(license: &License, install_id: Option<&str>, moved: bool) -> Result<(), ActivatorError> {
+    match &license.install {
+        Some(bound) if install_id != Some(bound.as_str()) || moved => {
+            let this = install_id.unwrap_or("none: no install key yet").to_owned();
+            let this = if moved { format!("{this}, on another machine than it was made on") } else { this };
+            Err(ActivatorError::OtherInstall { id: license.id.clone(), bound: bound.clone(), this })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a license at or below a floor of its chain.

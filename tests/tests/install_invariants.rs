@@ -448,3 +448,28 @@ fn a_state_directory_copied_to_another_machine_does_not_run_its_bound_license() 
     on("machine-two", &["check", "data_service"]).fails_with(20);
     on("machine-one", &["check", "data_service"]).ok();
 }
+
+#[test]
+fn a_bound_license_is_refused_on_another_machine_and_nothing_is_stored() {
+    let v = Vendor::new();
+    let install = Install::on_machine(&v, "machine-one");
+    let on = |machine: &str, args: &[&str]| {
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&install.state).args(args).env("ACTIVATOR_MACHINE_ID", machine);
+        run(cmd, None)
+    };
+    let (req, lic) = (install.dir.path().join("req.txt"), install.dir.path().join("l.lic"));
+    on("machine-one", &["request", "--out", p(&req)]).ok();
+    v.issue_run(&["--bind", p(&req), "--out", p(&lic)]).ok();
+    let before = std::fs::read(install.state.join("state.json")).unwrap();
+    // The directory copied to another machine before the license came: the
+    // license is bound to this install id, but not on this machine.
+    let refused = on("machine-two", &["activate", p(&lic)]);
+    refused.fails_with(16);
+    assert!(refused.stderr.contains("on another machine than it was made on"), "{}", refused.stderr);
+    assert_eq!(std::fs::read(install.state.join("state.json")).unwrap(), before, "a refused license changes nothing");
+    assert_eq!(on("machine-two", &["history", "--json"]).json()["history"], serde_json::json!([]));
+    // Where it was made, the same license is accepted.
+    on("machine-one", &["activate", p(&lic)]).ok();
+    on("machine-one", &["check", "data_service"]).ok();
+}
