@@ -53,6 +53,17 @@ fn next_link(state: &StateFile) -> (u64, Option<String>) {
     }
 }
 
+/// Refuses to date a file the vendor will check against its license's
+/// term at a time the install knows to be wrong: a clock set back would
+/// sign a receipt or report the vendor refuses, or release a license on a
+/// day before it was activated.
+fn clock_right(snapshot: &Snapshot, now: Timestamp) -> Result<(), ActivatorError> {
+    match snapshot.clock_set_back(now) {
+        Some(mark) => Err(ActivatorError::ClockSetBack { now, mark }),
+        None => Ok(()),
+    }
+}
+
 /// Makes `token` the head of the chain.
 fn link(state: &mut StateFile, counter: u64, token: &str) {
     state.sent = Some(crate::state::SentHead { counter, hash: license_common::exchange::chain_hash(token) });
@@ -81,6 +92,7 @@ pub(crate) fn receipt(
     now: Timestamp,
 ) -> Result<String, ActivatorError> {
     let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
+    clock_right(snapshot, now)?;
     let (counter, prev) = next_link(state);
     let receipt = ActivationReceipt {
         format: EXCHANGE_FORMAT,
@@ -98,6 +110,38 @@ pub(crate) fn receipt(
     let token = key.seal(Kind::ActivationReceipt, &serde_json::to_vec(&receipt).expect("serialises"));
     link(state, counter, &token);
     Ok(token)
+}
+
+/// Refuses a day's usage no report of the license in force can carry (see
+/// [`Activator::record_usage`](crate::Activator::record_usage)).
+pub(crate) fn recordable(
+    snapshot: &Snapshot,
+    day: NaiveDate,
+    count: u64,
+    now: Timestamp,
+) -> Result<(), ActivatorError> {
+    let max = license_common::exchange::MAX_DAY_COUNT;
+    if count > max {
+        return Err(ActivatorError::UsageCountTooLarge { count, max });
+    }
+    let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
+    let license = &current.license;
+    let day_of = |t: Timestamp| match &license.usage {
+        Some(terms) => terms.day_of(t),
+        None => t.as_datetime().date_naive(),
+    };
+    let today = day_of(now);
+    if day > today {
+        return Err(ActivatorError::UsageDayOutside { day, range: format!("the days that have begun (to {today})") });
+    }
+    let activated = snapshot.history.iter().filter(|h| h.account == license.account).map(|h| h.at);
+    let start = activated.chain([license.not_before]).min().unwrap_or(license.not_before);
+    let (first, last) = (day_of(start), license.expires_at.map(day_of));
+    if day < first || last.is_some_and(|l| day > l) {
+        let end = last.map_or_else(|| "no end".to_owned(), |l| l.to_string());
+        return Err(ActivatorError::UsageDayOutside { day, range: format!("the license's term {first} to {end}") });
+    }
+    Ok(())
 }
 
 /// Records `datakits` collectors for `day`, keeping the day's maximum;
@@ -135,6 +179,7 @@ pub(crate) fn usage_report(
         return Err(ActivatorError::ReversedPeriod { from, to });
     }
     let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
+    clock_right(snapshot, now)?;
     let (counter, prev) = next_link(state);
     let report = UsageReport {
         format: EXCHANGE_FORMAT,
@@ -176,6 +221,7 @@ pub(crate) fn deactivate(
             now: false,
         });
     };
+    clock_right(snapshot, now)?;
     state.license = None;
     crate::chains::saw(&mut state.chains, &current.license);
     state.history.push(HistoryEntry {

@@ -6,7 +6,6 @@ use license_common::envelope::EnvelopeError;
 use license_common::exit::{ExitClass, Explain};
 use license_common::input::InputError;
 use license_common::keys::KeyError;
-use license_common::text::escape;
 use license_common::time::Timestamp;
 
 /// An error of the activator library. Every variant leaves the state
@@ -360,6 +359,22 @@ pub enum ActivatorError {
         /// The last day.
         to: chrono::NaiveDate,
     },
+    /// A usage day that no report of the license in force can carry.
+    #[error("no usage can be recorded for {day}: it lies outside {range}")]
+    UsageDayOutside {
+        /// The day.
+        day: chrono::NaiveDate,
+        /// What it should lie in, e.g. `the license's term 2026-05-01 to 2027-04-30`.
+        range: String,
+    },
+    /// A day's count larger than any install measures.
+    #[error("a day's count of {count} is more than the {max} a day can hold")]
+    UsageCountTooLarge {
+        /// The count given.
+        count: u64,
+        /// The largest count of one day.
+        max: u64,
+    },
     /// The machine has no machine id to fingerprint.
     #[error("this machine has no machine id (/etc/machine-id)")]
     NoMachineId,
@@ -457,7 +472,9 @@ impl Explain for ActivatorError {
             | ActivatorError::NoTrustedKeys
             | ActivatorError::KeyNotTrusted { .. }
             | ActivatorError::LastTrustedKey { .. }
-            | ActivatorError::ReversedPeriod { .. } => ExitClass::Usage,
+            | ActivatorError::ReversedPeriod { .. }
+            | ActivatorError::UsageDayOutside { .. }
+            | ActivatorError::UsageCountTooLarge { .. } => ExitClass::Usage,
             ActivatorError::Io { .. } => ExitClass::Io,
         }
     }
@@ -540,6 +557,10 @@ impl Explain for ActivatorError {
             ActivatorError::LastTrustedKey { .. } => "trust the vendor's new key first, then remove this one".into(),
             ActivatorError::KeysCompiledIn => "change the keys in the launcher's build instead".into(),
             ActivatorError::ReversedPeriod { .. } => "give a first day on or before the last day".into(),
+            ActivatorError::UsageDayOutside { .. } => {
+                "record only days that have begun, inside the term of the license in force".into()
+            }
+            ActivatorError::UsageCountTooLarge { .. } => "record the number actually measured that day".into(),
             ActivatorError::NoMachineId => "set ACTIVATOR_MACHINE_ID to a stable value for this install".into(),
             ActivatorError::Metering { .. } => {
                 "check free disk space and permissions of the state directory; stop the service before moving it".into()
@@ -570,129 +591,4 @@ impl Explain for ActivatorError {
     }
 }
 
-/// Why a feature is not entitled now. Exit status: not entitled.
-#[derive(
-    Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, strum::IntoStaticStr, strum::VariantNames,
-)]
-#[serde(untagged)]
-#[non_exhaustive]
-pub enum Denied {
-    /// No commercial license: the community edition.
-    #[error("`{feature}` is not part of the community edition and no license is active")]
-    Community {
-        /// The feature asked for.
-        feature: String,
-    },
-    /// No license in force, for a product without a free edition.
-    #[error("`{feature}` is not available: no license is in force, and this product has no free edition")]
-    NoLicense {
-        /// The feature asked for.
-        feature: String,
-    },
-    /// Released after grace, for a product without a free edition.
-    #[error(
-        "license {id} expired on {expired_at} and the instance was released on {released_at}: the product is not usable, and its data is due for deletion since then"
-    )]
-    ReleasedForDeletion {
-        /// License id.
-        id: String,
-        /// When it expired.
-        expired_at: Timestamp,
-        /// When it was released (and its data due for deletion).
-        released_at: Timestamp,
-    },
-    /// Expired, in grace.
-    #[error(
-        "license {id} expired on {expired_at}; the product is not usable during the grace period, which ends on {release_at}"
-    )]
-    InGrace {
-        /// License id.
-        id: String,
-        /// When it expired.
-        expired_at: Timestamp,
-        /// When the instance will be released.
-        release_at: Timestamp,
-    },
-    /// Released after grace.
-    #[error(
-        "license {id} expired on {expired_at} and the grace period ended on {released_at}; the install is back to the community edition"
-    )]
-    Released {
-        /// License id.
-        id: String,
-        /// When it expired.
-        expired_at: Timestamp,
-        /// When it was released.
-        released_at: Timestamp,
-    },
-    /// The clock was set back.
-    #[error(
-        "this machine's clock reads {now}, but this install has already seen {mark}: the clock was set back, so commercial features are off"
-    )]
-    ClockSetBack {
-        /// What the clock reads.
-        now: Timestamp,
-        /// The newest trusted time seen.
-        mark: Timestamp,
-    },
-    /// The package is not in the license.
-    #[error("license {id} does not include package `{feature}` (it includes: {granted})")]
-    NotIncluded {
-        /// License id.
-        id: String,
-        /// The feature asked for.
-        feature: String,
-        /// The packages it has.
-        granted: String,
-    },
-    /// The package is there at a lower tier.
-    #[error("license {id} grants `{feature}` at tier `{granted}`, which does not include tier `{wanted}`")]
-    TierTooLow {
-        /// License id.
-        id: String,
-        /// The feature asked for.
-        feature: String,
-        /// The tier granted.
-        granted: String,
-        /// The tier asked for.
-        wanted: String,
-    },
-}
-
-impl Denied {
-    pub(crate) fn escaped(feature: &str) -> String {
-        escape(feature).into_owned()
-    }
-}
-
-impl Explain for Denied {
-    fn class(&self) -> ExitClass {
-        ExitClass::NotEntitled
-    }
-
-    fn hint(&self) -> String {
-        match self {
-            Denied::Community { .. } => "activate a commercial license that includes it".into(),
-            Denied::NoLicense { .. } => "activate the license the vendor sent".into(),
-            Denied::ReleasedForDeletion { .. } => {
-                "the instance was released: buy a new one from the vendor; released data cannot be restored".into()
-            }
-            Denied::InGrace { .. } => "renew before the grace period ends; all data is kept until then".into(),
-            Denied::Released { .. } => "buy a new license from the vendor to get commercial rights back".into(),
-            Denied::ClockSetBack { .. } => {
-                "set the clock right (UTC); nothing was deleted and everything works again once it is".into()
-            }
-            Denied::NotIncluded { .. } | Denied::TierTooLow { .. } => {
-                "ask the vendor for an upgrade that adds it".into()
-            }
-        }
-    }
-
-    fn case(&self) -> String {
-        license_common::exit::case_of("Denied", self)
-    }
-
-    fn fields(&self) -> serde_json::Value {
-        license_common::exit::fields_of(self)
-    }
-}
+pub use crate::denied::Denied;

@@ -197,6 +197,14 @@ impl Examples for ActivatorError {
                 when: "A usage report whose first day is after its last.",
             },
             Example {
+                error: ActivatorError::UsageDayOutside { day: placeholders::day(), range: s("<range>") },
+                when: "Usage recorded for a day that has not begun in the license's billing time zone, or that lies outside the term of the license in force (from the first activation of its account on this install, or its start if earlier, to its end); nothing is recorded. Details: `the days that have begun (to <day>)`, `the license's term <day> to <day>`.",
+            },
+            Example {
+                error: ActivatorError::UsageCountTooLarge { count: 0, max: license_common::exchange::MAX_DAY_COUNT },
+                when: "Usage recorded with a count above 1,000,000,000; nothing is recorded.",
+            },
+            Example {
                 error: ActivatorError::NoMachineId,
                 when: "An activation request on a machine without `/etc/machine-id` (or `/var/lib/dbus/machine-id`), e.g. a bare container.",
             },

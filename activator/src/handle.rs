@@ -517,8 +517,17 @@ impl Activator {
 
     /// Records `datakits` collectors for `day`, keeping the day's maximum;
     /// returns the day's count. Safe with concurrent writers.
-    pub fn record_usage(&mut self, day: NaiveDate, datakits: u64) -> Result<u64, ActivatorError> {
-        self.transact(|state, _, _| Ok(airgap::record_usage(state, day, datakits)))
+    ///
+    /// Only a day a usage report of the license in force can carry is
+    /// taken: one that has begun at `now` (in the license's billing time
+    /// zone), inside the license's term (from its start, or from the first
+    /// activation of its account on this install if earlier, to its end),
+    /// with a count of at most [`MAX_DAY_COUNT`](license_common::exchange::MAX_DAY_COUNT).
+    pub fn record_usage(&mut self, day: NaiveDate, datakits: u64, now: Timestamp) -> Result<u64, ActivatorError> {
+        self.transact(|state, snapshot, _| {
+            airgap::recordable(snapshot, day, datakits, now)?;
+            Ok(airgap::record_usage(state, day, datakits))
+        })
     }
 
     /// The recorded daily counts from `from` to `to`, inclusive (none when

@@ -96,6 +96,7 @@ mod activation;
 mod airgap;
 pub mod chains;
 pub mod credentials;
+mod denied;
 pub mod entitlement;
 pub mod error;
 mod examples;

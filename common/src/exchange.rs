@@ -26,6 +26,12 @@ use crate::time::Timestamp;
 /// The payload format version of every exchange file.
 pub const EXCHANGE_FORMAT: u32 = 1;
 
+/// The largest count one usage day can hold (of DataKits, processing
+/// units, whatever the license meters): far above what one account runs,
+/// and small enough that a day's amount, the count times a unit price,
+/// fits in 64 bits for any price below 1.8 × 10¹⁰ minor units.
+pub const MAX_DAY_COUNT: u64 = 1_000_000_000;
+
 /// A file signed by an install: it names its own public key.
 pub trait SelfSigned {
     /// The install's public key, base64url of the 32 raw bytes.

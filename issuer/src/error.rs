@@ -636,7 +636,7 @@ impl Examples for IssuerError {
                     what: "day <day>".into(),
                     range: "<range>".into(),
                 },
-                when: "A usage report with a day outside its own range or outside the license's term, or a receipt whose activation lies outside the license's term; nothing is recorded.",
+                when: "A usage report with a day outside its own range or outside the license's term, or a count above 1,000,000,000 (`the count <n> of day <day>`), or a receipt whose activation lies outside the license's term; nothing is recorded.",
             },
         ]
     }

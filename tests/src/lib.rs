@@ -117,6 +117,13 @@ pub fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Run {
     }
 }
 
+/// Today as a usage day of a pay-as-you-go license of either example
+/// catalog (their days begin at midnight UTC+8): the one day such a license
+/// issued now can carry usage for. A subscription counts UTC days.
+pub fn billing_today() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive().to_string()
+}
+
 /// The id of the license in a compact token, read without verifying it.
 pub fn license_id(token: &str) -> String {
     use base64::Engine as _;

@@ -24,8 +24,17 @@ fn activator(install: &Install, machine: &str, args: &[&str]) -> Run {
     run(cmd, None)
 }
 
+/// A pay-as-you-go license bound to the install of `request`, whose term
+/// began two days ago (so it can carry usage for yesterday and today).
 fn bound_license(vendor: &Vendor, request: &Path, out: &Path) {
-    vendor.issue_run(&["--plan", "pay_as_you_go", "--bind", s(request), "--out", s(out)]).ok();
+    let start = (chrono::Utc::now() - chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    vendor.issue_run(&["--plan", "pay_as_you_go", "--not-before", &start, "--bind", s(request), "--out", s(out)]).ok();
+}
+
+/// A usage day `back` days before today, in the example catalogs' billing
+/// time zone (UTC+8).
+fn billing_day(back: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8) - chrono::Duration::days(back)).date_naive().to_string()
 }
 
 #[test]
@@ -51,24 +60,21 @@ fn request_bound_license_receipt_usage_report_through_files_only() {
 
     // Install → vendor: the receipt and the usage.
     activator(&install, "machine-one", &["receipt", "--out", s(&f("receipt.txt"))]).ok();
-    for (day, n) in [("2026-11-01", "12"), ("2026-11-01", "30"), ("2026-11-01", "7"), ("2026-11-02", "19")] {
+    let (yesterday, today) = (billing_day(1), billing_day(0));
+    for (day, n) in [(&yesterday, "12"), (&yesterday, "30"), (&yesterday, "7"), (&today, "19")] {
         activator(&install, "machine-one", &["usage", "record", "--datakits", n, "--day", day]).ok();
     }
     activator(
         &install,
         "machine-one",
-        &["usage", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--out", s(&f("usage.txt"))],
+        &["usage", "report", "--from", &billing_day(30), "--to", &today, "--out", s(&f("usage.txt"))],
     )
     .ok();
     let receipt = issuer(&["inspect", s(&f("receipt.txt")), "--json"]).json();
     assert_eq!(receipt["content"]["license_id"], license["license"]["id"]);
     assert_eq!(receipt["content"]["install_id"], install_id.as_str());
     let usage = issuer(&["inspect", s(&f("usage.txt")), "--json"]).json();
-    assert_eq!(
-        usage["content"]["days"],
-        serde_json::json!({"2026-11-01": 30, "2026-11-02": 19}),
-        "each day keeps its maximum"
-    );
+    assert_eq!(usage["content"]["days"], serde_json::json!({yesterday: 30, today: 19}), "each day keeps its maximum");
     assert_eq!(usage["content"]["install_id"], install_id.as_str());
 
     // A second install with the same files is refused, naming both ids.
@@ -276,4 +282,73 @@ fn deactivate_with_a_taken_out_path_releases_nothing() {
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(install.snapshot(), before, "the license is still in force");
     assert_eq!(std::fs::read_to_string(&taken).unwrap(), "keep");
+}
+
+#[test]
+fn files_dated_by_a_clock_set_back_are_not_signed_and_nothing_is_released() {
+    use license_activator::Activator;
+    use license_common::Timestamp;
+
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    install.activate(&vendor.issue(&["--plan", "pay_as_you_go"])).ok();
+    // The install has seen a time two days ahead of this machine's clock.
+    let mut activator = Activator::open(&install.state).unwrap();
+    let ahead = Timestamp::now().plus(chrono::Duration::days(2));
+    activator.observe_clock(ahead).unwrap();
+    let before = install.snapshot();
+    let out = |name: &str| install.dir.path().join(name);
+    let today = billing_day(0);
+    for args in [
+        vec!["receipt", "--out", s(&out("receipt.txt"))],
+        vec!["usage", "report", "--from", &today, "--to", &today, "--out", s(&out("usage.txt"))],
+        vec!["deactivate", "--out", s(&out("deactivation.txt"))],
+    ] {
+        let err = install.run(&args, None).fails_with(30).to_owned();
+        assert!(err.contains("the clock was set back"), "{args:?}: {err}");
+        assert_eq!(install.snapshot(), before, "{args:?}: nothing changed, the license is still in force");
+    }
+    for name in ["receipt.txt", "usage.txt", "deactivation.txt"] {
+        assert!(!out(name).exists(), "{name} was not written");
+    }
+    // The request for a time attestation, the way out, is still made.
+    install.run(&["request", "--out", s(&out("request.txt"))], None).ok();
+    // With the clock right again, the license is released and its receipt dated now.
+    let released = activator.deactivate(ahead).unwrap();
+    assert!(released.now && released.released_at == ahead);
+}
+
+#[test]
+fn usage_is_recorded_only_for_days_a_report_of_the_license_can_carry() {
+    let vendor = Vendor::new();
+    let install = Install::new(&vendor);
+    let record = |count: &str, day: &str| install.run(&["usage", "record", "--count", count, "--day", day], None);
+    // The community edition has no license to report usage of.
+    let err = record("5", &billing_day(0)).fails_with(30).to_owned();
+    assert!(err.contains("no license is in force"), "{err}");
+    install.activate(&vendor.issue(&["--plan", "pay_as_you_go"])).ok();
+    let before = install.snapshot();
+    for (count, day, says) in [
+        ("5", billing_day(-1), "the days that have begun"),
+        ("5", "9999-12-31".to_owned(), "the days that have begun"),
+        ("5", billing_day(3), "the license's term"),
+        ("5", "1970-01-01".to_owned(), "the license's term"),
+        ("1000000001", billing_day(0), "more than the 1000000000 a day can hold"),
+        ("18446744073709551615", billing_day(0), "more than the 1000000000 a day can hold"),
+    ] {
+        let err = record(count, &day).fails_with(2).to_owned();
+        assert!(err.contains(says), "{count} on {day}: {err}");
+        assert_eq!(install.snapshot(), before, "{count} on {day}: nothing recorded");
+    }
+    let today = billing_day(0);
+    assert_eq!(record("1000000000", &today).ok(), format!("{today}: 1000000000 processing units\n"));
+    // What was recorded is a report the vendor takes.
+    let dir = install.dir.path();
+    install.run(&["receipt", "--out", s(&dir.join("r.txt"))], None).ok();
+    install.run(&["usage", "report", "--from", &today, "--to", &today, "--out", s(&dir.join("u.txt"))], None).ok();
+    for (what, file) in [("receipts", "r.txt"), ("usage", "u.txt")] {
+        let mut cmd = vendor.issuer();
+        cmd.args([what, "import", s(&dir.join(file))]);
+        run(cmd, None).ok();
+    }
 }

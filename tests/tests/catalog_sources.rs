@@ -320,9 +320,10 @@ fn usage_speaks_of_what_each_product_meters() {
     let v = Vendor::new();
     let install = Install::new(&v);
     install.activate(&v.issue(&["--plan", "pay_as_you_go"])).ok();
-    let out = install.run(&["usage", "record", "--count", "30", "--day", "2026-12-01"], None).ok().to_owned();
-    assert_eq!(out, "2026-12-01: 30 processing units\n");
-    let json = install.run(&["usage", "record", "--count", "12", "--day", "2026-12-01", "--json"], None).json();
+    let today = license_tests::billing_today();
+    let out = install.run(&["usage", "record", "--count", "30", "--day", &today], None).ok().to_owned();
+    assert_eq!(out, format!("{today}: 30 processing units\n"));
+    let json = install.run(&["usage", "record", "--count", "12", "--day", &today, "--json"], None).json();
     assert_eq!((json["collectors"].as_u64(), json["meter"].as_str()), (Some(30), Some("processing_unit")), "{json}");
     // And so does its bill.
     let bill = |v: &Vendor, account: &str| {
@@ -366,8 +367,9 @@ fn usage_speaks_of_what_each_product_meters() {
     .to_owned();
     let install = Install::of_product(&o, "observability");
     install.activate(&token).ok();
-    let out = install.run(&["usage", "record", "--datakits", "7", "--day", "2026-12-01"], None).ok().to_owned();
-    assert_eq!(out, "2026-12-01: 7 DataKits\n");
+    let today = license_tests::billing_today();
+    let out = install.run(&["usage", "record", "--datakits", "7", "--day", &today], None).ok().to_owned();
+    assert_eq!(out, format!("{today}: 7 DataKits\n"));
     let text = bill(&o, "acct-o");
     assert!(text.contains("5.00 CNY per DataKit per day; fewer than 20 DataKits are billed as 20"), "{text}");
 }
@@ -410,7 +412,7 @@ fn billing_days_and_the_free_window_are_counted_in_china_standard_time() {
     let seven_am = t("2026-05-09T23:00:00Z");
     assert_eq!(install.usage_day(seven_am), day("2026-05-10"));
     for d in 2..=12 {
-        install.record_usage(day(&format!("2026-05-{d:02}")), 25).unwrap();
+        install.record_usage(day(&format!("2026-05-{d:02}")), 25, t("2026-05-13T00:00:00Z")).unwrap();
     }
     let report = install.usage_report(day("2026-05-02"), day("2026-05-12"), t("2026-05-13T00:00:00Z")).unwrap();
     ledger.import_usage(&report, t("2026-05-13T00:00:00Z")).unwrap();

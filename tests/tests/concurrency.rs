@@ -12,7 +12,10 @@ use license_tests::{Install, Vendor, bin};
 fn sixteen_processes_at_once_lose_nothing() {
     let vendor = Vendor::new();
     let install = Install::new(&vendor);
-    let first = vendor.issue(&[]);
+    // A term that began 30 days ago, so usage can be recorded for past days.
+    let start = chrono::Utc::now() - chrono::Duration::days(30);
+    let first = vendor.issue(&["--not-before", &start.format("%Y-%m-%dT%H:%M:%SZ").to_string()]);
+    let day = |i: usize| (start + chrono::Duration::days(10 + i as i64)).date_naive();
     install.activate(&first).ok();
     let key = vendor.signing_key();
     let ring = license_common::Keyring::from_keys([*key.public()]);
@@ -43,7 +46,7 @@ fn sixteen_processes_at_once_lose_nothing() {
     for round in 0..2 {
         for (i, file) in files.iter().enumerate().skip(round * 4).take(4) {
             children.push(("activate", spawn(vec!["activate".into(), file.to_string_lossy().into_owned()])));
-            let day = format!("2026-10-{:02}", i + 1);
+            let day = day(i).to_string();
             children.push((
                 "usage",
                 spawn(vec![
@@ -72,8 +75,8 @@ fn sixteen_processes_at_once_lose_nothing() {
     assert!(status["warnings"].as_array().unwrap().is_empty(), "{status}");
     // Every usage record is there, exact.
     let activator = license_activator::Activator::open(&install.state).unwrap();
-    let usage = activator.usage("2026-10-01".parse().unwrap(), "2026-10-31".parse().unwrap()).unwrap();
-    let expected: Vec<(String, u64)> = (0..8).map(|i| (format!("2026-10-{:02}", i + 1), 10 + i as u64)).collect();
+    let usage = activator.usage(day(0), day(20)).unwrap();
+    let expected: Vec<(String, u64)> = (0..8).map(|i| (day(i).to_string(), 10 + i as u64)).collect();
     let got: Vec<(String, u64)> = usage.iter().map(|(d, n)| (d.to_string(), *n)).collect();
     assert_eq!(got, expected, "no usage record was lost");
     // The history is consistent: each entry replaced the one before.

@@ -358,18 +358,13 @@ fn every_activator_command_that_prints_succeeds_with_json() {
     assert_eq!((v["activated"].as_bool(), v["status"]["phase"].as_str()), (Some(true), Some("active")));
     let v = json_ok("receipt", &activator(&state, &["receipt", "--out", &f("rct.txt")], None));
     assert_eq!(v["install_id"], install_id.as_str());
-    let v = json_ok(
-        "usage record",
-        &activator(&state, &["usage", "record", "--datakits", "7", "--day", "2026-11-30"], None),
-    );
+    // Today, as the license counts its days.
+    let v = json_ok("usage record", &activator(&state, &["usage", "record", "--datakits", "7"], None));
     assert_eq!(v["collectors"], 7);
+    let today = v["day"].as_str().unwrap().to_owned();
     let v = json_ok(
         "usage report",
-        &activator(
-            &state,
-            &["usage", "report", "--from", "2026-11-30", "--to", "2026-11-30", "--out", &f("use.txt")],
-            None,
-        ),
+        &activator(&state, &["usage", "report", "--from", &today, "--to", &today, "--out", &f("use.txt")], None),
     );
     assert_eq!(v["days_with_a_record"], 1);
     let other = Vendor::new();

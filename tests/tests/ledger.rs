@@ -90,7 +90,7 @@ fn dk_billing_minimum_twenty_at_five_cny_and_duplicates_once() {
         ("2026-05-12", 15),
         ("2026-05-13", 25),
     ] {
-        install.record_usage(day(d), n).unwrap();
+        install.record_usage(day(d), n, order_at.plus_days(31)).unwrap();
     }
     let report = install.usage_report(day("2026-05-01"), day("2026-05-31"), order_at.plus_days(31)).unwrap();
     assert!(w.ledger.import_usage(&report, order_at.plus_days(31)).unwrap().new);
@@ -126,7 +126,7 @@ fn usage_from_an_install_without_a_receipt_is_refused_and_every_install_counts_t
     first.activate(&issued.token, t0().plus_days(1)).unwrap();
     second.activate(&issued.token, t0().plus_days(1)).unwrap();
     w.ledger.import_receipt(&first.receipt(t0().plus_days(1)).unwrap(), t0().plus_days(1)).unwrap();
-    second.record_usage(day("2026-05-20"), 40).unwrap();
+    second.record_usage(day("2026-05-20"), 40, t0().plus_days(30)).unwrap();
     let report = second.usage_report(day("2026-05-01"), day("2026-05-31"), t0().plus_days(30)).unwrap();
     let err = w.ledger.import_usage(&report, t0().plus_days(30)).unwrap_err();
     assert!(matches!(err, IssuerError::UnknownInstall { .. }), "{err}");

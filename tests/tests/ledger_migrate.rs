@@ -40,7 +40,7 @@ fn busy_vendor() -> Vendor {
     install.run(&["request", "--out", p(&request)], None).ok();
     v.issue_run(&["--bind", p(&request), "--out", p(&bound)]).ok();
     install.run(&["activate", p(&bound)], None).ok();
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = chrono::Utc::now().date_naive().to_string(); // a subscription counts UTC days
     install.run(&["receipt", "--out", p(&dir.join("receipt"))], None).ok();
     install.run(&["usage", "record", "--datakits", "30", "--day", &today], None).ok();
     install.run(&["usage", "report", "--from", &today, "--to", &today, "--out", p(&dir.join("usage"))], None).ok();

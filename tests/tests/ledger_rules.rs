@@ -95,7 +95,7 @@ fn files_forged_with_a_real_install_key_are_refused_and_nothing_is_recorded() {
     w.ledger.import_receipt(&install.receipt(t0().plus_days(1)).unwrap(), t0().plus_days(1)).unwrap();
     let dir = w.dir.path().join("install");
     let genuine: UsageReport = {
-        install.record_usage(day("2026-05-10"), 30).unwrap();
+        install.record_usage(day("2026-05-10"), 30, t("2026-06-01T00:00:00Z")).unwrap();
         let token = install.usage_report(day("2026-05-01"), day("2026-05-31"), t("2026-06-01T00:00:00Z")).unwrap();
         license_common::exchange::open_self_signed(&token, Kind::UsageReport).unwrap().content
     };
@@ -123,6 +123,12 @@ fn files_forged_with_a_real_install_key_are_refused_and_nothing_is_recorded() {
     case("a day before the license started", &|r| {
         r.from = day("2026-04-01");
         r.days.insert(day("2026-04-20"), 50);
+    });
+    case("a day whose count no day can hold", &|r| {
+        r.days.insert(day("2026-05-11"), license_common::exchange::MAX_DAY_COUNT + 1);
+    });
+    case("a day whose count saturates", &|r| {
+        r.days.insert(day("2026-05-12"), u64::MAX);
     });
     case("a day after the license expired", &|r| {
         r.to = day("2027-07-01");
@@ -213,7 +219,7 @@ fn a_bill_counts_only_days_owed_and_says_why_for_each() {
     install.activate(&issued.token, t0().plus_days(1)).unwrap();
     w.ledger.import_receipt(&install.receipt(t0().plus_days(1)).unwrap(), t0().plus_days(1)).unwrap();
     for d in 1..=31 {
-        install.record_usage(day("2026-05-01") + chrono::Duration::days(d - 1), 25).unwrap();
+        install.record_usage(day("2026-05-01") + chrono::Duration::days(d - 1), 25, t("2026-06-01T00:00:00Z")).unwrap();
     }
     let report = install.usage_report(day("2026-05-01"), day("2026-05-31"), t("2026-06-01T00:00:00Z")).unwrap();
     w.ledger.import_usage(&report, t("2026-06-01T00:00:00Z")).unwrap();
@@ -306,7 +312,7 @@ fn ledger_verify_with_the_callers_keys_names_every_edited_column() {
     install.run(&["activate", p(&l1)], None).ok();
     let files: Vec<PathBuf> = ["receipt", "usage", "released"].iter().map(|n| v.dir.path().join(n)).collect();
     install.run(&["receipt", "--out", p(&files[0])], None).ok();
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = chrono::Utc::now().date_naive().to_string(); // a subscription counts UTC days
     install.run(&["usage", "record", "--datakits", "30", "--day", &today], None).ok();
     install.run(&["usage", "report", "--from", &today, "--to", &today, "--out", p(&files[1])], None).ok();
     install.run(&["deactivate", "--out", p(&files[2])], None).ok();

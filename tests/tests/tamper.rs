@@ -66,10 +66,11 @@ fn every_tampered_artifact_is_refused_and_nothing_changes() {
 
     let mut activator = Activator::open(&install.state).unwrap();
     let now = Timestamp::now();
-    activator.record_usage(now.as_datetime().date_naive(), 21).unwrap();
+    activator.record_usage(activator.usage_day(now), 21, now).unwrap();
     let request = activator.request(now).unwrap();
     let receipt = activator.receipt(now).unwrap();
-    let usage = activator.usage_report(now.as_datetime().date_naive(), now.as_datetime().date_naive(), now).unwrap();
+    let today = activator.usage_day(now);
+    let usage = activator.usage_report(today, today, now).unwrap();
     let mut ledger = vendor.open_ledger();
     let (_, revocations) = ledger.export_revocations(&vendor.signing_key(), now).unwrap();
     let (_, newer_revocations) = ledger.export_revocations(&vendor.signing_key(), now).unwrap();

@@ -147,7 +147,7 @@ fn run_command(command: Command, state: Option<PathBuf>, now: Timestamp) -> Resu
             let mut activator = open(state)?;
             let terms = activator.usage_terms().cloned();
             let day = day.unwrap_or_else(|| activator.usage_day(now));
-            let collectors = activator.record_usage(day, count)?;
+            let collectors = activator.record_usage(day, count, now)?;
             let units = terms.as_ref().map_or("units", |t| t.units.as_str()).to_owned();
             let meter = terms.map(|t| t.meter);
             let text = format!("{day}: {collectors} {}\n", escape(&units));

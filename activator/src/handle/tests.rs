@@ -164,7 +164,7 @@ fn a_format_1_directory_is_read_and_migrated_at_its_next_change() {
     let mut old = Activator::open(&state_dir).unwrap();
     assert_eq!(old.current().unwrap().license.id, "L-1", "read as it is");
     assert!(state_dir.join(crate::LEGACY_KEYRING_FILE).exists(), "reading writes nothing");
-    old.record_usage(t("2026-06-02").as_datetime().date_naive(), 3).unwrap();
+    old.record_usage(t("2026-06-02").as_datetime().date_naive(), 3, t("2026-06-02")).unwrap();
     assert!(!state_dir.join(crate::LEGACY_KEYRING_FILE).exists(), "one file after the first change");
     let written: serde_json::Value =
         serde_json::from_slice(&std::fs::read(state_dir.join("state.json")).unwrap()).unwrap();

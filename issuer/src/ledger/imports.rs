@@ -267,13 +267,22 @@ impl Ledger {
             };
             let (first, last) = (day_of(start), license.expires_at.map(day_of));
             let made = day_of(report.created_at);
-            for day in report.days.keys().copied() {
+            for (day, count) in report.days.iter().map(|(d, n)| (*d, *n)) {
                 let outside = |range: String| IssuerError::OutsideRange {
                     kind: claim.kind,
                     license: report.license_id.clone(),
                     what: format!("day {day}"),
                     range,
                 };
+                let max = license_common::exchange::MAX_DAY_COUNT;
+                if count > max {
+                    return Err(IssuerError::OutsideRange {
+                        kind: claim.kind,
+                        license: report.license_id.clone(),
+                        what: format!("the count {count} of day {day}"),
+                        range: format!("the counts a day can hold (0 to {max})"),
+                    });
+                }
                 if day < report.from || day > report.to {
                     return Err(outside(format!("the report's own range {} to {}", report.from, report.to)));
                 }
