@@ -344,18 +344,21 @@ impl Ledger {
         }
         // 1. Record the batch and its staging place, then make it: a crash
         //    after the record leaves something recovery knows about.
+        //    Both places are recorded as absolute paths: recovery runs in
+        //    whichever command opens the ledger next, from any directory.
         let id = super::signing::new_id();
+        let target = std::path::absolute(output.path()).map_err(io("resolve", output.path()))?;
         let staging = match output {
-            BatchOutput::Files(dir) => dir.join(format!(".batch-{id}")),
-            BatchOutput::JsonLines { path, .. } => {
-                path.parent().unwrap_or(Path::new("")).join(format!(".batch-{id}.jsonl"))
+            BatchOutput::Files(_) => target.join(format!(".batch-{id}")),
+            BatchOutput::JsonLines { .. } => {
+                target.parent().unwrap_or(Path::new("/")).join(format!(".batch-{id}.jsonl"))
             }
         };
         self.transaction(|rec| {
             rec.tx()
                 .execute(
                     "INSERT INTO batches (id, out_dir, staging, state, started_at) VALUES (?1, ?2, ?3, 'started', ?4)",
-                    params![id, output.path().to_string_lossy(), staging.to_string_lossy(), now.to_string()],
+                    params![id, target.to_string_lossy(), staging.to_string_lossy(), now.to_string()],
                 )
                 .map_err(rec.err())?;
             Ok(())
@@ -596,6 +599,12 @@ impl Ledger {
         drop(stmt);
         for (id, out_dir, staging, state) in open {
             let staging = PathBuf::from(staging);
+            // A batch recorded before its places were absolute names them
+            // relative to the directory it ran in: from anywhere else they
+            // name nothing, and the batch waits for a command run there.
+            if staging.is_relative() && !staging.exists() {
+                continue;
+            }
             // A batch still running holds its lock: leave it alone.
             let lock_path = if staging.is_dir() { staging.join(".lock") } else { staging.clone() };
             if let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(&lock_path) {
