@@ -107,9 +107,7 @@ pub(crate) fn admit(snapshot: &Snapshot, text: &str, now: Timestamp) -> Result<A
         Phase::Active { .. } => {}
     }
     crate::snapshot::bound_here(license, snapshot.install_id.as_deref(), snapshot.moved)?;
-    if let Some(mark) = snapshot.clock_set_back(now) {
-        return Err(ActivatorError::ClockSetBack { now, mark });
-    }
+    snapshot.refuse_clock_set_back(now)?;
     Ok(Admitted { token, verified })
 }
 

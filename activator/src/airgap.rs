@@ -53,17 +53,6 @@ fn next_link(state: &StateFile) -> (u64, Option<String>) {
     }
 }
 
-/// Refuses to date a file the vendor will check against its license's
-/// term at a time the install knows to be wrong: a clock set back would
-/// sign a receipt or report the vendor refuses, or release a license on a
-/// day before it was activated.
-fn clock_right(snapshot: &Snapshot, now: Timestamp) -> Result<(), ActivatorError> {
-    match snapshot.clock_set_back(now) {
-        Some(mark) => Err(ActivatorError::ClockSetBack { now, mark }),
-        None => Ok(()),
-    }
-}
-
 /// Makes `token` the head of the chain.
 fn link(state: &mut StateFile, counter: u64, token: &str) {
     state.sent = Some(crate::state::SentHead { counter, hash: license_common::exchange::chain_hash(token) });
@@ -92,7 +81,9 @@ pub(crate) fn receipt(
     now: Timestamp,
 ) -> Result<String, ActivatorError> {
     let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
-    clock_right(snapshot, now)?;
+    // A clock set back would date a file the vendor refuses (or release
+    // the license on a day before it was activated).
+    snapshot.refuse_clock_set_back(now)?;
     let (counter, prev) = next_link(state);
     let receipt = ActivationReceipt {
         format: EXCHANGE_FORMAT,
@@ -126,10 +117,7 @@ pub(crate) fn recordable(
     }
     let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
     let license = &current.license;
-    let day_of = |t: Timestamp| match &license.usage {
-        Some(terms) => terms.day_of(t),
-        None => t.as_datetime().date_naive(),
-    };
+    let day_of = |t: Timestamp| license.usage_day(t);
     let today = day_of(now);
     if day > today {
         return Err(ActivatorError::UsageDayOutside { day, range: format!("the days that have begun (to {today})") });
@@ -179,7 +167,9 @@ pub(crate) fn usage_report(
         return Err(ActivatorError::ReversedPeriod { from, to });
     }
     let current = snapshot.current.as_ref().ok_or(ActivatorError::NoLicense)?;
-    clock_right(snapshot, now)?;
+    // A clock set back would date a file the vendor refuses (or release
+    // the license on a day before it was activated).
+    snapshot.refuse_clock_set_back(now)?;
     let (counter, prev) = next_link(state);
     let report = UsageReport {
         format: EXCHANGE_FORMAT,
@@ -221,7 +211,9 @@ pub(crate) fn deactivate(
             now: false,
         });
     };
-    clock_right(snapshot, now)?;
+    // A clock set back would date a file the vendor refuses (or release
+    // the license on a day before it was activated).
+    snapshot.refuse_clock_set_back(now)?;
     state.license = None;
     crate::chains::saw(&mut state.chains, &current.license);
     state.history.push(HistoryEntry {

@@ -509,8 +509,8 @@ impl Activator {
     /// license's billing names (China Standard Time for both example
     /// catalogs, so 07:00 in Beijing is already that day), else in UTC.
     pub fn usage_day(&self, now: Timestamp) -> NaiveDate {
-        match self.usage_terms() {
-            Some(terms) => terms.day_of(now),
+        match self.current() {
+            Some(current) => current.license.usage_day(now),
             None => now.as_datetime().date_naive(),
         }
     }

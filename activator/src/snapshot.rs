@@ -176,6 +176,15 @@ impl Snapshot {
         let mark = self.high_water?;
         (now.plus(CLOCK_TOLERANCE) < mark).then_some(mark)
     }
+
+    /// Refuses what must not be done or dated while the clock is set back
+    /// ([`Snapshot::clock_set_back`]).
+    pub fn refuse_clock_set_back(&self, now: Timestamp) -> Result<(), ActivatorError> {
+        match self.clock_set_back(now) {
+            Some(mark) => Err(ActivatorError::ClockSetBack { now, mark }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What activation checked of the license in force, checked again against

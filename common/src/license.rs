@@ -246,6 +246,16 @@ impl PackageGrant {
 }
 
 impl License {
+    /// The usage and billing day `at` falls on: a calendar day in the time
+    /// zone of the license's usage terms, else in UTC. Installs record
+    /// usage and vendors check reports by this one rule.
+    pub fn usage_day(&self, at: Timestamp) -> chrono::NaiveDate {
+        match &self.usage {
+            Some(terms) => terms.day_of(at),
+            None => at.as_datetime().date_naive(),
+        }
+    }
+
     /// The phase of this license at `now`.
     pub fn phase_at(&self, now: Timestamp) -> Phase {
         if now < self.not_before {

@@ -427,49 +427,49 @@ fn deactivate_into_a_missing_directory_releases_nothing() {
     assert_eq!(install.snapshot(), before, "the license is still in force");
 }
 
+/// The activator on `install`'s directory, on the machine named `machine`.
+fn on(install: &Install, machine: &str, args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin("activator"));
+    cmd.arg("--state").arg(&install.state).args(args).env("ACTIVATOR_MACHINE_ID", machine);
+    run(cmd, None)
+}
+
+/// An install made on machine-one and a license bound to it (not activated).
+fn bound_on_machine_one(v: &Vendor) -> (Install, PathBuf) {
+    let install = Install::on_machine(v, "machine-one");
+    let (req, lic) = (install.dir.path().join("req.txt"), install.dir.path().join("l.lic"));
+    on(&install, "machine-one", &["request", "--out", p(&req)]).ok();
+    v.issue_run(&["--bind", p(&req), "--out", p(&lic)]).ok();
+    (install, lic)
+}
+
 #[test]
 fn a_state_directory_copied_to_another_machine_does_not_run_its_bound_license() {
     let v = Vendor::new();
-    let install = Install::on_machine(&v, "machine-one");
-    let on = |machine: &str, args: &[&str]| {
-        let mut cmd = Command::new(bin("activator"));
-        cmd.arg("--state").arg(&install.state).args(args).env("ACTIVATOR_MACHINE_ID", machine);
-        run(cmd, None)
-    };
-    let (req, lic) = (install.dir.path().join("req.txt"), install.dir.path().join("l.lic"));
-    on("machine-one", &["request", "--out", p(&req)]).ok();
-    v.issue_run(&["--bind", p(&req), "--out", p(&lic)]).ok();
-    on("machine-one", &["activate", p(&lic)]).ok();
-    on("machine-one", &["check", "data_service"]).ok();
+    let (install, lic) = bound_on_machine_one(&v);
+    on(&install, "machine-one", &["activate", p(&lic)]).ok();
+    on(&install, "machine-one", &["check", "data_service"]).ok();
     // The same directory on another machine: the bound license is not accepted there.
-    let status = on("machine-two", &["status", "--json"]).json();
+    let status = on(&install, "machine-two", &["status", "--json"]).json();
     assert!(status["license"].is_null(), "{status}");
     assert!(status["warnings"].to_string().contains("made on another machine"), "{status}");
-    on("machine-two", &["check", "data_service"]).fails_with(20);
-    on("machine-one", &["check", "data_service"]).ok();
+    on(&install, "machine-two", &["check", "data_service"]).fails_with(20);
+    on(&install, "machine-one", &["check", "data_service"]).ok();
 }
 
 #[test]
 fn a_bound_license_is_refused_on_another_machine_and_nothing_is_stored() {
     let v = Vendor::new();
-    let install = Install::on_machine(&v, "machine-one");
-    let on = |machine: &str, args: &[&str]| {
-        let mut cmd = Command::new(bin("activator"));
-        cmd.arg("--state").arg(&install.state).args(args).env("ACTIVATOR_MACHINE_ID", machine);
-        run(cmd, None)
-    };
-    let (req, lic) = (install.dir.path().join("req.txt"), install.dir.path().join("l.lic"));
-    on("machine-one", &["request", "--out", p(&req)]).ok();
-    v.issue_run(&["--bind", p(&req), "--out", p(&lic)]).ok();
-    let before = std::fs::read(install.state.join("state.json")).unwrap();
+    let (install, lic) = bound_on_machine_one(&v);
+    let before = install.snapshot();
     // The directory copied to another machine before the license came: the
     // license is bound to this install id, but not on this machine.
-    let refused = on("machine-two", &["activate", p(&lic)]);
+    let refused = on(&install, "machine-two", &["activate", p(&lic)]);
     refused.fails_with(16);
     assert!(refused.stderr.contains("on another machine than it was made on"), "{}", refused.stderr);
-    assert_eq!(std::fs::read(install.state.join("state.json")).unwrap(), before, "a refused license changes nothing");
-    assert_eq!(on("machine-two", &["history", "--json"]).json()["history"], serde_json::json!([]));
+    assert_eq!(install.snapshot(), before, "a refused license changes nothing");
+    assert_eq!(on(&install, "machine-two", &["history", "--json"]).json()["history"], serde_json::json!([]));
     // Where it was made, the same license is accepted.
-    on("machine-one", &["activate", p(&lic)]).ok();
-    on("machine-one", &["check", "data_service"]).ok();
+    on(&install, "machine-one", &["activate", p(&lic)]).ok();
+    on(&install, "machine-one", &["check", "data_service"]).ok();
 }

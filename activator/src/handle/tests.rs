@@ -336,3 +336,39 @@ fn usage_days_begin_at_midnight_in_the_licenses_billing_time_zone() {
     assert_eq!(act.usage_day(t("2026-06-09T15:59:59Z")).to_string(), "2026-06-09", "23:59:59 in Beijing");
     assert_eq!(act.usage_day(t("2026-06-09T16:00:00Z")).to_string(), "2026-06-10", "midnight in Beijing");
 }
+
+#[test]
+fn usage_is_taken_for_the_licenses_term_up_to_today_and_from_its_accounts_first_activation() {
+    let (_d, key, mut act) = setup();
+    let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+    // Term 2026-01-01 to 2027-01-01, UTC days (no usage terms).
+    act.activate(&seal(&key, &license(|_| {})), t("2026-03-01")).unwrap();
+    let late = t("2027-06-01");
+    assert_eq!(act.record_usage(day("2026-01-01"), 4, late).unwrap(), 4, "the first day of the term");
+    assert_eq!(act.record_usage(day("2027-01-01"), 4, late).unwrap(), 4, "the day the term ends");
+    for (d, now) in [("2025-12-31", late), ("2027-01-02", late), ("2026-03-02", t("2026-03-01T23:59:59Z"))] {
+        let err = act.record_usage(day(d), 4, now).unwrap_err();
+        assert!(matches!(err, ActivatorError::UsageDayOutside { .. }), "{d}: {err}");
+    }
+    assert_eq!(act.record_usage(day("2026-03-01"), 4, t("2026-03-01T00:00:00Z")).unwrap(), 4, "today");
+    // The renewal starts later, but the account ran here since its first
+    // activation: the days in between are still its to report.
+    let renewal = license(|v| {
+        v["id"] = "L-2".into();
+        v["sequence"] = 2.into();
+        v["supersedes"] = "L-1".into();
+        v["issued_at"] = "2026-12-01T00:00:00Z".into();
+        v["not_before"] = "2026-12-01T00:00:00Z".into();
+        v["expires_at"] = "2027-12-01T00:00:00Z".into();
+    });
+    act.activate(&seal(&key, &renewal), t("2026-12-02")).unwrap();
+    assert_eq!(act.record_usage(day("2026-03-01"), 9, late).unwrap(), 9);
+    let err = act.record_usage(day("2026-02-28"), 9, late).unwrap_err();
+    assert!(err.to_string().contains("the license's term 2026-03-01 to 2027-12-01"), "{err}");
+    let max = license_common::exchange::MAX_DAY_COUNT;
+    assert_eq!(act.record_usage(day("2026-06-01"), max, late).unwrap(), max);
+    assert!(matches!(
+        act.record_usage(day("2026-06-01"), max + 1, late).unwrap_err(),
+        ActivatorError::UsageCountTooLarge { .. }
+    ));
+}

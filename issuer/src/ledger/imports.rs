@@ -261,10 +261,7 @@ impl Ledger {
             let lineage = lineage(rec.tx(), &report.license_id).map_err(rec.err())?;
             let start = lineage.last().map_or(license.not_before, |(_, first)| first.not_before);
             // Usage days are the license's (its billing time zone), else UTC.
-            let day_of = |t: Timestamp| match &license.usage {
-                Some(terms) => terms.day_of(t),
-                None => t.as_datetime().date_naive(),
-            };
+            let day_of = |t: Timestamp| license.usage_day(t);
             let (first, last) = (day_of(start), license.expires_at.map(day_of));
             let made = day_of(report.created_at);
             for (day, count) in report.days.iter().map(|(d, n)| (*d, *n)) {
