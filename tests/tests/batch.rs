@@ -34,8 +34,8 @@ fn batch_cmd(vendor: &Vendor, file: &Path, out: &Path, extra: &[&str]) -> Comman
 }
 
 fn ledger_ids(vendor: &Vendor) -> BTreeSet<String> {
-    if !vendor.ledger.exists() {
-        return BTreeSet::new(); // before the first license: `ledger list` refuses a path with no ledger
+    if vendor.postgres.is_none() && !vendor.ledger.exists() {
+        return BTreeSet::new(); // before the first license: no ledger file to list yet
     }
     let mut cmd = vendor.issuer();
     cmd.args(["ledger", "list", "--json"]);
