@@ -15,7 +15,8 @@
 //! * [`fsio`]: atomic writes, the one [`Output`](fsio::Output) primitive and
 //!   directory locks; [`input`]: bounded reads;
 //! * [`random`]: the one source of random bytes;
-//! * [`time`] and [`text`]: UTC timestamps and safe printing of signed text.
+//! * [`time`] and [`text`]: UTC timestamps and safe printing of signed text;
+//! * [`auth`]: the bearer token of an `Authorization` header.
 //!
 //! There is no I/O policy here and no command line.
 //!
@@ -52,6 +53,7 @@
 #![deny(missing_docs)]
 
 pub mod armor;
+pub mod auth;
 #[cfg(feature = "catalog")]
 pub mod catalog;
 pub mod envelope;

@@ -89,6 +89,13 @@ fn every_route_refuses_a_missing_token_and_the_wrong_scope() {
     }
     // Unknown routes get the same error shape.
     s.get("/v1/nothing", Some(&w.admin)).error(404, "usage");
+    // The scheme is case-insensitive (RFC 9110 §11.1); another scheme is no token.
+    for scheme in ["bearer", "BEARER", "bEaReR "] {
+        let value = format!("{scheme} {}", w.launcher);
+        s.with_headers("GET", "/v1/status", &[("Authorization", &value)], None).expect(200);
+    }
+    let basic = format!("Basic {}", w.launcher);
+    s.with_headers("GET", "/v1/status", &[("Authorization", &basic)], None).error(401, "usage");
 }
 
 #[test]

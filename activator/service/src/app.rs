@@ -71,11 +71,8 @@ impl App {
     /// the console's session cookie with its CSRF header (an admin's).
     /// Addresses that keep sending wrong tokens are rate-limited.
     pub(crate) fn authorize(&self, headers: &HeaderMap, peer: SocketAddr, needed: Scope) -> Result<Scope, ApiError> {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+        let presented =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(license_common::auth::bearer);
         let scope = match presented {
             Some(token) => self.bearer(peer, token)?,
             None => match self.sessions.scope(headers) {
