@@ -601,7 +601,7 @@ impl Examples for IssuerError {
                     kid: KeyId::from_bytes(placeholders::KID),
                     distrusted_at: "<time>".into(),
                 },
-                when: "A command signs with a key the ledger distrusted (compromised).",
+                when: "A command signs with a key the ledger distrusted (compromised), or `retire-key` names one.",
             },
             Example {
                 error: IssuerError::SameKey { kid: KeyId::from_bytes(placeholders::KID) },

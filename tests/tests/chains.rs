@@ -333,6 +333,10 @@ fn a_distrusted_key_voids_all_it_signed_and_its_live_chains_are_signed_again() {
     // drops the old license and takes the new one.
     let err = v.issue_run(&[]).fails_with(50).to_owned();
     assert!(err.contains("was distrusted"), "{err}");
+    // Nor can it be retired afterwards: it already signs nothing.
+    let err =
+        plain(&v, &["retire-key", &old_kid, "--not-after", "2030-01-01", "--reason", "late"]).fails_with(50).to_owned();
+    assert!(err.contains("was distrusted"), "{err}");
     let mut export = v.issuer();
     export.args(["--json", "revocations", "export", "--key", p(&new_keys.join("issuer.key"))]);
     export.args(["--passphrase-file", p(&v.pass_file), "--out", p(&file(&v, "rev.txt"))]);

@@ -114,6 +114,13 @@ fn every_route_refuses_a_missing_token_and_the_wrong_scope_and_every_call_is_aud
             }
         }
     }
+    // The scheme is case-insensitive (RFC 9110 §11.1); another scheme is no token.
+    for scheme in ["bearer", "BEARER", "bEaReR "] {
+        let value = format!("{scheme} {}", w.read);
+        s.with_headers("GET", &format!("/v1/licenses/{id}"), &[("Authorization", &value)], None).expect(200);
+    }
+    let basic = format!("Basic {}", w.read);
+    s.with_headers("GET", &format!("/v1/licenses/{id}"), &[("Authorization", &basic)], None).error(401, "usage");
     // A call that signs without a key is refused before anything is signed.
     let no_key = s.send("POST", "/v1/licenses", Some(&w.issue), Some(&order("acct-nokey"))).error(400, "usage");
     assert_eq!(no_key["case"], "ServiceError::NoIdempotencyKey");
@@ -160,6 +167,13 @@ fn a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is
     bad["edition"] = json!("platinum");
     s.post_once("/v1/licenses", &w.issue, "pay-3003", &bad).error(422, "order_refused");
     s.post_once("/v1/licenses", &w.issue, "pay-3003", &order("acct-3003")).expect(201);
+    // Two keys on one call: which one the billing system meant is not guessed.
+    let bearer = format!("Bearer {}", w.issue);
+    for keys in [["pay-4004", "pay-4005"], ["pay-4004", "pay-4004"]] {
+        let headers = [("Authorization", bearer.as_str()), ("Idempotency-Key", keys[0]), ("Idempotency-Key", keys[1])];
+        let e = s.with_headers("POST", "/v1/licenses", &headers, Some(&order("acct-4004"))).error(400, "usage");
+        assert!(e["message"].as_str().unwrap().contains("sent 2 times"), "{e}");
+    }
     // A second order for an instance in force is refused, as in the CLI.
     let e = s.post_once("/v1/licenses", &w.issue, "pay-1001-b", &order("acct-1001")).error(409, "order_refused");
     assert!(e["message"].as_str().unwrap().contains("already holds license"), "{e}");
@@ -415,6 +429,11 @@ fn receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api(s
     let body = json!({"not_after": tomorrow, "reason": "rotation"});
     s.send("POST", &format!("/v1/keys/{old_kid}/retire"), Some(&w.admin), Some(&body)).expect(200);
     s.send("POST", "/v1/keys/zz/retire", Some(&w.admin), Some(&body)).error(400, "usage");
+    // A well-formed key id the ledger never signed with names nothing: 404.
+    let e = s.send("POST", "/v1/keys/0123456789abcdef/retire", Some(&w.admin), Some(&body)).error(404, "key");
+    assert_eq!(e["case"], "IssuerError::UnknownKey", "{e}");
+    let e = s.post_once("/v1/keys/0123456789abcdef/distrust", &w.admin, "incident-0", &json!({"reason": "x"}));
+    assert_eq!(e.error(404, "key")["case"], "IssuerError::UnknownKey");
     let leaked = json!({"reason": "leaked"});
     let path = format!("/v1/keys/{old_kid}/distrust");
     let done = s.post_once(&path, &w.admin, "incident-1", &leaked).expect(201);
@@ -422,8 +441,16 @@ fn receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api(s
     assert_eq!(resigned.len(), 1, "{done}");
     assert_eq!(resigned[0]["license"]["account"], "acct-keys");
     assert!(!resigned[0]["token"].as_str().unwrap().contains(&old_kid));
+    assert_eq!(done["replayed"], false);
     let again = s.post_once(&path, &w.admin, "incident-1", &leaked).expect(200);
     assert_eq!(again["replayed"], true);
+    assert_eq!(again["resigned"], done["resigned"], "a replay answers with the licenses signed the first time");
+    // A distrusted key cannot be retired (or distrusted again with a new key): 409.
+    let e = s.send("POST", &format!("/v1/keys/{old_kid}/retire"), Some(&w.admin), Some(&body)).error(409, "key");
+    assert_eq!(e["case"], "IssuerError::KeyDistrusted", "{e}");
+    // Bills for an account the ledger has no license of: 404.
+    let e = s.get("/v1/bills?account=acct-nobody&from=2026-12-01&to=2026-12-02", Some(&w.read)).error(404, "state");
+    assert_eq!(e["case"], "IssuerError::UnknownAccount", "{e}");
     // A bill over a period without usage.
     let bill = s.get("/v1/bills?account=acct-keys&from=2026-12-01&to=2026-12-02", Some(&w.read));
     assert!(bill.status == 200 || bill.status == 404, "{}", bill.body);

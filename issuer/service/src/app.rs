@@ -74,7 +74,38 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+    license_common::auth::bearer(headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The `Idempotency-Key` header: absent, one readable value, or refused
+/// (not ASCII text, or sent more than once: which key the caller meant is
+/// not for the service to guess).
+fn idempotency_key(headers: &HeaderMap) -> Option<Result<String, KeyRefused>> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let first = values.next()?;
+    let more = values.count();
+    if more > 0 {
+        return Some(Err(KeyRefused::Repeated(more + 1)));
+    }
+    Some(first.to_str().map(str::to_owned).map_err(|_| KeyRefused::NotText))
+}
+
+/// Why an `Idempotency-Key` header cannot be used.
+#[derive(Clone, Copy, Debug)]
+enum KeyRefused {
+    NotText,
+    Repeated(usize),
+}
+
+impl From<KeyRefused> for ServiceError {
+    fn from(refused: KeyRefused) -> Self {
+        match refused {
+            KeyRefused::NotText => license_issuer::IssuerError::BadIdempotencyKey.into(),
+            KeyRefused::Repeated(n) => ServiceError::BadRequest {
+                detail: format!("the Idempotency-Key header is sent {n} times: send it once"),
+            },
+        }
+    }
 }
 
 /// Runs `work` for a caller of scope `needed` on the blocking pool, with
@@ -89,7 +120,7 @@ async fn run(
     work: impl FnOnce(&mut Call<'_>) -> Result<Answer, ServiceError> + Send + 'static,
 ) -> Response {
     let presented = bearer(&headers).map(str::to_owned);
-    let key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
+    let key = idempotency_key(&headers);
     let digest = signs.map(|b| license_issuer::ledger::body_digest(b));
     let done = tokio::task::spawn_blocking(move || {
         let now = Timestamp::now();
@@ -114,7 +145,7 @@ async fn run(
             let request = match (&digest, &key) {
                 (None, _) => None,
                 (Some(_), None) => return Err(ServiceError::NoIdempotencyKey),
-                (Some(_), Some(Err(_))) => return Err(license_issuer::IssuerError::BadIdempotencyKey.into()),
+                (Some(_), Some(Err(refused))) => return Err((*refused).into()),
                 (Some(body_sha256), Some(Ok(key))) => Some(Request {
                     key: key.clone(),
                     route: route.clone(),
@@ -488,8 +519,16 @@ async fn distrust(State(app): Shared, Path(kid): Path<String>, headers: HeaderMa
         let request = c.request.clone().ok_or(ServiceError::NoIdempotencyKey)?;
         let (key, now) = (&c.app.key, c.now);
         match c.ledger.idempotent(&request, |l| l.distrust_key(id, key, &r.reason, now))? {
-            Outcome::Done(done) => Ok(Answer { status: StatusCode::CREATED, body: json!(done), license: None }),
-            Outcome::Replayed(_) => Ok(ok(json!({"format": 1, "kid": kid, "replayed": true}))),
+            Outcome::Done(done) => {
+                let mut body = json!(done);
+                body["replayed"] = json!(false);
+                Ok(Answer { status: StatusCode::CREATED, body, license: None })
+            }
+            Outcome::Replayed(_) => {
+                let mut body = json!(c.ledger.distrusted(id)?);
+                body["replayed"] = json!(true);
+                Ok(ok(body))
+            }
         }
     })
     .await

@@ -218,15 +218,21 @@ impl ServiceError {
             | ServiceError::NoCatalog { .. }
             | ServiceError::DuplicateCatalog { .. }
             | ServiceError::Listen(_) => StatusCode::BAD_REQUEST,
-            ServiceError::Issuer(IssuerError::NotInLedger { .. }) => StatusCode::NOT_FOUND,
+            // What the path or query names and the ledger does not have.
+            ServiceError::Issuer(
+                IssuerError::NotInLedger { .. } | IssuerError::UnknownKey { .. } | IssuerError::UnknownAccount { .. },
+            ) => StatusCode::NOT_FOUND,
             ServiceError::Issuer(
                 IssuerError::IdempotencyConflict { .. }
                 | IssuerError::InstanceInForce { .. }
-                | IssuerError::AlreadySuperseded { .. },
+                | IssuerError::AlreadySuperseded { .. }
+                | IssuerError::KeyRetired { .. }
+                | IssuerError::KeyDistrusted { .. },
             ) => StatusCode::CONFLICT,
-            ServiceError::Issuer(IssuerError::LedgerBusy { .. } | IssuerError::LedgerServer { .. }) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            // The ledger itself failing is the service's trouble, not the caller's.
+            ServiceError::Issuer(
+                IssuerError::LedgerBusy { .. } | IssuerError::LedgerServer { .. } | IssuerError::Ledger { .. },
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Issuer(e) => match e.class() {
                 ExitClass::Usage | ExitClass::Malformed => StatusCode::BAD_REQUEST,
                 ExitClass::State | ExitClass::Superseded => StatusCode::CONFLICT,

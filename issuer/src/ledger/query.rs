@@ -371,6 +371,30 @@ impl Ledger {
         Ok(crate::Issued { id: license.id.clone(), token, license })
     }
 
+    /// What distrusting key `kid` did, as [`Ledger::distrust_key`] answered
+    /// it: the licenses it signed again (those that replaced a license of
+    /// that key at the moment of the distrust). For a replayed call.
+    pub fn distrusted(&self, kid: license_common::keys::KeyId) -> Result<super::Distrusted, IssuerError> {
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT n.id FROM licenses n
+                 JOIN licenses o ON n.supersedes = o.id
+                 JOIN keys k ON k.kid = o.kid
+                 WHERE o.kid = ?1 AND n.issued_at = k.distrusted_at
+                 ORDER BY o.issued_at, o.id",
+            )
+            .map_err(self.err())?;
+        let ids: Vec<String> = stmt
+            .query_map(params![kid.to_string()], |r| r.get(0))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        drop(stmt);
+        let resigned = ids.iter().map(|id| self.issued(id)).collect::<Result<_, _>>()?;
+        Ok(super::Distrusted { format: 1, kid, resigned })
+    }
+
     /// The whole chain of a license.
     pub fn show(&self, id: &str, now: Timestamp) -> Result<Chain, IssuerError> {
         let start = self

@@ -296,11 +296,20 @@ impl Ledger {
 
     /// Records that key `kid` signs nothing valid after `not_after`
     /// (rotation: what it signed before stays valid). A key the ledger does
-    /// not know is refused.
+    /// not know is refused, and so is a distrusted one.
     pub fn retire_key(&mut self, kid: KeyId, not_after: Timestamp, reason: &str) -> Result<(), IssuerError> {
         check_text("reason", reason, 500)?;
         self.transaction(|rec| {
             rec.known_key(kid)?;
+            // A distrusted key already signs nothing: a retirement date
+            // after that would only blur what the ledger says of it.
+            let distrusted: Option<String> = rec
+                .tx()
+                .query_row("SELECT distrusted_at FROM keys WHERE kid = ?1", params![kid.to_string()], |r| r.get(0))
+                .map_err(rec.err())?;
+            if let Some(distrusted_at) = distrusted {
+                return Err(IssuerError::KeyDistrusted { kid, distrusted_at });
+            }
             rec.tx()
                 .execute(
                     "INSERT INTO retired_keys (kid, not_after, reason) VALUES (?1, ?2, ?3)
