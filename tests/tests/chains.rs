@@ -250,6 +250,7 @@ fn a_deactivation_receipt_is_checked_like_every_file_from_an_install() {
     assert!(err.contains("sent no activation receipt"), "{err}");
     // Another vendor's ledger does not know the license at all.
     let other = Vendor::new();
+    other.issue(&[]); // its ledger exists: a path with no ledger at all is refused sooner
     let err = plain(&other, &["deactivations", "import", p(&released)]).fails_with(30).to_owned();
     assert!(err.contains("is not in the ledger"), "{err}");
     assert!(plain(&other, &["ledger", "export", "--json"]).json()["deactivations"].as_array().unwrap().is_empty());

@@ -320,3 +320,41 @@ fn a_passphrase_file_with_a_byte_order_mark_opens_new_and_old_keys() {
     let e = run(issue(&old_key, Some(&plain), 4), None).fails_with(50).to_owned();
     assert!(e.contains("passphrase") && !e.contains(words), "{e}");
 }
+
+/// A mistyped ledger path: the commands that read the ledger, or change
+/// what it already holds, refuse it rather than audit, list, bill or
+/// import into a new, empty ledger; only a command that signs makes one.
+#[test]
+fn commands_that_read_the_ledger_refuse_a_path_with_no_ledger_and_make_nothing() {
+    let v = Vendor::new();
+    v.issue(&[]);
+    let dir = v.dir.path();
+    let typo = dir.join("typo").join("ledger.sqlite3");
+    let rct = dir.join("r.txt");
+    std::fs::write(&rct, "x").unwrap();
+    let catalog = v.catalog.to_str().unwrap();
+    let public = v.public.to_str().unwrap();
+    for args in [
+        vec!["ledger", "verify", "--pub", public],
+        vec!["ledger", "list"],
+        vec!["ledger", "export"],
+        vec!["ledger", "forks"],
+        vec!["ledger", "lapsed"],
+        vec!["ledger", "show", "0192f7a0-0000-7000-8000-000000000001"],
+        vec!["bill", "--account", "acct-1001", "--catalog", catalog, "--from", "2026-12-01", "--to", "2026-12-31"],
+        vec!["revoke", "0192f7a0-0000-7000-8000-000000000001", "--reason", "typo"],
+        vec!["receipts", "import", rct.to_str().unwrap()],
+        vec!["serve", "token", "list"],
+    ] {
+        let mut cmd = issuer(&args);
+        cmd.env("ISSUER_LEDGER", &typo);
+        let out = run(cmd, None);
+        assert_eq!(out.code, 30, "{args:?}: {}{}", out.stdout, out.stderr);
+        assert!(out.stderr.contains("there is no ledger file here"), "{args:?}: {}", out.stderr);
+        assert!(!typo.exists() && !typo.parent().unwrap().exists(), "{args:?}: nothing was made");
+    }
+    // The real ledger still answers.
+    let mut cmd = v.issuer();
+    cmd.args(["ledger", "verify", "--pub", public]);
+    assert!(run(cmd, None).ok().contains("verified 1 licenses"));
+}

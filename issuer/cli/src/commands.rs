@@ -98,7 +98,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
         }
         Command::Bill { account, catalog, from, to } => {
             let catalog = catalogs::load(&catalog)?;
-            let bill = open_ledger(ledger.as_deref())?.bill(&catalog, &account, from, to, now)?;
+            let bill = open_existing_ledger(ledger.as_deref())?.bill(&catalog, &account, from, to, now)?;
             Ok(Output::new(&bill, bill.to_string()))
         }
         Command::Catalog(CatalogCommand::Check { file }) => {
@@ -130,7 +130,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             }
         }
         Command::Revoke { license_id, reason } => {
-            let mut l = open_ledger(ledger.as_deref())?;
+            let mut l = open_existing_ledger(ledger.as_deref())?;
             let recorded = l.revoke(&license_id, &reason, now)?;
             let what = if recorded { "recorded" } else { "was already recorded" };
             let text = format!(
@@ -143,7 +143,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
         }
         Command::RetireKey { kid, not_after, reason } => {
             let kid: license_common::KeyId = kid.parse().map_err(|()| Error::NotAKeyId { text: kid.clone() })?;
-            open_ledger(ledger.as_deref())?.retire_key(kid, not_after, &reason)?;
+            open_existing_ledger(ledger.as_deref())?.retire_key(kid, not_after, &reason)?;
             let text = format!("key {kid} retires at {not_after}; export a revocation list to send the notice\n");
             Ok(Output::new(&Retirement { format: 1, kid, not_after, reason }, text))
         }
@@ -298,7 +298,7 @@ fn distrust_key(
         ))
         .into());
     }
-    let mut l = open_ledger(ledger)?;
+    let mut l = open_existing_ledger(ledger)?;
     let key = crate::passphrase::open_key(key, passphrase)?;
     let done = l.distrust_key(kid, &key, reason, now)?;
     let mut text =
@@ -363,8 +363,17 @@ pub(crate) fn ledger_location(explicit: Option<&Path>) -> Result<PathBuf, Error>
     })?)
 }
 
+/// The ledger, made when it does not exist yet: for the commands that sign
+/// or record something a new ledger can begin with.
 pub(crate) fn open_ledger(explicit: Option<&Path>) -> Result<Ledger, Error> {
     Ok(Ledger::open(&ledger_location(explicit)?)?)
+}
+
+/// The ledger, which must exist: for the commands that read it or change
+/// what it already holds, so that a mistyped path is refused rather than
+/// audited, listed or billed as a new, empty ledger.
+pub(crate) fn open_existing_ledger(explicit: Option<&Path>) -> Result<Ledger, Error> {
+    Ok(Ledger::open_existing(&ledger_location(explicit)?)?)
 }
 
 fn read_current(path: &Path, trusted: &license_common::Keyring) -> Result<License, Error> {

@@ -11,7 +11,7 @@ use license_issuer::ledger::{BatchOutput, Filter, Imported, Lapsed, Overuse, Ver
 use serde::Serialize;
 
 use crate::args::LedgerCommand;
-use crate::commands::{Outcome, open_ledger};
+use crate::commands::{Outcome, open_existing_ledger, open_ledger};
 use crate::error::Error;
 
 /// `issuer ledger overuse --json` (format 1): `{"format": 1, "licenses":
@@ -78,7 +78,7 @@ pub fn ledger(command: LedgerCommand, path: Option<&Path>, now: Timestamp) -> Ou
     if let LedgerCommand::Migrate { from, to } = &command {
         return migrate(from, to);
     }
-    let ledger = open_ledger(path)?;
+    let ledger = open_existing_ledger(path)?;
     match command {
         LedgerCommand::Verify { public, one_by_one } => {
             let keys = public
@@ -273,7 +273,7 @@ fn migrate(from: &Path, to: &Path) -> Outcome {
 
 /// `issuer receipts import`, `issuer usage import` and `issuer deactivations import`.
 pub fn import(files: Vec<PathBuf>, what: Import, path: Option<&Path>, now: Timestamp) -> Result<Output, Error> {
-    let mut ledger = open_ledger(path)?;
+    let mut ledger = open_existing_ledger(path)?;
     let mut text = String::new();
     let mut imported = Vec::new();
     for file in files {

@@ -60,11 +60,11 @@ pub(crate) fn run(args: ServeArgs, ledger: Option<&Path>, now: Timestamp) -> Res
             Ok(Output::new(&Created { format: 1, token: &made.text, stored: &made.token }, text))
         }
         Some(ServeCommand::Token(ApiTokenCommand::List)) => {
-            let tokens = open_ledger(ledger)?.api_tokens()?;
+            let tokens = crate::commands::open_existing_ledger(ledger)?.api_tokens()?;
             Ok(Output::new(&serde_json::json!({"format": 1, "tokens": tokens}), table(&tokens)))
         }
         Some(ServeCommand::Token(ApiTokenCommand::Revoke { id })) => {
-            let revoked = open_ledger(ledger)?.api_token_revoke(&id, now)?;
+            let revoked = crate::commands::open_existing_ledger(ledger)?.api_token_revoke(&id, now)?;
             let text = if revoked {
                 format!("revoked API token {id}\n")
             } else {

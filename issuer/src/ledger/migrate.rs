@@ -77,13 +77,14 @@ fn count(q: Q<'_>, table: &str) -> db::Result<u64> {
 
 impl Ledger {
     /// Opens the ledger at `path` to read it: a file that does not exist is
-    /// refused rather than made (migrating nothing would look like success).
+    /// refused rather than made (an audit, a listing or a migration of a
+    /// mistyped path would otherwise pass on a new, empty ledger).
     pub fn open_existing(path: &Path) -> Result<Ledger, IssuerError> {
         let is_url = path.to_str().is_some_and(super::is_postgres_url);
         if !is_url && !path.is_file() {
             return Err(IssuerError::Ledger {
                 path: path.to_path_buf(),
-                detail: "there is no ledger file here".into(),
+                detail: "there is no ledger file here; only a change that records something makes a new one".into(),
             });
         }
         Ledger::open(path)
