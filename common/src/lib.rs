@@ -68,7 +68,7 @@ pub mod random;
 pub mod revocation;
 #[cfg(feature = "signing")]
 pub mod signing;
-mod strict_map;
+pub mod strict_map;
 pub mod text;
 pub mod time;
 

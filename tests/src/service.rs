@@ -171,6 +171,16 @@ impl Served {
         Reply::of(self.spec, "POST", path, req.send_json(body))
     }
 
+    /// `POST path` with `headers` and `body` sent as JSON text exactly as
+    /// written (for what `serde_json::Value` cannot hold, e.g. a key twice).
+    pub fn post_raw_json(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+        let mut req = agent().post(format!("{}{path}", self.base)).header("Content-Type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Reply::of(self.spec, "POST", path, req.send(body))
+    }
+
     /// `method path` with `token` and a plain-text body.
     pub fn send_text(&self, method: &str, path: &str, token: Option<&str>, body: &str) -> Reply {
         let mut req = agent().post(format!("{}{path}", self.base));

@@ -303,8 +303,29 @@ fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_th
     assert_eq!(up["license"]["supersedes"], id.as_str());
     assert_eq!(up["license"]["quotas"]["processing_units"], 80);
     assert_eq!(up["license"]["sequence"], 2);
-    // The old license cannot be upgraded again: the chain moved on.
+    // The old license cannot be upgraded again: the chain moved on; nor priced.
     s.post_once(&format!("/v1/licenses/{id}/upgrade"), &w.issue, "up-77-b", &change).error(409, "superseded");
+    let e = s.send("POST", &format!("/v1/licenses/{id}/quote"), Some(&w.read), Some(&change)).error(409, "superseded");
+    assert_eq!(e["case"], "IssuerError::AlreadySuperseded", "{e}");
+    // A quote is of an upgrade or of a renewal, never both at once.
+    let up_id = up["id"].as_str().unwrap();
+    let mixed = json!({"renew_months": 12, "quotas": {"processing_units": 100}});
+    let e = s.send("POST", &format!("/v1/licenses/{up_id}/quote"), Some(&w.read), Some(&mixed)).error(400, "usage");
+    assert!(e["message"].as_str().unwrap().contains("not both"), "{e}");
+    // A quota named twice in a body is refused, not the last one kept.
+    let twice = r#"{"quotas": {"processing_units": 100, "processing_units": 120}}"#;
+    let bearer = format!("Bearer {}", w.issue);
+    for (route, key) in [("quote", "-"), ("upgrade", "up-twice")] {
+        let headers = [("Authorization", bearer.as_str()), ("Idempotency-Key", key)];
+        let e = s.post_raw_json(&format!("/v1/licenses/{up_id}/{route}"), &headers, twice).error(400, "usage");
+        assert!(e["message"].as_str().unwrap().contains("duplicate key `processing_units`"), "{route}: {e}");
+    }
+    let twice = r#"{"account": "acct-78", "licensee": "Twice", "region": "cn-hangzhou", "edition": "basic_rnd",
+                    "engine": "maxcompute", "plan": "subscription",
+                    "quotas": {"processing_units": 20, "processing_units": 40}}"#;
+    let headers = [("Authorization", bearer.as_str()), ("Idempotency-Key", "pay-78")];
+    let e = s.post_raw_json("/v1/licenses", &headers, twice).error(400, "usage");
+    assert!(e["message"].as_str().unwrap().contains("duplicate key `processing_units`"), "{e}");
     let new_id = up["id"].as_str().unwrap().to_owned();
     let renewed =
         s.post_once(&format!("/v1/licenses/{new_id}/renew"), &w.issue, "renew-77", &json!({"months": 12})).expect(201);
@@ -318,6 +339,8 @@ fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_th
     let r =
         s.send("POST", &format!("/v1/licenses/{rid}/revoke"), Some(&w.admin), Some(&json!({"reason": "chargeback"})));
     assert_eq!(r.expect(200)["new"], true);
+    let e = s.send("POST", &format!("/v1/licenses/{rid}/quote"), Some(&w.read), Some(&change)).error(422, "revoked");
+    assert_eq!(e["case"], "IssuerError::RevokedChain", "a revoked license is not priced: {e}");
     let list = s.post_once("/v1/revocations", &w.admin, "rev-1", &json!({})).expect(201);
     let same = s.post_once("/v1/revocations", &w.admin, "rev-1", &json!({})).expect(200);
     assert_eq!(list["token"], same["token"]);

@@ -156,6 +156,65 @@ fn orders_from_toml_and_json_files() {
     cmd.arg("--order").arg(&path);
     let r = run(cmd, None);
     assert!(r.fails_with(40).contains("discount"), "{}", r.stderr);
+    // A package or quota named twice in a JSON order: refused, not the last one kept.
+    for twice in [
+        json.replace(
+            r#""quotas": {"processing_units": 20}"#,
+            r#""quotas": {"processing_units": 20, "processing_units": 40}"#,
+        ),
+        json.replace(
+            r#""quotas""#,
+            r#""packages": {"data_service": "api.base", "data_service": "api.s1.small"}, "quotas""#,
+        ),
+    ] {
+        let path = vendor.dir.path().join("twice.json");
+        std::fs::write(&path, &twice).unwrap();
+        let mut cmd = issuer(&["issue", "--key"]);
+        cmd.arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file).arg("--catalog").arg(&vendor.catalog);
+        cmd.arg("--order").arg(&path);
+        let r = run(cmd, None);
+        assert!(r.fails_with(40).contains("duplicate key"), "{twice}: {}", r.stderr);
+    }
+}
+
+/// `--package` or `--quota` twice for one name: which value was meant is
+/// not guessed, for an order, an upgrade or a quote; nothing is signed.
+#[test]
+fn a_package_or_quota_given_twice_is_refused() {
+    let vendor = Vendor::new();
+    let out = vendor.dir.path().join("twice.lic");
+    let twice: &[(&[&str], &str)] = &[
+        (
+            &["--quota", "processing_units=20", "--quota", "processing_units=40"],
+            "--quota processing_units is given twice (20, then 40)",
+        ),
+        (
+            &["--package", "data_service=api.base", "--package", "data_service=api.s1.small"],
+            "--package data_service is given twice (api.base, then api.s1.small)",
+        ),
+    ];
+    for (flags, message) in twice {
+        let mut all = flags.to_vec();
+        all.extend(["--out", out.to_str().unwrap()]);
+        let r = vendor.issue_run(&all);
+        assert!(r.fails_with(2).contains(message), "{flags:?}: {}", r.stderr);
+        assert!(!out.exists(), "{flags:?}: nothing is signed");
+    }
+    let current = vendor.dir.path().join("current.lic");
+    vendor.issue_run(&["--account", "acct-twice", "--out", current.to_str().unwrap()]).ok();
+    for command in ["upgrade", "quote"] {
+        let mut cmd = vendor.issuer();
+        cmd.arg(command).arg(&current).arg("--catalog").arg(&vendor.catalog);
+        if command == "upgrade" {
+            cmd.arg("--key").arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file).arg("--out").arg(&out);
+        } else {
+            cmd.arg("--pub").arg(&vendor.public);
+        }
+        cmd.args(["--quota", "processing_units=40", "--quota", "processing_units=60"]);
+        let r = run(cmd, None);
+        assert!(r.fails_with(2).contains("--quota processing_units is given twice"), "{command}: {}", r.stderr);
+        assert!(!out.exists(), "{command}: nothing is signed");
+    }
 }
 
 #[test]

@@ -92,7 +92,7 @@ fn run_command(command: Command, ledger: Option<PathBuf>, now: Timestamp) -> Res
             };
             let quote = match renewal {
                 Some(term) => license_issuer::quote_renewal(&catalog, &current, term, at)?,
-                None => license_issuer::quote_upgrade(&catalog, &current, &change_request(&args.change), at)?,
+                None => license_issuer::quote_upgrade(&catalog, &current, &change_request(&args.change)?, at)?,
             };
             Ok(Output::new(&quote, quote.to_string()))
         }
@@ -381,16 +381,36 @@ fn read_current(path: &Path, trusted: &license_common::Keyring) -> Result<Licens
     Ok(license_issuer::read_current(&text, trusted)?)
 }
 
-fn change_request(change: &ChangeArgs) -> UpgradeRequest {
-    UpgradeRequest {
+fn change_request(change: &ChangeArgs) -> Result<UpgradeRequest, Error> {
+    Ok(UpgradeRequest {
         edition: change.edition.clone(),
         plan: change.plan,
-        packages: change.packages.iter().cloned().collect(),
-        quotas: change.quotas.iter().cloned().collect(),
+        packages: unique("package", &change.packages)?,
+        quotas: unique("quota", &change.quotas)?,
         bind: None,
         account: None,
         engine: None,
+    })
+}
+
+/// The `NAME=VALUE` pairs of a repeatable flag as a map, refusing a name
+/// given twice: keeping the last would sign or price what was not meant.
+fn unique<V: Clone + std::fmt::Display>(
+    flag: &'static str,
+    pairs: &[(String, V)],
+) -> Result<std::collections::BTreeMap<String, V>, Error> {
+    let mut map = std::collections::BTreeMap::new();
+    for (name, value) in pairs {
+        if let Some(first) = map.insert(name.clone(), value.clone()) {
+            return Err(Error::RepeatedFlag {
+                flag,
+                name: name.clone(),
+                first: first.to_string(),
+                second: value.to_string(),
+            });
+        }
     }
+    Ok(map)
 }
 
 /// The install id of a verified activation request file.
@@ -426,7 +446,7 @@ fn issued_output(issued: &Issued, out: Option<fsio::Output>) -> Result<Output, E
 
 fn upgrade(args: UpgradeArgs, ledger: Option<&Path>, now: Timestamp) -> Result<Output, Error> {
     let catalog = catalogs::load(&args.catalog)?;
-    let mut request = change_request(&args.change);
+    let mut request = change_request(&args.change)?;
     let bind = bound_install(args.bind.as_deref(), &catalog)?;
     let Some(from) = &args.from else {
         // Community → commercial: a first license, checked like any order.
@@ -487,8 +507,8 @@ fn issue(args: IssueArgs, ledger: Option<&Path>, now: Timestamp) -> Result<Outpu
             engine: args.engine.clone(),
             plan: args.plan,
             settlement: args.settlement.clone(),
-            packages: args.packages.iter().cloned().collect(),
-            quotas: args.quotas.iter().cloned().collect(),
+            packages: unique("package", &args.packages)?,
+            quotas: unique("quota", &args.quotas)?,
             not_before: args.not_before,
             until: args.until,
             months: args.months,

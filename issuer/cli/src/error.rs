@@ -47,6 +47,18 @@ pub enum Error {
         /// What was given (escaped when printed).
         text: String,
     },
+    /// `--package` or `--quota` given twice for one name.
+    #[error("--{flag} {name} is given twice ({first}, then {second})")]
+    RepeatedFlag {
+        /// The flag, `package` or `quota`.
+        flag: &'static str,
+        /// The package or quota.
+        name: String,
+        /// The first value given.
+        first: String,
+        /// The second.
+        second: String,
+    },
     /// The demo directory is taken.
     #[error("{} already exists and is not empty", path.display())]
     DemoDirTaken {
@@ -172,7 +184,7 @@ impl Explain for Error {
             Error::Activator(e) => e.class(),
             Error::Service(e) => e.class(),
             Error::NoPassphrase | Error::PassphraseMismatch | Error::Prompt { .. } => ExitClass::Key,
-            Error::NotAKeyId { .. } | Error::NoLedgerPath => ExitClass::Usage,
+            Error::NotAKeyId { .. } | Error::NoLedgerPath | Error::RepeatedFlag { .. } => ExitClass::Usage,
             Error::DemoDirTaken { .. } => ExitClass::Io,
             Error::AuditFailed { .. } => ExitClass::BadSignature,
         }
@@ -199,6 +211,7 @@ impl Explain for Error {
             Error::Prompt { .. } => "pass --passphrase-file FILE or set ISSUER_PASSPHRASE instead".into(),
             Error::NotAKeyId { .. } => "give the key id that `issuer keygen` printed (16 lowercase hex digits)".into(),
             Error::DemoDirTaken { .. } => "name a new directory for the demo, or leave DIR out".into(),
+            Error::RepeatedFlag { flag, name, .. } => format!("give --{flag} {name}=… once, with the value meant"),
             Error::NoLedgerPath => "set HOME or XDG_DATA_HOME, or name the ledger file".into(),
             Error::AuditFailed { .. } => {
                 "each problem line names the record; restore the ledger from its backup, or ask who edited it".into()
@@ -263,6 +276,15 @@ impl Examples for Error {
             Example {
                 error: Error::NotAKeyId { text: "<text>".into() },
                 when: "`issuer retire-key` with something that is not a key id.",
+            },
+            Example {
+                error: Error::RepeatedFlag {
+                    flag: "package",
+                    name: "<package>".into(),
+                    first: "<tier>".into(),
+                    second: "<tier>".into(),
+                },
+                when: "`issuer issue`, `upgrade` or `quote` with one package or quota given twice (which one was meant is not guessed).",
             },
             Example {
                 error: Error::DemoDirTaken { path: PathBuf::from("<path>") },

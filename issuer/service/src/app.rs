@@ -311,9 +311,9 @@ async fn create(State(app): Shared, headers: HeaderMap, Body(body): Body) -> Res
 struct Change {
     edition: Option<String>,
     plan: Option<Plan>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     packages: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     quotas: BTreeMap<String, u64>,
     account: Option<String>,
     engine: Option<String>,
@@ -399,9 +399,9 @@ async fn renew(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, B
 struct QuoteBody {
     edition: Option<String>,
     plan: Option<Plan>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     packages: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     quotas: BTreeMap<String, u64>,
     renew_months: Option<u32>,
     renew_until: Option<Timestamp>,
@@ -417,9 +417,19 @@ async fn quote(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, B
     run(app, headers, route, ApiScope::Read, None, move |c| {
         let q: QuoteBody = parse(&body)?;
         let current = c.current(&id)?;
+        // What cannot be upgraded or renewed is not priced either.
+        c.ledger.check_successor_base(&id)?;
         let catalog = c.catalog(Some(&current.license.product))?;
         let at = q.at.unwrap_or(c.now);
-        let quote = if q.renew_months.is_some() || q.renew_until.is_some() {
+        let renews = q.renew_months.is_some() || q.renew_until.is_some();
+        if renews && (q.edition.is_some() || q.plan.is_some() || !q.packages.is_empty() || !q.quotas.is_empty()) {
+            return Err(ServiceError::BadRequest {
+                detail: "a quote prices an upgrade (edition, plan, packages, quotas) or a renewal (renew_months, \
+                         renew_until), not both: ask for two quotes"
+                    .into(),
+            });
+        }
+        let quote = if renews {
             license_issuer::quote_renewal(catalog, &current.license, term(q.renew_months, q.renew_until)?, at)?
         } else {
             let change = Change {

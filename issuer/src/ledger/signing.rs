@@ -15,7 +15,7 @@
 //! * A key retired in the ledger signs nothing after its date; a distrusted
 //!   key signs nothing.
 
-use super::db::{OptionalExtension, params};
+use super::db::{self, OptionalExtension, params};
 use license_common::envelope::{self, Kind, Signer};
 use license_common::keys::{KeyId, PublicKey};
 use license_common::license::License;
@@ -153,24 +153,29 @@ impl Recorder<'_> {
     }
 }
 
-/// A successor starts from the newest license of its chain, which is not
-/// revoked, and moves a binding only when the old install let it go.
-fn check_successor(rec: &Recorder<'_>, successor: &Successor, revoke_binding: bool) -> Result<String, IssuerError> {
-    let current_id = successor.supersedes();
-    let current: Option<(String, String, String, i64, Option<String>)> = rec
-        .tx()
-        .query_row(
-            "SELECT product, account, region, sequence, install FROM licenses WHERE id = ?1",
-            params![current_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
+/// Where a license stands as the base of a successor: the chain it is in
+/// and its binding, once it is known to be the newest license of an
+/// unrevoked chain.
+struct Head {
+    product: String,
+    account: String,
+    region: String,
+    install: Option<String>,
+}
+
+/// License `id` as the base of a successor: in the ledger, not revoked, and
+/// the newest of its chain. Read with `q`, in a transaction or not.
+fn head_of(q: db::Q<'_>, id: &str, err: impl Fn(db::DbError) -> IssuerError) -> Result<Head, IssuerError> {
+    let current: Option<(String, String, String, i64, Option<String>)> = q
+        .query_row("SELECT product, account, region, sequence, install FROM licenses WHERE id = ?1", params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .optional()
-        .map_err(rec.err())?;
+        .map_err(&err)?;
     let Some((product, account, region, sequence, install)) = current else {
-        return Err(IssuerError::NotInLedger { id: current_id.to_owned() });
+        return Err(IssuerError::NotInLedger { id: id.to_owned() });
     };
-    let floor: Option<(i64, String)> = rec
-        .tx()
+    let floor: Option<(i64, String)> = q
         .query_row(
             "SELECT sequence, reason FROM revocations WHERE product = ?1 AND account = ?2 AND region = ?3
              ORDER BY sequence DESC LIMIT 1",
@@ -178,20 +183,39 @@ fn check_successor(rec: &Recorder<'_>, successor: &Successor, revoke_binding: bo
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
-        .map_err(rec.err())?;
+        .map_err(&err)?;
     if let Some((floor, reason)) = floor
         && floor >= sequence
     {
-        return Err(IssuerError::RevokedChain {
-            id: current_id.to_owned(),
-            floor: u64::try_from(floor).unwrap_or(0),
-            reason,
-        });
+        return Err(IssuerError::RevokedChain { id: id.to_owned(), floor: u64::try_from(floor).unwrap_or(0), reason });
     }
-    let newest = rec.newest(&product, &account, &region)?.map(|n| n.id).unwrap_or_default();
-    if newest != current_id {
-        return Err(IssuerError::AlreadySuperseded { id: current_id.to_owned(), by: newest });
+    let newest: String = q
+        .query_row(
+            "SELECT id FROM licenses WHERE product = ?1 AND account = ?2 AND region = ?3 ORDER BY sequence DESC LIMIT 1",
+            params![product, account, region],
+            |r| r.get(0),
+        )
+        .map_err(&err)?;
+    if newest != id {
+        return Err(IssuerError::AlreadySuperseded { id: id.to_owned(), by: newest });
     }
+    Ok(Head { product, account, region, install })
+}
+
+impl Ledger {
+    /// Refuses license `id` as the base of an upgrade or renewal, as
+    /// signing one would: not in the ledger, revoked, or superseded. For
+    /// what prices a successor without signing it (a quote).
+    pub fn check_successor_base(&self, id: &str) -> Result<(), IssuerError> {
+        head_of(self.conn(), id, self.err()).map(|_| ())
+    }
+}
+
+/// A successor starts from the newest license of its chain, which is not
+/// revoked, and moves a binding only when the old install let it go.
+fn check_successor(rec: &Recorder<'_>, successor: &Successor, revoke_binding: bool) -> Result<String, IssuerError> {
+    let current_id = successor.supersedes();
+    let Head { product, account, region, install } = head_of(rec.tx(), current_id, rec.err())?;
     if let Some(old) = install
         && successor.preview().install.as_deref() != Some(old.as_str())
         && !revoke_binding

@@ -43,11 +43,11 @@ pub struct Order {
     /// Settlement account kind; defaults to the catalog's first.
     #[serde(default)]
     pub settlement: Option<String>,
-    /// Packages: id → tier.
-    #[serde(default)]
+    /// Packages: id → tier (a package named twice is refused).
+    #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     pub packages: BTreeMap<String, String>,
-    /// Quotas: id → value.
-    #[serde(default)]
+    /// Quotas: id → value (a quota named twice is refused).
+    #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     pub quotas: BTreeMap<String, u64>,
     /// Start; defaults to the time of issue.
     #[serde(default)]
