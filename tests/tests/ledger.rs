@@ -374,3 +374,25 @@ fn a_ledger_url_of_another_store_is_refused_and_no_file_is_made_of_it() {
     // Nothing was made where the URL would have been a relative path.
     assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
 }
+
+/// A new ledger file is private (0600) from the start, its journal too; an
+/// existing one keeps the mode its operator chose (a group that reads the
+/// backups), whatever command opens it.
+#[test]
+fn a_new_ledger_is_private_and_an_operators_mode_is_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let vendor = Vendor::sqlite();
+    vendor.issue(&[]);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let wal = vendor.ledger.with_extension("sqlite3-wal");
+    assert_eq!(mode(&vendor.ledger), 0o600);
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600);
+    }
+    std::fs::set_permissions(&vendor.ledger, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut cmd = vendor.issuer();
+    cmd.args(["ledger", "list"]);
+    run(cmd, None).ok();
+    vendor.issue(&[]);
+    assert_eq!(mode(&vendor.ledger), 0o640, "the operator's mode is kept");
+}

@@ -387,6 +387,19 @@ impl Ledger {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(IssuerError::io("create", dir))?;
         }
+        // A new ledger is made private from its first byte (SQLite gives its
+        // -wal and -shm files the same mode); an existing one keeps the mode
+        // its operator gave it (a group that reads backups, a read-only copy).
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            let made = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+            if let Err(e) = made
+                && e.kind() != std::io::ErrorKind::AlreadyExists
+            {
+                return Err(IssuerError::io("create", path)(e));
+            }
+        }
         let err = db_error::<rusqlite::Error>(path);
         let conn = rusqlite::Connection::open(path).map_err(&err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
@@ -398,13 +411,7 @@ impl Ledger {
         conn.pragma_update(None, "foreign_keys", true).map_err(&err)?;
         // A batch's chain lookup table stays in memory, not in a file in /var/tmp.
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(&err)?;
-        let ledger = Ledger::migrate(Db::Sqlite(conn), path.to_path_buf())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
-        Ok(ledger)
+        Ledger::migrate(Db::Sqlite(conn), path.to_path_buf())
     }
 
     /// Brings the schema to [`SCHEMA_VERSION`] under the write lock (two
