@@ -68,6 +68,7 @@ pub(crate) fn request(snapshot: &Snapshot, key: &InstallKey, now: Timestamp) -> 
         hostname: identity::hostname(),
         host_fingerprint: identity::host_fingerprint(&identity::machine_id()?),
         created_at: now,
+        nonce: Some(hex::encode(license_common::random::bytes::<16>()?)),
     };
     Ok(key.seal(Kind::ActivationRequest, &serde_json::to_vec(&request).expect("serialises")))
 }

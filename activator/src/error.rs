@@ -107,6 +107,23 @@ pub enum ActivatorError {
         /// The time of the one imported before.
         have: Timestamp,
     },
+    /// A time attestation that answers no request, or not the newest one
+    /// made here.
+    #[error(
+        "this time attestation does not answer the newest activation request made here: a kept attestation cannot move the clock mark back"
+    )]
+    AttestationUnasked,
+    /// A time attestation whose request was made before the clock mark
+    /// moved on.
+    #[error(
+        "the clock mark moved from {then} to {mark} since the request this time attestation answers: it would take the mark back to a time already passed"
+    )]
+    AttestationOvertaken {
+        /// The mark when the request was made (`none` before any).
+        then: String,
+        /// The mark now.
+        mark: String,
+    },
     /// The state was changed outside the activator.
     #[error("{} is damaged: {detail}", path.display())]
     DamagedState {
@@ -443,7 +460,9 @@ impl Explain for ActivatorError {
             ActivatorError::KeyRetired { .. } | ActivatorError::RevocationsKeyRetired { .. } => ExitClass::UntrustedKey,
             ActivatorError::IssuedInFuture { .. } => ExitClass::NotYetValid,
             ActivatorError::AttestationMismatch { .. } => ExitClass::Mismatch,
-            ActivatorError::StaleAttestation { .. } => ExitClass::Superseded,
+            ActivatorError::StaleAttestation { .. }
+            | ActivatorError::AttestationUnasked
+            | ActivatorError::AttestationOvertaken { .. } => ExitClass::Superseded,
             ActivatorError::DamagedState { .. }
             | ActivatorError::UnsafeDirectory { .. }
             | ActivatorError::KeyFilePresent { .. } => ExitClass::State,
@@ -502,6 +521,9 @@ impl Explain for ActivatorError {
                 "ask the vendor for an attestation made from this install's activation request".into()
             }
             ActivatorError::StaleAttestation { .. } => "ask the vendor for a new time attestation".into(),
+            ActivatorError::AttestationUnasked | ActivatorError::AttestationOvertaken { .. } => {
+                "make a new activation request, have the vendor attest the time for it, and import that attestation before the install runs again".into()
+            }
             ActivatorError::DamagedState { .. } => {
                 "the state was edited, or an old copy put back: restore the whole directory from its backup, or move it away, initialise it again and activate the license again (the vendor can send it again)".into()
             }

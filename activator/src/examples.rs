@@ -52,6 +52,14 @@ impl Examples for ActivatorError {
                 when: "A time attestation not newer than the one imported before (the same file again, or an older one).",
             },
             Example {
+                error: ActivatorError::AttestationUnasked,
+                when: "A time attestation that answers no activation request made here, or an older one than the newest (each request replaces the one before, and an import uses it up), or one of the first release's format.",
+            },
+            Example {
+                error: ActivatorError::AttestationOvertaken { then: s("<time>"), mark: s("<time>") },
+                when: "A time attestation imported after the install's clock mark moved on from where it was at the request: kept for later, it would take the mark back.",
+            },
+            Example {
                 error: ActivatorError::DamagedState { path: PathBuf::from("<path>"), detail: s("<detail>") },
                 when: "`state.json` does not match its MAC (it was edited by hand: revocations removed, the clock mark lowered, a binding, product or region changed), is older than `state.gen` says (an old copy put back beside newer files), is of an older format in a directory written in format 3, or `state.key` is missing. Details: `its MAC does not match: …`, `it is an older copy (generation <n>) than the directory last wrote (generation <n>)`.",
             },

@@ -444,7 +444,9 @@ impl Activator {
     /// becomes the vendor's time, so an install whose mark a wrong clock
     /// pushed forward works again once its clock is right. It must be for
     /// this install and product, signed by a key trusted for licenses, and
-    /// newer than the attestation imported before. Returns the new mark.
+    /// newer than the attestation imported before, and answer the newest
+    /// request made here ([`Activator::request`]) while the mark has not
+    /// moved since; the request is then used up. Returns the new mark.
     pub fn import_time(&mut self, text: &str) -> Result<Timestamp, ActivatorError> {
         let install_id = self.install_id()?;
         self.transact(|state, snapshot, _| {
@@ -467,6 +469,23 @@ impl Activator {
             {
                 return Err(ActivatorError::StaleAttestation { time: att.time, have });
             }
+            // Only an answer to the newest request, while the mark is where
+            // it was then: a kept attestation cannot take the mark back to
+            // a time the install has passed since.
+            let pending = state.pending_request.as_ref();
+            if att.request.is_none() || att.request.as_deref() != pending.map(|p| p.hash.as_str()) {
+                return Err(ActivatorError::AttestationUnasked);
+            }
+            if let Some(p) = pending
+                && p.mark != state.high_water
+            {
+                let shown = |t: Option<Timestamp>| t.map_or_else(|| "none".to_owned(), |t| t.to_string());
+                return Err(ActivatorError::AttestationOvertaken {
+                    then: shown(p.mark),
+                    mark: shown(state.high_water),
+                });
+            }
+            state.pending_request = None;
             state.attested = Some(att.time);
             state.high_water = Some(att.time);
             Ok(att.time)
@@ -487,9 +506,18 @@ impl Activator {
     }
 
     /// A signed activation request (`req1`) for the vendor, made at `now`.
+    /// It is recorded (its hash and the clock mark of this moment) as the
+    /// one request a time attestation may answer.
     pub fn request(&mut self, now: Timestamp) -> Result<String, ActivatorError> {
         let key = self.install_key()?;
-        airgap::request(&self.snapshot, &key, now)
+        self.transact(|state, snapshot, _| {
+            let token = airgap::request(snapshot, &key, now)?;
+            state.pending_request = Some(crate::state::PendingRequest {
+                hash: license_common::exchange::chain_hash(&token),
+                mark: state.high_water,
+            });
+            Ok(token)
+        })
     }
 
     /// A signed activation receipt (`rct1`) for the license in force, the

@@ -97,6 +97,10 @@ pub(crate) struct StateFile {
     /// The vendor's time of the newest time attestation imported.
     #[serde(default)]
     pub attested: Option<Timestamp>,
+    /// The newest activation request made here: the only one a time
+    /// attestation may answer, and only while the mark is still `mark`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_request: Option<PendingRequest>,
     /// The host fingerprint of the machine the directory was made on.
     #[serde(default)]
     pub machine: Option<String>,
@@ -124,6 +128,16 @@ pub(crate) struct ReleasedLicense {
     pub at: Timestamp,
     /// The signed deactivation receipt (`dea1`).
     pub receipt: String,
+}
+
+/// An activation request made here, which a time attestation can answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PendingRequest {
+    /// [`license_common::exchange::chain_hash`] of its token.
+    pub hash: String,
+    /// The clock mark when it was made.
+    pub mark: Option<Timestamp>,
 }
 
 /// The most deactivation receipts kept.
@@ -184,6 +198,7 @@ impl StateFile {
             released: Vec::new(),
             sent: None,
             attested: None,
+            pending_request: None,
             machine: crate::identity::machine_fingerprint(),
             free_edition: None,
             service_tokens: Vec::new(),

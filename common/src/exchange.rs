@@ -102,6 +102,11 @@ pub struct ActivationRequest {
     pub host_fingerprint: String,
     /// When the request was made.
     pub created_at: Timestamp,
+    /// 16 random bytes, hex: no two requests are alike, even from one
+    /// install in one second, so a time attestation answers exactly one
+    /// (absent in requests of the first release).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 self_signed!(ActivationRequest);
 
@@ -245,13 +250,23 @@ pub fn chain_hash(token: &str) -> String {
     hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
-/// `att1`: the vendor's word of the time, bound to one install, so that an
-/// install whose clock mark a wrong clock pushed forward can come back.
+/// The format of a time attestation that answers one request
+/// ([`TimeAttestation::request`]).
+pub const ATTESTATION_FORMAT: u32 = 2;
+
+/// `att1`: the vendor's word of the time, bound to one install and to the
+/// activation request it answers, so that an install whose clock mark a
+/// wrong clock pushed forward can come back — and a kept attestation cannot
+/// later take the mark back to a time already passed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeAttestation {
-    /// [`EXCHANGE_FORMAT`].
+    /// [`ATTESTATION_FORMAT`] (1 for attestations of the first release,
+    /// which answer no request and which installs refuse).
     pub format: u32,
+    /// The [`chain_hash`] of the activation request it answers (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
     /// The install it is for (from its activation request).
     pub install_id: String,
     /// The product.
@@ -276,6 +291,7 @@ mod tests {
             hostname: "node-1".into(),
             host_fingerprint: "ab".repeat(16),
             created_at: Timestamp::parse("2026-11-23").unwrap(),
+            nonce: None,
         };
         let input = signing_input(Kind::ActivationRequest, public.kid(), &serde_json::to_vec(&req).unwrap());
         let token = assemble(&input, &sk.sign(input.as_bytes()).to_bytes());

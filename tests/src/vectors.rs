@@ -558,7 +558,10 @@ pub fn all() -> (String, Vec<Vector>) {
     // A time attestation for one install.
     let att = Kind::TimeAttestation;
     let attestation = license_common::exchange::TimeAttestation {
-        format: 1,
+        format: license_common::exchange::ATTESTATION_FORMAT,
+        // The request it answers (install 0x33's, below): what the install
+        // checks against the newest request it made.
+        request: Some(license_common::exchange::chain_hash(&install_files().0)),
         install_id: install(0x33).public().kid().to_string(),
         product: "data-platform".into(),
         time: t("2026-12-01T08:00:00Z"),

@@ -254,6 +254,58 @@ fn a_clock_mark_pushed_forward_comes_back_with_the_vendors_time_attestation() {
     assert!(err.contains("not this one"), "{err}");
 }
 
+/// An attestation kept for later cannot take the clock mark back to a time
+/// the install has passed since (and so revive a license that expired
+/// meanwhile): it must answer the newest request, made while the mark was
+/// where it still is; importing it uses the request up.
+#[test]
+fn a_kept_time_attestation_cannot_take_the_clock_mark_back() {
+    let v = Vendor::new();
+    let install = Install::new(&v);
+    install.activate(&v.issue(&[])).ok();
+    let f = |name: &str| install.dir.path().join(name);
+    let attest = |req: &str, out: &str| {
+        signing(&v, &["attest-time", "--bind", p(&f(req)), "--out", p(&f(out))]).ok();
+    };
+    // A request and its attestation, kept; then the install runs on: the
+    // mark moves past the vendor's time (as it would over the months a
+    // license runs out in).
+    install.run(&["request", "--out", p(&f("req-1.txt"))], None).ok();
+    attest("req-1.txt", "att-1.txt");
+    let mut lib = license_activator::Activator::open(&install.state).unwrap();
+    lib.observe_clock(Timestamp::now().plus(chrono::Duration::days(40))).unwrap();
+    let before = install.snapshot();
+    let err = install.run(&["time", "import", p(&f("att-1.txt"))], None).fails_with(17).to_owned();
+    assert!(err.contains("the clock mark moved from"), "{err}");
+    assert_eq!(install.snapshot(), before, "the mark stays where it is");
+    // A newer request replaces the one the kept attestation answers.
+    install.run(&["request", "--out", p(&f("req-2.txt"))], None).ok();
+    let err = install.run(&["time", "import", p(&f("att-1.txt"))], None).fails_with(17).to_owned();
+    assert!(err.contains("does not answer the newest activation request"), "{err}");
+    // The answer to that newest request, at once: the mark comes back (the
+    // vendor's clock is the true one), and the request is used up.
+    attest("req-2.txt", "att-2.txt");
+    let done = install.run(&["time", "import", p(&f("att-2.txt")), "--json"], None).json();
+    assert!(done["mark"].as_str().unwrap() < Timestamp::now().plus(chrono::Duration::days(1)).to_string().as_str());
+    install.run(&["check", "data_service"], None).ok();
+    let after = install.snapshot();
+    install.run(&["time", "import", p(&f("att-2.txt"))], None).fails_with(17);
+    assert_eq!(install.snapshot(), after, "a replay changes nothing");
+    // An attestation of the first format answers no request: refused.
+    install.run(&["request", "--out", p(&f("req-3.txt"))], None).ok();
+    let old = license_common::exchange::TimeAttestation {
+        format: 1,
+        request: None,
+        install_id: install.run(&["status", "--json"], None).json()["install_id"].as_str().unwrap().to_owned(),
+        product: "data-platform".into(),
+        time: Timestamp::now().plus(chrono::Duration::hours(1)),
+    };
+    let token = v.signing_key().seal(license_common::Kind::TimeAttestation, &serde_json::to_vec(&old).unwrap());
+    std::fs::write(f("att-old.txt"), format!("{token}\n")).unwrap();
+    let err = install.run(&["time", "import", p(&f("att-old.txt"))], None).fails_with(17).to_owned();
+    assert!(err.contains("does not answer the newest activation request"), "{err}");
+}
+
 #[test]
 fn revocation_lists_cannot_be_dated_ahead_signed_by_a_retired_key_or_block_later_lists() {
     let v = Vendor::new();

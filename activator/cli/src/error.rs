@@ -127,7 +127,10 @@ fn activator_hint(e: &ActivatorError) -> Option<String> {
         ActivatorError::UnsafeDirectory { dir, .. } => {
             format!("run `chmod 700 {}` (and check who else could have written there), then run again", dir.display())
         }
-        ActivatorError::StaleAttestation { .. } | ActivatorError::AttestationMismatch { .. } => {
+        ActivatorError::StaleAttestation { .. }
+        | ActivatorError::AttestationMismatch { .. }
+        | ActivatorError::AttestationUnasked
+        | ActivatorError::AttestationOvertaken { .. } => {
             "send `activator request --out req.txt` to the vendor for a new one (`issuer attest-time --bind req.txt`)"
                 .into()
         }

@@ -255,7 +255,8 @@ impl Ledger {
             super::signing::check_signer(rec, key.kid(), now)?;
             rec.key(&key.public_key(), now)?;
             let attestation = TimeAttestation {
-                format: 1,
+                format: license_common::exchange::ATTESTATION_FORMAT,
+                request: Some(license_common::exchange::chain_hash(&token)),
                 install_id: request.install_id.clone(),
                 product: request.product.clone(),
                 time: now,

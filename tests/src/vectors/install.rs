@@ -25,6 +25,7 @@ fn request_of(key: &IssuerKey) -> ActivationRequest {
         hostname: "node-1".into(),
         host_fingerprint: "ab".repeat(16),
         created_at: t("2026-11-23T08:00:00Z"),
+        nonce: Some("5e1f0c2d9a8b7766554433221100ffee".into()),
     }
 }
 
