@@ -340,12 +340,34 @@ impl Ledger {
         if let Some(days) = filter.expiring_within_days {
             arg("expires_at IS NOT NULL AND expires_at <= ?", text(&now.plus_days(days).to_string()), &mut clauses);
         }
-        let sql = format!("WHERE {} ORDER BY issued_at, sequence, id", clauses.join(" AND "));
         let status = filter.status.or(filter.expiring_within_days.map(|_| EntryStatus::Active));
+        let needle = filter.licensee.as_deref().map(str::to_lowercase);
+        let selected = clauses.join(" AND ");
+        if status.is_none() && needle.is_none() {
+            // Everything is selected in SQL: count there and read one page,
+            // so a page costs what it holds, not what the ledger holds.
+            let total: i64 = self
+                .conn()
+                .query_row(&format!("SELECT COUNT(*) FROM licenses WHERE {selected}"), &args[..], |r| r.get(0))
+                .map_err(self.err())?;
+            let limit = filter.limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
+            let n = args.len();
+            args.push(db::Arg::Int(limit));
+            args.push(db::Arg::Int(offset));
+            let sql = format!("WHERE {selected} ORDER BY issued_at, sequence, id LIMIT ?{} OFFSET ?{}", n + 1, n + 2);
+            let licenses = self.entries(&sql, &args, now)?;
+            return Ok(Listing {
+                format: 1,
+                total: usize::try_from(total).unwrap_or(0),
+                offset: filter.offset,
+                licenses,
+            });
+        }
+        let sql = format!("WHERE {selected} ORDER BY issued_at, sequence, id");
         // The licensee is matched here, not in SQL: SQLite's lower() folds
         // ASCII only and PostgreSQL's follows the database's locale, so
         // "ärzte" would find "Ärzte GmbH" in one store and not the other.
-        let needle = filter.licensee.as_deref().map(str::to_lowercase);
         let matching: Vec<LedgerEntry> = self
             .entries(&sql, &args, now)?
             .into_iter()
