@@ -30,6 +30,10 @@ use crate::state::{StateFile, Store};
 use crate::status::Status;
 use crate::trust::{self, Imported, TrustedKeys};
 
+/// Present while `init` runs: key files beside it are an unfinished init's,
+/// removed and made again, never adopted.
+const INIT_PENDING_FILE: &str = ".init-pending";
+
 /// An open state directory: its product, trusted keys and activated license.
 ///
 /// Reading (`status`, `check`) needs no lock: the state file is replaced
@@ -127,7 +131,12 @@ impl Activator {
         if store.is_initialised() {
             return Err(ActivatorError::AlreadyInitialised { dir: dir.to_path_buf() });
         }
-        // A key found before init was not made here: never adopt it.
+        // A key found before init was not made here: never adopt it. One
+        // left by an init that was killed before it wrote the state was
+        // never used (nothing can open a directory without a state): it is
+        // removed and made again.
+        let pending = dir.join(INIT_PENDING_FILE);
+        let interrupted = std::fs::symlink_metadata(&pending).is_ok();
         for name in [
             crate::identity::INSTALL_KEY_FILE,
             crate::credentials::SEAL_KEY_FILE,
@@ -136,14 +145,22 @@ impl Activator {
         ] {
             let path = dir.join(name);
             if std::fs::symlink_metadata(&path).is_ok() {
-                return Err(ActivatorError::KeyFilePresent { path });
+                if !interrupted {
+                    return Err(ActivatorError::KeyFilePresent { path });
+                }
+                std::fs::remove_file(&path).map_err(ActivatorError::io("remove", &path))?;
             }
         }
+        license_common::fsio::write_atomic(dir, INIT_PENDING_FILE, b"an init is under way\n", 0o600)
+            .map_err(ActivatorError::io("write", &pending))?;
         let keyring = Keyring::from_keys(init.keys.iter().copied());
         let install_id = InstallKey::load_or_create(dir)?.id();
+        license_common::fsio::fault_point("init-key-made");
         let mut state = StateFile::new(&product, &keyring, region.clone());
         state.free_edition = (!init.free_edition).then_some(false);
         store.write(&state)?;
+        std::fs::remove_file(&pending).map_err(ActivatorError::io("remove", &pending))?;
+        license_common::fsio::sync_dir(dir).map_err(ActivatorError::io("sync", dir))?;
         let snapshot = Snapshot::verify(&state, &KeySource::Stored, Some(install_id.clone()), &store.state_path())?;
         let seen = service::FileStamp::of(&store.state_path());
         let activator = Activator { store, keys: KeySource::Stored, snapshot, seen };

@@ -181,3 +181,58 @@ fn sigkill_during_deactivate_leaves_the_license_or_its_kept_receipt() {
     );
     assert!(in_force > 0 && released > 0, "both outcomes occur: {in_force} in force, {released} released");
 }
+
+/// `activator init` killed after it made the install key but before it
+/// wrote the state: the directory is not half-usable, and `init` run again
+/// finishes it (the unused key is made again, never adopted). A key file
+/// planted in a directory no init was working on is still refused.
+#[test]
+fn an_init_killed_half_way_can_be_run_again() {
+    let vendor = Vendor::new();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let init = || {
+        let mut cmd = Command::new(bin("activator"));
+        cmd.arg("--state").arg(&state).args(["init", "--product", "data-platform", "--trust"]).arg(&vendor.public);
+        cmd
+    };
+    let mut child = init()
+        .env("LICENSE_FAULT_PAUSE", "init-key-made:20000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !state.join("install.key").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "init never made its key");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!state.join("state.json").exists(), "killed before the state was written");
+    let first_key = std::fs::read(state.join("install.key")).unwrap();
+    let again = license_tests::run(init(), None);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_ne!(
+        std::fs::read(state.join("install.key")).unwrap(),
+        first_key,
+        "the unfinished init's key is not adopted"
+    );
+    assert!(!state.join(".init-pending").exists());
+    let install = Install { dir, state: state.clone() };
+    install.activate(&vendor.issue(&[])).ok();
+    install.run(&["check", "data_service"], None).ok();
+
+    // Without an unfinished init, a key file found is refused as before.
+    let planted = tempfile::tempdir().unwrap();
+    let other = planted.path().join("state");
+    license_common::fsio::create_private_dir(&other).unwrap();
+    std::fs::write(other.join("install.key"), b"planted").unwrap();
+    let mut cmd = Command::new(bin("activator"));
+    cmd.arg("--state").arg(&other).args(["init", "--product", "data-platform", "--trust"]).arg(&vendor.public);
+    let refused = license_tests::run(cmd, None);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("install.key"), "{}", refused.stderr);
+    assert_eq!(std::fs::read(other.join("install.key")).unwrap(), b"planted");
+}
