@@ -295,6 +295,29 @@ fn wrong_tokens_are_rate_limited_per_address() {
     s.get("/healthz", None).expect(200);
 }
 
+/// A state edited by hand under a running service: every call with a valid
+/// token says the state is damaged (409, what to do), none is taken for a
+/// wrong token (no 401, no lockout), and `/readyz` answers 503.
+#[test]
+fn a_damaged_state_is_reported_to_valid_tokens_and_not_counted_as_guessing() {
+    let w = world();
+    let s = Served::start(&w.install.state, &[]);
+    w.install.activate(&w.vendor.issue(&[])).ok();
+    s.get("/v1/status", Some(&w.launcher)).expect(200);
+    let path = w.install.state.join("state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["high_water"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    for _ in 0..15 {
+        let e = s.get("/v1/status", Some(&w.launcher)).error(409, "state");
+        assert_eq!(e["case"], "ActivatorError::DamagedState", "{e}");
+    }
+    let e = s.get("/readyz", None).error(503, "state");
+    assert_eq!(e["case"], "ApiError::NotReady", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("is damaged"), "{e}");
+    s.get("/healthz", None).expect(200);
+}
+
 #[test]
 fn metrics_give_expiry_remaining_time_entitlements_and_phase() {
     let w = world();

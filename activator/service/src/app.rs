@@ -104,7 +104,10 @@ impl App {
                 }
             }
         }
-        if let Some(scope) = self.with(|a| Ok(a.token_scope(presented))).ok().flatten() {
+        // A state that cannot be read says so (a damaged state is the
+        // install's trouble, not the caller's): it is no wrong token, and
+        // does not count towards the limit.
+        if let Some(scope) = self.with(|a| Ok(a.token_scope(presented)))? {
             return Ok(scope);
         }
         // A wrong token (not a missing one) counts towards the limit:
@@ -176,7 +179,7 @@ async fn healthz() -> Response {
 
 async fn readyz(State(app): Shared) -> Result<Response, ApiError> {
     app.writer.seats(Timestamp::now(), None).map_err(|e| ApiError::NotReady { detail: e.to_string() })?;
-    app.with(|_| Ok(()))?;
+    app.with(|_| Ok(())).map_err(|e| ApiError::NotReady { detail: e.to_string() })?;
     Ok(ok(json!({"format": 1, "status": "ready"})))
 }
 

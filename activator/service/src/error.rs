@@ -129,7 +129,7 @@ impl license_common::exit::Examples for ApiError {
             },
             Example {
                 error: ApiError::NotReady { detail: s("<detail>") },
-                when: "The check-in store stopped (disk full, a damaged file).",
+                when: "The check-in store stopped (disk full, a damaged file); and `/readyz` while the state cannot be read (damaged, unreadable).",
             },
         ]
     }
