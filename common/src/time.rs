@@ -58,22 +58,24 @@ impl Timestamp {
     /// (meaning midnight UTC at its start).
     pub fn parse(s: &str) -> Result<Self, TimestampError> {
         let s = s.trim();
+        let refused = || TimestampError { text: s.to_owned(), dates: true };
         if s.len() == 10 {
-            let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TimestampError(s.to_owned()))?;
-            let dt = date.and_hms_opt(0, 0, 0).ok_or_else(|| TimestampError(s.to_owned()))?;
+            let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| refused())?;
+            let dt = date.and_hms_opt(0, 0, 0).ok_or_else(refused)?;
             return Ok(Timestamp(dt.and_utc()));
         }
-        Self::parse_wire(s)
+        Self::parse_wire(s).map_err(|_| refused())
     }
 
     /// Parses the wire form only: RFC 3339 ending in `Z`, whole seconds.
     pub fn parse_wire(s: &str) -> Result<Self, TimestampError> {
+        let refused = || TimestampError { text: s.to_owned(), dates: false };
         if !s.ends_with('Z') {
-            return Err(TimestampError(s.to_owned()));
+            return Err(refused());
         }
-        let dt = DateTime::parse_from_rfc3339(s).map_err(|_| TimestampError(s.to_owned()))?;
+        let dt = DateTime::parse_from_rfc3339(s).map_err(|_| refused())?;
         if dt.timestamp_subsec_nanos() != 0 {
-            return Err(TimestampError(s.to_owned()));
+            return Err(refused());
         }
         Ok(Timestamp(dt.with_timezone(&Utc)))
     }
@@ -142,10 +144,22 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
-/// A time that is not RFC 3339 UTC.
+/// A time that is not RFC 3339 UTC (nor, where dates are read, a date).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a UTC time: write it as 2026-11-23T08:00:00Z or as a date, 2026-11-23")]
-pub struct TimestampError(String);
+#[error("`{text}` is not a UTC time: write it as 2026-11-23T08:00:00Z{}", if *dates { " or as a date, 2026-11-23" } else { "" })]
+pub struct TimestampError {
+    text: String,
+    dates: bool,
+}
+
+/// For the optional times of what people write (orders, API bodies): a
+/// UTC time or a date, as [`Timestamp::parse`] reads them, with
+/// `#[serde(default, deserialize_with = "license_common::time::lenient")]`.
+/// Signed payloads keep the strict wire form.
+pub fn lenient<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    let text: Option<std::borrow::Cow<'de, str>> = Option::deserialize(d)?;
+    text.map(|t| Timestamp::parse(&t).map_err(serde::de::Error::custom)).transpose()
+}
 
 /// Formats a duration for people: `41 days 3 hours`, `5 hours 2 minutes`,
 /// `40 seconds`. Negative durations are formatted by their magnitude.

@@ -10,8 +10,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use license_common::exit::{Example, Examples, ExitClass, Explain};
 
-/// The longest a request may take, end to end, on either service.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a request may take, end to end, on either service: longer
+/// than the 30 seconds a change waits for the vendor ledger's lock, so that
+/// a busy ledger is answered as such (503) rather than cut off with a 408
+/// while the call may still finish behind it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
 
 /// What the stack refuses alike on both services, as each reports it (the
 /// same cases, as [`crate::ListenError`]'s).
@@ -80,7 +83,7 @@ impl Examples for Refused {
             },
             Example {
                 error: Refused::Timeout { seconds: REQUEST_TIMEOUT.as_secs() },
-                when: "A request to either service that took longer than 30 seconds (a call of `issuer serve` that signs may still finish: retry it with its key).",
+                when: "A request to either service that took longer than 45 seconds (a call of `issuer serve` that signs may still finish: retry it with its key).",
             },
         ]
     }

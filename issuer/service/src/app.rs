@@ -358,6 +358,7 @@ async fn upgrade(State(app): Shared, Path(id): Path<String>, headers: HeaderMap,
 #[serde(deny_unknown_fields)]
 struct Renewal {
     months: Option<u32>,
+    #[serde(default, deserialize_with = "license_common::time::lenient")]
     until: Option<Timestamp>,
     account: Option<String>,
 }
@@ -404,7 +405,9 @@ struct QuoteBody {
     #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     quotas: BTreeMap<String, u64>,
     renew_months: Option<u32>,
+    #[serde(default, deserialize_with = "license_common::time::lenient")]
     renew_until: Option<Timestamp>,
+    #[serde(default, deserialize_with = "license_common::time::lenient")]
     at: Option<Timestamp>,
 }
 

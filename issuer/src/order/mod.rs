@@ -49,11 +49,12 @@ pub struct Order {
     /// Quotas: id → value (a quota named twice is refused).
     #[serde(default, deserialize_with = "license_common::strict_map::deserialize")]
     pub quotas: BTreeMap<String, u64>,
-    /// Start; defaults to the time of issue.
-    #[serde(default)]
+    /// Start; defaults to the time of issue (a UTC time, or a date).
+    #[serde(default, deserialize_with = "license_common::time::lenient")]
     pub not_before: Option<Timestamp>,
-    /// Expiry; or use `months`; or the catalog's default term.
-    #[serde(default)]
+    /// Expiry; or use `months`; or the catalog's default term (a UTC
+    /// time, or a date).
+    #[serde(default, deserialize_with = "license_common::time::lenient")]
     pub until: Option<Timestamp>,
     /// Term in calendar months from `not_before`.
     #[serde(default)]
