@@ -398,8 +398,10 @@ fn every_activator_command_that_prints_succeeds_with_json() {
     assert_eq!(v["again"], false);
     let v = json_ok("deactivate again", &activator(&state, &["deactivate", "--out", &f("dea-again.txt")], None));
     assert_eq!(v["again"], true);
+    // A time attestation answers the newest request, made just before.
+    json_ok("request", &activator(&state, &["request", "--out", &f("req-time.txt")], None));
     let mut attest = vendor.issuer();
-    attest.args(["--json", "attest-time", "--bind", &f("req.txt"), "--out", &f("att.txt"), "--key"]);
+    attest.args(["--json", "attest-time", "--bind", &f("req-time.txt"), "--out", &f("att.txt"), "--key"]);
     attest.arg(&vendor.key).arg("--passphrase-file").arg(&vendor.pass_file);
     let v = json_ok("issuer attest-time", &run(attest, None));
     assert_eq!(v["install_id"], install_id.as_str());

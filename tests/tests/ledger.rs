@@ -112,6 +112,12 @@ fn dk_billing_minimum_twenty_at_five_cny_and_duplicates_once() {
     assert_eq!(bill.total, 30_000 + 12_500, "3 days at 15 DKs = 300.00 CNY, 1 day at 25 DKs = 125.00 CNY");
     assert_eq!(bill.missing, 3);
     assert!(bill.to_string().contains("total 425.00 CNY"), "{bill}");
+    // A free-window day with usage shows what was reported, and bills nothing.
+    let early =
+        w.ledger.bill(&catalog, "acct-dk", day("2026-05-03"), day("2026-05-03"), order_at.plus_days(31)).unwrap();
+    let x = &early.days[0];
+    assert_eq!((x.state, x.reported, x.billed, x.amount), (DayState::FreeWindow, Some(9), 0, 0));
+    assert_eq!(early.total, 0);
 }
 
 #[test]
@@ -421,6 +427,11 @@ fn pages_are_slices_of_the_whole_listing() {
     assert_eq!((one.total, one.licenses[0].account.as_str()), (1, "acct-page-4"));
     let past = ledger.list(&Filter { offset: 50, limit: Some(3), ..Filter::default() }, now).unwrap();
     assert_eq!((past.total, past.licenses.len()), (7, 0));
+    // A window past the year 9999 still finds every license that expires.
+    for days in [3_000_000, u32::MAX] {
+        let far = ledger.list(&Filter { expiring_within_days: Some(days), ..Filter::default() }, now).unwrap();
+        assert_eq!(far.total, 7, "within {days} days");
+    }
     // The same pages with a status filter (read row by row) agree.
     let active = ledger
         .list(&Filter { status: Some(EntryStatus::Active), offset: 3, limit: Some(3), ..Filter::default() }, now)

@@ -323,19 +323,21 @@ impl Ledger {
                 .map(|chain| chain_day(chain, zone, s, e))
                 .max_by_key(|(state, _, _)| *state)
                 .unwrap_or((DayState::BeforeOrder, None, "no license".into()));
-            let (mut reported, mut billed, mut amount) = (None, 0, 0);
+            // What was reported is shown on every day (a free-window day
+            // with usage says so); only a billed day turns it into money.
+            let sum: Option<i64> = self
+                .conn()
+                .query_row(
+                    "SELECT CAST(SUM(datakits) AS BIGINT) FROM usage_days WHERE account = ?1 AND day = ?2 AND install_id IN
+                        (SELECT u.install_id FROM usage_reports u JOIN licenses l ON l.id = u.license_id
+                         WHERE l.product = ?3 AND l.account = ?1)",
+                    params![account, day.to_string(), product],
+                    |r| r.get(0),
+                )
+                .map_err(self.err())?;
+            let reported = sum.map(|n| u64::try_from(n).unwrap_or(0));
+            let (mut billed, mut amount) = (0, 0);
             if state == DayState::Billed {
-                let sum: Option<i64> = self
-                    .conn()
-                    .query_row(
-                        "SELECT CAST(SUM(datakits) AS BIGINT) FROM usage_days WHERE account = ?1 AND day = ?2 AND install_id IN
-                            (SELECT u.install_id FROM usage_reports u JOIN licenses l ON l.id = u.license_id
-                             WHERE l.product = ?3 AND l.account = ?1)",
-                        params![account, day.to_string(), product],
-                        |r| r.get(0),
-                    )
-                    .map_err(self.err())?;
-                reported = sum.map(|n| u64::try_from(n).unwrap_or(0));
                 match reported {
                     None => {
                         state = DayState::Missing;

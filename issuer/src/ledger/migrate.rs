@@ -80,7 +80,9 @@ impl Ledger {
     /// refused rather than made (an audit, a listing or a migration of a
     /// mistyped path would otherwise pass on a new, empty ledger).
     pub fn open_existing(path: &Path) -> Result<Ledger, IssuerError> {
-        let is_url = path.to_str().is_some_and(super::is_postgres_url);
+        // Anything written as a URL goes to `open`, which names the stores
+        // a ledger can be in; only a path can be "no ledger here".
+        let is_url = path.to_str().is_some_and(|p| super::is_postgres_url(p) || p.contains("://"));
         if !is_url && !path.is_file() {
             return Err(IssuerError::Ledger {
                 path: path.to_path_buf(),

@@ -338,7 +338,12 @@ impl Ledger {
             arg("region = ?", text(r), &mut clauses);
         }
         if let Some(days) = filter.expiring_within_days {
-            arg("expires_at IS NOT NULL AND expires_at <= ?", text(&now.plus_days(days).to_string()), &mut clauses);
+            // Times are stored as RFC 3339 text and compared as text: a bound
+            // past the year 9999 (`+10000-…`) would sort before every one of
+            // them, so it stops at the last time text can hold.
+            let last = Timestamp::parse("9999-12-31T23:59:59Z").expect("a valid time");
+            let bound = now.plus_days(days).min(last);
+            arg("expires_at IS NOT NULL AND expires_at <= ?", text(&bound.to_string()), &mut clauses);
         }
         let status = filter.status.or(filter.expiring_within_days.map(|_| EntryStatus::Active));
         let needle = filter.licensee.as_deref().map(str::to_lowercase);
