@@ -650,6 +650,7 @@ impl Activator {
     pub fn report(&mut self, now: Timestamp) -> Status {
         let recorded = self.observe_clock(now);
         let mut status = self.status(now);
+        status.warnings.extend(crate::identity::loose_key_files(self.dir()));
         if let Err(e) = recorded {
             status.warnings.push(format!(
                 "the time could not be recorded in the state directory ({e}); the defence against a clock set back is weaker until it can be"

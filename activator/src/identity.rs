@@ -164,6 +164,32 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// A warning for each of the directory's secret key files (the install key,
+/// the seal key, the state key) that its group or others can read: they
+/// could sign as this install, open its credentials, or forge its state.
+pub(crate) fn loose_key_files(dir: &Path) -> Vec<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        [INSTALL_KEY_FILE, crate::credentials::SEAL_KEY_FILE, crate::integrity::STATE_KEY_FILE]
+            .into_iter()
+            .filter_map(|name| {
+                let mode = std::fs::metadata(dir.join(name)).ok()?.permissions().mode() & 0o777;
+                (mode & 0o077 != 0).then(|| {
+                    format!(
+                        "{name} can be read by other users (mode {mode:04o}): they could act as this install; `chmod 600` it, and treat the key as exposed"
+                    )
+                })
+            })
+            .collect()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Vec::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -344,6 +344,26 @@ fn revocation_lists_cannot_be_dated_ahead_signed_by_a_retired_key_or_block_later
     assert!(err.contains("which was retired"), "{err}");
 }
 
+/// A secret key file of the directory that others can read is named in
+/// `status`, until its mode is private again.
+#[test]
+fn status_warns_of_a_key_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = Vendor::new();
+    let install = Install::new(&v);
+    install.activate(&v.issue(&[])).ok();
+    let warnings = || install.run(&["status", "--json"], None).json()["warnings"].to_string();
+    assert!(!warnings().contains("can be read by other users"), "{}", warnings());
+    for name in ["install.key", "state.key"] {
+        let path = install.state.join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let said = warnings();
+        assert!(said.contains(&format!("{name} can be read by other users (mode 0644)")), "{name}: {said}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(!warnings().contains("can be read by other users"));
+    }
+}
+
 #[test]
 fn trust_add_shows_the_fingerprint_and_asks_and_status_shows_the_install() {
     let v = Vendor::new();
