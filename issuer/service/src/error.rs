@@ -67,6 +67,10 @@ pub enum ServiceError {
     /// The service failed inside (a bug).
     #[error("internal error (a bug in the license API)")]
     Internal,
+    /// The ledger failed under a call: its detail (the file, the database's
+    /// words) is in the service's log, not in the answer.
+    #[error("the ledger cannot be used just now; the service's log has the detail")]
+    LedgerFailed,
     /// The service cannot listen as asked.
     #[error(transparent)]
     Listen(#[serde(skip)] license_http::ListenError),
@@ -109,6 +113,7 @@ impl Explain for ServiceError {
             ServiceError::Refused(r) => r.class(),
             ServiceError::NoCatalog { .. } | ServiceError::DuplicateCatalog { .. } => ExitClass::Catalog,
             ServiceError::Internal => ExitClass::Internal,
+            ServiceError::LedgerFailed => ExitClass::Io,
             ServiceError::Unauthorized
             | ServiceError::WrongScope { .. }
             | ServiceError::NoIdempotencyKey
@@ -131,6 +136,9 @@ impl Explain for ServiceError {
             ServiceError::NoCatalog { .. } => "start the service with that product's catalog too".into(),
             ServiceError::DuplicateCatalog { .. } => "give one catalog per product".into(),
             ServiceError::Internal => "this is a bug; please report it with the request that caused it (nothing was recorded)".into(),
+            ServiceError::LedgerFailed => {
+                "retry later with the same Idempotency-Key; if it persists, the operator reads the service's log".into()
+            }
             ServiceError::NotFound { .. } => "see docs/VENDOR.md (and docs/issuer-openapi.json) for the routes".into(),
             ServiceError::BadRequest { .. } => "send the fields docs/VENDOR.md documents for this route".into(),
             ServiceError::TooLarge { .. } => "send a smaller body: an order or a receipt is far below the limit".into(),
@@ -187,6 +195,10 @@ impl Examples for ServiceError {
                 when: "A request whose handler panicked: a bug. The ledger's transaction was rolled back.",
             },
             Example {
+                error: ServiceError::LedgerFailed,
+                when: "A call under which the ledger failed (a damaged file, a database error): answered 503, with the detail logged for the operator.",
+            },
+            Example {
                 error: ServiceError::NotFound { what: s("<what>") },
                 when: "A route or license that does not exist.",
             },
@@ -212,6 +224,7 @@ impl ServiceError {
             ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServiceError::Refused(r) => r.status(),
             ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ServiceError::LedgerFailed => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Listen(license_http::ListenError::Bind { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::NoIdempotencyKey
             | ServiceError::BadRequest { .. }
@@ -245,6 +258,11 @@ impl ServiceError {
 
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
+        if let ServiceError::Issuer(IssuerError::Ledger { .. }) = &self {
+            // The file's path and the database's words are the operator's.
+            tracing::error!(error = %self, "the ledger failed under a call");
+            return ServiceError::LedgerFailed.into_response();
+        }
         let report = ErrorReport::of(&self);
         let body = serde_json::json!({ "format": 1, "error": report });
         let mut response = (self.status(), axum::Json(body)).into_response();
