@@ -18,6 +18,15 @@ use crate::license::{DEFAULT_GRACE_DAYS, DEFAULT_NOTICE_DAYS, MAX_PERIOD_DAYS, P
 /// The catalog format version this build reads.
 pub const CATALOG_FORMAT: u32 = 1;
 
+/// The highest monthly price, in minor units, a catalog may set (10 billion
+/// in a currency of cents): every quote over any term stays exact rather
+/// than saturating.
+pub const MAX_MONTHLY_PRICE: u64 = 1_000_000_000_000;
+
+/// The highest pay-as-you-go unit price per day, in minor units: a day's
+/// bill for the largest count an install may report stays exact.
+pub const MAX_DAILY_PRICE: u64 = 100_000_000;
+
 /// A product catalog.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -346,6 +355,40 @@ impl Catalog {
                 format!("currency `{}` is not an ISO 4217 code such as CNY", p.currency),
             ));
         }
+        let monthly = self
+            .editions
+            .iter()
+            .map(|e| (e.id.as_str(), e.monthly_price))
+            .chain(self.packages.iter().flat_map(|p| p.tiers.iter().map(|t| (t.id.as_str(), t.monthly_price))))
+            .chain(self.quotas.iter().flat_map(|q| q.steps.iter().map(|s| (q.id.as_str(), s.monthly_price))));
+        for (what, price) in monthly {
+            if price > MAX_MONTHLY_PRICE {
+                return Err((
+                    quoted(what),
+                    format!(
+                        "`{what}` costs {price} a month: prices are at most {MAX_MONTHLY_PRICE} minor units, so that every quote is exact"
+                    ),
+                ));
+            }
+        }
+        if let Some(payg) = &self.pay_as_you_go {
+            if payg.unit_price_per_day > MAX_DAILY_PRICE {
+                return Err((
+                    Some("unit_price_per_day".into()),
+                    format!("unit_price_per_day {} is over {MAX_DAILY_PRICE} minor units", payg.unit_price_per_day),
+                ));
+            }
+            if payg.minimum_count > crate::exchange::MAX_DAY_COUNT {
+                return Err((
+                    Some("minimum_count".into()),
+                    format!(
+                        "minimum_count {} is over {}, the most a day may count",
+                        payg.minimum_count,
+                        crate::exchange::MAX_DAY_COUNT
+                    ),
+                ));
+            }
+        }
         if p.grace_days > MAX_PERIOD_DAYS
             || p.notice_days > MAX_PERIOD_DAYS
             || p.activation_window_days > MAX_PERIOD_DAYS
@@ -619,6 +662,24 @@ tiers = [{ id = "small", limits = { qps = 10 } }, { id = "large", limits = { qps
 
         let unknown = MINIMAL.replace("free = true", "free = true\nprice = 3");
         assert!(Catalog::from_toml(&unknown).unwrap_err().to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn prices_that_would_saturate_a_quote_are_refused() {
+        let at_most = MINIMAL.replace(
+            "limits = { qps = 100 } }",
+            &format!("limits = {{ qps = 100 }}, monthly_price = {MAX_MONTHLY_PRICE} }}"),
+        );
+        Catalog::from_toml(&at_most).unwrap();
+        let over = MINIMAL.replace(
+            "limits = { qps = 100 } }",
+            &format!("limits = {{ qps = 100 }}, monthly_price = {} }}", MAX_MONTHLY_PRICE + 1),
+        );
+        let err = Catalog::from_toml(&over).unwrap_err();
+        assert!(err.message.contains("`large` costs 1000000000001 a month"), "{err}");
+        let edition =
+            MINIMAL.replace("packages = [\"api\"]", "packages = [\"api\"]\nmonthly_price = 18446744073709551615");
+        assert!(Catalog::from_toml(&edition).unwrap_err().message.contains("`pro` costs"));
     }
 
     #[test]
