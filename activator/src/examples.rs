@@ -129,7 +129,7 @@ impl Examples for ActivatorError {
             },
             Example {
                 error: ActivatorError::ActivationWindowClosed { id: s("<id>"), activate_by: t },
-                when: "A pay-as-you-go license activated after its `activate_by`, on an install where that account's license is not already in force.",
+                when: "A pay-as-you-go license activated after its `activate_by`, unless the license in force on the install is of the same order (same account and deadline): a first activation, or a plan change to pay-as-you-go, which is a new order with its own window.",
             },
             Example {
                 error: ActivatorError::Superseded {

@@ -8,8 +8,11 @@
 //! * A deliberate move to another account is allowed only when asked for
 //!   (`--replace`), and the outcome says what was thrown away.
 //! * A pay-as-you-go license must be activated by its `activate_by`, unless
-//!   the account's commercial license is already active here (an upgrade or
-//!   renewal of an activated license is not a new activation).
+//!   the license in force here is of the same order (same account, same
+//!   deadline: an upgrade of an order already activated is not a new
+//!   activation). A plan change to pay-as-you-go is a new order with a new
+//!   window, as the vendor's ledger and bills count it: activated after that
+//!   window, it is refused and the install stays on the license it has.
 
 use license_common::license::License;
 use license_common::text::escape;
@@ -76,10 +79,9 @@ pub(crate) fn admit(
             });
         }
     }
-    let continues_account = current.is_some_and(|c| c.license.account == new.account);
     if let Some(activate_by) = new.activate_by
         && now > activate_by
-        && !continues_account
+        && !current.is_some_and(|c| c.license.account == new.account && c.license.activate_by == Some(activate_by))
     {
         return Err(ActivatorError::ActivationWindowClosed { id: new.id.clone(), activate_by });
     }

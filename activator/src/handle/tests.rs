@@ -372,3 +372,38 @@ fn usage_is_taken_for_the_licenses_term_up_to_today_and_from_its_accounts_first_
         ActivatorError::UsageCountTooLarge { .. }
     ));
 }
+
+/// A subscription whose plan changes to pay-as-you-go is a new order with a
+/// window of its own: activated after it, the new license is refused and
+/// the subscription stays in force (the vendor's ledger counts that order
+/// lapsed, and bills nothing). An upgrade of an order activated in time
+/// keeps its deadline and is no new activation.
+#[test]
+fn a_plan_change_to_pay_as_you_go_must_be_activated_in_its_own_window() {
+    let subscription = license(|_| {});
+    let payg = |id: &str, sequence: u64, supersedes: &str| {
+        license(|v| {
+            v["id"] = id.into();
+            v["sequence"] = sequence.into();
+            v["supersedes"] = supersedes.into();
+            v["plan"] = "pay_as_you_go".into();
+            v["issued_at"] = "2026-03-01T00:00:00Z".into();
+            v["activate_by"] = "2026-03-08T00:00:00Z".into();
+        })
+    };
+    for (at, in_time) in [("2026-03-09T00:00:00Z", false), ("2026-03-07T00:00:00Z", true)] {
+        let (_d, key, mut act) = setup();
+        act.activate(&seal(&key, &subscription), t("2026-02-01")).unwrap();
+        let changed = seal(&key, &payg("L-2", 2, "L-1"));
+        let done = act.activate(&changed, t(at));
+        if !in_time {
+            assert!(matches!(done, Err(ActivatorError::ActivationWindowClosed { .. })), "{done:?}");
+            assert_eq!(act.current().unwrap().license.id, "L-1", "the subscription stays in force");
+            continue;
+        }
+        done.unwrap();
+        // An upgrade of the activated order, after its deadline: admitted.
+        act.activate(&seal(&key, &payg("L-3", 3, "L-2")), t("2026-03-20")).unwrap();
+        assert_eq!(act.current().unwrap().license.id, "L-3");
+    }
+}
