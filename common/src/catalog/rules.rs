@@ -5,7 +5,7 @@
 use super::*;
 
 impl Catalog {
-    /// Checks every rule above; the error names what to find on the bad
+    /// Checks the rules this module lists; the error names what to find on the bad
     /// line (when there is one) and what is wrong.
     pub(super) fn validate(&self) -> Result<(), (Option<String>, String)> {
         let quoted = |s: &str| Some(format!("\"{s}\""));
