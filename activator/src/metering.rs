@@ -99,10 +99,17 @@ impl Meter {
             create_private(&path)?;
         }
         let conn = Connection::open(&path).map_err(err(&path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(err(&path))?;
+        let patience = std::time::Duration::from_secs(5);
+        conn.busy_timeout(patience).map_err(err(&path))?;
+        // Entering WAL is refused at once while another process opens the
+        // same new file: `enter_wal` tries again for the same patience.
+        let mode = license_common::sqlite::enter_wal(&conn, patience).map_err(err(&path))?;
+        if mode != "wal" {
+            let detail = format!("it stays in journal mode `{mode}`; the check-in store needs WAL");
+            return Err(ActivatorError::Metering { path, detail });
+        }
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = FULL;
+            "PRAGMA synchronous = FULL;
              CREATE TABLE IF NOT EXISTS seats (id TEXT PRIMARY KEY, last_seen INTEGER NOT NULL) WITHOUT ROWID;
              CREATE INDEX IF NOT EXISTS seats_by_time ON seats (last_seen);
              CREATE TABLE IF NOT EXISTS days (day TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (day, id)) WITHOUT ROWID;

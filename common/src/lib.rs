@@ -16,7 +16,9 @@
 //!   directory locks; [`input`]: bounded reads;
 //! * [`random`]: the one source of random bytes;
 //! * [`time`] and [`text`]: UTC timestamps and safe printing of signed text;
-//! * [`auth`]: the bearer token of an `Authorization` header.
+//! * [`auth`]: the bearer token of an `Authorization` header;
+//! * `sqlite` (feature `sqlite`): entering WAL mode on a SQLite file that
+//!   other processes open at the same moment.
 //!
 //! There is no I/O policy here and no command line.
 //!
@@ -68,6 +70,8 @@ pub mod random;
 pub mod revocation;
 #[cfg(feature = "signing")]
 pub mod signing;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 pub mod strict_map;
 pub mod text;
 pub mod time;

@@ -133,7 +133,8 @@ fn sixteen_issuer_processes_on_one_new_ledger_all_succeed() {
     for child in children {
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "exit {:?}: {err}", out.status.code());
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "exit {:?}: {said} {err}", out.status.code());
         let issued: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(issued["license"]["sequence"], 1);
         ids.insert(issued["id"].as_str().unwrap().to_owned());

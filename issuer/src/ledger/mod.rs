@@ -34,6 +34,7 @@ mod pg;
 mod pgpass;
 mod query;
 mod signing;
+mod sqlite;
 
 use std::path::{Path, PathBuf};
 
@@ -384,33 +385,7 @@ impl Ledger {
                 ),
             });
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(IssuerError::io("create", dir))?;
-        }
-        // A new ledger is made private from its first byte (SQLite gives its
-        // -wal and -shm files the same mode); an existing one keeps the mode
-        // its operator gave it (a group that reads backups, a read-only copy).
-        #[cfg(unix)]
-        if !path.exists() {
-            use std::os::unix::fs::OpenOptionsExt;
-            let made = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
-            if let Err(e) = made
-                && e.kind() != std::io::ErrorKind::AlreadyExists
-            {
-                return Err(IssuerError::io("create", path)(e));
-            }
-        }
-        let err = db_error::<rusqlite::Error>(path);
-        let conn = rusqlite::Connection::open(path).map_err(&err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
-        conn.set_prepared_statement_cache_capacity(64);
-        // Takes effect only when the file is new (before WAL): see PAGE_SIZE.
-        conn.pragma_update(None, "page_size", PAGE_SIZE).map_err(&err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(&err)?;
-        conn.pragma_update(None, "foreign_keys", true).map_err(&err)?;
-        // A batch's chain lookup table stays in memory, not in a file in /var/tmp.
-        conn.pragma_update(None, "temp_store", "MEMORY").map_err(&err)?;
+        let conn = sqlite::open(path)?;
         Ledger::migrate(Db::Sqlite(conn), path.to_path_buf())
     }
 

@@ -49,9 +49,7 @@ impl DbError {
     /// Another process held the write lock for the whole busy timeout.
     pub(crate) fn is_busy(&self) -> bool {
         match self {
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => {
-                matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            }
+            DbError::Sqlite(e) => license_common::sqlite::is_busy(e),
             DbError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE),
             _ => false,
         }
