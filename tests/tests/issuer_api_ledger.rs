@@ -1,7 +1,8 @@
 //! `issuer serve` when its ledger fails under it: held by another process
 //! (503 `LedgerBusy`, within the request timeout) or broken (503, with the
-//! detail in the service's log and not in the answer). SQLite files only:
-//! each test acts on the file behind the service's back.
+//! detail in the service's log and not in the answer), or read for long
+//! (no change waits for it). The first two act on a SQLite file behind the
+//! service's back; the last runs on either store.
 
 use license_tests::service::{api_order as order, api_token as token, serve_vendor as serve};
 use license_tests::{Store, Vendor};
@@ -15,7 +16,10 @@ struct World {
 }
 
 fn world() -> World {
-    let vendor = Vendor::on(Store::Sqlite);
+    world_of(Vendor::on(Store::Sqlite))
+}
+
+fn world_of(vendor: Vendor) -> World {
     let (admin, issue, read) = (token(&vendor, "admin"), token(&vendor, "issue"), token(&vendor, "read"));
     World { vendor, admin, issue, read }
 }
@@ -69,4 +73,34 @@ fn a_broken_ledger_is_a_503_whose_detail_stays_in_the_log() {
     s.terminate();
     let log = s.log_text();
     assert!(log.contains("no such table") && log.contains("revocations"), "the operator sees the detail: {log}");
+}
+
+/// A listing still being answered (held for 5 seconds at a pause point
+/// after it has read the ledger) holds up no create: the create's 201
+/// arrives first, and the listing then answers too. Both calls are in the
+/// audit log.
+#[test]
+fn a_long_read_holds_up_no_create() {
+    let mut w = world_of(Vendor::new());
+    w.vendor.env.push(("LICENSE_FAULT_PAUSE".into(), "api-listed:5000".into()));
+    let s = serve(&w.vendor);
+    let (done, listed) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let lister = scope.spawn(|| {
+            let page = s.get("/v1/licenses", Some(&w.read)).expect(200);
+            done.send(()).unwrap();
+            page
+        });
+        // Time for the listing to reach its pause; were it slower, the
+        // create would simply go first and prove nothing either way.
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        let made = s.post_once("/v1/licenses", &w.issue, "pay-while-listing", &order("acct-while")).expect(201);
+        assert_eq!(listed.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty), "the create waited for the listing");
+        assert_eq!(lister.join().unwrap()["total"], 0, "the listing read the ledger before the create");
+        let shown = s.get(&format!("/v1/licenses/{}", made["id"].as_str().unwrap()), Some(&w.read)).expect(200);
+        assert_eq!(shown["licenses"][0]["account"], "acct-while", "{shown}");
+    });
+    let audit = s.get("/v1/audit?limit=1000", Some(&w.admin)).expect(200);
+    let routes: Vec<&str> = audit["audit"].as_array().unwrap().iter().filter_map(|r| r["route"].as_str()).collect();
+    assert!(routes.contains(&"GET /v1/licenses") && routes.contains(&"POST /v1/licenses"), "{routes:?}");
 }

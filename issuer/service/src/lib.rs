@@ -147,10 +147,14 @@ impl Service {
         }
         // A PostgreSQL ledger's client blocks on its own runtime: opened off
         // the async threads, as every call on it is (`spawn_blocking`).
+        // Two connections: one for changes, one for reads (`App::reader`).
         let path = config.ledger.clone();
-        let ledger =
-            tokio::task::spawn_blocking(move || Ledger::open(&path)).await.map_err(|_| ServiceError::Internal)??;
-        let app = Arc::new(app::App { ledger: Mutex::new(ledger), key: config.key, catalogs });
+        let (ledger, reader) =
+            tokio::task::spawn_blocking(move || Ok::<_, ServiceError>((Ledger::open(&path)?, Ledger::open(&path)?)))
+                .await
+                .map_err(|_| ServiceError::Internal)??;
+        let app =
+            Arc::new(app::App { ledger: Mutex::new(ledger), reader: Mutex::new(reader), key: config.key, catalogs });
         let router = app::router(app)
             .layer(DefaultBodyLimit::max(MAX_BODY))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
