@@ -399,6 +399,10 @@ fn upgrade_renew_quote_revoke_and_lists_through_the_api_agree_with_the_cli_on_th
     let mut other = order("acct-obs");
     other["product"] = json!("telescope");
     s.post_once("/v1/licenses", &w.issue, "pay-tel", &other).error(400, "catalog");
+    // A bill priced with the catalog of a product the account has no license of: 422.
+    let wrong = "/v1/bills?product=observability&account=acct-u1&from=2026-12-01&to=2026-12-02";
+    let e = s.get(wrong, Some(&w.read)).error(422, "mismatch");
+    assert_eq!(e["case"], "IssuerError::WrongCatalog", "{e}");
 }
 
 fn the_billing_example_in_the_vendor_guide_creates_a_license_and_retries_safely(store: Store) {
@@ -481,9 +485,12 @@ fn receipts_come_in_and_a_leaked_key_is_retired_and_distrusted_through_the_api(s
     // Bills for an account the ledger has no license of: 404.
     let e = s.get("/v1/bills?account=acct-nobody&from=2026-12-01&to=2026-12-02", Some(&w.read)).error(404, "state");
     assert_eq!(e["case"], "IssuerError::UnknownAccount", "{e}");
-    // A bill over a period without usage.
-    let bill = s.get("/v1/bills?account=acct-keys&from=2026-12-01&to=2026-12-02", Some(&w.read));
-    assert!(bill.status == 200 || bill.status == 404, "{}", bill.body);
+    // A bill over days before the account's first license: nothing owed.
+    let bill = s.get("/v1/bills?account=acct-keys&from=2026-12-01&to=2026-12-02", Some(&w.read)).expect(200);
+    assert_eq!(bill["total"], 0, "{bill}");
+    let days = bill["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{bill}");
+    assert!(days.iter().all(|d| d["state"] == "before_order" && d["amount"] == 0), "{bill}");
 }
 
 fn off_loopback_the_api_needs_tls_and_sigterm_drains_it(store: Store) {
