@@ -46,13 +46,14 @@ fn over_tls_the_ledger_checks_the_servers_certificate_and_name() {
     let s = serve_vendor(&vendor);
     let made = s.post_once("/v1/licenses", &issue, "order-tls-1", &api_order("acct-tls-api")).expect(201);
     assert!(made["token"].as_str().is_some_and(|t| t.starts_with("lic1.")), "{made}");
-    // While the service holds its connection, the server says it is encrypted.
+    // While the service holds its connections, the server says they are encrypted.
     let sessions = server.psql(
         &plain,
         "SELECT string_agg(s.ssl::text || ':' || s.version, ',') FROM pg_stat_ssl s
          JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'license-issuer'",
     );
-    assert!(sessions.trim().starts_with("true:TLSv1."), "the service's session is TLS: {sessions:?}");
+    assert!(sessions.trim().starts_with("true:TLSv1."), "the service's sessions are TLS: {sessions:?}");
+    assert_eq!(sessions.trim().split(',').count(), 2, "one for changes, one for reads: {sessions:?}");
     assert!(!sessions.contains("false"), "{sessions:?}");
     drop(s);
     let report = verify_with(&vendor, &good, &["--json"]);
@@ -112,7 +113,9 @@ fn a_server_that_asks_for_a_client_certificate_gets_the_vendors_and_no_password(
         "SELECT string_agg(s.ssl::text || ':' || s.client_dn, ',') FROM pg_stat_ssl s
          JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'license-issuer'",
     );
-    assert_eq!(sessions.trim(), format!("true:/CN={CERT_USER}"), "the service signed in with its certificate");
+    // Two sessions: the service's connection for changes and its one for reads.
+    let each = format!("true:/CN={CERT_USER}");
+    assert_eq!(sessions.trim(), format!("{each},{each}"), "the service signed in with its certificate, twice");
     drop(s);
     let report = verify_env(&vendor, &good, None, &[]);
     assert_eq!(report.code, 0, "{}", report.stderr);
