@@ -50,15 +50,22 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_lock_held_past_patience_is_reported_busy_and_the_next_try_succeeds() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A file in rollback mode whose lock another connection holds (the
+    /// holder, to release with `COMMIT`), and a connection to it without a
+    /// busy handler: the waiting is `enter_wal`'s own.
+    fn locked(dir: &tempfile::TempDir) -> (rusqlite::Connection, rusqlite::Connection) {
         let path = dir.path().join("store.sqlite3");
         let holder = rusqlite::Connection::open(&path).unwrap();
         holder.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);").unwrap();
         let conn = rusqlite::Connection::open(&path).unwrap();
-        // No busy handler: the waiting is `enter_wal`'s own.
         conn.busy_timeout(Duration::ZERO).unwrap();
+        (holder, conn)
+    }
+
+    #[test]
+    fn a_lock_held_past_patience_is_reported_busy_and_the_next_try_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (holder, conn) = locked(&dir);
         let started = Instant::now();
         let refused = enter_wal(&conn, Duration::from_millis(200)).unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(200), "gave up after {:?}", started.elapsed());
@@ -77,15 +84,11 @@ mod tests {
     #[test]
     fn a_lock_released_while_waiting_lets_the_change_through() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.sqlite3");
-        let holder = rusqlite::Connection::open(&path).unwrap();
-        holder.execute_batch("CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);").unwrap();
+        let (holder, conn) = locked(&dir);
         let release = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
             holder.execute_batch("COMMIT").unwrap();
         });
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.busy_timeout(Duration::ZERO).unwrap();
         assert_eq!(enter_wal(&conn, Duration::from_secs(5)).unwrap(), "wal");
         release.join().unwrap();
     }

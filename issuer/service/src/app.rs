@@ -123,21 +123,8 @@ enum On {
     Reader,
 }
 
-/// Runs `work`, which changes the ledger, for a caller of scope `needed`
-/// ([`run_on`] on the writer's connection).
-async fn run(
-    app: Arc<App>,
-    headers: HeaderMap,
-    route: String,
-    needed: ApiScope,
-    signs: Option<&Bytes>,
-    work: impl FnOnce(&mut Call<'_>) -> Result<Answer, ServiceError> + Send + 'static,
-) -> Response {
-    run_on(On::Writer, app, headers, route, needed, signs, work).await
-}
-
 /// Runs `work`, which only reads the ledger, for a caller of scope
-/// `needed` ([`run_on`] on the reader's connection).
+/// `needed` ([`run`] on the reader's connection).
 async fn read(
     app: Arc<App>,
     headers: HeaderMap,
@@ -145,14 +132,14 @@ async fn read(
     needed: ApiScope,
     work: impl FnOnce(&mut Call<'_>) -> Result<Answer, ServiceError> + Send + 'static,
 ) -> Response {
-    run_on(On::Reader, app, headers, route, needed, None, work).await
+    run(On::Reader, app, headers, route, needed, None, work).await
 }
 
 /// Runs `work` for a caller of scope `needed` on the blocking pool, on the
 /// connection `on`, with the audit row written whatever the outcome.
 /// `signs` calls need an idempotency key, bound to `route` and the body's
 /// digest.
-async fn run_on(
+async fn run(
     on: On,
     app: Arc<App>,
     headers: HeaderMap,
@@ -254,7 +241,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
 /// Answers a call whose body could not be read with `error`, after the
 /// same token and scope checks as any call, and audits it.
 async fn refuse(app: Arc<App>, headers: HeaderMap, route: String, needed: ApiScope, error: ServiceError) -> Response {
-    run(app, headers, route, needed, None, move |_| Err(error)).await
+    run(On::Writer, app, headers, route, needed, None, move |_| Err(error)).await
 }
 
 /// A query string the route can read, or a 400 that says what is wrong.
@@ -339,7 +326,7 @@ async fn create(State(app): Shared, headers: HeaderMap, Body(body): Body) -> Res
         Err(e) => return refuse(app, headers, "POST /v1/licenses".into(), ApiScope::Issue, e).await,
     };
     let bytes = body.clone();
-    run(app, headers, "POST /v1/licenses".into(), ApiScope::Issue, Some(&body), move |c| {
+    run(On::Writer, app, headers, "POST /v1/licenses".into(), ApiScope::Issue, Some(&body), move |c| {
         let order: license_issuer::order::Order = parse(&bytes)?;
         let catalog = c.catalog(order.product.as_deref())?.clone();
         let (key, now) = (&c.app.key, c.now);
@@ -386,7 +373,7 @@ async fn upgrade(State(app): Shared, Path(id): Path<String>, headers: HeaderMap,
         Err(e) => return refuse(app, headers, route, ApiScope::Issue, e).await,
     };
     let bytes = body.clone();
-    run(app, headers, route, ApiScope::Issue, Some(&body), move |c| {
+    run(On::Writer, app, headers, route, ApiScope::Issue, Some(&body), move |c| {
         let change: Change = parse(&bytes)?;
         let current = c.current(&id)?;
         let catalog = c.catalog(Some(&current.license.product))?.clone();
@@ -424,7 +411,7 @@ async fn renew(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, B
         Err(e) => return refuse(app, headers, route, ApiScope::Issue, e).await,
     };
     let bytes = body.clone();
-    run(app, headers, route, ApiScope::Issue, Some(&body), move |c| {
+    run(On::Writer, app, headers, route, ApiScope::Issue, Some(&body), move |c| {
         let r: Renewal = parse(&bytes)?;
         let term = term(r.months, r.until)?;
         let current = c.current(&id)?;
@@ -507,7 +494,7 @@ async fn revoke(State(app): Shared, Path(id): Path<String>, headers: HeaderMap, 
         Ok(body) => body,
         Err(e) => return refuse(app, headers, route, ApiScope::Admin, e).await,
     };
-    run(app, headers, route, ApiScope::Admin, None, move |c| {
+    run(On::Writer, app, headers, route, ApiScope::Admin, None, move |c| {
         let r: Reason = parse(&body)?;
         let revoked = c.ledger.revoke(&id, &r.reason, c.now)?;
         Ok(Answer { license: Some(id.clone()), ..ok(json!({"format": 1, "id": id, "revoked": true, "new": revoked})) })
@@ -520,7 +507,7 @@ async fn revocations(State(app): Shared, headers: HeaderMap, Body(body): Body) -
         Ok(body) => body,
         Err(e) => return refuse(app, headers, "POST /v1/revocations".into(), ApiScope::Admin, e).await,
     };
-    run(app, headers, "POST /v1/revocations".into(), ApiScope::Admin, Some(&body), move |c| {
+    run(On::Writer, app, headers, "POST /v1/revocations".into(), ApiScope::Admin, Some(&body), move |c| {
         let request = c.request.clone().ok_or(ServiceError::NoIdempotencyKey)?;
         let (key, now) = (&c.app.key, c.now);
         let (sequence, token, replayed) = match c.ledger.idempotent(&request, |l| l.export_revocations(key, now))? {
@@ -556,7 +543,7 @@ async fn retire(State(app): Shared, Path(kid): Path<String>, headers: HeaderMap,
         Ok(body) => body,
         Err(e) => return refuse(app, headers, route, ApiScope::Admin, e).await,
     };
-    run(app, headers, route, ApiScope::Admin, None, move |c| {
+    run(On::Writer, app, headers, route, ApiScope::Admin, None, move |c| {
         let r: Retire = parse(&body)?;
         let id = kid_of(&kid)?;
         c.ledger.retire_key(id, r.not_after, &r.reason)?;
@@ -572,7 +559,7 @@ async fn distrust(State(app): Shared, Path(kid): Path<String>, headers: HeaderMa
         Err(e) => return refuse(app, headers, route, ApiScope::Admin, e).await,
     };
     let bytes = body.clone();
-    run(app, headers, route, ApiScope::Admin, Some(&body), move |c| {
+    run(On::Writer, app, headers, route, ApiScope::Admin, Some(&body), move |c| {
         let r: Reason = parse(&bytes)?;
         let id = kid_of(&kid)?;
         let request = c.request.clone().ok_or(ServiceError::NoIdempotencyKey)?;
@@ -599,7 +586,7 @@ async fn import(State(app): Shared, Path(kind): Path<String>, headers: HeaderMap
         Ok(body) => body,
         Err(e) => return refuse(app, headers, route, ApiScope::Issue, e).await,
     };
-    run(app, headers, route, ApiScope::Issue, None, move |c| {
+    run(On::Writer, app, headers, route, ApiScope::Issue, None, move |c| {
         let text = std::str::from_utf8(&body)
             .map_err(|_| ServiceError::BadRequest { detail: "the body is not UTF-8 text".into() })?;
         let imported = match kind.as_str() {
