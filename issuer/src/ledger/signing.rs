@@ -47,16 +47,22 @@ fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), Issuer
     Ok(crate::order::check_text_len(field, value, max)?)
 }
 
-/// Refuses a key the ledger retired before `now`, or distrusted.
-pub(crate) fn check_signer(rec: &Recorder<'_>, kid: KeyId, now: Timestamp) -> Result<(), IssuerError> {
-    let row: Option<(Option<String>, Option<String>)> = rec
-        .tx()
+/// When the ledger retired key `kid` and when it distrusted it (`None`: a
+/// key it has not seen sign).
+type KeyDates = Option<(Option<String>, Option<String>)>;
+
+fn key_dates(rec: &Recorder<'_>, kid: KeyId) -> Result<KeyDates, IssuerError> {
+    rec.tx()
         .query_row("SELECT retired_at, distrusted_at FROM keys WHERE kid = ?1", params![kid.to_string()], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()
-        .map_err(rec.err())?;
-    let Some((retired, distrusted)) = row else { return Ok(()) };
+        .map_err(rec.err())
+}
+
+/// Refuses a key the ledger retired before `now`, or distrusted.
+pub(crate) fn check_signer(rec: &Recorder<'_>, kid: KeyId, now: Timestamp) -> Result<(), IssuerError> {
+    let Some((retired, distrusted)) = key_dates(rec, kid)? else { return Ok(()) };
     if let Some(at) = distrusted {
         return Err(IssuerError::KeyDistrusted { kid, distrusted_at: at });
     }
@@ -327,11 +333,7 @@ impl Ledger {
             rec.known_key(kid)?;
             // A distrusted key already signs nothing: a retirement date
             // after that would only blur what the ledger says of it.
-            let distrusted: Option<String> = rec
-                .tx()
-                .query_row("SELECT distrusted_at FROM keys WHERE kid = ?1", params![kid.to_string()], |r| r.get(0))
-                .map_err(rec.err())?;
-            if let Some(distrusted_at) = distrusted {
+            if let Some((_, Some(distrusted_at))) = key_dates(rec, kid)? {
                 return Err(IssuerError::KeyDistrusted { kid, distrusted_at });
             }
             rec.tx()
