@@ -11,6 +11,8 @@
 
 mod fixture;
 
+use fixture::median;
+
 use std::time::Instant;
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -19,11 +21,6 @@ use license_common::signing::IssuerKey;
 use license_common::time::Timestamp;
 use license_issuer::catalogs;
 use license_issuer::ledger::{BatchOutput, Ledger};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn seconds(work: impl FnOnce()) -> f64 {
     let start = Instant::now();

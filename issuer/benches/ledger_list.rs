@@ -8,17 +8,14 @@
 
 mod fixture;
 
+use fixture::median;
+
 use std::time::Instant;
 
 use license_common::signing::IssuerKey;
 use license_common::time::Timestamp;
 use license_issuer::catalogs;
 use license_issuer::ledger::{EntryStatus, Filter, Ledger};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn millis(work: impl FnOnce()) -> f64 {
     let start = Instant::now();
