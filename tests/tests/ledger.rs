@@ -438,3 +438,84 @@ fn pages_are_slices_of_the_whole_listing() {
         .unwrap();
     assert_eq!((active.total, &active.licenses[..]), (7, &all.licenses[3..6]));
 }
+
+/// A status or licensee filter (decided on a few columns of every row, then
+/// only the page read whole) selects exactly what filtering the whole
+/// listing would, with the same total, page by page, on either store: every
+/// status, at several times, and names folded the Unicode way.
+#[test]
+fn status_and_licensee_filters_agree_with_the_whole_listing() {
+    let vendor = Vendor::new();
+    let mut ledger = vendor.open_ledger();
+    let catalog = catalogs::observability();
+    let (key, stolen) = (IssuerKey::from_seed(&[31; 32]), IssuerKey::from_seed(&[32; 32]));
+    let order = |account: &str, licensee: &str, plan: Plan, months: u32| Order {
+        licensee: licensee.into(),
+        plan: Some(plan),
+        months: Some(months),
+        ..payg_order(account)
+    };
+    let issue = |ledger: &mut Ledger, key: &IssuerKey, order: Order| {
+        ledger.issue(key, order.validate(&catalog, t0()).unwrap(), t0()).unwrap()
+    };
+    let renew = |ledger: &mut Ledger, license| {
+        let renewal = upgrade::renew(&catalogs::observability(), license, RenewTerm::Months(1), None, t0()).unwrap();
+        ledger.sign_successor(&key, renewal, false, t0()).unwrap()
+    };
+    // Lapses a week after t0: no receipt ever comes.
+    issue(&mut ledger, &key, order("acct-lapse", "Ärzte GmbH", Plan::PayAsYouGo, 1));
+    // One month, then grace, then released.
+    issue(&mut ledger, &key, order("acct-month", "ÄRZTE Praxis", Plan::Subscription, 1));
+    issue(&mut ledger, &key, order("acct-year", "Ledger Test Year", Plan::Subscription, 12));
+    // Superseded by its renewal.
+    let first = issue(&mut ledger, &key, order("acct-renew", "Renewal AG", Plan::Subscription, 1));
+    renew(&mut ledger, &first.license);
+    // Revoked itself.
+    let gone = issue(&mut ledger, &key, order("acct-revoked", "Revoked", Plan::Subscription, 12));
+    ledger.revoke(&gone.license.id, "chargeback", t0()).unwrap();
+    // Revoked below its chain's floor: its successor was revoked.
+    let low = issue(&mut ledger, &key, order("acct-floor", "Floor", Plan::Subscription, 1));
+    let high = renew(&mut ledger, &low.license);
+    ledger.revoke(&high.id, "closed", t0()).unwrap();
+    // Signed by a key that was then distrusted, and signed again.
+    issue(&mut ledger, &stolen, order("acct-stolen", "Stolen Key Ltd", Plan::Subscription, 12));
+    ledger.distrust_key(stolen.kid(), &key, "laptop stolen", t0()).unwrap();
+    // Starts in a month.
+    let later =
+        Order { not_before: Some(t0().plus_days(30)), ..order("acct-later", "Ärzte Later", Plan::Subscription, 12) };
+    issue(&mut ledger, &key, later);
+
+    let mut seen = std::collections::HashSet::new();
+    for days in [0, 8, 35, 60, 800] {
+        let now = t0().plus_days(days);
+        let all = ledger.list(&Filter::default(), now).unwrap();
+        assert_eq!(all.total, 11);
+        let needles = [None, Some("ärzte"), Some("ÄRZTE"), Some("ledger test"), Some("nobody")];
+        let statuses = std::iter::once(None).chain(EntryStatus::ALL.map(Some));
+        for (status, needle) in statuses.flat_map(|s| needles.map(|n| (s, n))) {
+            let expected: Vec<_> = all
+                .licenses
+                .iter()
+                .filter(|e| status.is_none_or(|s| e.status == s))
+                .filter(|e| needle.is_none_or(|n| e.licensee.to_lowercase().contains(&n.to_lowercase())))
+                .cloned()
+                .collect();
+            let filter = Filter { status, licensee: needle.map(Into::into), ..Filter::default() };
+            let whole = ledger.list(&filter, now).unwrap();
+            assert_eq!(
+                (whole.total, &whole.licenses),
+                (expected.len(), &expected),
+                "{status:?} {needle:?} at +{days}d"
+            );
+            let mut paged = Vec::new();
+            for offset in (0..12).step_by(2) {
+                let page = ledger.list(&Filter { offset, limit: Some(2), ..filter.clone() }, now).unwrap();
+                assert_eq!(page.total, expected.len(), "{status:?} {needle:?} at +{days}d, offset {offset}");
+                paged.extend(page.licenses);
+            }
+            assert_eq!(paged, expected, "{status:?} {needle:?} at +{days}d, pages of 2");
+        }
+        seen.extend(all.licenses.iter().map(|e| e.status));
+    }
+    assert_eq!(seen.len(), EntryStatus::ALL.len(), "every status was tried: {seen:?}");
+}

@@ -29,6 +29,7 @@ mod chain;
 mod columns;
 pub(crate) mod db;
 mod imports;
+mod listing;
 mod migrate;
 mod pg;
 mod pgpass;
@@ -49,8 +50,9 @@ pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, DayState};
 pub use chain::{Attestation, ChainFlag, ChainProblem};
 pub use imports::Imported;
+pub use listing::{Filter, Listing};
 pub use migrate::{Moved, TABLES, migrate};
-pub use query::{Chain, EntryStatus, Filter, Lapsed, LedgerEntry, Listing, OrderState, Overuse};
+pub use query::{Chain, EntryStatus, Lapsed, LedgerEntry, OrderState, Overuse};
 pub use signing::{Distrusted, LedgerSigner};
 
 use crate::error::IssuerError;

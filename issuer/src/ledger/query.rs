@@ -126,41 +126,6 @@ pub struct LedgerEntry {
     pub status: EntryStatus,
 }
 
-/// Which licenses `ledger list` shows, and which page of them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Filter {
-    /// Only this account (exactly).
-    pub account: Option<String>,
-    /// Only licensees whose name contains this, ignoring case (Unicode's
-    /// lower case, the same in either store).
-    pub licensee: Option<String>,
-    /// Only this product.
-    pub product: Option<String>,
-    /// Only this region.
-    pub region: Option<String>,
-    /// Only licenses with this status.
-    pub status: Option<EntryStatus>,
-    /// Only active licenses that expire within this many days.
-    pub expiring_within_days: Option<u32>,
-    /// Skip this many matching licenses (oldest first).
-    pub offset: usize,
-    /// At most this many.
-    pub limit: Option<usize>,
-}
-
-/// A page of licenses (`ledger list --json`, format 1).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Listing {
-    /// Version of this JSON shape.
-    pub format: u32,
-    /// How many licenses match the filter, on every page.
-    pub total: usize,
-    /// Where this page starts among them.
-    pub offset: usize,
-    /// This page, oldest first.
-    pub licenses: Vec<LedgerEntry>,
-}
-
 /// A license's whole story (`ledger show ID --json`, format 1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Chain {
@@ -214,6 +179,22 @@ pub struct Overuse {
     pub installs: Vec<String>,
 }
 
+/// Whether the license of a row `l` of `licenses` is revoked: itself, at
+/// or below its chain's revocation floor, or through its key's distrust.
+/// SQL over `l.id`, `l.kid`, `l.product`, `l.account`, `l.region` and
+/// `l.sequence`, shared by [`status_of`] and the listing, so that both
+/// decide alike.
+pub(super) const REVOKED: &str = "(EXISTS(SELECT 1 FROM revocations v WHERE v.license_id = l.id
+         OR (v.product = l.product AND v.account = l.account AND v.region = l.region AND v.sequence >= l.sequence))
+     OR EXISTS(SELECT 1 FROM keys k WHERE k.kid = l.kid AND k.distrusted_at IS NOT NULL))";
+
+/// Whether a row `l` of `licenses` is superseded: its chain holds a higher
+/// sequence, or a license names it as the one it replaces. SQL, as
+/// [`REVOKED`].
+pub(super) const SUPERSEDED: &str = "(EXISTS(SELECT 1 FROM licenses s
+         WHERE s.product = l.product AND s.account = l.account AND s.region = l.region AND s.sequence > l.sequence)
+     OR EXISTS(SELECT 1 FROM licenses s WHERE s.supersedes = l.id))";
+
 /// Where the license `id` (signed by `kid`) stands at `now`.
 ///
 /// * revoked: revoked itself, at or below its chain's revocation floor, or
@@ -229,27 +210,37 @@ pub(crate) fn status_of(
     license: &License,
     now: Timestamp,
 ) -> db::Result<EntryStatus> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {REVOKED}, {SUPERSEDED} FROM (SELECT CAST(?1 AS TEXT) AS id, CAST(?2 AS TEXT) AS kid,
+                 CAST(?3 AS TEXT) AS product, CAST(?4 AS TEXT) AS account, CAST(?5 AS TEXT) AS region,
+                 CAST(?6 AS BIGINT) AS sequence) l"
+        )
+    });
     let sequence = i64::try_from(license.sequence).unwrap_or(i64::MAX);
-    let chain = params![license.product, license.account, license.region, sequence, id, kid];
-    let revoked: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM revocations WHERE license_id = ?5
-             OR (product = ?1 AND account = ?2 AND region = ?3 AND sequence >= ?4))
-         OR EXISTS(SELECT 1 FROM keys WHERE kid = ?6 AND distrusted_at IS NOT NULL)",
-        chain,
-        |r| r.get(0),
-    )?;
+    let standing = params![id, kid, license.product, license.account, license.region, sequence];
+    let (revoked, superseded) = conn.query_row(&SQL, standing, |r| Ok((r.get(0)?, r.get(1)?)))?;
+    match standing_of(revoked, superseded) {
+        Some(status) => Ok(status),
+        None => own_status(conn, license, now),
+    }
+}
+
+/// The status [`REVOKED`] and [`SUPERSEDED`] decide, in that order; `None`
+/// when neither holds and the license itself decides ([`own_status`]).
+pub(super) fn standing_of(revoked: bool, superseded: bool) -> Option<EntryStatus> {
     if revoked {
-        return Ok(EntryStatus::Revoked);
+        Some(EntryStatus::Revoked)
+    } else if superseded {
+        Some(EntryStatus::Superseded)
+    } else {
+        None
     }
-    let superseded: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM licenses WHERE product = ?1 AND account = ?2 AND region = ?3 AND sequence > ?4)
-         OR EXISTS(SELECT 1 FROM licenses WHERE supersedes = ?5)",
-        params![license.product, license.account, license.region, sequence, id],
-        |r| r.get(0),
-    )?;
-    if superseded {
-        return Ok(EntryStatus::Superseded);
-    }
+}
+
+/// The status of a license neither revoked nor superseded: a lapsed order,
+/// or else its phase at `now`.
+pub(super) fn own_status(conn: db::Q<'_>, license: &License, now: Timestamp) -> db::Result<EntryStatus> {
     if let Some(by) = license.activate_by
         && now > by
         && !order_activated(conn, license, by)?
@@ -306,83 +297,36 @@ fn entry_of(r: &db::Row<'_>) -> db::Result<(LedgerEntry, String)> {
 }
 
 impl Ledger {
-    fn entries(&self, filter: &str, args: &[db::Arg<'_>], now: Timestamp) -> Result<Vec<LedgerEntry>, IssuerError> {
+    /// The entries `filter` selects, each with its token, their statuses
+    /// not worked out yet.
+    pub(super) fn entry_rows(
+        &self,
+        filter: &str,
+        args: &[db::Arg<'_>],
+    ) -> Result<Vec<(LedgerEntry, String)>, IssuerError> {
         let mut stmt = self.conn().prepare(&entry_select(filter)).map_err(self.err())?;
-        let rows: Vec<(LedgerEntry, String)> =
-            stmt.query_map(args, entry_of).map_err(self.err())?.collect::<Result<_, _>>().map_err(self.err())?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (mut entry, token) in rows {
-            let license = decode_unverified(&token)?;
-            entry.status = status_of(self.conn(), &entry.id, &entry.kid, &license, now).map_err(self.err())?;
-            out.push(entry);
-        }
-        Ok(out)
+        stmt.query_map(args, entry_of).map_err(self.err())?.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// The licenses `filter` selects, oldest first, one page of them.
-    pub fn list(&self, filter: &Filter, now: Timestamp) -> Result<Listing, IssuerError> {
-        let mut clauses = vec!["1 = 1".to_owned()];
-        let text = |v: &str| db::Arg::Text(v.to_owned().into());
-        let mut args: Vec<db::Arg<'_>> = Vec::new();
-        let mut arg = |clause: &str, value: db::Arg<'static>, clauses: &mut Vec<String>| {
-            args.push(value);
-            clauses.push(clause.replace('?', &format!("?{}", args.len())));
-        };
-        if let Some(a) = &filter.account {
-            arg("account = ?", text(a), &mut clauses);
-        }
-        if let Some(p) = &filter.product {
-            arg("product = ?", text(p), &mut clauses);
-        }
-        if let Some(r) = &filter.region {
-            arg("region = ?", text(r), &mut clauses);
-        }
-        if let Some(days) = filter.expiring_within_days {
-            // Times are stored as RFC 3339 text and compared as text: a bound
-            // past the year 9999 (`+10000-…`) would sort before every one of
-            // them, so it stops at the last time text can hold.
-            let last = Timestamp::parse("9999-12-31T23:59:59Z").expect("a valid time");
-            let bound = now.plus_days(days).min(last);
-            arg("expires_at IS NOT NULL AND expires_at <= ?", text(&bound.to_string()), &mut clauses);
-        }
-        let status = filter.status.or(filter.expiring_within_days.map(|_| EntryStatus::Active));
-        let needle = filter.licensee.as_deref().map(str::to_lowercase);
-        let selected = clauses.join(" AND ");
-        if status.is_none() && needle.is_none() {
-            // Everything is selected in SQL: count there and read one page,
-            // so a page costs what it holds, not what the ledger holds.
-            let total: i64 = self
-                .conn()
-                .query_row(&format!("SELECT COUNT(*) FROM licenses WHERE {selected}"), &args[..], |r| r.get(0))
-                .map_err(self.err())?;
-            let limit = filter.limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
-            let offset = i64::try_from(filter.offset).unwrap_or(i64::MAX);
-            let n = args.len();
-            args.push(db::Arg::Int(limit));
-            args.push(db::Arg::Int(offset));
-            let sql = format!("WHERE {selected} ORDER BY issued_at, sequence, id LIMIT ?{} OFFSET ?{}", n + 1, n + 2);
-            let licenses = self.entries(&sql, &args, now)?;
-            return Ok(Listing {
-                format: 1,
-                total: usize::try_from(total).unwrap_or(0),
-                offset: filter.offset,
-                licenses,
-            });
-        }
-        let sql = format!("WHERE {selected} ORDER BY issued_at, sequence, id");
-        // The licensee is matched here, not in SQL: SQLite's lower() folds
-        // ASCII only and PostgreSQL's follows the database's locale, so
-        // "ärzte" would find "Ärzte GmbH" in one store and not the other.
-        let matching: Vec<LedgerEntry> = self
-            .entries(&sql, &args, now)?
-            .into_iter()
-            .filter(|e| status.is_none_or(|s| e.status == s))
-            .filter(|e| needle.as_deref().is_none_or(|n| e.licensee.to_lowercase().contains(n)))
-            .collect();
-        let total = matching.len();
-        let licenses =
-            matching.into_iter().skip(filter.offset).take(filter.limit.unwrap_or(usize::MAX)).collect::<Vec<_>>();
-        Ok(Listing { format: 1, total, offset: filter.offset, licenses })
+    /// `entry`, with its status at `now` worked out from its `token`.
+    pub(super) fn with_status(
+        &self,
+        mut entry: LedgerEntry,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<LedgerEntry, IssuerError> {
+        let license = decode_unverified(token)?;
+        entry.status = status_of(self.conn(), &entry.id, &entry.kid, &license, now).map_err(self.err())?;
+        Ok(entry)
+    }
+
+    pub(super) fn entries(
+        &self,
+        filter: &str,
+        args: &[db::Arg<'_>],
+        now: Timestamp,
+    ) -> Result<Vec<LedgerEntry>, IssuerError> {
+        self.entry_rows(filter, args)?.into_iter().map(|(entry, token)| self.with_status(entry, &token, now)).collect()
     }
 
     /// License `id` exactly as it was signed, from its stored token (a lost
@@ -613,7 +557,7 @@ impl Ledger {
         Ok(serde_json::json!({
             "format": 1,
             "exported_at": now,
-            "licenses": self.list(&Filter::default(), now)?.licenses,
+            "licenses": self.list(&super::Filter::default(), now)?.licenses,
             "orders": self.lapsed(now)?,
             "receipts": rows("SELECT license_id, install_id, activated_at, imported_at FROM receipts ORDER BY imported_at",
                 &["license_id", "install_id", "activated_at", "imported_at"])?,
