@@ -12,15 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo build -q --release --bin issuer
-work=$(mktemp -d)
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -1)
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  kill $(cat "$work/pid" 2>/dev/null) 2>/dev/null || true
-  [ -d "$work/pg" ] && as_pg "$pgbin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
 ledger="$work/ledger.sqlite3"
 store=${BENCH_STORE:-sqlite}
 if [ "$store" = postgres ] || [ "$store" = postgres-tls ]; then
@@ -37,10 +29,7 @@ if [ "$store" = postgres ] || [ "$store" = postgres-tls ]; then
         -extfile server.ext 2>/dev/null && chmod 600 server.key)
     tls=" -c ssl=on -c ssl_cert_file=$work/server.pem -c ssl_key_file=$work/server.key"
   fi
-  [ "$(id -u)" -eq 0 ] && chown -R postgres "$work"
-  as_pg "$pgbin/initdb" -D "$work/pg" -U postgres -A trust --locale=C -E UTF8 --no-instructions >/dev/null
-  as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -o "-c listen_addresses=127.0.0.1 -p 18740 -k $work$tls" -w start >/dev/null
-  "$pgbin/createdb" -h 127.0.0.1 -p 18740 -U postgres ledger
+  start_postgres 18740 "$tls"
   ledger="postgres://postgres@127.0.0.1:18740/ledger"
   [ "$store" = postgres-tls ] && ledger="postgres://postgres@localhost:18740/ledger?sslmode=verify-full&sslrootcert=$work/ca.pem"
 fi

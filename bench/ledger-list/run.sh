@@ -14,30 +14,12 @@ if [ -z "${BENCH_ISSUERS:-}" ]; then
 fi
 orders=${BENCH_ORDERS:-100000}
 rounds=${BENCH_ROUNDS:-5}
-work=$(mktemp -d)
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort | tail -1)
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  [ -d "$work/pg" ] && as_pg "$pgbin/pg_ctl" -D "$work/pg" -m fast -w stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-[ "$(id -u)" -eq 0 ] && chown postgres "$work"
-as_pg "$pgbin/initdb" -D "$work/pg" -U postgres -A trust --locale=C -E UTF8 --no-instructions >/dev/null
-as_pg "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg.log" -o "-c listen_addresses=127.0.0.1 -p 18742 -k $work" -w start >/dev/null
-"$pgbin/createdb" -h 127.0.0.1 -p 18742 -U postgres ledger
+source bench/lib.sh
+start_postgres 18742
 first=${BENCH_ISSUERS%% *}
 printf 'bench\n' > "$work/pass"
 "$first" keygen --out "$work/keys" --passphrase-file "$work/pass" > /dev/null
-# The benches' typical order (issuer/benches/fixture), one account each.
-python3 - "$orders" > "$work/orders.jsonl" <<'PY'
-import json, sys
-for i in range(int(sys.argv[1])):
-    print(json.dumps({"account": f"acct-{i}", "licensee": f"Customer {i}", "region": "cn-hangzhou",
-        "edition": "intelligent_rnd", "engine": "maxcompute", "plan": "subscription",
-        "packages": {"data_service": "api.s1.small", "asset_quality": "standard", "asset_governance": "standard"},
-        "quotas": {"processing_units": 40}, "months": 12}))
-PY
+write_orders "$orders" "$work/orders.jsonl"
 sqlite="$work/ledger.sqlite3"
 postgres="postgres://postgres@127.0.0.1:18742/ledger"
 for ledger in "$sqlite" "$postgres"; do
