@@ -485,7 +485,7 @@ fn status_and_licensee_filters_agree_with_the_whole_listing() {
         Order { not_before: Some(t0().plus_days(30)), ..order("acct-later", "Ärzte Later", Plan::Subscription, 12) };
     issue(&mut ledger, &key, later);
 
-    let mut seen = std::collections::HashSet::new();
+    let (mut seen, mut expiring_named) = (std::collections::HashSet::new(), 0);
     for days in [0, 8, 35, 60, 800] {
         let now = t0().plus_days(days);
         let all = ledger.list(&Filter::default(), now).unwrap();
@@ -515,7 +515,21 @@ fn status_and_licensee_filters_agree_with_the_whole_listing() {
             }
             assert_eq!(paged, expected, "{status:?} {needle:?} at +{days}d, pages of 2");
         }
+        // An expiry window (SQL) with a name (Rust): active ones only.
+        let bound = now.plus_days(45).to_string();
+        let expected: Vec<_> = all
+            .licenses
+            .iter()
+            .filter(|e| e.status == EntryStatus::Active && e.expires_at.as_ref().is_some_and(|x| *x <= bound))
+            .filter(|e| e.licensee.to_lowercase().contains("ärzte"))
+            .cloned()
+            .collect();
+        let filter = Filter { expiring_within_days: Some(45), licensee: Some("ÄRZTE".into()), ..Filter::default() };
+        let listed = ledger.list(&filter, now).unwrap();
+        assert_eq!((listed.total, &listed.licenses), (expected.len(), &expected), "expiring, named, at +{days}d");
+        expiring_named += listed.total;
         seen.extend(all.licenses.iter().map(|e| e.status));
     }
     assert_eq!(seen.len(), EntryStatus::ALL.len(), "every status was tried: {seen:?}");
+    assert!(expiring_named > 0, "some named license expired within a window");
 }
