@@ -222,6 +222,28 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The phase at `now` of a license in force from `not_before` until
+    /// `expires_at` (`None`: perpetual), whose instance is released
+    /// `grace_days` after it expires: what [`License::phase_at`] says of a
+    /// license's own fields. `grace_days` counts only once it expired.
+    pub fn at(not_before: Timestamp, expires_at: Option<Timestamp>, grace_days: u32, now: Timestamp) -> Phase {
+        if now < not_before {
+            return Phase::NotYetValid { starts_at: not_before };
+        }
+        match expires_at {
+            None => Phase::Active { expires_at: None },
+            Some(expired_at) if now < expired_at => Phase::Active { expires_at: Some(expired_at) },
+            Some(expired_at) => {
+                let release_at = expired_at.plus_days(grace_days);
+                if now < release_at {
+                    Phase::Grace { expired_at, release_at }
+                } else {
+                    Phase::Released { expired_at, released_at: release_at }
+                }
+            }
+        }
+    }
+
     /// A short stable name: `not_yet_valid`, `active`, `grace`, `released`.
     pub const fn name(&self) -> &'static str {
         match self {
@@ -258,21 +280,7 @@ impl License {
 
     /// The phase of this license at `now`.
     pub fn phase_at(&self, now: Timestamp) -> Phase {
-        if now < self.not_before {
-            return Phase::NotYetValid { starts_at: self.not_before };
-        }
-        match self.expires_at {
-            None => Phase::Active { expires_at: None },
-            Some(expired_at) if now < expired_at => Phase::Active { expires_at: Some(expired_at) },
-            Some(expired_at) => {
-                let release_at = self.release_at().expect("expires_at is set");
-                if now < release_at {
-                    Phase::Grace { expired_at, release_at }
-                } else {
-                    Phase::Released { expired_at, released_at: release_at }
-                }
-            }
-        }
+        Phase::at(self.not_before, self.expires_at, self.grace_days, now)
     }
 
     /// When the instance is released: expiry plus the grace period.

@@ -464,6 +464,13 @@ fn status_and_licensee_filters_agree_with_the_whole_listing() {
     };
     // Lapses a week after t0: no receipt ever comes.
     issue(&mut ledger, &key, order("acct-lapse", "Ärzte GmbH", Plan::PayAsYouGo, 1));
+    // Activated on its sixth day: in force past its deadline.
+    let kept = issue(&mut ledger, &key, order("acct-kept", "Kept Ltd", Plan::PayAsYouGo, 1));
+    let state = tempfile::tempdir().unwrap();
+    let keyring = license_common::Keyring::from_keys([*key.public()]);
+    let mut install = Activator::open_with_keyring(state.path(), "observability", keyring).unwrap();
+    install.activate(&kept.token, t0().plus_days(6)).unwrap();
+    ledger.import_receipt(&install.receipt(t0().plus_days(6)).unwrap(), t0().plus_days(6)).unwrap();
     // One month, then grace, then released.
     issue(&mut ledger, &key, order("acct-month", "ÄRZTE Praxis", Plan::Subscription, 1));
     issue(&mut ledger, &key, order("acct-year", "Ledger Test Year", Plan::Subscription, 12));
@@ -489,7 +496,13 @@ fn status_and_licensee_filters_agree_with_the_whole_listing() {
     for days in [0, 8, 35, 60, 800] {
         let now = t0().plus_days(days);
         let all = ledger.list(&Filter::default(), now).unwrap();
-        assert_eq!(all.total, 11);
+        assert_eq!(all.total, 12);
+        let kept = all.licenses.iter().find(|e| e.account == "acct-kept").unwrap().status;
+        match days {
+            8 => assert_eq!(kept, EntryStatus::Active, "an activated order past its deadline"),
+            35 => assert_eq!(kept, EntryStatus::Grace, "an activated order past its expiry"),
+            _ => {}
+        }
         let needles = [None, Some("ärzte"), Some("ÄRZTE"), Some("ledger test"), Some("nobody")];
         let statuses = std::iter::once(None).chain(EntryStatus::ALL.map(Some));
         for (status, needle) in statuses.flat_map(|s| needles.map(|n| (s, n))) {
@@ -508,7 +521,7 @@ fn status_and_licensee_filters_agree_with_the_whole_listing() {
                 "{status:?} {needle:?} at +{days}d"
             );
             let mut paged = Vec::new();
-            for offset in (0..12).step_by(2) {
+            for offset in (0..14).step_by(2) {
                 let page = ledger.list(&Filter { offset, limit: Some(2), ..filter.clone() }, now).unwrap();
                 assert_eq!(page.total, expected.len(), "{status:?} {needle:?} at +{days}d, offset {offset}");
                 paged.extend(page.licenses);

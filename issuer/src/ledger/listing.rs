@@ -6,18 +6,21 @@
 //! status or the licensee asks about every selected row. The listing then
 //! reads only what deciding needs, in one statement: each row's id and
 //! licensee, and for a status its standing ([`REVOKED`], [`SUPERSEDED`])
-//! and its token, decoded only when neither holds (its phase or a lapsed
-//! order decides then). It decides in Rust, where names fold alike in
-//! either store, and reads whole entries for the page alone.
+//! and its term from the derived columns (start, expiry, activation
+//! deadline; columns made for queries, which `ledger verify` holds to the
+//! token); a token is decoded only for a license that expired, whose grace
+//! period only the token holds, or whose columns do not parse. It decides in Rust, where names fold
+//! alike in either store, and reads whole entries for the page alone.
 
 use std::collections::HashMap;
 
+use license_common::license::Phase;
 use license_common::time::Timestamp;
 use serde::Serialize;
 
 use super::Ledger;
 use super::db;
-use super::query::{EntryStatus, LedgerEntry, REVOKED, SUPERSEDED, decode_unverified, own_status, standing_of};
+use super::query::{EntryStatus, LedgerEntry, Own, REVOKED, SUPERSEDED, decode_unverified, own_status, standing_of};
 use crate::error::IssuerError;
 
 /// Which licenses `ledger list` shows, and which page of them.
@@ -117,6 +120,17 @@ impl Ledger {
     }
 }
 
+/// What a status filter knows of a row once it is read.
+enum Standing {
+    /// Revoked or superseded.
+    Decided(EntryStatus),
+    /// Neither, and not expired: its phase, its order's deadline, and its
+    /// chain when that deadline passed (for a receipt of the order).
+    Term { chain: Option<[String; 3]>, activate_by: Option<Timestamp>, phase: Phase },
+    /// Neither, and its token decides.
+    Token(String),
+}
+
 /// A license a filter chose, in listing order, with its status when the
 /// filter had to work it out.
 type Chosen = (String, Option<EntryStatus>);
@@ -137,20 +151,50 @@ impl Ledger {
         needle: Option<&str>,
         now: Timestamp,
     ) -> Result<Vec<Chosen>, IssuerError> {
-        let standing = if status.is_some() { format!(", {REVOKED}, {SUPERSEDED}, l.token") } else { String::new() };
+        let standing = if status.is_some() {
+            format!(
+                ", {REVOKED}, {SUPERSEDED}, l.not_before, l.expires_at, l.activate_by, l.product, l.account, l.region, \
+                 l.token"
+            )
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT l.id, l.licensee{standing} FROM licenses l WHERE {selected} ORDER BY l.issued_at, l.sequence, l.id"
         );
-        type Candidate = (String, Option<(bool, bool, String)>);
         let mut stmt = self.conn().prepare(&sql).map_err(self.err())?;
-        let candidates: Vec<Candidate> = stmt
+        let candidates: Vec<(String, Option<Standing>)> = stmt
             .query_map(args, |r| {
                 let (id, licensee): (String, String) = (r.get(0)?, r.get(1)?);
                 if needle.is_some_and(|n| !licensee.to_lowercase().contains(n)) {
                     return Ok(None);
                 }
-                let standing = if status.is_some() { Some((r.get(2)?, r.get(3)?, r.get(4)?)) } else { None };
-                Ok(Some((id, standing)))
+                if status.is_none() {
+                    return Ok(Some((id, None)));
+                }
+                if let Some(is) = standing_of(r.get(2)?, r.get(3)?) {
+                    return Ok(Some((id, Some(Standing::Decided(is)))));
+                }
+                // The derived columns hold the license's term; its token
+                // is read only for what they cannot say: the grace period
+                // of one that expired (or a column that does not parse).
+                let time = |i: usize| -> db::Result<Option<Option<Timestamp>>> {
+                    let text: Option<String> = r.get(i)?;
+                    Ok(text.map_or(Some(None), |t| Timestamp::parse(&t).ok().map(Some)))
+                };
+                let (not_before, expires_at, activate_by) = (time(4)?.flatten(), time(5)?, time(6)?);
+                let standing = match (not_before, expires_at, activate_by) {
+                    (Some(not_before), Some(expires_at), Some(activate_by))
+                        if expires_at.is_none_or(|e| now < e) || now < not_before =>
+                    {
+                        let lapsing = activate_by.is_some_and(|by| now > by);
+                        let chain = if lapsing { Some([r.get(7)?, r.get(8)?, r.get(9)?]) } else { None };
+                        // Not expired: the grace period does not count.
+                        Standing::Term { chain, activate_by, phase: Phase::at(not_before, expires_at, 0, now) }
+                    }
+                    _ => Standing::Token(r.get(10)?),
+                };
+                Ok(Some((id, Some(standing))))
             })
             .map_err(self.err())?
             .filter_map(Result::transpose)
@@ -159,14 +203,20 @@ impl Ledger {
         drop(stmt);
         let mut chosen = Vec::with_capacity(candidates.len());
         for (id, standing) in candidates {
-            let Some((revoked, superseded, token)) = standing else {
-                chosen.push((id, None));
-                continue;
-            };
-            // The license itself decides only when neither holds.
-            let is = match standing_of(revoked, superseded) {
-                Some(is) => is,
-                None => own_status(self.conn(), &decode_unverified(&token)?, now).map_err(self.err())?,
+            let is = match standing {
+                None => {
+                    chosen.push((id, None));
+                    continue;
+                }
+                Some(Standing::Decided(is)) => is,
+                Some(Standing::Term { chain, activate_by, phase }) => {
+                    let chain = chain.as_ref().map_or([""; 3], |[p, a, r]: &[String; 3]| [p, a, r]);
+                    own_status(self.conn(), Own { chain, activate_by, phase }, now).map_err(self.err())?
+                }
+                Some(Standing::Token(token)) => {
+                    let license = decode_unverified(&token)?;
+                    own_status(self.conn(), Own::of(&license, now), now).map_err(self.err())?
+                }
             };
             if status == Some(is) {
                 chosen.push((id, Some(is)));

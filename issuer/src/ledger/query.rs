@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::db::{self, OptionalExtension, params};
-use license_common::license::License;
+use license_common::license::{License, Phase};
 use license_common::time::Timestamp;
 use serde::Serialize;
 
@@ -222,7 +222,7 @@ pub(crate) fn status_of(
     let (revoked, superseded) = conn.query_row(&SQL, standing, |r| Ok((r.get(0)?, r.get(1)?)))?;
     match standing_of(revoked, superseded) {
         Some(status) => Ok(status),
-        None => own_status(conn, license, now),
+        None => own_status(conn, Own::of(license, now), now),
     }
 }
 
@@ -238,25 +238,52 @@ pub(super) fn standing_of(revoked: bool, superseded: bool) -> Option<EntryStatus
     }
 }
 
+/// What the status of a license neither revoked nor superseded depends on.
+pub(super) struct Own<'a> {
+    /// Its chain: product, account, region (where a receipt of its order is).
+    pub chain: [&'a str; 3],
+    /// Its pay-as-you-go order's activation deadline.
+    pub activate_by: Option<Timestamp>,
+    /// Its phase at the time asked about.
+    pub phase: Phase,
+}
+
+impl<'a> Own<'a> {
+    /// What `license` says of itself at `now`.
+    pub fn of(license: &'a License, now: Timestamp) -> Own<'a> {
+        Own {
+            chain: [&license.product, &license.account, &license.region],
+            activate_by: license.activate_by,
+            phase: license.phase_at(now),
+        }
+    }
+}
+
 /// The status of a license neither revoked nor superseded: a lapsed order,
-/// or else its phase at `now`.
-pub(super) fn own_status(conn: db::Q<'_>, license: &License, now: Timestamp) -> db::Result<EntryStatus> {
-    if let Some(by) = license.activate_by
+/// or else its phase.
+pub(super) fn own_status(conn: db::Q<'_>, own: Own<'_>, now: Timestamp) -> db::Result<EntryStatus> {
+    if let Some(by) = own.activate_by
         && now > by
-        && !order_activated(conn, license, by)?
+        && !chain_activated(conn, own.chain, by)?
     {
         return Ok(EntryStatus::Lapsed);
     }
-    Ok(EntryStatus::of_phase(&license.phase_at(now)))
+    Ok(EntryStatus::of_phase(&own.phase))
 }
 
 /// Whether a receipt shows the pay-as-you-go order of `license` (its
 /// licenses share its deadline) activated by `deadline`.
 pub(crate) fn order_activated(conn: db::Q<'_>, license: &License, deadline: Timestamp) -> db::Result<bool> {
+    chain_activated(conn, [&license.product, &license.account, &license.region], deadline)
+}
+
+/// [`order_activated`] for the order of chain `[product, account, region]`
+/// whose deadline is `deadline`.
+fn chain_activated(conn: db::Q<'_>, [product, account, region]: [&str; 3], deadline: Timestamp) -> db::Result<bool> {
     conn.query_row(
         "SELECT EXISTS(SELECT 1 FROM receipts r JOIN licenses l ON l.id = r.license_id
          WHERE l.product = ?1 AND l.account = ?2 AND l.region = ?3 AND l.activate_by = ?4 AND r.activated_at <= ?4)",
-        params![license.product, license.account, license.region, deadline.to_string()],
+        params![product, account, region, deadline.to_string()],
         |r| r.get(0),
     )
 }
