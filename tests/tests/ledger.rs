@@ -546,3 +546,48 @@ fn status_and_licensee_filters_agree_with_the_whole_listing() {
     assert_eq!(seen.len(), EntryStatus::ALL.len(), "every status was tried: {seen:?}");
     assert!(expiring_named > 0, "some named license expired within a window");
 }
+
+/// The listing takes a license's term from its derived columns; where one
+/// does not parse (a column edited behind the ledger's back), its token
+/// decides, so a status filter still agrees with the unfiltered listing
+/// (which reads every token), on either store.
+#[test]
+fn a_status_filter_falls_back_to_the_token_where_a_column_does_not_parse() {
+    let vendor = Vendor::new();
+    let mut ledger = vendor.open_ledger();
+    let catalog = catalogs::observability();
+    let key = IssuerKey::from_seed(&[33; 32]);
+    let order = |account: &str, months: u32, not_before: Option<Timestamp>| Order {
+        plan: Some(Plan::Subscription),
+        months: Some(months),
+        not_before,
+        ..payg_order(account)
+    };
+    for o in
+        [order("acct-month", 1, None), order("acct-year", 12, None), order("acct-later", 12, Some(t0().plus_days(30)))]
+    {
+        ledger.issue(&key, o.validate(&catalog, t0()).unwrap(), t0()).unwrap();
+    }
+    vendor.sql("UPDATE licenses SET not_before = 'soon' WHERE account = 'acct-later'");
+    vendor.sql("UPDATE licenses SET expires_at = 'next month' WHERE account = 'acct-month'");
+    vendor.sql("UPDATE licenses SET activate_by = 'never' WHERE account = 'acct-year'");
+    let mut seen = std::collections::HashSet::new();
+    for days in [0, 35, 60] {
+        let now = t0().plus_days(days);
+        let all = ledger.list(&Filter::default(), now).unwrap();
+        for status in EntryStatus::ALL {
+            let expected: Vec<_> = all.licenses.iter().filter(|e| e.status == status).cloned().collect();
+            let listed = ledger.list(&Filter { status: Some(status), ..Filter::default() }, now).unwrap();
+            assert_eq!((listed.total, listed.licenses), (expected.len(), expected), "{status:?} at +{days}d");
+        }
+        seen.extend(all.licenses.iter().map(|e| (e.account.clone(), e.status)));
+    }
+    for (account, status) in [
+        ("acct-later", EntryStatus::NotYetValid),
+        ("acct-month", EntryStatus::Grace),
+        ("acct-month", EntryStatus::Released),
+        ("acct-year", EntryStatus::Active),
+    ] {
+        assert!(seen.contains(&(account.to_owned(), status)), "{account} was {status:?} at some time: {seen:?}");
+    }
+}

@@ -9,8 +9,9 @@
 //! and its term from the derived columns (start, expiry, activation
 //! deadline; columns made for queries, which `ledger verify` holds to the
 //! token); a token is decoded only for a license that expired, whose grace
-//! period only the token holds, or whose columns do not parse. It decides in Rust, where names fold
-//! alike in either store, and reads whole entries for the page alone.
+//! period only the token holds, or whose columns do not parse. It decides
+//! in Rust, where names fold alike in either store, and reads whole entries
+//! for the page alone.
 
 use std::collections::HashMap;
 
@@ -124,11 +125,17 @@ impl Ledger {
 enum Standing {
     /// Revoked or superseded.
     Decided(EntryStatus),
-    /// Neither, and not expired: its phase, its order's deadline, and its
-    /// chain when that deadline passed (for a receipt of the order).
-    Term { chain: Option<[String; 3]>, activate_by: Option<Timestamp>, phase: Phase },
+    /// Neither, and not expired: its chain (where a receipt of its order
+    /// is), its order's deadline and its phase.
+    Term { chain: [String; 3], activate_by: Option<Timestamp>, phase: Phase },
     /// Neither, and its token decides.
     Token(String),
+}
+
+/// A time column as the ledger writes it (`None` for SQL NULL); `Err` when
+/// it does not parse.
+fn parse_time(text: Option<String>) -> Result<Option<Timestamp>, ()> {
+    text.map(|t| Timestamp::parse(&t).map_err(drop)).transpose()
 }
 
 /// A license a filter chose, in listing order, with its status when the
@@ -142,7 +149,10 @@ const IDS_PER_READ: usize = 500;
 impl Ledger {
     /// The licenses `selected` (SQL over `licenses`, with `args`) picks
     /// whose licensee contains `needle` (already in lower case) and whose
-    /// status is `status`, oldest first.
+    /// status is `status`, oldest first. The licensee is matched here, not
+    /// in SQL: SQLite's `lower()` folds ASCII only and PostgreSQL's follows
+    /// the database's locale, so "ärzte" would find "Ärzte GmbH" in one
+    /// store and not the other.
     fn choose(
         &self,
         selected: &str,
@@ -177,20 +187,18 @@ impl Ledger {
                 }
                 // The derived columns hold the license's term; its token
                 // is read only for what they cannot say: the grace period
-                // of one that expired (or a column that does not parse).
-                let time = |i: usize| -> db::Result<Option<Option<Timestamp>>> {
-                    let text: Option<String> = r.get(i)?;
-                    Ok(text.map_or(Some(None), |t| Timestamp::parse(&t).ok().map(Some)))
-                };
-                let (not_before, expires_at, activate_by) = (time(4)?.flatten(), time(5)?, time(6)?);
-                let standing = match (not_before, expires_at, activate_by) {
-                    (Some(not_before), Some(expires_at), Some(activate_by))
-                        if expires_at.is_none_or(|e| now < e) || now < not_before =>
+                // of one that expired, or a time that does not parse.
+                let (not_before, expires_at, activate_by) = (r.get(4)?, r.get(5)?, r.get(6)?);
+                let standing = match (parse_time(Some(not_before)), parse_time(expires_at), parse_time(activate_by)) {
+                    (Ok(Some(not_before)), Ok(expires_at), Ok(activate_by))
+                        if now < not_before || expires_at.is_none_or(|e| now < e) =>
                     {
-                        let lapsing = activate_by.is_some_and(|by| now > by);
-                        let chain = if lapsing { Some([r.get(7)?, r.get(8)?, r.get(9)?]) } else { None };
-                        // Not expired: the grace period does not count.
-                        Standing::Term { chain, activate_by, phase: Phase::at(not_before, expires_at, 0, now) }
+                        Standing::Term {
+                            chain: [r.get(7)?, r.get(8)?, r.get(9)?],
+                            activate_by,
+                            // Not expired: the grace period does not count.
+                            phase: Phase::at(not_before, expires_at, 0, now),
+                        }
                     }
                     _ => Standing::Token(r.get(10)?),
                 };
@@ -209,9 +217,9 @@ impl Ledger {
                     continue;
                 }
                 Some(Standing::Decided(is)) => is,
-                Some(Standing::Term { chain, activate_by, phase }) => {
-                    let chain = chain.as_ref().map_or([""; 3], |[p, a, r]: &[String; 3]| [p, a, r]);
-                    own_status(self.conn(), Own { chain, activate_by, phase }, now).map_err(self.err())?
+                Some(Standing::Term { chain: [product, account, region], activate_by, phase }) => {
+                    let own = Own { chain: [&product, &account, &region], activate_by, phase };
+                    own_status(self.conn(), own, now).map_err(self.err())?
                 }
                 Some(Standing::Token(token)) => {
                     let license = decode_unverified(&token)?;

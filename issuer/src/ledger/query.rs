@@ -347,6 +347,7 @@ impl Ledger {
         Ok(entry)
     }
 
+    /// The entries `filter` selects, each with its status at `now`.
     pub(super) fn entries(
         &self,
         filter: &str,
