@@ -1,7 +1,11 @@
 //! Bulk issuance, end to end, against the raw Ed25519 signing rate of the
 //! same machine, measured in the same run, with each other part of the work
 //! (checking the orders, recording the licenses, creating files) measured
-//! alone so that the floor of the whole is known.
+//! alone so that the floor of the whole is known: the licenses made on
+//! every core with no ledger and no output at all (what no recording design
+//! can beat), and the store's own floor, a bare append of `(id, token)` rows
+//! in WAL (as text and as the token's decoded bytes) and in a rollback
+//! journal.
 //!
 //! `cargo bench -p license-issuer --bench batch` (release build). Set
 //! `BENCH_ORDERS` to change the batch size (default 100000), `BENCH_ROUNDS`
@@ -78,11 +82,76 @@ fn main() {
         return;
     }
 
+    // The licenses made as a batch makes them, on every core, with nothing
+    // recorded and nothing written: each order checked and built once, its
+    // id drawn, serialised and sealed. No recording design can beat this.
+    let unrecorded_secs = || {
+        let lines = fixture::lines(n);
+        seconds(|| {
+            std::thread::scope(|s| {
+                for part in lines.chunks(n.div_ceil(cores)) {
+                    let catalog = &catalog;
+                    let key = &key;
+                    s.spawn(move || {
+                        for l in part {
+                            let mut license = l.order.validate(catalog, now).unwrap().preview().clone();
+                            license.id = uuid::Uuid::now_v7().to_string();
+                            license.sequence = 1;
+                            std::hint::black_box(fixture::sign(key, license));
+                        }
+                    });
+                }
+            })
+        })
+    };
+
+    // The store's own floor: appending only (id, token) rows, with the
+    // ledger's page size and durability, in one transaction, committed (and,
+    // in WAL, checkpointed); the token as text, or as its decoded bytes.
+    let append_secs = |issued: &[license_issuer::Issued], journal: &str, decoded: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("append.sqlite3")).unwrap();
+        conn.pragma_update(None, "page_size", license_issuer::ledger::PAGE_SIZE).unwrap();
+        let mode: String = conn.query_row(&format!("PRAGMA journal_mode = {journal}"), [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, journal);
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, token NOT NULL)").unwrap();
+        let rows: Vec<(&str, rusqlite::types::Value)> = issued
+            .iter()
+            .map(|i| {
+                let token = if decoded {
+                    // The key id as it is, the payload and signature decoded.
+                    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+                    let parts: Vec<&str> = i.token.split('.').collect();
+                    let mut bytes = parts[1].as_bytes().to_vec();
+                    for part in &parts[2..] {
+                        bytes.extend(base64::Engine::decode(&b64, part).unwrap());
+                    }
+                    rusqlite::types::Value::Blob(bytes)
+                } else {
+                    rusqlite::types::Value::Text(i.token.clone())
+                };
+                (i.id.as_str(), token)
+            })
+            .collect();
+        seconds(|| {
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let mut insert = conn.prepare("INSERT INTO t (id, token) VALUES (?1, ?2)").unwrap();
+            for (id, token) in &rows {
+                insert.execute(rusqlite::params![id, token]).unwrap();
+            }
+            drop(insert);
+            conn.execute_batch("COMMIT").unwrap();
+        })
+    };
+
     let (mut raw_one, mut raw_all, mut jsonl, mut files) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut unrecorded, mut wal, mut rollback, mut wal_decoded) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut check, mut record, mut create) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         raw_one.push(raw_secs(1));
         raw_all.push(raw_secs(cores));
+        unrecorded.push(unrecorded_secs());
         jsonl.push(batch_secs(&|d| BatchOutput::JsonLines { path: d.join("licenses.jsonl"), replace: false }));
         if !skip_files && round == 0 {
             files.push(batch_secs(&|d| BatchOutput::Files(d.join("out"))));
@@ -108,6 +177,9 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
         record.push(seconds(|| fixture::record(&mut ledger, &key, &issued, now)));
+        wal.push(append_secs(&issued, "wal", false));
+        rollback.push(append_secs(&issued, "delete", false));
+        wal_decoded.push(append_secs(&issued, "wal", true));
         if !skip_files && round == 0 {
             let files_dir = dir.path().join("files");
             std::fs::create_dir(&files_dir).unwrap();
@@ -120,7 +192,8 @@ fn main() {
     }
     let rate = |secs: f64| n as f64 / secs;
     let (raw_one, raw_all, jsonl) = (median(raw_one), median(raw_all), median(jsonl));
-    let (check, record) = (median(check), median(record));
+    let (check, record, unrecorded) = (median(check), median(record), median(unrecorded));
+    let (wal, rollback, wal_decoded) = (median(wal), median(rollback), median(wal_decoded));
     // The best this design can do: checking on every core, then signing on
     // every core while one of them also records (the recording is one
     // SQLite writer), everything else free.
@@ -136,10 +209,22 @@ fn main() {
     println!("| **raw Ed25519 signing, {cores} cores (the floor)** | {:.0} | {raw_all:.2} s | 100% |", rate(raw_all));
     println!("| checking the orders alone, 1 core | {:.0} | {check:.2} s | |", rate(check));
     println!("| recording alone in a fresh ledger (one transaction), 1 core | {:.0} | {record:.2} s | |", rate(record));
+    for (what, secs) in [
+        ("appending only (id, token) rows, WAL, committed and checkpointed, 1 core", wal),
+        ("the same, the token's decoded bytes, 1 core", wal_decoded),
+        ("the same as text in a rollback journal (readers locked out), 1 core", rollback),
+    ] {
+        println!("| {what} | {:.0} | {secs:.2} s | |", rate(secs));
+    }
     println!(
         "| ceiling of check + sign + record on {cores} cores | {:.0} | {ceiling:.2} s | {:.0}% |",
         rate(ceiling),
         100.0 * raw_all / ceiling
+    );
+    println!(
+        "| making the licenses with no ledger and no output, {cores} cores | {:.0} | {unrecorded:.2} s | {:.0}% |",
+        rate(unrecorded),
+        100.0 * raw_all / unrecorded
     );
     println!(
         "| **`issue --batch --out FILE.jsonl`** | {:.0} | {jsonl:.2} s | {:.0}% |",
