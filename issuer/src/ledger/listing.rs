@@ -8,8 +8,9 @@
 //! licensee, and for a status its standing ([`REVOKED`], [`SUPERSEDED`])
 //! and its term from the derived columns (start, expiry, activation
 //! deadline; columns made for queries, which `ledger verify` holds to the
-//! token); a token is decoded only for a license that expired, whose grace
-//! period only the token holds, or whose columns do not parse. It decides
+//! token); a token is read from the store, and decoded, only for a license
+//! that expired, whose grace period only the token holds, or whose columns
+//! do not parse. It decides
 //! in Rust, where names fold alike in either store, and reads whole entries
 //! for the page alone.
 
@@ -128,8 +129,8 @@ enum Standing {
     /// Neither, and not expired: its chain (where a receipt of its order
     /// is), its order's deadline and its phase.
     Term { chain: [String; 3], activate_by: Option<Timestamp>, phase: Phase },
-    /// Neither, and its token decides.
-    Token(String),
+    /// Neither, and its token decides (`None`: not read with the row).
+    Token(Option<String>),
 }
 
 /// A time column as the ledger writes it (`None` for SQL NULL); `Err` when
@@ -161,10 +162,16 @@ impl Ledger {
         needle: Option<&str>,
         now: Timestamp,
     ) -> Result<Vec<Chosen>, IssuerError> {
+        // A token crosses from the store only for a license whose expiry
+        // has passed, as text compares (times are written alike); one the
+        // columns cannot judge is read alone, below.
+        let mut args = args.to_vec();
         let standing = if status.is_some() {
+            args.push(db::Arg::Text(now.to_string().into()));
             format!(
                 ", {REVOKED}, {SUPERSEDED}, l.not_before, l.expires_at, l.activate_by, l.product, l.account, l.region, \
-                 l.token"
+                 CASE WHEN l.expires_at IS NULL OR l.expires_at > ?{} THEN NULL ELSE l.token END",
+                args.len()
             )
         } else {
             String::new()
@@ -174,7 +181,7 @@ impl Ledger {
         );
         let mut stmt = self.conn().prepare(&sql).map_err(self.err())?;
         let candidates: Vec<(String, Option<Standing>)> = stmt
-            .query_map(args, |r| {
+            .query_map(&args[..], |r| {
                 let (id, licensee): (String, String) = (r.get(0)?, r.get(1)?);
                 if needle.is_some_and(|n| !licensee.to_lowercase().contains(n)) {
                     return Ok(None);
@@ -222,6 +229,13 @@ impl Ledger {
                     own_status(self.conn(), own, now).map_err(self.err())?
                 }
                 Some(Standing::Token(token)) => {
+                    let token = match token {
+                        Some(token) => token,
+                        None => self
+                            .conn()
+                            .query_row("SELECT token FROM licenses WHERE id = ?1", db::params![id], |r| r.get(0))
+                            .map_err(self.err())?,
+                    };
                     let license = decode_unverified(&token)?;
                     own_status(self.conn(), Own::of(&license, now), now).map_err(self.err())?
                 }
