@@ -470,3 +470,60 @@ fn a_batch_continues_chains_the_ledger_has_and_refuses_those_in_force() {
         chain["licenses"].as_array().unwrap().iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
     assert_eq!(sequences, [1, 2], "{chain}");
 }
+
+/// The batch looks its chains up in the ledger in one query, the chains
+/// passed as one JSON array: accounts that JSON and SQL escape (quotes,
+/// backslashes, letters beyond ASCII) must come back as the same chains.
+#[test]
+fn a_batch_finds_the_chains_of_accounts_that_need_escaping() {
+    let vendor = Vendor::new();
+    let free = [r#"o'brien "q""#, r"c:\dir\ü", "Ärzte 東京 % _"];
+    let in_force = r#"in\"force'"#;
+    let mut revoke = Vec::new();
+    for account in free.iter().chain([&in_force]) {
+        vendor.issue(&["--account", account, "--edition", "basic_rnd", "--no-default-package"]);
+        if *account != in_force {
+            let mut cmd = vendor.issuer();
+            cmd.args(["ledger", "list", "--account", account, "--json"]);
+            revoke.push(run(cmd, None).json()["licenses"][0]["id"].as_str().unwrap().to_owned());
+        }
+    }
+    for id in &revoke {
+        let mut cmd = vendor.issuer();
+        cmd.args(["revoke", id, "--reason", "chargeback"]);
+        run(cmd, None).ok();
+    }
+    // A new account whose name only differs from a known one by case.
+    let new = "ärzte 東京 % _";
+    let lines: String = free
+        .iter()
+        .chain([&in_force, &new])
+        .map(|account| {
+            let order = serde_json::json!({"account": account, "licensee": "Customer", "region": "cn-hangzhou",
+                "edition": "basic_rnd", "engine": "maxcompute", "plan": "subscription",
+                "quotas": {"processing_units": 20}});
+            format!("{order}\n")
+        })
+        .collect();
+    let file = vendor.dir.path().join("escaped.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let out = vendor.dir.path().join("escaped-out.jsonl");
+    let refused = run(jsonl_cmd(&vendor, &file, &out, &[]), None);
+    assert_eq!(refused.code, 40, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("line 4") && refused.stderr.contains("already holds license"),
+        "{}",
+        refused.stderr
+    );
+    run(jsonl_cmd(&vendor, &file, &out, &["--keep-going"]), None).ok();
+    let made: Vec<String> = records(&out).into_iter().map(|r| r.2).collect();
+    assert_eq!(made, [free[0], free[1], free[2], new]);
+    for (account, sequences) in [(free[0], vec![1, 2]), (free[1], vec![1, 2]), (free[2], vec![1, 2]), (new, vec![1])] {
+        let mut cmd = vendor.issuer();
+        cmd.args(["ledger", "list", "--account", account, "--json"]);
+        let chain = run(cmd, None).json();
+        let got: Vec<u64> =
+            chain["licenses"].as_array().unwrap().iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
+        assert_eq!(got, sequences, "{account}: {chain}");
+    }
+}

@@ -39,7 +39,7 @@ mod sqlite;
 
 use std::path::{Path, PathBuf};
 
-use db::{Db, Dialect, OptionalExtension, ToArg, Tx, params};
+use db::{Db, Dialect, OptionalExtension, Tx, params};
 use license_common::keys::PublicKey;
 use license_common::license::License;
 use license_common::time::Timestamp;
@@ -613,49 +613,38 @@ impl Recorder<'_> {
     /// For each chain (`account`, `region`) of `product`: the highest
     /// sequence of its licenses and of its revocation floors, as
     /// [`Recorder::last_sequence`] gives them one by one, looked up in one
-    /// query for a whole batch (through a temporary table of the chains).
+    /// query for a whole batch: the chains go in as one JSON array, which
+    /// either store reads as a table.
     pub(crate) fn chain_heads(&self, product: &str, chains: &[(&str, &str)]) -> Result<ChainHeads, IssuerError> {
         let tx = self.tx.q();
-        let run = || -> db::Result<_> {
-            let table = match tx.dialect() {
-                Dialect::Sqlite => {
-                    "CREATE TEMP TABLE IF NOT EXISTS batch_chains (account TEXT NOT NULL,
-                    region TEXT NOT NULL, PRIMARY KEY (account, region)) WITHOUT ROWID"
-                }
-                Dialect::Postgres => {
-                    "CREATE TEMP TABLE IF NOT EXISTS batch_chains (account TEXT NOT NULL,
-                    region TEXT NOT NULL, PRIMARY KEY (account, region))"
-                }
-            };
-            tx.execute_batch(table)?;
-            tx.execute_batch("DELETE FROM batch_chains")?;
-            // Many rows a statement: one round trip per 500 chains on PostgreSQL.
-            for part in chains.chunks(500) {
-                let values = vec!["(?, ?)"; part.len()].join(", ");
-                let args: Vec<db::Arg<'_>> = part.iter().flat_map(|(a, r)| [a.to_arg(), r.to_arg()]).collect();
-                tx.execute(&format!("INSERT INTO batch_chains VALUES {values} ON CONFLICT DO NOTHING"), args)?;
-            }
-            let mut heads = std::collections::HashMap::new();
-            tx.prepare_cached(
-                "SELECT c.account, c.region,
-                    (SELECT MAX(sequence) FROM licenses l
-                      WHERE l.product = ?1 AND l.account = c.account AND l.region = c.region),
-                    (SELECT MAX(sequence) FROM revocations r
-                      WHERE r.product = ?1 AND r.account = c.account AND r.region = c.region)
-                 FROM batch_chains c
-                 WHERE EXISTS (SELECT 1 FROM licenses l
-                                WHERE l.product = ?1 AND l.account = c.account AND l.region = c.region)
-                    OR EXISTS (SELECT 1 FROM revocations r
-                                WHERE r.product = ?1 AND r.account = c.account AND r.region = c.region)",
-            )?
-            .for_each(params![product], |r| {
-                let seq = |v: Option<i64>| v.map(|m| u64::try_from(m).unwrap_or(0));
-                heads.insert((r.get(0)?, r.get(1)?), (seq(r.get(2)?), seq(r.get(3)?)));
-                Ok(())
-            })?;
-            tx.execute_batch("DELETE FROM batch_chains")?;
-            Ok(heads)
+        let chains_json = serde_json::to_string(chains).expect("strings serialise");
+        let table = match tx.dialect() {
+            Dialect::Sqlite => "SELECT value ->> 0, value ->> 1 FROM json_each(?2)",
+            Dialect::Postgres => "SELECT e ->> 0, e ->> 1 FROM jsonb_array_elements(CAST(CAST(?2 AS TEXT) AS jsonb)) e",
         };
-        run().map_err(self.err())
+        let sql = format!(
+            "WITH c(account, region) AS MATERIALIZED ({table})
+             SELECT c.account, c.region,
+                (SELECT MAX(sequence) FROM licenses l
+                  WHERE l.product = ?1 AND l.account = c.account AND l.region = c.region),
+                (SELECT MAX(sequence) FROM revocations r
+                  WHERE r.product = ?1 AND r.account = c.account AND r.region = c.region)
+             FROM c
+             WHERE EXISTS (SELECT 1 FROM licenses l
+                            WHERE l.product = ?1 AND l.account = c.account AND l.region = c.region)
+                OR EXISTS (SELECT 1 FROM revocations r
+                            WHERE r.product = ?1 AND r.account = c.account AND r.region = c.region)"
+        );
+        let mut heads = std::collections::HashMap::new();
+        let seq = |v: Option<i64>| v.map(|m| u64::try_from(m).unwrap_or(0));
+        tx.prepare(&sql)
+            .and_then(|mut stmt| {
+                stmt.for_each(params![product, chains_json], |r| {
+                    heads.insert((r.get(0)?, r.get(1)?), (seq(r.get(2)?), seq(r.get(3)?)));
+                    Ok(())
+                })
+            })
+            .map_err(self.err())?;
+        Ok(heads)
     }
 }
