@@ -94,9 +94,7 @@ fn main() {
                     let key = &key;
                     s.spawn(move || {
                         for l in part {
-                            let mut license = l.order.validate(catalog, now).unwrap().preview().clone();
-                            license.id = uuid::Uuid::now_v7().to_string();
-                            license.sequence = 1;
+                            let license = fixture::checked(&l.order, catalog, uuid::Uuid::now_v7().to_string(), now);
                             std::hint::black_box(fixture::sign(key, license));
                         }
                     });
@@ -165,12 +163,7 @@ fn main() {
         check.push(seconds(|| {
             licenses = lines
                 .iter()
-                .map(|l| {
-                    let mut license = l.order.validate(&catalog, now).unwrap().preview().clone();
-                    license.id = uuid::Uuid::now_v7().to_string();
-                    license.sequence = 1;
-                    license
-                })
+                .map(|l| fixture::checked(&l.order, &catalog, uuid::Uuid::now_v7().to_string(), now))
                 .collect();
         }));
         let issued: Vec<_> = licenses.into_iter().map(|l| fixture::sign(&key, l)).collect();

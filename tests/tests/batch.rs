@@ -527,3 +527,38 @@ fn a_batch_finds_the_chains_of_accounts_that_need_escaping() {
         assert_eq!(got, sequences, "{account}: {chain}");
     }
 }
+
+/// A chain is an account in a region: an account whose license is in force
+/// in one region starts a chain of its own in another, in the same batch
+/// that refuses it where it is in force.
+#[test]
+fn a_batch_tells_an_accounts_chains_apart_by_region() {
+    let vendor = Vendor::new();
+    vendor.issue(&["--account", "acct-r", "--region", "cn-hangzhou", "--edition", "basic_rnd", "--no-default-package"]);
+    let lines: String = ["cn-beijing", "cn-hangzhou", "cn-shanghai"]
+        .iter()
+        .map(|region| {
+            let order = serde_json::json!({"account": "acct-r", "licensee": "Customer", "region": region,
+                "edition": "basic_rnd", "engine": "maxcompute", "plan": "subscription",
+                "quotas": {"processing_units": 20}});
+            format!("{order}\n")
+        })
+        .collect();
+    let file = vendor.dir.path().join("regions.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let out = vendor.dir.path().join("regions-out.jsonl");
+    let ran = run(jsonl_cmd(&vendor, &file, &out, &["--keep-going", "--json"]), None);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let skipped = &ran.json()["skipped"];
+    assert_eq!(skipped.as_array().unwrap().len(), 1, "{skipped}");
+    assert_eq!(skipped[0][0], 2, "only the order in cn-hangzhou is refused: {skipped}");
+    assert_eq!(records(&out).iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
+    for (region, sequences) in [("cn-beijing", vec![1]), ("cn-hangzhou", vec![1]), ("cn-shanghai", vec![1])] {
+        let mut cmd = vendor.issuer();
+        cmd.args(["ledger", "list", "--account", "acct-r", "--region", region, "--json"]);
+        let chain = run(cmd, None).json();
+        let got: Vec<u64> =
+            chain["licenses"].as_array().unwrap().iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
+        assert_eq!(got, sequences, "{region}: {chain}");
+    }
+}
