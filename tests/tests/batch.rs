@@ -471,6 +471,22 @@ fn a_batch_continues_chains_the_ledger_has_and_refuses_those_in_force() {
     assert_eq!(sequences, [1, 2], "{chain}");
 }
 
+/// One order line of the basic edition for `account` in `region`.
+fn order_line(account: &str, region: &str) -> String {
+    let order = serde_json::json!({"account": account, "licensee": "Customer", "region": region,
+        "edition": "basic_rnd", "engine": "maxcompute", "plan": "subscription",
+        "quotas": {"processing_units": 20}});
+    format!("{order}\n")
+}
+
+/// The sequences of the licenses `ledger list FILTER` shows, oldest first.
+fn sequences_of(vendor: &Vendor, filter: &[&str]) -> Vec<u64> {
+    let mut cmd = vendor.issuer();
+    cmd.args(["ledger", "list", "--json"]).args(filter);
+    let listing = run(cmd, None).json();
+    listing["licenses"].as_array().unwrap().iter().map(|l| l["sequence"].as_u64().unwrap()).collect()
+}
+
 /// The batch looks its chains up in the ledger in one query, the chains
 /// passed as one JSON array: accounts that JSON and SQL escape (quotes,
 /// backslashes, letters beyond ASCII) must come back as the same chains.
@@ -495,16 +511,8 @@ fn a_batch_finds_the_chains_of_accounts_that_need_escaping() {
     }
     // A new account whose name only differs from a known one by case.
     let new = "ärzte 東京 % _";
-    let lines: String = free
-        .iter()
-        .chain([&in_force, &new])
-        .map(|account| {
-            let order = serde_json::json!({"account": account, "licensee": "Customer", "region": "cn-hangzhou",
-                "edition": "basic_rnd", "engine": "maxcompute", "plan": "subscription",
-                "quotas": {"processing_units": 20}});
-            format!("{order}\n")
-        })
-        .collect();
+    let lines: String =
+        free.iter().chain([&in_force, &new]).map(|account| order_line(account, "cn-hangzhou")).collect();
     let file = vendor.dir.path().join("escaped.jsonl");
     std::fs::write(&file, lines).unwrap();
     let out = vendor.dir.path().join("escaped-out.jsonl");
@@ -519,12 +527,7 @@ fn a_batch_finds_the_chains_of_accounts_that_need_escaping() {
     let made: Vec<String> = records(&out).into_iter().map(|r| r.2).collect();
     assert_eq!(made, [free[0], free[1], free[2], new]);
     for (account, sequences) in [(free[0], vec![1, 2]), (free[1], vec![1, 2]), (free[2], vec![1, 2]), (new, vec![1])] {
-        let mut cmd = vendor.issuer();
-        cmd.args(["ledger", "list", "--account", account, "--json"]);
-        let chain = run(cmd, None).json();
-        let got: Vec<u64> =
-            chain["licenses"].as_array().unwrap().iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
-        assert_eq!(got, sequences, "{account}: {chain}");
+        assert_eq!(sequences_of(&vendor, &["--account", account]), sequences, "{account}");
     }
 }
 
@@ -535,15 +538,8 @@ fn a_batch_finds_the_chains_of_accounts_that_need_escaping() {
 fn a_batch_tells_an_accounts_chains_apart_by_region() {
     let vendor = Vendor::new();
     vendor.issue(&["--account", "acct-r", "--region", "cn-hangzhou", "--edition", "basic_rnd", "--no-default-package"]);
-    let lines: String = ["cn-beijing", "cn-hangzhou", "cn-shanghai"]
-        .iter()
-        .map(|region| {
-            let order = serde_json::json!({"account": "acct-r", "licensee": "Customer", "region": region,
-                "edition": "basic_rnd", "engine": "maxcompute", "plan": "subscription",
-                "quotas": {"processing_units": 20}});
-            format!("{order}\n")
-        })
-        .collect();
+    let lines: String =
+        ["cn-beijing", "cn-hangzhou", "cn-shanghai"].iter().map(|region| order_line("acct-r", region)).collect();
     let file = vendor.dir.path().join("regions.jsonl");
     std::fs::write(&file, lines).unwrap();
     let out = vendor.dir.path().join("regions-out.jsonl");
@@ -554,11 +550,6 @@ fn a_batch_tells_an_accounts_chains_apart_by_region() {
     assert_eq!(skipped[0][0], 2, "only the order in cn-hangzhou is refused: {skipped}");
     assert_eq!(records(&out).iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
     for (region, sequences) in [("cn-beijing", vec![1]), ("cn-hangzhou", vec![1]), ("cn-shanghai", vec![1])] {
-        let mut cmd = vendor.issuer();
-        cmd.args(["ledger", "list", "--account", "acct-r", "--region", region, "--json"]);
-        let chain = run(cmd, None).json();
-        let got: Vec<u64> =
-            chain["licenses"].as_array().unwrap().iter().map(|l| l["sequence"].as_u64().unwrap()).collect();
-        assert_eq!(got, sequences, "{region}: {chain}");
+        assert_eq!(sequences_of(&vendor, &["--account", "acct-r", "--region", region]), sequences, "{region}");
     }
 }
