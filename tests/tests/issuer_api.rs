@@ -156,6 +156,14 @@ fn a_retried_call_returns_the_same_license_and_another_body_with_the_same_key_is
     assert_eq!(again["replayed"], true);
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["token"], first["token"]);
+    // The same order serialised again by another client, its keys in the
+    // reverse order and spaced out, is the same request.
+    let fields = order("acct-1001").as_object().unwrap().clone();
+    let text = fields.iter().rev().map(|(k, v)| format!("\n  {} : {v}", json!(k))).collect::<Vec<_>>().join(" ,");
+    let headers = [("Authorization", format!("Bearer {}", w.issue)), ("Idempotency-Key", "pay-1001".into())];
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let respaced = s.post_raw_json("/v1/licenses", &headers, &format!("{{{text}\n}}\n")).expect(200);
+    assert_eq!((respaced["id"].clone(), respaced["replayed"].clone()), (first["id"].clone(), json!(true)));
     // Another body with the same key: 409, and nothing is signed.
     let e = s.post_once("/v1/licenses", &w.issue, "pay-1001", &order("acct-2002")).error(409, "state");
     assert_eq!(e["case"], "IssuerError::IdempotencyConflict");

@@ -179,10 +179,10 @@ async fn run(
                 (None, _) => None,
                 (Some(_), None) => return Err(ServiceError::NoIdempotencyKey),
                 (Some(_), Some(Err(refused))) => return Err((*refused).into()),
-                (Some(body_sha256), Some(Ok(key))) => Some(Request {
+                (Some(body), Some(Ok(key))) => Some(Request {
                     key: key.clone(),
                     route: route.clone(),
-                    body_sha256: body_sha256.clone(),
+                    body: body.clone(),
                     token_id: token.id.clone(),
                     scope: token.scope,
                 }),

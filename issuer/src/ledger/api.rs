@@ -103,10 +103,47 @@ pub fn claimed_id(text: &str) -> Option<&str> {
     (id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()) && secret.len() == 43).then_some(id)
 }
 
-/// The SHA-256, in hex, of a request body: what an idempotency key is
-/// bound to.
-pub fn body_digest(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
+/// What an idempotency key is bound to: SHA-256 digests, in hex, of a
+/// request body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodyDigest {
+    /// Of the body's JSON value in one form (every object's keys sorted, no
+    /// whitespace), so that a retry that serialises the same order again,
+    /// its keys in another order or its spacing changed, is the same
+    /// request; of the bytes as sent for a body that is not JSON. What a
+    /// key is recorded with.
+    pub canonical: String,
+    /// Of the bytes as sent: what a key recorded by an earlier build is
+    /// bound to, so that a retry sent byte for byte still replays across
+    /// an upgrade.
+    pub exact: String,
+}
+
+/// The digests of a request body ([`BodyDigest`]).
+pub fn body_digest(body: &[u8]) -> BodyDigest {
+    let exact = hex::encode(Sha256::digest(body));
+    let canonical = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => {
+            serde_json::to_vec(&sorted(value)).map_or_else(|_| exact.clone(), |c| hex::encode(Sha256::digest(c)))
+        }
+        Err(_) => exact.clone(),
+    };
+    BodyDigest { canonical, exact }
+}
+
+/// `value` with every object's keys in sorted order (the parser's depth
+/// limit bounds the recursion).
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// A call that signs, as the API presents it to [`Ledger::idempotent`].
@@ -117,7 +154,7 @@ pub struct Request {
     /// The route, e.g. `POST /v1/licenses`.
     pub route: String,
     /// [`body_digest`] of the body.
-    pub body_sha256: String,
+    pub body: BodyDigest,
     /// The id of the token that made the call.
     pub token_id: String,
     /// That token's scope.
@@ -302,7 +339,11 @@ impl Ledger {
     pub fn check_request(&self, request: &Request) -> Result<Option<Recorded>, IssuerError> {
         check_key(&request.key)?;
         match self.recorded(&request.key)? {
-            Some((r, body)) if r.route == request.route && body == request.body_sha256 => Ok(Some(r)),
+            Some((r, body))
+                if r.route == request.route && [&request.body.canonical, &request.body.exact].contains(&&body) =>
+            {
+                Ok(Some(r))
+            }
             Some((r, _)) => Err(IssuerError::IdempotencyConflict { key: request.key.clone(), route: r.route }),
             None => Ok(None),
         }
@@ -428,7 +469,7 @@ pub(crate) fn record_request(tx: db::Q<'_>, request: &Request, now: Timestamp) -
     let inserted = tx.execute(
         "INSERT INTO idempotency (key, route, body_sha256, token_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT DO NOTHING",
-        params![request.key, request.route, request.body_sha256, request.token_id, now.to_string()],
+        params![request.key, request.route, request.body.canonical, request.token_id, now.to_string()],
     )?;
     if inserted != 1 {
         return Ok(None);
@@ -503,7 +544,7 @@ mod tests {
         let request = Request {
             key: "order-1001".into(),
             route: "POST /v1/revocations".into(),
-            body_sha256: body_digest(b"{}"),
+            body: body_digest(b"{}"),
             token_id: "0123456789abcdef".into(),
             scope: ApiScope::Admin,
         };
@@ -517,7 +558,7 @@ mod tests {
         let again = ledger.idempotent(&request, |l| l.export_revocations(&key, now())).unwrap();
         let Outcome::Replayed(r) = again else { panic!("replayed") };
         assert_eq!(r.list_sequence, Some(i64::try_from(list.sequence).unwrap()));
-        let other = Request { body_sha256: body_digest(b"{\"x\":1}"), ..request.clone() };
+        let other = Request { body: body_digest(b"{\"x\":1}"), ..request.clone() };
         assert!(matches!(
             ledger.idempotent(&other, |l| l.export_revocations(&key, now())),
             Err(IssuerError::IdempotencyConflict { .. })
@@ -526,5 +567,61 @@ mod tests {
             let r = Request { key: bad.into(), ..request.clone() };
             assert!(matches!(ledger.idempotent(&r, |_| Ok(())), Err(IssuerError::BadIdempotencyKey)));
         }
+    }
+
+    #[test]
+    fn a_body_is_the_same_request_whatever_its_key_order_or_spacing() {
+        let compact = br#"{"account":"acct-1","packages":{"b":"s1","a":"s2"},"quotas":[{"y":1,"x":2}],"months":12}"#;
+        let respaced = b"{ \"months\" : 12,\n  \"quotas\": [ {\"x\":2, \"y\":1} ],\n  \"packages\": {\"a\":\"s2\",\"b\":\"\\u00731\"},\n  \"account\": \"acct-1\" }\n";
+        assert_ne!(body_digest(compact).exact, body_digest(respaced).exact);
+        assert_eq!(body_digest(compact).canonical, body_digest(respaced).canonical);
+        // Another value is another request: a changed value, an array in
+        // another order, a number written as a float, a key left out.
+        for other in [
+            &br#"{"account":"acct-2","packages":{"b":"s1","a":"s2"},"quotas":[{"y":1,"x":2}],"months":12}"#[..],
+            br#"{"account":"acct-1","packages":{"b":"s1","a":"s2"},"quotas":[{"y":1,"x":2}],"months":12.0}"#,
+            br#"{"account":"acct-1","packages":{"b":"s1","a":"s2"},"quotas":[{"y":1,"x":2},{}],"months":12}"#,
+            br#"{"account":"acct-1","packages":{"b":"s1"},"quotas":[{"y":1,"x":2}],"months":12}"#,
+        ] {
+            assert_ne!(
+                body_digest(compact).canonical,
+                body_digest(other).canonical,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+        // A body that is not JSON is taken byte for byte.
+        for raw in [&b""[..], b"{\"a\":", b"not json", b"\xff\xfe"] {
+            let d = body_digest(raw);
+            assert_eq!(d.canonical, d.exact);
+        }
+        assert_ne!(body_digest(b"{\"a\":").canonical, body_digest(b"{\"a\": ").canonical);
+    }
+
+    #[test]
+    fn a_key_recorded_with_the_bytes_digest_still_replays_a_byte_for_byte_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        let sent = b"{ \"reason\": \"rotation\" }";
+        let digest = body_digest(sent);
+        assert_ne!(digest.canonical, digest.exact);
+        // As an earlier build recorded it: bound to the bytes.
+        let old = Request {
+            key: "order-2002".into(),
+            route: "POST /v1/revocations".into(),
+            body: BodyDigest { canonical: digest.exact.clone(), exact: digest.exact.clone() },
+            token_id: "0123456789abcdef".into(),
+            scope: ApiScope::Admin,
+        };
+        let key = license_common::signing::IssuerKey::from_seed(&[3; 32]);
+        assert!(matches!(ledger.idempotent(&old, |l| l.export_revocations(&key, now())).unwrap(), Outcome::Done(_)));
+        let retry = Request { body: digest, ..old.clone() };
+        let again = ledger.idempotent(&retry, |l| l.export_revocations(&key, now())).unwrap();
+        assert!(matches!(again, Outcome::Replayed(_)), "the same bytes replay");
+        let changed = Request { body: body_digest(b"{\"reason\":\"compromise\"}"), ..old };
+        assert!(matches!(
+            ledger.idempotent(&changed, |l| l.export_revocations(&key, now())),
+            Err(IssuerError::IdempotencyConflict { .. })
+        ));
     }
 }

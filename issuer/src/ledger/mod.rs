@@ -44,7 +44,9 @@ use license_common::keys::PublicKey;
 use license_common::license::License;
 use license_common::time::Timestamp;
 
-pub use api::{ApiScope, ApiToken, AuditEntry, NewApiToken, Outcome, Recorded, Request, TOKEN_PREFIX, body_digest};
+pub use api::{
+    ApiScope, ApiToken, AuditEntry, BodyDigest, NewApiToken, Outcome, Recorded, Request, TOKEN_PREFIX, body_digest,
+};
 pub use audit::{Problem, Verification, VerifyReport};
 pub use batch::{BatchLine, BatchOutput, BatchRecord, BatchReport, parse_batch};
 pub use billing::{Bill, BillDay, DayState};
