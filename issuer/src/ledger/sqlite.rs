@@ -34,7 +34,8 @@ pub(super) fn open(path: &Path) -> Result<rusqlite::Connection, IssuerError> {
     enter_wal(&conn, path, BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(&err)?;
     conn.pragma_update(None, "foreign_keys", true).map_err(&err)?;
-    // A batch's table of its chains stays in memory, not in a file in /var/tmp.
+    // What SQLite holds for one query (a batch's materialised list of
+    // chains, a sort) stays in memory, not in a file in /var/tmp.
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(&err)?;
     Ok(conn)
 }
